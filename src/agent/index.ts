@@ -1,0 +1,2 @@
+// Barrel of src/agent: filled in by the module's owner.
+export {};

@@ -1,0 +1,2 @@
+// Barrel of src/config: filled in by the module's owner.
+export {};

@@ -1,0 +1,13 @@
+/**
+ * agentlink: a Wazuh 4.x wire-compatible agent SDK for Node.js.
+ *
+ * @module agentlink
+ */
+export * from './errors.js';
+export * from './protocol/index.js';
+export * from './config/index.js';
+export * from './transport/index.js';
+export * from './agent/index.js';
+export * from './enrollment/index.js';
+export type { Clock, TimerHandle } from './clock.js';
+export { systemClock } from './clock.js';

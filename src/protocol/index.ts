@@ -1,0 +1,2 @@
+// Barrel of src/protocol: filled in by the module's owner.
+export {};

@@ -1,0 +1,2 @@
+// Barrel of src/testing: filled in by the module's owner.
+export {};

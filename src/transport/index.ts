@@ -1,0 +1,2 @@
+// Barrel of src/transport: filled in by the module's owner.
+export {};
