@@ -1,2 +1,8 @@
-// Barrel of src/testing: filled in by the module's owner.
-export {};
+/**
+ * The agentlink test kit (`agentlink/testing`): a wazuh-remoted-compatible mock manager with
+ * switchable faults, a mock cluster, a fault-injecting TCP proxy and the shared key store.
+ *
+ * @module
+ */
+export { KeyStore } from './keystore.js';
+export type { KeyStoreEvents, GenerateKeysOptions } from './keystore.js';
