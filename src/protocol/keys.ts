@@ -1,0 +1,252 @@
+/**
+ * client.keys parsing and per-agent key derivation (protocol.md 2.1 to 2.3).
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { isIPv4 } from 'node:net';
+import { ConfigError } from '../errors.js';
+import type { AgentKey } from './types.js';
+
+/** Longest agent id accepted, in digits (`OS_IsValidID`). */
+export const MAX_AGENT_ID_LENGTH = 8;
+/** Characters of a client.keys name or key that Wazuh keeps (`KEYSIZE` − 1). */
+const KEY_FIELD_LIMIT = 127;
+
+/** Keys derived from one client.keys entry (protocol.md 2.2). A secret: never log it. */
+export interface DerivedKey {
+  /** `md5hex(key) ‖ md5hex(md5hex(name) ‖ md5hex(id))[0..15)`: 47 ASCII characters. */
+  encryptionKey: string;
+  /** AES-256 key: the 32 ASCII bytes of `md5hex(key)`. */
+  aes: Buffer;
+  /** Blowfish key: the 47 ASCII bytes of `encryptionKey`. */
+  blowfish: Buffer;
+}
+
+/** client.keys content with the ids of removed entries, for id allocation (protocol.md 7.5). */
+export interface ParsedClientKeys {
+  /** Valid, non-removed entries in file order. */
+  keys: AgentKey[];
+  /** Ids of entries whose name starts with `#` or `!` (removed agents); they still count for the highest id. */
+  removedIds: string[];
+}
+
+const ID_RE = /^[0-9]{1,8}$/;
+const NAME_RE = /^[A-Za-z0-9_-][A-Za-z0-9._-]{1,127}$/;
+
+/**
+ * Tells whether a string is a valid agent id: 1 to 8 decimal digits (`OS_IsValidID`).
+ *
+ * @param id - the candidate id.
+ * @returns `true` when valid.
+ */
+export function isValidAgentId(id: string): boolean {
+  return ID_RE.test(id);
+}
+
+/**
+ * Tells whether a string is a valid agent name: 2 to 128 characters of `[A-Za-z0-9._-]`, not
+ * starting with `.` (`OS_IsValidName`).
+ *
+ * @param name - the candidate name.
+ * @returns `true` when valid.
+ */
+export function isValidAgentName(name: string): boolean {
+  return NAME_RE.test(name);
+}
+
+/**
+ * Parses client.keys text, also returning the ids of removed entries.
+ *
+ * Lines are split on `\n` only, so a trailing `\r` becomes part of the key, as in Wazuh. Empty lines
+ * and lines starting with `#` or a space are skipped. An entry whose name starts with `#` or `!` is a
+ * removed agent: it is skipped, and its id (when valid) is listed in `removedIds`.
+ *
+ * @param text - the file content.
+ * @returns the entries and the removed ids.
+ * @throws {@link ConfigError} `ERR_CONFIG_KEYS` naming the line number when a line has a bad id, a bad
+ *   name, or no IP or key. The key text never appears in the error.
+ */
+export function parseClientKeysDetailed(text: string): ParsedClientKeys {
+  const keys: AgentKey[] = [];
+  const removedIds: string[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.length === 0 || line[0] === '#' || line[0] === ' ') continue;
+    const lineNo = i + 1;
+    const s1 = line.indexOf(' ');
+    const id = s1 < 0 ? line : line.slice(0, s1);
+    const s2 = s1 < 0 ? -1 : line.indexOf(' ', s1 + 1);
+    const name = s1 < 0 ? '' : s2 < 0 ? line.slice(s1 + 1) : line.slice(s1 + 1, s2);
+    if (name.startsWith('#') || name.startsWith('!')) {
+      if (isValidAgentId(id)) removedIds.push(id);
+      continue;
+    }
+    if (!isValidAgentId(id)) {
+      throw keysError(`client.keys line ${lineNo}: invalid agent id '${printable(id)}' (expected 1 to 8 digits)`, lineNo);
+    }
+    if (!isValidAgentName(name)) {
+      throw keysError(
+        `client.keys line ${lineNo}: invalid agent name '${printable(name)}' for id ${id} (expected 2 to 128 characters of [A-Za-z0-9._-], not starting with '.')`,
+        lineNo,
+      );
+    }
+    const s3 = s2 < 0 ? -1 : line.indexOf(' ', s2 + 1);
+    if (s2 < 0 || s3 < 0 || s3 === s2 + 1) {
+      throw keysError(`client.keys line ${lineNo}: agent ${id} has no IP and key fields`, lineNo);
+    }
+    const ip = line.slice(s2 + 1, s3);
+    const key = line.slice(s3 + 1, s3 + 1 + KEY_FIELD_LIMIT);
+    if (key.length === 0) throw keysError(`client.keys line ${lineNo}: agent ${id} has an empty key`, lineNo);
+    keys.push({ id, name: name.slice(0, KEY_FIELD_LIMIT), ip, key });
+  }
+  return { keys, removedIds };
+}
+
+/**
+ * Parses client.keys text (protocol.md 2.1). See {@link parseClientKeysDetailed} for the rules.
+ *
+ * @param text - the file content.
+ * @returns the valid, non-removed entries in file order.
+ * @throws {@link ConfigError} `ERR_CONFIG_KEYS` naming the line number of an invalid line.
+ */
+export function parseClientKeys(text: string): AgentKey[] {
+  return parseClientKeysDetailed(text).keys;
+}
+
+/**
+ * Formats entries as client.keys text: `<id> <name> <ip> <key>\n` per entry.
+ *
+ * @param keys - the entries.
+ * @returns the file content (empty string for no entries).
+ */
+export function formatClientKeys(keys: readonly AgentKey[]): string {
+  let out = '';
+  for (const k of keys) out += `${k.id} ${k.name} ${k.ip} ${k.key}\n`;
+  return out;
+}
+
+function keysError(message: string, line: number): ConfigError {
+  return new ConfigError(message, { element: `client.keys:${line}` }, 'ERR_CONFIG_KEYS');
+}
+
+/** Id and name are not secrets, but keep error messages one line and short. */
+function printable(s: string): string {
+  const t = s.length > 40 ? `${s.slice(0, 40)}…` : s;
+  return JSON.stringify(t).slice(1, -1);
+}
+
+function md5hex(s: string): string {
+  return createHash('md5').update(s, 'latin1').digest('hex');
+}
+
+/** Bounded cache of derivations: decode runs per message. */
+const DERIVED_CACHE_LIMIT = 65536;
+const derivedCache = new Map<string, DerivedKey>();
+
+/**
+ * Derives the AES and Blowfish keys of a client.keys entry (protocol.md 2.2). Results are cached
+ * (up to 65536 distinct entries, oldest dropped first), so calling this per message is cheap.
+ *
+ * @param key - the entry's `id`, `name` and raw `key`.
+ * @returns the derived keys. Treat the returned Buffers as read-only: they are shared.
+ */
+export function deriveEncryptionKey(key: Pick<AgentKey, 'id' | 'name' | 'key'>): DerivedKey {
+  const cacheKey = `${key.id}\0${key.name}\0${key.key}`;
+  const hit = derivedCache.get(cacheKey);
+  if (hit !== undefined) return hit;
+  const a = md5hex(key.name);
+  const b = md5hex(key.id);
+  const c = md5hex(a + b);
+  const d = md5hex(key.key);
+  const encryptionKey = d + c.slice(0, 15);
+  const derived: DerivedKey = {
+    encryptionKey,
+    aes: Buffer.from(d, 'latin1'),
+    blowfish: Buffer.from(encryptionKey, 'latin1'),
+  };
+  if (derivedCache.size >= DERIVED_CACHE_LIMIT) {
+    const oldest = derivedCache.keys().next().value;
+    if (oldest !== undefined) derivedCache.delete(oldest);
+  }
+  derivedCache.set(cacheKey, derived);
+  return derived;
+}
+
+/**
+ * The key hash sent in the enrollment `K:` field (protocol.md 2.3): `sha1hex(id ‖ name ‖ key)`.
+ *
+ * @param key - the entry's `id`, `name` and raw `key`.
+ * @returns 40 lowercase hex characters.
+ */
+export function enrollmentKeyHash(key: Pick<AgentKey, 'id' | 'name' | 'key'>): string {
+  return createHash('sha1').update(key.id + key.name + key.key, 'latin1').digest('hex');
+}
+
+const MASK_ALL_ONES = '255.255.255.255';
+
+/**
+ * Tells whether a client.keys `ip` field names a single IPv4 host (`a.b.c.d`, `a.b.c.d/32` or
+ * `a.b.c.d/255.255.255.255`). Agents with such a key send no `!id!` header (protocol.md 3.1 step 9).
+ *
+ * @param ip - the key's `ip` field.
+ * @returns `true` for a single IPv4 host; `false` for `any`, other CIDRs, IPv6 and anything else.
+ */
+export function isSingleHost(ip: string): boolean {
+  const slash = ip.indexOf('/');
+  if (slash < 0) return isIPv4(ip);
+  const mask = ip.slice(slash + 1);
+  return isIPv4(ip.slice(0, slash)) && (mask === '32' || mask === MASK_ALL_ONES);
+}
+
+function ipv4ToInt(ip: string): number {
+  const p = ip.split('.');
+  return ((Number(p[0]) << 24) | (Number(p[1]) << 16) | (Number(p[2]) << 8) | Number(p[3])) >>> 0;
+}
+
+/**
+ * Tells whether a key's `ip` field admits a source address, as the manager checks an `!id!` header
+ * (protocol.md 3.3 step 1): `any` admits everything, an IPv4 address or CIDR admits the addresses it
+ * contains, an IPv6 address admits itself. IPv4-mapped IPv6 sources (`::ffff:a.b.c.d`) are compared
+ * as IPv4.
+ *
+ * @param keyIp - the key's `ip` field.
+ * @param sourceIp - the peer address.
+ * @returns `true` when the source is allowed.
+ */
+export function keyIpAllows(keyIp: string, sourceIp: string): boolean {
+  if (keyIp === 'any') return true;
+  const src = normalizeSourceIp(sourceIp);
+  const slash = keyIp.indexOf('/');
+  const base = slash < 0 ? keyIp : keyIp.slice(0, slash);
+  if (!isIPv4(base)) return base.toLowerCase() === src.toLowerCase();
+  if (!isIPv4(src)) return false;
+  let maskBits = 32;
+  if (slash >= 0) {
+    const m = keyIp.slice(slash + 1);
+    if (isIPv4(m)) {
+      const mi = ipv4ToInt(m);
+      return ((ipv4ToInt(base) & mi) >>> 0) === ((ipv4ToInt(src) & mi) >>> 0);
+    }
+    if (!/^[0-9]{1,2}$/.test(m) || Number(m) > 32) return false;
+    maskBits = Number(m);
+  }
+  if (maskBits === 0) return true;
+  const mask = maskBits === 32 ? 0xffffffff : ~(0xffffffff >>> maskBits) >>> 0;
+  return ((ipv4ToInt(base) & mask) >>> 0) === ((ipv4ToInt(src) & mask) >>> 0);
+}
+
+/**
+ * Strips the `::ffff:` prefix of an IPv4-mapped IPv6 address (what a dual-stack server reports).
+ *
+ * @param ip - a peer address.
+ * @returns the IPv4 form when `ip` is IPv4-mapped, otherwise `ip`.
+ */
+export function normalizeSourceIp(ip: string): string {
+  if (ip.length > 7 && (ip.startsWith('::ffff:') || ip.startsWith('::FFFF:'))) {
+    const v4 = ip.slice(7);
+    if (isIPv4(v4)) return v4;
+  }
+  return ip;
+}

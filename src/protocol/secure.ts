@@ -1,0 +1,445 @@
+/**
+ * The secure message (protocol.md 3): counters, checksum, zlib, `!` padding, cipher and clear-text
+ * header. Pure functions: keys and counters come in as arguments.
+ *
+ * @module
+ */
+import { createHash, randomInt } from 'node:crypto';
+import { deflateSync, inflateSync } from 'node:zlib';
+import { ConfigError, ConnectionError, DecodeError } from '../errors.js';
+import type { DecodeErrorCode } from '../errors.js';
+import { AES_BLOCK_SIZE, aesDecrypt, aesEncryptNoPadding } from './aes.js';
+import { Blowfish, BLOWFISH_BLOCK_SIZE } from './blowfish.js';
+import { FRAME_HEADER_SIZE, MAX_FRAME_SIZE } from './framing.js';
+import { PING } from './messages.js';
+import { deriveEncryptionKey, isSingleHost, keyIpAllows, normalizeSourceIp } from './keys.js';
+import type { DerivedKey } from './keys.js';
+import type { AgentKey, CryptoMethod, MessageCounter, Sender } from './types.js';
+
+/** Largest plaintext message, in bytes (`OS_MAXSTR − OS_HEADER_SIZE`). */
+export const MAX_MESSAGE_SIZE = 65408;
+/** Largest compressed block, in bytes. */
+export const MAX_COMPRESSED_SIZE = 65524;
+/** Largest decompressed block a receiver accepts, in bytes (`OS_MAXSTR`). */
+export const MAX_DECOMPRESSED_SIZE = 65536;
+/** Bytes before the message inside the decompressed block: md5 (32) + random (5) + global (10) + `:` + local (4) + `:`. */
+export const MESSAGE_OVERHEAD = 53;
+/** Highest local counter value; the next message moves to `global + 1`, local 1. */
+export const MAX_LOCAL_COUNTER = 9997;
+
+const BANG = 0x21; // '!'
+const COLON = 0x3a; // ':'
+const HASH = 0x23; // '#'
+const MD5_HEX_LEN = 32;
+const BLOCK_HEADER_LEN = 21;
+const AES_TOKEN = '#AES';
+const MAX_HEADER_SCAN = 1 + 8 + 1;
+
+/**
+ * Returns the counter that follows `c` (protocol.md 3.1 step 1): when `local` has reached 9997 it
+ * restarts at 1 and `global` goes up by one (wrapping at 2^32).
+ *
+ * @param c - the last counter used (`{ global: 0, local: 0 }` before the first message).
+ * @returns the counter to write into the next message.
+ */
+export function nextCounter(c: MessageCounter): MessageCounter {
+  let global = c.global;
+  let local = c.local;
+  if (local >= MAX_LOCAL_COUNTER) {
+    local = 0;
+    global = (global + 1) % 0x1_0000_0000;
+  }
+  return { global, local: local + 1 };
+}
+
+/**
+ * Formats a counter as it appears in the block: `%010u:%04u`.
+ *
+ * @param c - the counter.
+ * @returns for example `0000000000:0001`.
+ */
+export function formatCounter(c: MessageCounter): string {
+  return `${pad(c.global, 10)}:${pad(c.local, 4)}`;
+}
+
+/**
+ * Result of a counter check (protocol.md 3.5): `duplicate` is the manager's `(1407)` (same global,
+ * local not greater), `backwards` its `(1404)` (smaller global).
+ */
+export type CounterCheck = 'ok' | 'duplicate' | 'backwards';
+
+/**
+ * Checks a received counter against the last accepted one, as remoted does with
+ * `verify_msg_id=1` (protocol.md 3.5).
+ *
+ * @param saved - the last accepted counter from this peer, or `undefined` for none.
+ * @param got - the counter of the message just decoded.
+ * @returns `ok` when `got` is newer, `duplicate` or `backwards` otherwise.
+ */
+export function checkCounter(saved: MessageCounter | undefined, got: MessageCounter): CounterCheck {
+  if (saved === undefined) return 'ok';
+  if (got.global > saved.global) return 'ok';
+  if (got.global < saved.global) return 'backwards';
+  return got.local > saved.local ? 'ok' : 'duplicate';
+}
+
+/** Options of {@link encodeSecureMessage}. */
+export interface EncodeSecureMessageOptions {
+  /** The key used: the agent's own, or (manager side) the recipient agent's. */
+  key: AgentKey;
+  /** Cipher to use. */
+  method: CryptoMethod;
+  /** `agent` adds the `!id!` header unless the key IP is a single IPv4 host; `manager` never does. */
+  sender: Sender;
+  /** The counter to write, already advanced by the caller with {@link nextCounter}. */
+  counter: MessageCounter;
+  /**
+   * The 16-bit random field.
+   * @default crypto.randomInt(0, 65536)
+   */
+  random?: number;
+  /**
+   * zlib compression level (0 to 9). Wazuh uses 9.
+   * @default 9
+   */
+  compressionLevel?: number;
+}
+
+/** A decoded secure message. */
+export interface DecodedSecureMessage {
+  /** The agent id from the `!id!` header, or the id of the key matched by source IP; `undefined` when neither applied. */
+  agentId: string | undefined;
+  /** The key that decrypted the message. */
+  key: AgentKey;
+  /** The cipher the payload used. */
+  method: CryptoMethod;
+  /** The 16-bit random field. */
+  random: number;
+  /** Global counter. */
+  global: number;
+  /** Local counter. */
+  local: number;
+  /** The plaintext message (event or control message). */
+  message: Buffer;
+}
+
+/** Where {@link decodeSecureMessage} finds keys: a list, a map by id, or a lookup function by id. */
+export type KeySource = readonly AgentKey[] | ReadonlyMap<string, AgentKey> | ((id: string) => AgentKey | undefined);
+
+/** Options of {@link decodeSecureMessage}. */
+export interface DecodeSecureMessageOptions {
+  /**
+   * The keys. A payload with an `!id!` header is looked up by id. Without a header, the key whose
+   * `ip` equals `sourceIp` is used; with no `sourceIp` (an agent decoding a manager message), the
+   * first key of a list or map. A lookup function cannot be searched by IP.
+   */
+  keys: KeySource;
+  /**
+   * The peer address (manager side). Used to find the key of a header-less payload, and checked
+   * against the key's `ip` (`any`, address, CIDR) when the payload has an `!id!` header.
+   */
+  sourceIp?: string;
+  /** When set, the payload must use this cipher (an agent always decrypts with its configured method). */
+  method?: CryptoMethod;
+}
+
+const blowfishSchedules = new WeakMap<DerivedKey, Blowfish>();
+
+function blowfishOf(derived: DerivedKey): Blowfish {
+  let bf = blowfishSchedules.get(derived);
+  if (bf === undefined) {
+    bf = new Blowfish(derived.blowfish);
+    blowfishSchedules.set(derived, bf);
+  }
+  return bf;
+}
+
+const ZEROS = '0000000000';
+
+function pad(n: number, width: number): string {
+  const s = String(n);
+  return s.length >= width ? s : ZEROS.slice(0, width - s.length) + s;
+}
+
+function tooLarge(message: string): ConnectionError {
+  return new ConnectionError(message, 'ERR_MESSAGE_TOO_LARGE');
+}
+
+function validateCounter(c: MessageCounter): void {
+  if (!Number.isInteger(c.global) || c.global < 0 || c.global > 0xffffffff || !Number.isInteger(c.local) || c.local < 0 || c.local > 9999) {
+    throw new ConfigError(`Invalid message counter ${String(c.global)}:${String(c.local)} (global 0 to 4294967295, local 0 to 9999)`, {
+      element: 'counter',
+      value: c,
+    });
+  }
+}
+
+/**
+ * Builds a secure-message payload (protocol.md 3.1): header ‖ ciphertext.
+ *
+ * @param message - the plaintext (a string is encoded as UTF-8), 1 to 65408 bytes.
+ * @param opts - key, method, sender, counter, and optionally random and compression level.
+ * @returns the payload, ready for a UDP datagram or {@link encodeTcpFrame}.
+ * @throws {@link ConnectionError} `ERR_MESSAGE_TOO_LARGE` when the message is empty or too large, or compresses to more than 65524 bytes.
+ */
+export function encodeSecureMessage(message: Buffer | string, opts: EncodeSecureMessageOptions): Buffer {
+  return encode(message, opts, 0);
+}
+
+/**
+ * Builds a secure message and its TCP length prefix in one buffer: the same bytes as
+ * `encodeTcpFrame(encodeSecureMessage(message, opts))`, with one copy less.
+ *
+ * @param message - the plaintext, 1 to 65408 bytes.
+ * @param opts - as {@link encodeSecureMessage}.
+ * @returns the TCP frame.
+ * @throws {@link ConnectionError} `ERR_MESSAGE_TOO_LARGE`, as {@link encodeSecureMessage}.
+ */
+export function encodeSecureFrame(message: Buffer | string, opts: EncodeSecureMessageOptions): Buffer {
+  return encode(message, opts, FRAME_HEADER_SIZE);
+}
+
+/** Encodes, leaving `reserve` bytes in front for a TCP length prefix (written when reserve is 4). */
+function encode(message: Buffer | string, opts: EncodeSecureMessageOptions, reserve: number): Buffer {
+  const msgLen = typeof message === 'string' ? Buffer.byteLength(message, 'utf8') : message.length;
+  if (msgLen === 0) throw tooLarge('Cannot send an empty message (a secure message holds 1 to 65408 bytes)');
+  if (msgLen > MAX_MESSAGE_SIZE) {
+    throw tooLarge(`Message of ${msgLen} bytes exceeds the ${MAX_MESSAGE_SIZE}-byte limit of a secure message`);
+  }
+  const { key, method, counter } = opts;
+  validateCounter(counter);
+  const random = opts.random ?? randomInt(0, 65536);
+  if (!Number.isInteger(random) || random < 0 || random > 65535) {
+    throw new ConfigError(`Invalid random field ${String(random)} (0 to 65535)`, { element: 'random', value: random });
+  }
+
+  // md5 ‖ block, block = random(5) global(10) ':' local(4) ':' message
+  const plain = Buffer.allocUnsafe(MESSAGE_OVERHEAD + msgLen);
+  plain.write(`${pad(random, 5)}${pad(counter.global, 10)}:${pad(counter.local, 4)}:`, MD5_HEX_LEN, 'latin1');
+  if (typeof message === 'string') plain.write(message, MESSAGE_OVERHEAD, 'utf8');
+  else message.copy(plain, MESSAGE_OVERHEAD);
+  plain.write(createHash('md5').update(plain.subarray(MD5_HEX_LEN)).digest('hex'), 0, 'latin1');
+
+  const comp = deflateSync(plain, { level: opts.compressionLevel ?? 9 });
+  if (comp.length > MAX_COMPRESSED_SIZE) {
+    throw tooLarge(`Message compresses to ${comp.length} bytes, more than the ${MAX_COMPRESSED_SIZE}-byte limit`);
+  }
+
+  // 1 to 8 '!' so that '!'s + compressed is a multiple of 8 (protocol.md 3.1 step 7).
+  const bangs = ((8 - ((comp.length + 1) % 8)) % 8) + 1;
+  const paddedLen = bangs + comp.length;
+  const derived = deriveEncryptionKey(key);
+  const header = opts.sender === 'agent' && !isSingleHost(key.ip) ? `!${key.id}!` : '';
+  const token = method === 'aes' ? '#AES:' : ':';
+  const headLen = header.length + token.length;
+
+  if (method === 'aes') {
+    const pkcs = AES_BLOCK_SIZE - (paddedLen % AES_BLOCK_SIZE);
+    const body = Buffer.allocUnsafe(paddedLen + pkcs);
+    body.fill(BANG, 0, bangs);
+    comp.copy(body, bangs);
+    body.fill(pkcs, paddedLen);
+    const ct = aesEncryptNoPadding(derived.aes, body);
+    const out = Buffer.allocUnsafe(reserve + headLen + ct.length);
+    if (reserve) out.writeUInt32LE(headLen + ct.length, 0);
+    out.write(header + token, reserve, 'latin1');
+    ct.copy(out, reserve + headLen);
+    return checkFrame(out, reserve);
+  }
+  const out = Buffer.allocUnsafe(reserve + headLen + paddedLen);
+  if (reserve) out.writeUInt32LE(headLen + paddedLen, 0);
+  out.write(header + token, reserve, 'latin1');
+  const start = reserve + headLen;
+  out.fill(BANG, start, start + bangs);
+  comp.copy(out, start + bangs);
+  const region = out.subarray(start);
+  blowfishOf(derived).encryptCbc(region, region);
+  return checkFrame(out, reserve);
+}
+
+function checkFrame(out: Buffer, reserve: number): Buffer {
+  // 65524 compressed + 8 '!' + 16 PKCS#7 + 15 header can exceed 65536 by a few bytes.
+  if (out.length - reserve > MAX_FRAME_SIZE) {
+    throw tooLarge(`Secure message of ${out.length - reserve} bytes exceeds the ${MAX_FRAME_SIZE}-byte frame limit`);
+  }
+  return out;
+}
+
+function fail(message: string, code: DecodeErrorCode, agentId: string | undefined, cause?: unknown): DecodeError {
+  return new DecodeError(message, code, cause === undefined ? { agentId } : { agentId, cause });
+}
+
+function findById(keys: KeySource, id: string): AgentKey | undefined {
+  if (typeof keys === 'function') return keys(id);
+  if (Array.isArray(keys)) {
+    for (const k of keys as readonly AgentKey[]) if (k.id === id) return k;
+    return undefined;
+  }
+  return (keys as ReadonlyMap<string, AgentKey>).get(id);
+}
+
+function findByIp(keys: KeySource, ip: string): AgentKey | undefined {
+  if (typeof keys === 'function') return undefined;
+  const list: Iterable<AgentKey> = Array.isArray(keys) ? (keys as readonly AgentKey[]) : (keys as ReadonlyMap<string, AgentKey>).values();
+  for (const k of list) if (k.ip === ip) return k;
+  return undefined;
+}
+
+function firstKey(keys: KeySource): AgentKey | undefined {
+  if (typeof keys === 'function') return undefined;
+  if (Array.isArray(keys)) return (keys as readonly AgentKey[])[0];
+  return (keys as ReadonlyMap<string, AgentKey>).values().next().value;
+}
+
+function isDigit(b: number | undefined): boolean {
+  return b !== undefined && b >= 0x30 && b <= 0x39;
+}
+
+/**
+ * Decodes a secure-message payload (protocol.md 3.3). Only ever returns or throws {@link DecodeError}.
+ *
+ * @param payload - header ‖ ciphertext (a TCP frame payload or a UDP datagram).
+ * @param opts - where to find keys, the peer address, and optionally the required cipher.
+ * @returns the message with its agent id, key, method, random field and counters.
+ * @throws {@link DecodeError} with codes `ERR_DECODE_SIZE` (empty or oversize payload),
+ *   `ERR_DECODE_FORMAT` (bad header, missing `:`, legacy format, bad counters),
+ *   `ERR_DECODE_UNKNOWN_AGENT` (no key for the id or source IP, or the source IP is not allowed),
+ *   `ERR_DECODE_DECRYPT` (bad ciphertext length, bad padding, no `!` prefix),
+ *   `ERR_DECODE_COMPRESSION` (invalid zlib stream, or fewer than 53 / more than 65536 bytes),
+ *   `ERR_DECODE_CHECKSUM` (MD5 mismatch). `agentId` is set when the header was read.
+ */
+export function decodeSecureMessage(payload: Buffer, opts: DecodeSecureMessageOptions): DecodedSecureMessage {
+  let agentId: string | undefined;
+  try {
+    return decode(payload, opts, (id) => {
+      agentId = id;
+    });
+  } catch (err) {
+    if (err instanceof DecodeError) {
+      if (err.agentId !== undefined || agentId === undefined) throw err;
+      throw fail(err.message, err.code as DecodeErrorCode, agentId, err.cause);
+    }
+    throw fail(`Unexpected failure while decoding a secure message: ${err instanceof Error ? err.message : String(err)}`, 'ERR_DECODE_FORMAT', agentId, err);
+  }
+}
+
+function decode(payload: Buffer, opts: DecodeSecureMessageOptions, setId: (id: string) => void): DecodedSecureMessage {
+  const n = payload.length;
+  if (n === 0) throw fail('Empty secure-message payload', 'ERR_DECODE_SIZE', undefined);
+  if (n > MAX_FRAME_SIZE) throw fail(`Secure-message payload of ${n} bytes exceeds ${MAX_FRAME_SIZE} bytes`, 'ERR_DECODE_SIZE', undefined);
+
+  let off = 0;
+  let agentId: string | undefined;
+  let key: AgentKey | undefined;
+  const sourceIp = opts.sourceIp === undefined ? undefined : normalizeSourceIp(opts.sourceIp);
+  if (payload[0] === BANG) {
+    let i = 1;
+    while (i < n && i < MAX_HEADER_SCAN && isDigit(payload[i])) i++;
+    if (i === 1 || payload[i] !== BANG) {
+      throw fail("Bad '!id!' header: expected 1 to 8 digits between '!' (offset 0)", 'ERR_DECODE_FORMAT', undefined);
+    }
+    agentId = payload.toString('latin1', 1, i);
+    setId(agentId);
+    off = i + 1;
+    key = findById(opts.keys, agentId);
+    if (key === undefined) throw fail(`No key for agent id '${agentId}'`, 'ERR_DECODE_UNKNOWN_AGENT', agentId);
+    if (sourceIp !== undefined && !keyIpAllows(key.ip, sourceIp)) {
+      throw fail(`Invalid ID ${agentId} for the source ip '${sourceIp}' (key ip '${key.ip}')`, 'ERR_DECODE_UNKNOWN_AGENT', agentId);
+    }
+  } else if (sourceIp !== undefined) {
+    key = findByIp(opts.keys, sourceIp);
+    if (key === undefined) {
+      throw fail(`Message from '${sourceIp}' has no '!id!' header and no key has that IP`, 'ERR_DECODE_UNKNOWN_AGENT', undefined);
+    }
+    agentId = key.id;
+    setId(agentId);
+  } else {
+    key = firstKey(opts.keys);
+    if (key === undefined) {
+      throw fail("Payload has no '!id!' header and there is no key to use (empty key list, or a lookup function)", 'ERR_DECODE_UNKNOWN_AGENT', undefined);
+    }
+  }
+
+  let method: CryptoMethod;
+  if (n - off >= 4 && payload[off] === HASH && payload.toString('latin1', off, off + 4) === AES_TOKEN) {
+    method = 'aes';
+    off += 4;
+  } else {
+    method = 'blowfish';
+  }
+  if (opts.method !== undefined && opts.method !== method) {
+    throw fail(`Payload uses ${method} but ${opts.method} is configured (offset ${off})`, 'ERR_DECODE_FORMAT', agentId);
+  }
+  if (payload[off] !== COLON) {
+    throw fail(`Expected ':' after the method token at offset ${off}`, 'ERR_DECODE_FORMAT', agentId);
+  }
+  off++;
+
+  const ct = payload.subarray(off);
+  const derived = deriveEncryptionKey(key);
+  let plain: Buffer;
+  if (method === 'aes') {
+    plain = aesDecrypt(derived.aes, ct);
+  } else {
+    if (ct.length === 0 || ct.length % BLOWFISH_BLOCK_SIZE !== 0) {
+      throw fail(`Blowfish ciphertext of ${ct.length} bytes is not a positive multiple of 8`, 'ERR_DECODE_DECRYPT', agentId);
+    }
+    plain = Buffer.allocUnsafe(ct.length);
+    blowfishOf(derived).decryptCbc(ct, plain);
+  }
+
+  const first = plain[0];
+  if (first !== BANG) {
+    if (first === COLON) {
+      throw fail('Legacy uncompressed message format is not supported', 'ERR_DECODE_FORMAT', agentId);
+    }
+    throw fail("Decrypted data does not start with '!' (wrong key or corrupt payload)", 'ERR_DECODE_DECRYPT', agentId);
+  }
+  let z = 1;
+  while (z < plain.length && plain[z] === BANG) z++;
+
+  let block: Buffer;
+  try {
+    block = inflateSync(plain.subarray(z), { maxOutputLength: MAX_DECOMPRESSED_SIZE });
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    throw fail(`Invalid zlib stream: ${detail}`, 'ERR_DECODE_COMPRESSION', agentId, err);
+  }
+  if (block.length < MESSAGE_OVERHEAD) {
+    throw fail(`Decompressed block of ${block.length} bytes is shorter than the ${MESSAGE_OVERHEAD}-byte minimum`, 'ERR_DECODE_COMPRESSION', agentId);
+  }
+
+  const sum = createHash('md5').update(block.subarray(MD5_HEX_LEN)).digest('hex');
+  if (block.toString('latin1', 0, MD5_HEX_LEN) !== sum) throw fail('Checksum mismatch', 'ERR_DECODE_CHECKSUM', agentId);
+
+  const base = MD5_HEX_LEN;
+  const random = parseDigits(block, base, 5, agentId);
+  const global = parseDigits(block, base + 5, 10, agentId);
+  if (block[base + 15] !== COLON) throw fail(`Expected ':' at block offset 15`, 'ERR_DECODE_FORMAT', agentId);
+  const local = parseDigits(block, base + 16, 4, agentId);
+  if (block[base + 20] !== COLON) throw fail(`Expected ':' at block offset 20`, 'ERR_DECODE_FORMAT', agentId);
+
+  return { agentId, key, method, random, global, local, message: block.subarray(base + BLOCK_HEADER_LEN) };
+}
+
+function parseDigits(b: Buffer, start: number, len: number, agentId: string | undefined): number {
+  let v = 0;
+  for (let i = start; i < start + len; i++) {
+    const c = b[i]!;
+    if (c < 0x30 || c > 0x39) {
+      throw fail(`Expected a decimal digit at block offset ${i - MD5_HEX_LEN}`, 'ERR_DECODE_FORMAT', agentId);
+    }
+    v = v * 10 + (c - 0x30);
+  }
+  return v;
+}
+
+/**
+ * Tells whether a raw (unencrypted) payload is the `#ping` health check (protocol.md 3.11).
+ *
+ * @param payload - a frame payload or datagram.
+ * @returns `true` when it starts with `#ping`.
+ */
+export function isPing(payload: Buffer): boolean {
+  return payload.length >= 5 && payload[0] === HASH && payload.toString('latin1', 0, 5) === PING;
+}

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { DecodeError } from '../../../src/errors.js';
+import {
+  AES_IV,
+  Blowfish,
+  BLOWFISH_IV,
+  aesDecrypt,
+  aesEncrypt,
+  blowfishDecrypt,
+  blowfishEncrypt,
+  deriveEncryptionKey,
+} from '../../../src/protocol/index.js';
+import { hex, keyFromLine, vector } from './vectors.js';
+
+// Eric Young's Blowfish ECB test vectors (key, plaintext, ciphertext).
+const ECB: [string, string, string][] = [
+  ['0000000000000000', '0000000000000000', '4ef997456198dd78'],
+  ['ffffffffffffffff', 'ffffffffffffffff', '51866fd5b85ecb8a'],
+  ['3000000000000000', '1000000000000001', '7d856f9a613063f2'],
+  ['1111111111111111', '1111111111111111', '2466dd878b963c9d'],
+  ['0123456789abcdef', '1111111111111111', '61f9c3802281b096'],
+  ['1111111111111111', '0123456789abcdef', '7d0cc630afda1ec7'],
+  ['fedcba9876543210', '0123456789abcdef', '0aceab0fc6a0a28d'],
+];
+
+describe('Blowfish', () => {
+  for (const [k, p, c] of ECB) {
+    it(`encrypts ${p} under key ${k} to the published ${c}`, () => {
+      expect(new Blowfish(hex(k)).encryptBlock(hex(p)).toString('hex')).toBe(c);
+    });
+  }
+
+  it('matches the published CBC test vector with a 16-byte key', () => {
+    // key 0123456789ABCDEFF0E1D2C3B4A59687, IV FEDCBA9876543210, "7654321 Now is the time for " + NUL, zero padded
+    const bf = new Blowfish(hex('0123456789abcdeff0e1d2c3b4a59687'));
+    const data = Buffer.alloc(32);
+    Buffer.from('7654321 Now is the time for \0', 'latin1').copy(data);
+    const out = Buffer.alloc(32);
+    bf.encryptCbc(data, out, hex('fedcba9876543210'));
+    expect(out.toString('hex')).toBe('6b77b4d63006dee605b156e27403979358deb9e7154616d959f1652bd5ff92cc');
+    const back = Buffer.alloc(32);
+    bf.decryptCbc(out, back, hex('fedcba9876543210'));
+    expect(back.equals(data)).toBe(true);
+  });
+
+  it('reproduces the Wazuh Blowfish layer of bf-event-agent and blowfish-encryption-layer-only', () => {
+    for (const id of ['bf-event-agent', 'blowfish-encryption-layer-only', 'bf-ack-manager']) {
+      const v = vector(id);
+      const key = deriveEncryptionKey(keyFromLine(v.inputs.key_line)).blowfish;
+      expect(blowfishEncrypt(key, hex(v.expected.padded_hex)).toString('hex')).toBe(v.expected.ciphertext_hex);
+      expect(blowfishDecrypt(key, hex(v.expected.ciphertext_hex)).toString('hex')).toBe(v.expected.padded_hex);
+    }
+  });
+
+  it('encrypts in place to the same bytes', () => {
+    const v = vector('bf-event-agent');
+    const buf = hex(v.expected.padded_hex);
+    new Blowfish(deriveEncryptionKey(keyFromLine(v.inputs.key_line)).blowfish).encryptCbc(buf);
+    expect(buf.toString('hex')).toBe(v.expected.ciphertext_hex);
+  });
+
+  it('uses the IV FE DC BA 98 76 54 32 10', () => {
+    expect(BLOWFISH_IV.toString('hex')).toBe('fedcba9876543210');
+  });
+
+  it('rejects input that is not a multiple of 8 bytes and an empty key', () => {
+    expect(() => blowfishEncrypt(Buffer.from('k'), Buffer.alloc(7))).toThrow(DecodeError);
+    expect(() => new Blowfish(Buffer.alloc(0))).toThrow(DecodeError);
+  });
+});
+
+describe('AES', () => {
+  it('uses the ASCII IV FEDCBA0987654321', () => {
+    expect(AES_IV.toString('hex')).toBe('46454443424130393837363534333231');
+  });
+
+  for (const id of ['aes-event-agent', 'aes-encryption-layer-only', 'aes-pad-8-bang', 'aes-keepalive']) {
+    it(`reproduces the ciphertext of ${id} from its padded bytes`, () => {
+      const v = vector(id);
+      const key = deriveEncryptionKey(keyFromLine(v.inputs.key_line)).aes;
+      expect(aesEncrypt(key, hex(v.expected.padded_hex)).toString('hex')).toBe(v.expected.ciphertext_hex);
+      expect(aesDecrypt(key, hex(v.expected.ciphertext_hex)).toString('hex')).toBe(v.expected.padded_hex);
+    });
+  }
+
+  it('rejects a bad length and bad padding with ERR_DECODE_DECRYPT', () => {
+    const key = Buffer.alloc(32, 0x61);
+    expect(() => aesDecrypt(key, Buffer.alloc(15))).toThrow(DecodeError);
+    expect(() => aesDecrypt(key, Buffer.alloc(0))).toThrow(DecodeError);
+    const ct = aesEncrypt(key, Buffer.from('hello'));
+    expect(() => aesDecrypt(Buffer.alloc(32, 0x62), ct)).toThrow(/padding/);
+  });
+});
