@@ -27,13 +27,31 @@ export interface TransportConnectOptions {
   signal?: AbortSignal | undefined;
 }
 
+/**
+ * Life cycle of a transport: `idle` (created), `connecting`, `open`, `closing` (after `close()` or
+ * `destroy()`, until the socket is released), `closed`. A failed connect goes from `connecting`
+ * straight to `closed`.
+ */
+export type TransportState = 'idle' | 'connecting' | 'open' | 'closing' | 'closed';
+
 /** Events a transport emits. */
 export interface TransportEvents {
-  /** One complete payload (a TCP frame body or a UDP datagram). */
+  /**
+   * One complete payload (a TCP frame body or a UDP datagram). The Buffer may be a view into a
+   * larger socket chunk: copy it before keeping it for long.
+   */
   payload: [payload: Buffer];
-  /** A problem that does not close the transport by itself (e.g. a UDP read error). */
+  /**
+   * A problem that does not close the transport by itself: a UDP read or send error (for example
+   * `ECONNREFUSED` from an ICMP port-unreachable), or a payload too large to send.
+   */
   error: [error: AgentlinkError];
-  /** The transport is closed; `error` says why when it was not closed by `close()`. Emitted once. */
+  /**
+   * The transport is closed and its socket released. Emitted exactly once, and only after
+   * `connect()` resolved (a failed connect rejects instead). No `error` when the transport was closed
+   * locally by `close()` or `destroy()`; otherwise the reason: `ConnectionError` `ERR_CONNECTION_LOST`
+   * (EOF or socket error) or `DecodeError` `ERR_DECODE_FRAME_TOO_LARGE` (corrupt TCP stream).
+   */
   close: [error?: AgentlinkError];
 }
 
@@ -44,11 +62,27 @@ export interface TransportEvents {
 export interface Transport extends EventEmitter<TransportEvents> {
   /** The server this transport talks to. */
   readonly target: TransportTarget;
-  /** The local address of the socket once connected (the keepalive's `_agent_ip`), if known. */
+  /**
+   * The local address of the socket once connected (the keepalive's `_agent_ip`), without an
+   * IPv4-mapped `::ffff:` prefix; undefined before connect. Kept after close.
+   */
   readonly localAddress: string | undefined;
-  /** Opens the socket. Rejects with a `ConnectionError` (`ERR_CONNECT`, `ERR_CONNECT_TIMEOUT`) or an `AbortError`. */
+  /** Bytes received on the wire (TCP: frame headers included). */
+  readonly bytesIn: number;
+  /** Bytes handed to the socket (TCP: frame headers included). */
+  readonly bytesOut: number;
+  /**
+   * Opens the socket. Call it once. Rejects with a `ConnectionError` (`ERR_CONNECT`,
+   * `ERR_CONNECT_TIMEOUT`), an `AbortError` (signal, or `close()`/`destroy()` during the connect), or a
+   * `StateError` when called twice. A rejected connect releases everything and emits no `close`.
+   */
   connect(): Promise<void>;
-  /** Sends one payload (the transport adds TCP framing). Returns false when the socket buffer is full (still queued on TCP). */
+  /**
+   * Sends one payload (the transport adds TCP framing). Never throws. Returns false when the payload
+   * was not handed to the kernel at once: the socket buffer is full (TCP: the payload is still queued
+   * and will be sent), the transport is not open (dropped), or the payload is too large (dropped, and
+   * an `error` event carries `ERR_MESSAGE_TOO_LARGE`).
+   */
   send(payload: Buffer): boolean;
   /** Closes gracefully (TCP: FIN after pending writes). Idempotent. */
   close(): void;

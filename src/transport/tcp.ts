@@ -1,0 +1,376 @@
+/**
+ * The TCP transport (protocol.md 3.2): one `node:net` socket, payloads framed with a 4-byte
+ * little-endian length, whole payloads delivered as `payload` events.
+ *
+ * @module
+ */
+import * as net from 'node:net';
+import { EventEmitter } from 'eventemitter3';
+import { systemClock, unrefTimeout } from '../clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import { AbortError, AgentlinkError, ConnectionError, StateError, toConnectionError } from '../errors.js';
+import { FrameDecoder, encodeTcpFrame } from '../protocol/framing.js';
+import type { Transport, TransportConnectOptions, TransportEvents, TransportState, TransportTarget } from './types.js';
+
+/** Default TCP keepalive idle time before the first probe, in milliseconds. */
+export const DEFAULT_TCP_KEEPALIVE_DELAY = 30_000;
+
+/** Default time `close()` waits for pending writes to flush before it destroys the socket, in milliseconds. */
+export const DEFAULT_TCP_CLOSE_TIMEOUT = 5_000;
+
+/**
+ * Builds the unconnected-or-connecting socket for a {@link TcpTransport}; `net.connect` by default.
+ * Tests inject one to simulate a connect that never completes.
+ */
+export type TcpSocketFactory = (options: net.TcpNetConnectOpts) => net.Socket;
+
+/** Options of a {@link TcpTransport}: the per-connection options plus injectable parts. */
+export interface TcpTransportOptions extends TransportConnectOptions {
+  /**
+   * Clock for the connect deadline and the close grace period.
+   * @default systemClock
+   */
+  clock?: Clock | undefined;
+  /**
+   * Idle milliseconds before the kernel sends TCP keepalive probes (helps detect half-open
+   * connections; the agent's `timeReconnect` rule remains the main detector). 0 disables keepalive.
+   * @default 30000
+   */
+  keepAliveDelay?: number | undefined;
+  /**
+   * Milliseconds `close()` lets pending writes flush (FIN after them) before it destroys the socket,
+   * so a peer that stops reading cannot keep it open. 0: wait without a limit.
+   * @default 5000
+   */
+  closeTimeout?: number | undefined;
+  /**
+   * Creates the socket and starts connecting.
+   * @default net.connect
+   */
+  createSocket?: TcpSocketFactory | undefined;
+}
+
+/**
+ * Strips the IPv4-mapped prefix (`::ffff:`) Node reports for IPv4 peers on dual-stack sockets.
+ *
+ * @param address - an address as reported by a socket.
+ * @returns the plain address, or undefined for an empty or missing one.
+ * @internal
+ */
+export function normalizeAddress(address: string | undefined): string | undefined {
+  if (address === undefined || address === '') return undefined;
+  return address.toLowerCase().startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/**
+ * One TCP connection to one manager. Resolves host names at every `connect()` (through
+ * `net.connect`), enforces `connectTimeout`, binds `localAddress` when given, disables Nagle,
+ * enables TCP keepalive, and reassembles frames with one {@link FrameDecoder}. Nothing else is
+ * buffered by the transport itself.
+ *
+ * `close` is emitted exactly once, after a successful `connect()`, when the socket is released:
+ * with no error after `close()`/`destroy()`, with `ConnectionError` `ERR_CONNECTION_LOST` on a
+ * server EOF or a socket error, with `DecodeError` `ERR_DECODE_FRAME_TOO_LARGE` when the server
+ * announced a frame above 65536 bytes (the socket is destroyed, as the Wazuh agent does after
+ * "Corrupt payload (exceeding size) received.").
+ *
+ * @example
+ * ```ts
+ * const t = createTcpTransport({ address: 'manager', port: 1514, protocol: 'tcp' }, { connectTimeout: 10_000 });
+ * t.on('payload', (p) => handle(p));
+ * t.on('close', (err) => reconnectLater(err));
+ * await t.connect();
+ * t.send(encodedMessage);
+ * ```
+ */
+export class TcpTransport extends EventEmitter<TransportEvents> implements Transport {
+  /** The server this transport talks to. */
+  readonly target: TransportTarget;
+  readonly #options: TcpTransportOptions;
+  readonly #clock: Clock;
+  #state: TransportState = 'idle';
+  #socket: net.Socket | undefined = undefined;
+  #decoder: FrameDecoder | undefined = undefined;
+  #connectTimer: TimerHandle | undefined = undefined;
+  #closeTimer: TimerHandle | undefined = undefined;
+  /** Settles the pending connect; set only while connecting. */
+  #settleConnect: ((error?: AgentlinkError) => void) | undefined = undefined;
+  /** Why the socket is going away, when the peer or the stream is at fault. */
+  #closeReason: AgentlinkError | undefined = undefined;
+  #localAddress: string | undefined = undefined;
+  #bytesIn = 0;
+  #bytesOut = 0;
+
+  /**
+   * @param target - the server; `protocol` should be `tcp`.
+   * @param options - connect deadline, local address, signal, and injectable parts.
+   */
+  constructor(target: TransportTarget, options: TcpTransportOptions) {
+    super();
+    this.target = { address: target.address, port: target.port, protocol: 'tcp' };
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** Life-cycle state: `idle`, `connecting`, `open`, `closing` (after `close()`), `closed`. */
+  get state(): TransportState {
+    return this.#state;
+  }
+
+  /** The local address of the socket once connected, without a `::ffff:` prefix. */
+  get localAddress(): string | undefined {
+    return this.#localAddress;
+  }
+
+  /** Bytes read from the socket, frame headers included. */
+  get bytesIn(): number {
+    return this.#bytesIn;
+  }
+
+  /** Bytes handed to the socket, frame headers included. */
+  get bytesOut(): number {
+    return this.#bytesOut;
+  }
+
+  /** Bytes of an incomplete frame held by the decoder (at most one frame plus its header). */
+  get bufferedIn(): number {
+    return this.#decoder?.buffered ?? 0;
+  }
+
+  /**
+   * Connects. Host names are resolved at every call (as Wazuh does).
+   *
+   * @returns resolves once the socket is connected.
+   * @throws {@link ConnectionError} `ERR_CONNECT` (refused, unreachable, DNS failure) or
+   *   `ERR_CONNECT_TIMEOUT`; {@link AbortError} when the signal fires or the transport is closed
+   *   meanwhile; {@link StateError} `ERR_INVALID_STATE` when called twice.
+   */
+  connect(): Promise<void> {
+    if (this.#state !== 'idle') {
+      return Promise.reject(
+        new StateError(`connect() was already called on the TCP transport to ${where(this.target)} (state ${this.#state})`, 'ERR_INVALID_STATE'),
+      );
+    }
+    const { signal, connectTimeout, localAddress } = this.#options;
+    if (signal?.aborted) {
+      this.#state = 'closed';
+      return Promise.reject(new AbortError(`Connect to ${where(this.target)} aborted`, { cause: signal.reason }));
+    }
+    this.#state = 'connecting';
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.#settleConnect?.(new AbortError(`Connect to ${where(this.target)} aborted`, { cause: signal?.reason }));
+      };
+      this.#settleConnect = (error) => {
+        this.#settleConnect = undefined;
+        this.#clock.clearTimeout(this.#connectTimer);
+        this.#connectTimer = undefined;
+        signal?.removeEventListener('abort', onAbort);
+        if (error === undefined) {
+          resolve();
+          return;
+        }
+        this.#state = 'closed';
+        const socket = this.#socket;
+        this.#socket = undefined;
+        if (socket !== undefined) {
+          socket.removeAllListeners();
+          socket.on('error', () => {});
+          socket.destroy();
+        }
+        reject(error);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (connectTimeout > 0) {
+        this.#connectTimer = unrefTimeout(
+          this.#clock,
+          () => {
+            this.#settleConnect?.(
+              new ConnectionError(`Unable to connect to ${where(this.target)}: no answer within connectTimeout (${connectTimeout} ms)`, 'ERR_CONNECT_TIMEOUT', {
+                server: this.target,
+              }),
+            );
+          },
+          connectTimeout,
+        );
+      }
+      const connectOptions: net.TcpNetConnectOpts = { host: this.target.address, port: this.target.port };
+      if (localAddress !== undefined) connectOptions.localAddress = localAddress;
+      let socket: net.Socket;
+      try {
+        socket = (this.#options.createSocket ?? net.connect)(connectOptions);
+      } catch (err) {
+        // net.connect throws synchronously on invalid options (bad port, bad localAddress).
+        this.#settleConnect(toConnectionError(err, this.target, 'connect'));
+        return;
+      }
+      this.#socket = socket;
+      socket.once('connect', () => this.#onConnect(socket));
+      socket.on('error', (err) => this.#onError(socket, err));
+      socket.on('close', () => this.#onSocketClose(socket));
+    });
+  }
+
+  /**
+   * Sends one payload as one frame, in a single write.
+   *
+   * @param payload - the payload, at most 65536 bytes.
+   * @returns the socket's `write()` result (false: buffered in user space, still sent); false when
+   *   the transport is not open (nothing sent) or the payload is too large (nothing sent, an `error`
+   *   event with `ERR_MESSAGE_TOO_LARGE`).
+   */
+  send(payload: Buffer): boolean {
+    const socket = this.#socket;
+    if (this.#state !== 'open' || socket === undefined) return false;
+    let frame: Buffer;
+    try {
+      frame = encodeTcpFrame(payload);
+    } catch (err) {
+      this.emit('error', toConnectionError(err, this.target, 'io'));
+      return false;
+    }
+    this.#bytesOut += frame.length;
+    return socket.write(frame);
+  }
+
+  /**
+   * Closes gracefully: pending writes are flushed, then FIN, then the socket is released (after at
+   * most `closeTimeout`). Payloads that arrive meanwhile are ignored. Emits `close` with no error
+   * once the socket is released. Idempotent; during a connect it aborts the connect.
+   */
+  close(): void {
+    if (this.#state === 'connecting') {
+      this.#settleConnect?.(new AbortError(`Connect to ${where(this.target)} aborted by close()`));
+      return;
+    }
+    if (this.#state === 'idle') {
+      this.#state = 'closed';
+      return;
+    }
+    if (this.#state !== 'open') return;
+    const socket = this.#socket;
+    this.#state = 'closing';
+    if (socket === undefined) return;
+    const closeTimeout = this.#options.closeTimeout ?? DEFAULT_TCP_CLOSE_TIMEOUT;
+    if (closeTimeout > 0) {
+      this.#closeTimer = unrefTimeout(this.#clock, () => socket.destroy(), closeTimeout);
+    }
+    socket.destroySoon();
+  }
+
+  /**
+   * Closes at once: pending writes are dropped and the connection is reset (RST) where possible.
+   * Emits `close` with no error once the socket is released. Idempotent; during a connect it aborts
+   * the connect.
+   */
+  destroy(): void {
+    if (this.#state === 'connecting') {
+      this.#settleConnect?.(new AbortError(`Connect to ${where(this.target)} aborted by destroy()`));
+      return;
+    }
+    if (this.#state === 'idle') {
+      this.#state = 'closed';
+      return;
+    }
+    if (this.#state === 'closed') return;
+    const socket = this.#socket;
+    this.#state = 'closing';
+    if (socket === undefined || socket.destroyed) return;
+    try {
+      socket.resetAndDestroy();
+    } catch {
+      // Not a TCP handle (injected socket) or already gone: a plain destroy is the best we can do.
+      socket.destroy();
+    }
+  }
+
+  #onConnect(socket: net.Socket): void {
+    if (this.#state !== 'connecting' || socket !== this.#socket) return;
+    this.#localAddress = normalizeAddress(socket.localAddress);
+    socket.setNoDelay(true);
+    const keepAliveDelay = this.#options.keepAliveDelay ?? DEFAULT_TCP_KEEPALIVE_DELAY;
+    if (keepAliveDelay > 0) socket.setKeepAlive(true, keepAliveDelay);
+    const decoder = new FrameDecoder();
+    this.#decoder = decoder;
+    socket.on('data', (chunk: Buffer) => this.#onData(socket, decoder, chunk));
+    socket.on('end', () => {
+      this.#fail(socket, new ConnectionError(`Lost connection with ${where(this.target)}: connection closed by the server`, 'ERR_CONNECTION_LOST', { server: this.target }));
+    });
+    this.#state = 'open';
+    this.#settleConnect?.();
+  }
+
+  #onData(socket: net.Socket, decoder: FrameDecoder, chunk: Buffer): void {
+    this.#bytesIn += chunk.length;
+    if (this.#state !== 'open') return;
+    let listenerFailed = false;
+    try {
+      decoder.decode(chunk, (payload) => {
+        // A listener may have closed the transport while earlier frames of this chunk were delivered.
+        if (this.#state !== 'open') return;
+        listenerFailed = true;
+        this.emit('payload', payload);
+        listenerFailed = false;
+      });
+    } catch (err) {
+      if (listenerFailed) {
+        // The rest of the chunk is lost, so the stream is out of step: drop the connection, then
+        // let the listener's exception surface.
+        this.#fail(socket, toConnectionError(err, this.target, 'io'));
+        throw err;
+      }
+      this.#fail(socket, toConnectionError(err, this.target, 'io'));
+    }
+  }
+
+  #onError(socket: net.Socket, err: Error): void {
+    if (this.#state === 'connecting') {
+      this.#settleConnect?.(toConnectionError(err, this.target, 'connect'));
+      return;
+    }
+    this.#fail(socket, toConnectionError(err, this.target, 'io'));
+  }
+
+  /** The peer or the stream failed while open: remember the first reason and release the socket. */
+  #fail(socket: net.Socket, reason: AgentlinkError): void {
+    // While closing, close() owns the socket: pending writes still flush and no error is reported.
+    if (this.#state !== 'open') return;
+    this.#closeReason ??= reason;
+    if (!socket.destroyed) socket.destroy();
+  }
+
+  #onSocketClose(socket: net.Socket): void {
+    if (socket !== this.#socket) return;
+    if (this.#state === 'connecting') {
+      // Closed without an 'error' (should not happen with net.connect): still a failed connect.
+      this.#settleConnect?.(new ConnectionError(`Unable to connect to ${where(this.target)}: socket closed while connecting`, 'ERR_CONNECT', { server: this.target }));
+      return;
+    }
+    const reason = this.#state === 'open' ? this.#closeReason : undefined;
+    this.#state = 'closed';
+    this.#clock.clearTimeout(this.#closeTimer);
+    this.#closeTimer = undefined;
+    this.#socket = undefined;
+    this.#decoder = undefined;
+    this.#closeReason = undefined;
+    socket.removeAllListeners();
+    socket.on('error', () => {});
+    this.emit('close', reason);
+  }
+}
+
+/** Formats a target the way Wazuh logs it: `'[addr]:port/tcp'`. */
+function where(target: TransportTarget): string {
+  return `'[${target.address}]:${target.port}/${target.protocol}'`;
+}
+
+/**
+ * Creates a {@link TcpTransport}; the shape of a {@link TransportFactory}.
+ *
+ * @param target - the server.
+ * @param options - connect deadline, local address, signal, and injectable parts.
+ * @returns an unconnected transport: call `connect()`.
+ */
+export function createTcpTransport(target: TransportTarget, options: TcpTransportOptions): TcpTransport {
+  return new TcpTransport(target, options);
+}
