@@ -33,7 +33,8 @@ const HASH = 0x23; // '#'
 const MD5_HEX_LEN = 32;
 const BLOCK_HEADER_LEN = 21;
 const AES_TOKEN = '#AES';
-const MAX_HEADER_SCAN = 1 + 8 + 1;
+/** Offset just past the longest id (8 digits) of an `!id!` header. */
+const MAX_HEADER_SCAN = 1 + 8;
 
 /**
  * Returns the counter that follows `c` (protocol.md 3.1 step 1): when `local` has reached 9997 it

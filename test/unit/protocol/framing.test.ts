@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DecodeError, AgentlinkError } from '../../../src/errors.js';
-import { FrameDecoder, MAX_FRAME_SIZE, encodeTcpFrame } from '../../../src/protocol/framing.js';
+import { FrameDecoder, MAX_FRAME_SIZE, encodeTcpFrame } from '../../../src/protocol/index.js';
+import { V, hex } from './vectors.js';
 
 /** Independent frame builder: 4-byte LE length + payload. */
 function frame(payload: Buffer): Buffer {
@@ -102,5 +103,32 @@ describe('FrameDecoder', () => {
     const seen: string[] = [];
     new FrameDecoder().decode(stream, (p) => seen.push(p.toString('latin1')));
     expect(seen).toEqual(payloads.map((p) => p.toString('latin1')));
+  });
+});
+
+describe('FrameDecoder on the vector TCP frames', () => {
+  for (const v of V.vectors) {
+    it(`${v.id}: yields the payload when the frame is split at every byte boundary and fed byte by byte`, () => {
+      const f = hex(v.expected.tcp_frame_hex);
+      const payload = hex(v.expected.payload_hex);
+      const d = new FrameDecoder();
+      for (let i = 0; i <= f.length; i++) {
+        expect(collect(d, [f.subarray(0, i), f.subarray(i)])).toEqual([payload]);
+      }
+      expect(collect(d, [...f].map((b) => Buffer.from([b])))).toEqual([payload]);
+      expect(d.buffered).toBe(0);
+    });
+  }
+
+  it('yields every payload of all vector frames concatenated, split at every boundary into three chunks', () => {
+    const frames = V.vectors.map((v) => hex(v.expected.tcp_frame_hex));
+    const all = Buffer.concat(frames);
+    const expected = V.vectors.map((v) => hex(v.expected.payload_hex));
+    const d = new FrameDecoder();
+    expect(collect(d, [all])).toEqual(expected);
+    for (let i = 0; i <= all.length; i += 7) {
+      const j = Math.min(all.length, i + 61);
+      expect(collect(d, [all.subarray(0, i), all.subarray(i, j), all.subarray(j)])).toEqual(expected);
+    }
   });
 });
