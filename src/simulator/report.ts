@@ -1,0 +1,461 @@
+/**
+ * The fleet report (`--report out.json`): what a run did, in one JSON document that also carries
+ * the raw histograms, so that the reports of several shards merge into exactly the report one run
+ * over all their agents would have written ({@link mergeReports}).
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ToolError } from '../errors.js';
+import { FleetMetrics, HISTOGRAM_NAMES, LatencyHistogram } from './metrics.js';
+import type { FleetCounters, HistogramName, LatencySummary, MetricsSnapshot, TimelinePoint } from './metrics.js';
+
+/** The `format` tag of every fleet report; the number changes when the layout changes incompatibly. */
+export const REPORT_FORMAT = 'agentlink-fleet-report/1';
+
+/** A chaos action that happened during the run. */
+export interface ChaosEvent {
+  /** When, in milliseconds since the start of the run. */
+  at: number;
+  /** What was done: `kill`, `restart`, `rebalance`, ... */
+  action: string;
+  /** The node acted on (absent for fleet-wide actions such as `rebalance`). */
+  node?: string;
+  /** Set when the action failed: why. */
+  error?: string;
+}
+
+/** A system limit the run ran into. */
+export interface LimitHit {
+  /** Which limit: `open-files`, `ephemeral-ports`, `memory`, ... */
+  limit: string;
+  /** How many times it was hit. */
+  count: number;
+  /** What happened and what to change (`raise ulimit -n above 10240`). */
+  message: string;
+}
+
+/** Which part of a fleet a report covers. */
+export interface ShardInfo {
+  /** This shard's number, 1-based (1 for an unsharded run). */
+  index: number;
+  /** How many shards the fleet was split into (1 for an unsharded run). */
+  count: number;
+}
+
+/** The JSON document `agentlink simulate --report` writes. Times in milliseconds. */
+export interface FleetReport {
+  /** Always {@link REPORT_FORMAT}. */
+  format: typeof REPORT_FORMAT;
+  /** agentlink version that wrote the report. */
+  version: string;
+  /** When the run started (ISO 8601); for a merged report, the earliest start. */
+  startedAt: string;
+  /** How long the run lasted; for a merged report, the longest shard. */
+  durationMs: number;
+  /** The part of the fleet this report covers. */
+  shard: ShardInfo;
+  /** Shard numbers included: `[index]` for one run, all merged numbers for a merged report. */
+  shards: number[];
+  /** The run's settings (the parsed `simulate` flags). For a merged report, the first input's. */
+  config: Record<string, unknown>;
+  /** Agent counts at the end of the run. */
+  agents: {
+    /** Agents in the fleet (this shard). */
+    total: number;
+    /** Agents connected at the end. */
+    connected: number;
+    /** Agents that never got a startup ACK. */
+    neverConnected: number;
+  };
+  /** Event counts. */
+  events: {
+    /** Events the agents accepted. */
+    sent: number;
+    /** Events the managers received; `null` when the managers are not agentlink's. */
+    received: number | null;
+    /** Events the client buffers dropped. */
+    dropped: number;
+    /** Events sent but not received; `null` when `received` is unknown. */
+    lost: number | null;
+  };
+  /** First-connection latency (attempt start to startup ACK). */
+  connect: LatencySummary;
+  /** TCP connect latency. */
+  tcpConnect: LatencySummary;
+  /** Disconnect to startup ACK on another server, per agent and occurrence. */
+  failover: LatencySummary;
+  /** Reconnections: `total`, and the disconnect-to-ACK latency on any server. */
+  reconnects: LatencySummary & { total: number };
+  /** Failed connection attempts. */
+  connectFailures: number;
+  /** Connected agents per node at the end. */
+  distribution: Record<string, number>;
+  /** Width of one {@link FleetReport.timeline} bucket. */
+  timelineBucketMs: number;
+  /** Connected agents, events and agents per node over time. */
+  timeline: TimelinePoint[];
+  /**
+   * Why events were lost, by cause (`inFlightOnKilledConnections`, `droppedByBuffer`, ...);
+   * `unexplained` holds what the causes do not cover.
+   */
+  lostExplained: Record<string, number>;
+  /** The chaos actions, in time order. */
+  chaos: ChaosEvent[];
+  /** System limits hit during the run. */
+  limits: { hit: LimitHit[] };
+  /** Raw histograms (HdrHistogram V2 compressed base64, microseconds), for merging. */
+  histograms: { unit: 'us' } & Record<HistogramName, string>;
+}
+
+/** What the fleet knows at the end of a run, for {@link createReport}. */
+export interface ReportInput {
+  /** The fleet's metrics (or a merged snapshot of its workers' metrics). */
+  metrics: FleetMetrics | MetricsSnapshot;
+  /** Wall-clock start of the run, in milliseconds since the epoch. */
+  startedAt: number;
+  /** Run length in milliseconds. */
+  durationMs: number;
+  /** The run's settings, as JSON. */
+  config: Record<string, unknown>;
+  /**
+   * The part of the fleet this run covers.
+   * @default { index: 1, count: 1 }
+   */
+  shard?: ShardInfo;
+  /** Agents in the fleet, and how many are connected at the end. */
+  agents: { total: number; connected: number; neverConnected?: number };
+  /** Connected agents per node at the end. */
+  distribution: Record<string, number>;
+  /**
+   * Whether the managers' received counts are known (mock managers run by agentlink).
+   * @default true
+   */
+  receivedKnown?: boolean;
+  /** Causes of lost events; the rest of `counters.eventsLost` is reported as `unexplained`. */
+  lostExplained?: Record<string, number>;
+  /** Chaos actions done. */
+  chaos?: ChaosEvent[];
+  /** System limits hit. */
+  limits?: LimitHit[];
+}
+
+let cachedVersion: string | undefined;
+
+/**
+ * The installed agentlink version, read once from its package.json.
+ *
+ * @returns the version, or `0.0.0-unknown` when package.json cannot be found.
+ */
+export function agentlinkVersion(): string {
+  if (cachedVersion !== undefined) return cachedVersion;
+  cachedVersion = '0.0.0-unknown';
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'agentlink' && typeof pkg.version === 'string') {
+        cachedVersion = pkg.version;
+        break;
+      }
+    } catch {
+      // not here: look one level up
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return cachedVersion;
+}
+
+function toSnapshot(m: FleetMetrics | MetricsSnapshot): MetricsSnapshot {
+  return m instanceof FleetMetrics ? m.snapshot() : m;
+}
+
+function summaries(snapshot: MetricsSnapshot): Record<HistogramName, LatencySummary> {
+  const out = {} as Record<HistogramName, LatencySummary>;
+  for (const name of HISTOGRAM_NAMES) out[name] = LatencyHistogram.decode(snapshot.histograms[name] ?? '', `histograms.${name}`).summary();
+  return out;
+}
+
+function explainLost(lost: number | null, causes: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  let explained = 0;
+  for (const [cause, n] of Object.entries(causes)) {
+    if (cause === 'unexplained' || !Number.isFinite(n)) continue;
+    out[cause] = n;
+    explained += n;
+  }
+  out.unexplained = lost === null ? 0 : Math.max(0, lost - explained);
+  return out;
+}
+
+function build(
+  base: Pick<FleetReport, 'version' | 'startedAt' | 'durationMs' | 'shard' | 'shards' | 'config' | 'chaos' | 'distribution'> & {
+    agents: FleetReport['agents'];
+    receivedKnown: boolean;
+    lostExplained: Record<string, number>;
+    limits: LimitHit[];
+  },
+  snapshot: MetricsSnapshot,
+): FleetReport {
+  const c: FleetCounters = snapshot.counters;
+  const s = summaries(snapshot);
+  const lost = base.receivedKnown ? c.eventsLost : null;
+  return {
+    format: REPORT_FORMAT,
+    version: base.version,
+    startedAt: base.startedAt,
+    durationMs: base.durationMs,
+    shard: base.shard,
+    shards: base.shards,
+    config: base.config,
+    agents: base.agents,
+    events: { sent: c.eventsSent, received: base.receivedKnown ? c.eventsReceived : null, dropped: c.eventsDropped, lost },
+    connect: s.connect,
+    tcpConnect: s.tcpConnect,
+    failover: s.failover,
+    reconnects: { total: c.reconnects, ...s.reconnect },
+    connectFailures: c.connectFailures,
+    distribution: base.distribution,
+    timelineBucketMs: snapshot.bucketMs,
+    timeline: snapshot.timeline,
+    lostExplained: explainLost(lost, base.lostExplained),
+    chaos: [...base.chaos].sort((a, b) => a.at - b.at),
+    limits: { hit: base.limits },
+    histograms: { unit: 'us', ...snapshot.histograms },
+  };
+}
+
+/**
+ * Builds the report of one run (or one shard) from its metrics and end state.
+ *
+ * @param input - metrics, times, settings and end state.
+ * @returns the report; percentiles are computed from the histograms.
+ */
+export function createReport(input: ReportInput): FleetReport {
+  const shard = input.shard ?? { index: 1, count: 1 };
+  return build(
+    {
+      version: agentlinkVersion(),
+      startedAt: new Date(input.startedAt).toISOString(),
+      durationMs: input.durationMs,
+      shard: { ...shard },
+      shards: [shard.index],
+      config: input.config,
+      chaos: input.chaos ?? [],
+      distribution: { ...input.distribution },
+      agents: {
+        total: input.agents.total,
+        connected: input.agents.connected,
+        neverConnected: input.agents.neverConnected ?? 0,
+      },
+      receivedKnown: input.receivedKnown ?? true,
+      lostExplained: input.lostExplained ?? {},
+      limits: input.limits ?? [],
+    },
+    toSnapshot(input.metrics),
+  );
+}
+
+function reportSnapshot(r: FleetReport): MetricsSnapshot {
+  return {
+    counters: {
+      eventsSent: r.events.sent,
+      eventsReceived: r.events.received ?? 0,
+      eventsDropped: r.events.dropped,
+      eventsLost: r.events.lost ?? 0,
+      reconnects: r.reconnects.total,
+      connectFailures: r.connectFailures,
+    },
+    histograms: {
+      connect: r.histograms.connect,
+      tcpConnect: r.histograms.tcpConnect,
+      failover: r.histograms.failover,
+      reconnect: r.histograms.reconnect,
+    },
+    bucketMs: r.timelineBucketMs,
+    timeline: r.timeline,
+  };
+}
+
+function sumRecords(records: readonly Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of records) for (const [k, v] of Object.entries(r)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+/**
+ * Merges the reports of several shards (or several independent runs) into one: counts are
+ * summed, histograms decoded and added exactly, percentiles recomputed from the merged histograms,
+ * distributions summed per node, timelines summed per time bucket, chaos actions united.
+ *
+ * @param reports - at least one report, all with the same shard count and timeline bucket width.
+ * @param names - a name per report for error messages (file names).
+ * @returns the merged report.
+ * @throws {@link ToolError} `ERR_USAGE` when there is nothing to merge, when the shard counts or
+ *   bucket widths differ, or when the same shard appears twice.
+ */
+export function mergeReports(reports: readonly FleetReport[], names?: readonly string[]): FleetReport {
+  const first = reports[0];
+  if (!first) throw new ToolError('nothing to merge: give at least one report', 'ERR_USAGE');
+  const name = (i: number): string => names?.[i] ?? `report ${i + 1}`;
+  const seen = new Map<number, number>();
+  for (const [i, r] of reports.entries()) {
+    if (r.shard.count !== first.shard.count) {
+      throw new ToolError(
+        `${name(i)} is shard ${r.shard.index}/${r.shard.count} but ${name(0)} is shard ${first.shard.index}/${first.shard.count}: merge shards of one fleet only`,
+        'ERR_USAGE',
+      );
+    }
+    if (r.timelineBucketMs !== first.timelineBucketMs) {
+      throw new ToolError(
+        `${name(i)} has ${r.timelineBucketMs} ms timeline buckets but ${name(0)} has ${first.timelineBucketMs} ms: merge runs made with the same agentlink version`,
+        'ERR_USAGE',
+      );
+    }
+    if (first.shard.count > 1) {
+      for (const s of r.shards) {
+        const other = seen.get(s);
+        if (other !== undefined) {
+          throw new ToolError(`shard ${s}/${first.shard.count} is in both ${name(other)} and ${name(i)}: give each shard once`, 'ERR_USAGE');
+        }
+        seen.set(s, i);
+      }
+    }
+  }
+  let snapshot: MetricsSnapshot;
+  try {
+    snapshot = FleetMetrics.merge(reports.map(reportSnapshot));
+  } catch (err) {
+    if (err instanceof ToolError) throw new ToolError(`cannot merge the reports: ${err.message}`, 'ERR_USAGE', { cause: err });
+    throw err;
+  }
+  const receivedKnown = reports.every((r) => r.events.received !== null);
+  const shards = [...new Set(reports.flatMap((r) => r.shards))].sort((a, b) => a - b);
+  const chaosKeys = new Set<string>();
+  const chaos: ChaosEvent[] = [];
+  for (const r of reports) {
+    for (const c of r.chaos) {
+      const key = `${c.at}|${c.action}|${c.node ?? ''}|${c.error ?? ''}`;
+      if (chaosKeys.has(key)) continue;
+      chaosKeys.add(key);
+      chaos.push({ ...c });
+    }
+  }
+  const limits = new Map<string, LimitHit>();
+  for (const r of reports) {
+    for (const l of r.limits.hit) {
+      const m = limits.get(l.limit);
+      if (m) m.count += l.count;
+      else limits.set(l.limit, { ...l });
+    }
+  }
+  const starts = reports.map((r) => Date.parse(r.startedAt)).filter((t) => Number.isFinite(t));
+  const lostCauses = sumRecords(reports.map((r) => r.lostExplained));
+  delete lostCauses.unexplained;
+  return build(
+    {
+      version: agentlinkVersion(),
+      startedAt: starts.length > 0 ? new Date(Math.min(...starts)).toISOString() : first.startedAt,
+      durationMs: Math.max(...reports.map((r) => r.durationMs)),
+      shard: { index: shards[0] ?? first.shard.index, count: first.shard.count },
+      shards,
+      config: first.config,
+      chaos,
+      distribution: sumRecords(reports.map((r) => r.distribution)),
+      agents: {
+        total: reports.reduce((n, r) => n + r.agents.total, 0),
+        connected: reports.reduce((n, r) => n + r.agents.connected, 0),
+        neverConnected: reports.reduce((n, r) => n + r.agents.neverConnected, 0),
+      },
+      receivedKnown,
+      lostExplained: lostCauses,
+      limits: [...limits.values()],
+    },
+    snapshot,
+  );
+}
+
+/**
+ * Checks that parsed JSON is a fleet report and returns it typed.
+ *
+ * @param value - the parsed JSON.
+ * @param source - where it came from (a file name), for error messages.
+ * @returns the report.
+ * @throws {@link ToolError} `ERR_USAGE` naming the first missing or mistyped field.
+ */
+export function parseReport(value: unknown, source = 'the report'): FleetReport {
+  const fail = (what: string): never => {
+    throw new ToolError(`${source} is not an agentlink fleet report: ${what} (write it with agentlink simulate --report)`, 'ERR_USAGE');
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('not a JSON object');
+  const r = value as Record<string, unknown>;
+  if (r.format !== REPORT_FORMAT) return fail(`format is ${JSON.stringify(r.format)}, expected "${REPORT_FORMAT}"`);
+  const obj = (path: string): Record<string, unknown> => {
+    let v: unknown = r;
+    for (const part of path.split('.')) v = (v as Record<string, unknown> | undefined)?.[part];
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(`${path} is missing or not an object`);
+    return v as Record<string, unknown>;
+  };
+  const num = (path: string, nullable = false): void => {
+    const dot = path.lastIndexOf('.');
+    const parent = dot < 0 ? r : obj(path.slice(0, dot));
+    const v = parent[path.slice(dot + 1)];
+    if (nullable && v === null) return;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) fail(`${path} is missing or not a non-negative number`);
+  };
+  const counts = (path: string): void => {
+    for (const [k, v] of Object.entries(obj(path))) if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${path}.${k} is not a number`);
+  };
+  for (const p of ['durationMs', 'timelineBucketMs', 'connectFailures', 'agents.total', 'agents.connected', 'agents.neverConnected']) num(p);
+  for (const p of ['events.sent', 'events.dropped', 'reconnects.total', 'shard.index', 'shard.count']) num(p);
+  num('events.received', true);
+  num('events.lost', true);
+  if (typeof r.startedAt !== 'string') fail('startedAt is missing');
+  if (typeof r.version !== 'string') fail('version is missing');
+  obj('config');
+  counts('distribution');
+  counts('lostExplained');
+  if (!Array.isArray(r.shards) || !r.shards.every((s) => Number.isInteger(s))) fail('shards is not a list of shard numbers');
+  if (!Array.isArray(r.timeline)) fail('timeline is not a list');
+  for (const [i, p] of (r.timeline as unknown[]).entries()) {
+    const point = p as Record<string, unknown> | null;
+    if (
+      typeof point !== 'object' ||
+      point === null ||
+      !['t', 'connected', 'reconnecting', 'sent', 'received', 'dropped'].every((k) => typeof point[k] === 'number') ||
+      typeof point.perNode !== 'object' ||
+      point.perNode === null
+    ) {
+      fail(`timeline[${i}] is not a timeline point`);
+    }
+  }
+  if (!Array.isArray(r.chaos)) fail('chaos is not a list');
+  for (const [i, c] of (r.chaos as unknown[]).entries()) {
+    const ev = c as Record<string, unknown> | null;
+    if (typeof ev !== 'object' || ev === null || typeof ev.at !== 'number' || typeof ev.action !== 'string') fail(`chaos[${i}] is not a chaos action`);
+  }
+  const limits = obj('limits');
+  if (!Array.isArray(limits.hit)) fail('limits.hit is not a list');
+  const h = obj('histograms');
+  for (const name of HISTOGRAM_NAMES) {
+    if (typeof h[name] !== 'string') fail(`histograms.${name} is missing`);
+    LatencyHistogram.decode(h[name] as string, `histograms.${name} in ${source}`);
+  }
+  // percentile fields are recomputed from the histograms whenever they matter (merge)
+  for (const p of ['connect', 'tcpConnect', 'failover', 'reconnects']) obj(p);
+  return value as FleetReport;
+}
+
+/**
+ * Serialises a report as pretty JSON with a trailing newline.
+ *
+ * @param report - the report.
+ * @returns the JSON text.
+ */
+export function stringifyReport(report: FleetReport): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}

@@ -1,0 +1,146 @@
+import { describe, expect, test } from 'vitest';
+import { ToolError } from '../../../src/errors.js';
+import { FleetMetrics, LatencyHistogram, mergeTimelines } from '../../../src/simulator/metrics.js';
+import type { MetricsSnapshot } from '../../../src/simulator/metrics.js';
+import { activities, manualClock, runMetrics } from './fixtures.js';
+
+function values(n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(((i * 7919) % 50_000) / 13 + (i % 3) * 0.001);
+  return out;
+}
+
+describe('LatencyHistogram', () => {
+  test('a histogram merged from two encoded halves equals one histogram of all the values', () => {
+    const all = new LatencyHistogram();
+    const a = new LatencyHistogram();
+    const b = new LatencyHistogram();
+    for (const [i, v] of values(5000).entries()) {
+      all.record(v);
+      (i % 3 === 0 ? a : b).record(v);
+    }
+    const merged = LatencyHistogram.decode(a.encode());
+    merged.merge(LatencyHistogram.decode(b.encode()));
+    expect(merged.summary()).toEqual(all.summary());
+    expect(merged.count).toBe(5000);
+    expect(merged.bins(10)).toEqual(all.bins(10));
+    expect(merged.cdf(11)).toEqual(all.cdf(11));
+  });
+
+  test('percentiles are in milliseconds with sub-millisecond resolution', () => {
+    const h = new LatencyHistogram();
+    for (let i = 1; i <= 100; i++) h.record(i / 10); // 0.1 ms .. 10 ms
+    const s = h.summary();
+    expect(s.count).toBe(100);
+    expect(s.p50Ms).toBeCloseTo(5, 1);
+    expect(s.p99Ms).toBeCloseTo(9.9, 1);
+    expect(s.minMs).toBeCloseTo(0.1, 2);
+    expect(s.maxMs).toBeCloseTo(10, 1);
+  });
+
+  test('an empty histogram summarises to zeros and has no bins', () => {
+    const h = new LatencyHistogram();
+    expect(h.summary()).toEqual({ count: 0, minMs: 0, meanMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0 });
+    expect(h.bins()).toEqual([]);
+    expect(h.cdf()).toEqual([]);
+    expect(LatencyHistogram.decode(h.encode()).count).toBe(0);
+  });
+
+  test('negative values count as zero and NaN is ignored', () => {
+    const h = new LatencyHistogram();
+    h.record(-5);
+    h.record(Number.NaN);
+    h.record(Number.POSITIVE_INFINITY);
+    expect(h.count).toBe(1);
+    expect(h.summary().maxMs).toBe(0);
+  });
+
+  test('bins hold every value and the CDF ends at 1', () => {
+    const h = new LatencyHistogram();
+    for (const v of values(999)) h.record(v);
+    const bins = h.bins(7);
+    expect(bins).toHaveLength(7);
+    expect(bins.reduce((n, b) => n + b.count, 0)).toBe(999);
+    const cdf = h.cdf(5);
+    expect(cdf.at(-1)?.fraction).toBe(1);
+    expect(cdf.map((p) => p.ms)).toEqual([...cdf.map((p) => p.ms)].sort((x, y) => x - y));
+  });
+
+  test('decoding text that is not a histogram is a usage error naming the input', () => {
+    expect(() => LatencyHistogram.decode('bm90IGEgaGlzdG9ncmFt', 'histograms.failover in a.json')).toThrow(ToolError);
+    expect(() => LatencyHistogram.decode('!!!', 'histograms.failover in a.json')).toThrow(/histograms\.failover in a\.json/);
+  });
+});
+
+/** A snapshot with its histograms decoded (the encoded bytes depend on each histogram's resize history). */
+function decoded(s: MetricsSnapshot) {
+  const hist = Object.fromEntries(
+    Object.entries(s.histograms).map(([k, v]) => {
+      const h = LatencyHistogram.decode(v);
+      return [k, { summary: h.summary(), bins: h.bins(25) }];
+    }),
+  );
+  return { ...s, histograms: hist };
+}
+
+describe('FleetMetrics', () => {
+  test('samples put gauges and event deltas into time buckets', () => {
+    const clock = manualClock();
+    const m = new FleetMetrics({ clock, bucketMs: 1000 });
+    clock.advance(1000);
+    m.countSent(10);
+    m.countReceived(8);
+    m.sample({ connected: 3, reconnecting: 1, perNode: { node1: 2, node2: 1 } });
+    clock.advance(1000);
+    m.countSent(5);
+    m.sample({ connected: 4, reconnecting: 0, perNode: { node1: 2, node2: 2 } });
+    clock.advance(400); // same bucket as the previous sample
+    m.countSent(1);
+    m.countDropped(2);
+    m.sample({ connected: 2, reconnecting: 2, perNode: { node1: 2 } });
+    expect(m.timeline()).toEqual([
+      { t: 1000, connected: 3, reconnecting: 1, sent: 10, received: 8, dropped: 0, perNode: { node1: 2, node2: 1 } },
+      { t: 2000, connected: 2, reconnecting: 2, sent: 6, received: 0, dropped: 2, perNode: { node1: 2 } },
+    ]);
+  });
+
+  test('a reconnect on another server counts as a failover, one on the same server does not', () => {
+    const m = new FleetMetrics({ clock: manualClock() });
+    m.recordReconnect(1200, true);
+    m.recordReconnect(300, false);
+    expect(m.counters.reconnects).toBe(2);
+    expect(m.histograms.failover.count).toBe(1);
+    expect(m.histograms.reconnect.count).toBe(2);
+  });
+
+  test('merging the snapshots of two halves of a fleet equals the snapshot of the whole fleet', () => {
+    const agents = activities(101);
+    const whole = runMetrics(agents).snapshot();
+    const merged = FleetMetrics.merge([
+      runMetrics(agents.filter((_, i) => i % 2 === 0)).snapshot(),
+      runMetrics(agents.filter((_, i) => i % 2 === 1)).snapshot(),
+    ]);
+    expect(decoded(merged)).toEqual(decoded(whole));
+    expect(merged.histograms.failover).not.toBe('');
+  });
+
+  test('snapshots with different bucket widths do not merge', () => {
+    const a = new FleetMetrics({ bucketMs: 1000 }).snapshot();
+    const b = new FleetMetrics({ bucketMs: 500 }).snapshot();
+    expect(() => FleetMetrics.merge([a, b])).toThrow(/bucket widths/);
+    expect(() => FleetMetrics.merge([])).toThrow(ToolError);
+  });
+
+  test('a bucket width that is not positive is refused', () => {
+    expect(() => new FleetMetrics({ bucketMs: 0 })).toThrow(/bucketMs/);
+  });
+
+  test('timelines merge by summing points with the same time, per node too', () => {
+    const p = (t: number, connected: number, perNode: Record<string, number>) => ({ t, connected, reconnecting: 0, sent: 1, received: 1, dropped: 0, perNode });
+    expect(mergeTimelines([[p(0, 1, { a: 1 }), p(1000, 2, { a: 2 })], [p(1000, 3, { a: 1, b: 2 }), p(2000, 1, { b: 1 })]])).toEqual([
+      p(0, 1, { a: 1 }),
+      { ...p(1000, 5, { a: 3, b: 2 }), sent: 2, received: 2 },
+      p(2000, 1, { b: 1 }),
+    ]);
+  });
+});

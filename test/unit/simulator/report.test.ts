@@ -1,0 +1,163 @@
+import { describe, expect, test } from 'vitest';
+import { ToolError } from '../../../src/errors.js';
+import { agentlinkVersion, createReport, mergeReports, parseReport, REPORT_FORMAT, stringifyReport } from '../../../src/simulator/report.js';
+import type { FleetReport, ReportInput } from '../../../src/simulator/report.js';
+import { activities, runMetrics } from './fixtures.js';
+import type { AgentActivity } from './fixtures.js';
+
+const config = { agents: 101, cluster: 3, durationMs: 5000 };
+
+function reportOf(agents: readonly AgentActivity[], shard: { index: number; count: number }, extra: Partial<ReportInput> = {}): FleetReport {
+  const distribution: Record<string, number> = {};
+  for (const a of agents) {
+    const node = a.failovers.length > 0 ? 'node9' : a.node;
+    distribution[node] = (distribution[node] ?? 0) + 1;
+  }
+  return createReport({
+    metrics: runMetrics(agents),
+    startedAt: Date.UTC(2026, 0, 1, 12, 0, 0) + shard.index * 250,
+    durationMs: 5000 + shard.index,
+    config,
+    shard,
+    agents: { total: agents.length, connected: agents.length },
+    distribution,
+    lostExplained: { inFlightOnKilledConnections: agents.filter((a) => a.failovers.length > 0).length },
+    chaos: [
+      { at: 2000, action: 'kill', node: 'node1' },
+      { at: 4000, action: 'restart', node: 'node1' },
+    ],
+    ...extra,
+  });
+}
+
+/** The fields a merged report must share with the report of one run over the same agents. */
+function comparable(r: FleetReport) {
+  return {
+    agents: r.agents,
+    events: r.events,
+    connect: r.connect,
+    tcpConnect: r.tcpConnect,
+    failover: r.failover,
+    reconnects: r.reconnects,
+    connectFailures: r.connectFailures,
+    distribution: r.distribution,
+    timeline: r.timeline,
+    lostExplained: r.lostExplained,
+    chaos: r.chaos,
+  };
+}
+
+describe('createReport', () => {
+  test('a report carries the required fields, percentiles from the histograms and the lost-event causes', () => {
+    const agents = activities(30);
+    const r = reportOf(agents, { index: 1, count: 1 });
+    expect(r.format).toBe(REPORT_FORMAT);
+    expect(r.version).toBe(agentlinkVersion());
+    expect(r.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(r.agents).toEqual({ total: 30, connected: 30, neverConnected: 0 });
+    const sent = agents.reduce((n, a) => n + a.sentPerSecond, 0) * 5;
+    const received = agents.reduce((n, a) => n + a.receivedPerSecond, 0) * 5;
+    expect(r.events).toEqual({ sent, received, dropped: 30 % 7, lost: sent - received });
+    expect(r.connect.count).toBe(30);
+    expect(r.connect.p50Ms).toBeGreaterThan(0);
+    expect(r.connect.p99Ms).toBeGreaterThanOrEqual(r.connect.p50Ms);
+    expect(r.failover.count).toBe(agents.filter((a) => a.failovers.length > 0).length);
+    expect(r.reconnects.total).toBe(r.failover.count);
+    expect(r.timeline).toHaveLength(5);
+    expect(r.timelineBucketMs).toBe(1000);
+    expect(r.lostExplained.inFlightOnKilledConnections).toBe(8);
+    expect(r.lostExplained.unexplained).toBe(sent - received - 8);
+    expect(r.shard).toEqual({ index: 1, count: 1 });
+    expect(r.shards).toEqual([1]);
+    expect(r.config).toEqual(config);
+    expect(r.startedAt).toBe('2026-01-01T12:00:00.250Z');
+    expect(typeof r.histograms.failover).toBe('string');
+    expect(r.histograms.unit).toBe('us');
+  });
+
+  test('received and lost are null when the managers are not ours', () => {
+    const r = reportOf(activities(5), { index: 1, count: 1 }, { receivedKnown: false });
+    expect(r.events.received).toBeNull();
+    expect(r.events.lost).toBeNull();
+    expect(r.lostExplained.unexplained).toBe(0);
+  });
+
+  test('a report survives a JSON round trip through parseReport', () => {
+    const r = reportOf(activities(12), { index: 1, count: 1 });
+    expect(parseReport(JSON.parse(stringifyReport(r)), 'out.json')).toEqual(r);
+  });
+});
+
+describe('mergeReports', () => {
+  test('merging two shard reports gives the report of one run over all their agents', () => {
+    const agents = activities(101);
+    const whole = reportOf(agents, { index: 1, count: 1 });
+    const a = reportOf(agents.filter((_, i) => i % 2 === 0), { index: 1, count: 2 });
+    const b = reportOf(agents.filter((_, i) => i % 2 === 1), { index: 2, count: 2 });
+    const merged = mergeReports([a, b], ['a.json', 'b.json']);
+    expect(comparable(merged)).toEqual(comparable(whole));
+    expect(merged.failover.count).toBeGreaterThan(0);
+    expect(merged.distribution.node9).toBe(agents.filter((x) => x.failovers.length > 0).length);
+    expect(merged.shards).toEqual([1, 2]);
+    expect(merged.shard).toEqual({ index: 1, count: 2 });
+    expect(merged.startedAt).toBe(a.startedAt);
+    expect(merged.durationMs).toBe(5002);
+  });
+
+  test('merge order does not change the result', () => {
+    const agents = activities(40);
+    const a = reportOf(agents.slice(0, 13), { index: 1, count: 3 });
+    const b = reportOf(agents.slice(13, 30), { index: 2, count: 3 });
+    const c = reportOf(agents.slice(30), { index: 3, count: 3 });
+    expect(comparable(mergeReports([c, a, b]))).toEqual(comparable(mergeReports([a, b, c])));
+    expect(comparable(mergeReports([mergeReports([a, b]), c]))).toEqual(comparable(mergeReports([a, b, c])));
+  });
+
+  test('received stays unknown when one shard could not count it', () => {
+    const agents = activities(10);
+    const merged = mergeReports([
+      reportOf(agents.slice(0, 5), { index: 1, count: 2 }),
+      reportOf(agents.slice(5), { index: 2, count: 2 }, { receivedKnown: false }),
+    ]);
+    expect(merged.events.received).toBeNull();
+    expect(merged.events.lost).toBeNull();
+  });
+
+  test('system limits hit in several shards are summed by limit', () => {
+    const agents = activities(4);
+    const hit = { limit: 'open-files', count: 3, message: 'raise ulimit -n' };
+    const merged = mergeReports([
+      reportOf(agents.slice(0, 2), { index: 1, count: 2 }, { limits: [hit] }),
+      reportOf(agents.slice(2), { index: 2, count: 2 }, { limits: [{ ...hit, count: 4 }] }),
+    ]);
+    expect(merged.limits.hit).toEqual([{ ...hit, count: 7 }]);
+  });
+
+  test('the same shard twice, or shards of different splits, do not merge', () => {
+    const agents = activities(4);
+    const a = reportOf(agents, { index: 1, count: 2 });
+    expect(() => mergeReports([a, a], ['a.json', 'b.json'])).toThrow(/shard 1\/2 is in both a\.json and b\.json/);
+    expect(() => mergeReports([a, reportOf(agents, { index: 1, count: 3 })], ['a.json', 'c.json'])).toThrow(ToolError);
+    expect(() => mergeReports([])).toThrow(/nothing to merge/);
+  });
+});
+
+describe('parseReport', () => {
+  test('JSON that is not a report is a usage error naming the file and the field', () => {
+    const good = JSON.parse(stringifyReport(reportOf(activities(3), { index: 1, count: 1 }))) as Record<string, unknown>;
+    expect(() => parseReport([], 'x.json')).toThrow(/x\.json is not an agentlink fleet report/);
+    expect(() => parseReport({ ...good, format: 'other' }, 'x.json')).toThrow(/format/);
+    expect(() => parseReport({ ...good, events: { sent: 'many' } }, 'x.json')).toThrow(/events\.sent/);
+    expect(() => parseReport({ ...good, timeline: [{ t: 0 }] }, 'x.json')).toThrow(/timeline\[0\]/);
+    expect(() => parseReport({ ...good, histograms: { ...(good.histograms as object), failover: 'garbage' } }, 'x.json')).toThrow(
+      /histograms\.failover in x\.json/,
+    );
+    try {
+      parseReport({}, 'x.json');
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ToolError);
+      expect((err as ToolError).code).toBe('ERR_USAGE');
+    }
+  });
+});
