@@ -1,0 +1,213 @@
+/**
+ * Child-process plumbing shared by the HAProxy and nginx harnesses: free-port picking, a spawned
+ * balancer with a bounded output tail, signal escalation on stop, and a last-resort kill of every
+ * still-running balancer when the Node process exits.
+ *
+ * @module
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { Clock, TimerHandle } from '../../clock.js';
+import { ToolError } from '../../errors.js';
+
+/**
+ * Picks a TCP port that is free right now by binding `host:0` and closing again. Another program
+ * may take it before the caller binds it: callers retry on a bind failure.
+ *
+ * @param host - the address to bind, `127.0.0.1` in tests.
+ * @returns the port number.
+ */
+export async function pickFreePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', (err) =>
+      reject(new ToolError(`Unable to find a free TCP port on ${host}: ${err.message}`, 'ERR_RESOURCE_LIMIT', { cause: err })),
+    );
+    server.listen({ host, port: 0, exclusive: true }, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Picks `count` distinct free ports (see {@link pickFreePort}).
+ *
+ * @param count - how many.
+ * @param host - the address to bind.
+ * @returns the ports, all different.
+ */
+export async function pickFreePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await pickFreePort(host));
+  return [...ports];
+}
+
+/**
+ * Resolves after `ms` on `clock`.
+ *
+ * @param clock - the clock.
+ * @param ms - milliseconds.
+ * @returns a promise that resolves after the delay.
+ */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    clock.setTimeout(resolve, ms);
+  });
+}
+
+/** How a child process ended. */
+export interface ProcessExit {
+  /** Exit code, when it exited by itself. */
+  code: number | null;
+  /** Signal name, when a signal ended it. */
+  signal: NodeJS.Signals | null;
+}
+
+/** One step of a stop: send `signal`, then wait up to `waitMs` for the exit. */
+export interface StopStep {
+  /** The signal to send. */
+  signal: NodeJS.Signals;
+  /** How long to wait for the exit before the next step, in milliseconds. */
+  waitMs: number;
+  /** Send the signal to the whole process group (nginx workers included) instead of the main process. */
+  group?: boolean;
+}
+
+const OUTPUT_TAIL_BYTES = 64 * 1024;
+const live = new Set<ManagedProcess>();
+let exitHookInstalled = false;
+
+function killAllOnExit(): void {
+  for (const proc of live) proc.killGroupNow();
+}
+
+/**
+ * A balancer running as a child process in its own process group, so a stop can reach its workers.
+ * Output (stdout and stderr) is kept as a bounded tail for error messages. Every instance still
+ * running when Node exits is killed with SIGKILL, so a crashed test leaves no balancer behind.
+ */
+export class ManagedProcess {
+  /** The process id (also the process-group id). */
+  readonly pid: number;
+  /** Resolves when the process has exited (never rejects). */
+  readonly exited: Promise<ProcessExit>;
+  readonly #child: ChildProcess;
+  readonly #clock: Clock;
+  #output = '';
+  #exit: ProcessExit | undefined;
+  #stopping: Promise<ProcessExit> | undefined;
+
+  private constructor(child: ChildProcess, clock: Clock) {
+    this.#child = child;
+    this.#clock = clock;
+    this.pid = child.pid ?? 0;
+    const append = (chunk: Buffer): void => {
+      this.#output += chunk.toString('utf8');
+      if (this.#output.length > OUTPUT_TAIL_BYTES) this.#output = this.#output.slice(-OUTPUT_TAIL_BYTES);
+    };
+    child.stdout?.on('data', append);
+    child.stderr?.on('data', append);
+    this.exited = new Promise<ProcessExit>((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.#exit = { code, signal };
+        live.delete(this);
+        resolve(this.#exit);
+      });
+    });
+  }
+
+  /**
+   * Starts `binary args` detached into its own process group, stdin closed, output captured.
+   *
+   * @param binary - the program.
+   * @param args - its arguments.
+   * @param options - working directory and the clock used for stop deadlines.
+   * @returns the running process.
+   * @throws {@link ToolError} `ERR_EXTERNAL_PROGRAM` when it cannot be spawned.
+   */
+  static async spawn(binary: string, args: readonly string[], options: { cwd: string; clock: Clock }): Promise<ManagedProcess> {
+    const child = spawn(binary, args, { cwd: options.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (err) =>
+        reject(new ToolError(`Unable to start '${binary}': ${err.message}`, 'ERR_EXTERNAL_PROGRAM', { cause: err })),
+      );
+    });
+    const proc = new ManagedProcess(child, options.clock);
+    live.add(proc);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.once('exit', killAllOnExit);
+    }
+    return proc;
+  }
+
+  /** How the process ended, or `undefined` while it runs. */
+  get exit(): ProcessExit | undefined {
+    return this.#exit;
+  }
+
+  /** The last 64 KiB of what the process wrote to stdout and stderr. */
+  output(): string {
+    return this.#output;
+  }
+
+  /**
+   * Waits up to `ms` for the exit.
+   *
+   * @param ms - deadline in milliseconds.
+   * @returns the exit, or `undefined` when the deadline passed first.
+   */
+  async waitForExit(ms: number): Promise<ProcessExit | undefined> {
+    if (this.#exit) return this.#exit;
+    let timer: TimerHandle | undefined;
+    const deadline = new Promise<undefined>((resolve) => {
+      timer = this.#clock.setTimeout(() => resolve(undefined), ms);
+    });
+    try {
+      return await Promise.race([this.exited, deadline]);
+    } finally {
+      this.#clock.clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Stops the process: each step sends its signal and waits; SIGKILL to the whole group ends it
+   * when every step ran out of time. Idempotent: later calls return the first call's promise.
+   *
+   * @param steps - the escalation, e.g. `[{ signal: 'SIGTERM', waitMs: 5000 }]`.
+   * @returns how the process ended.
+   */
+  stop(steps: readonly StopStep[]): Promise<ProcessExit> {
+    this.#stopping ??= this.#stop(steps);
+    return this.#stopping;
+  }
+
+  async #stop(steps: readonly StopStep[]): Promise<ProcessExit> {
+    for (const step of steps) {
+      if (this.#exit) return this.#exit;
+      this.#signal(step.signal, step.group ?? false);
+      const exit = await this.waitForExit(step.waitMs);
+      if (exit) return exit;
+    }
+    if (!this.#exit) this.#signal('SIGKILL', true);
+    return this.exited;
+  }
+
+  /** Sends SIGKILL to the process group at once (used by the process exit hook). */
+  killGroupNow(): void {
+    if (!this.#exit) this.#signal('SIGKILL', true);
+  }
+
+  #signal(signal: NodeJS.Signals, group: boolean): void {
+    try {
+      process.kill(group ? -this.pid : this.pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
