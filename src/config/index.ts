@@ -1,2 +1,9 @@
-// Barrel of src/config: filled in by the module's owner.
-export {};
+/**
+ * Configuration: option types, exported defaults, `resolveOptions()`, and the ossec.conf parser.
+ *
+ * @module
+ */
+export * from './options.js';
+export { resolveOptions } from './resolve.js';
+export { parseWazuhTime, parseDuration } from './time.js';
+export { hostUname, defaultAgentName, parseOsRelease, type OsRelease } from './host.js';

@@ -59,6 +59,26 @@ export const DEFAULT_JITTER = 0;
 export const DEFAULT_IP_UPDATE_INTERVAL = 0;
 /** The Wazuh version agentlink reports (startup JSON, uname suffix, enrollment `V:`). */
 export const DEFAULT_AGENT_VERSION = 'v4.14.7';
+/** Default jitter of the `backoff` strategy (1: full jitter). */
+export const DEFAULT_BACKOFF_JITTER = 1;
+/** Default give-up limit of the `backoff` strategy in failed attempts in a row; 0 never gives up. */
+export const DEFAULT_BACKOFF_MAX_ATTEMPTS = 0;
+/** Default `<auto_restart>`: reload when a new shared configuration arrives. */
+export const DEFAULT_AUTO_RESTART = true;
+/** Default `ip` of an `agent` identity given without one (the value enrollment writes to client.keys). */
+export const DEFAULT_KEY_IP = 'any';
+/** Largest delay a Node.js timer accepts, in milliseconds (about 24.8 days): the upper bound of every duration option. */
+export const MAX_TIMER_DELAY = 2_147_483_647;
+/** Smallest `handshakeTimeout` in milliseconds (`agent.recv_timeout` range 1 to 600 s). */
+export const MIN_HANDSHAKE_TIMEOUT = 1_000;
+/** Largest `handshakeTimeout` in milliseconds (`agent.recv_timeout` range 1 to 600 s). */
+export const MAX_HANDSHAKE_TIMEOUT = 600_000;
+/** Largest client buffer `queueSize` in events. */
+export const MAX_QUEUE_SIZE = 100_000;
+/** Largest configurable `eventsPerSecond`. */
+export const MAX_EVENTS_PER_SECOND = 1000;
+/** Most enrollment groups accepted. */
+export const MAX_ENROLLMENT_GROUPS = 128;
 
 /** One manager in the ordered server list. */
 export interface ServerOptions {
@@ -290,6 +310,21 @@ export interface UnameInfo {
 /** The agent identity: id, name, key and key IP (a client.keys entry). */
 export type AgentIdentity = AgentKey;
 
+/** The agent identity as given in options: a client.keys entry whose `ip` may be left out. */
+export interface AgentIdentityOptions {
+  /** Agent id, 1 to 8 digits, exactly as in client.keys (`"001"`). */
+  id: string;
+  /** Agent name: 2 to 128 characters of `[A-Za-z0-9._-]`, not starting with `.`. */
+  name: string;
+  /** The raw key (at most 127 characters, normally 64 hex). A secret: never logged. */
+  key: string;
+  /**
+   * `any`, an IP address or a CIDR block; a single IPv4 host means no `!id!` header (protocol.md 3.1 step 9).
+   * @default 'any'
+   */
+  ip?: string;
+}
+
 /** Where the sender counter persists, so it never goes backwards across restarts (protocol.md 3.5). */
 export interface CounterStore {
   /** Reads the last stored counter; `{ global: 0, local: 0 }` when there is none. Rejects with `CounterStoreError` on corrupt data. */
@@ -328,7 +363,7 @@ export interface AgentClientOptions {
    * The agent identity and key (a client.keys entry). Give this, or `keys`, or enable enrollment.
    * `ip` decides whether the `!id!` header is sent (protocol.md 3.1 step 9).
    */
-  agent?: AgentIdentity;
+  agent?: AgentIdentityOptions;
   /** client.keys text (the first valid entry is used), as Wazuh agents read it. */
   keys?: string;
   /** The ordered server list; its order is the failover order. At least one. */
