@@ -149,7 +149,7 @@ export class ClientBuffer<T> extends EventEmitter<ClientBufferEvents<T>> {
   /**
    * @param options - resolved buffer options, plus `warnLevel` / `normalLevel` percents.
    * @param deps - the `send` function, and optionally a clock and an error sink.
-   * @throws {@link ConfigError} `ERR_CONFIG` for an impossible option (names the option).
+   * @throws `ERR_CONFIG` ({@link ConfigError}) for an impossible option (names the option).
    */
   constructor(options: ClientBufferOptions, deps: ClientBufferDeps<T>) {
     super();

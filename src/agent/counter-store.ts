@@ -202,7 +202,7 @@ export class FileCounterStore implements CounterStore {
    *
    * @returns `{ global: 0, local: 0 }` when the file does not exist, else the stored value (plus
    *   `skipAheadOnLoad` global steps).
-   * @throws {@link CounterStoreError} `ERR_COUNTER_STORE` when the file cannot be read, or is corrupt
+   * @throws `ERR_COUNTER_STORE` ({@link CounterStoreError}) when the file cannot be read, or is corrupt
    *   (the message names the path and the content) and `onCorrupt` is `throw` or no backup helps.
    */
   async load(): Promise<MessageCounterValue> {
@@ -267,7 +267,7 @@ export class FileCounterStore implements CounterStore {
   /**
    * Writes the pending value now (if any) and waits for every write in progress.
    *
-   * @throws {@link CounterStoreError} when the write fails (the value stays pending).
+   * @throws `ERR_COUNTER_STORE` ({@link CounterStoreError}) when the write fails (the value stays pending).
    */
   flush(): Promise<void> {
     this.#cancelTimer();

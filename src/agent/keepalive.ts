@@ -64,7 +64,7 @@ export class Keepalive {
   /**
    * @param owner - receives the keepalive and silence callbacks.
    * @param options - period, silence limit and clock.
-   * @throws {@link ConfigError} `ERR_CONFIG` when `notifyTime` or `timeReconnect` is not a positive finite number.
+   * @throws `ERR_CONFIG` ({@link ConfigError}) when `notifyTime` or `timeReconnect` is not a positive finite number.
    */
   constructor(owner: KeepaliveOwner, options: KeepaliveOptions) {
     for (const name of ['notifyTime', 'timeReconnect'] as const) {

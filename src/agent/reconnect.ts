@@ -95,9 +95,8 @@ export class ReconnectPlanner {
   /**
    * @param reconnect - the resolved strategy.
    * @param servers - the server list, in configuration order (at least one).
-   * @param random - uniform source in `[0, 1)` used for jitter.
-   * @default random Math.random
-   * @throws {@link ConfigError} `ERR_CONFIG` when the server list is empty.
+   * @param random - uniform source in `[0, 1)` used for jitter; `Math.random` when omitted.
+   * @throws `ERR_CONFIG` ({@link ConfigError}) when the server list is empty.
    */
   constructor(reconnect: ResolvedReconnect, servers: readonly ResolvedServer[], random: () => number = Math.random) {
     if (servers.length === 0) {
@@ -185,7 +184,7 @@ export class ReconnectPlanner {
    * @param error - why it failed, when known (passed to a custom policy).
    * @returns the next attempt, or `false` to give up (backoff `maxAttempts` reached, custom policy
    *   returned false or misbehaved). After giving up it keeps returning false until the next `start`.
-   * @throws {@link StateError} `ERR_INVALID_STATE` when called before {@link ReconnectPlanner.start}.
+   * @throws `ERR_INVALID_STATE` ({@link StateError}) when called before {@link ReconnectPlanner.start}.
    */
   fail(error: Error | undefined): PlannedAttempt | false {
     if (!this.#active) throw new StateError('ReconnectPlanner.fail() called before start()', 'ERR_INVALID_STATE');

@@ -53,7 +53,7 @@ export class ServerPool {
 
   /**
    * @param servers - the ordered server list; a copy is kept.
-   * @throws {@link ConfigError} `ERR_CONFIG` when the list is empty.
+   * @throws `ERR_CONFIG` ({@link ConfigError}) when the list is empty.
    */
   constructor(servers: readonly ResolvedServer[]) {
     if (servers.length === 0) {
