@@ -561,12 +561,19 @@ class MemoryTransport extends EventEmitter<TransportEvents> implements Transport
     this.#state = 'closing';
     const conn = this.#conn;
     const blackholed = this.#network.mode(this.target) === 'blackhole';
+    // The server side learns first (its `close` is emitted in the microtask after markClosed), then
+    // the client emits `close`.
     if (conn !== undefined && !conn.closed && !blackholed) {
       if (abrupt && this.target.protocol === 'tcp') {
         conn.markClosed(); // RST: payloads still in flight to the server are dropped
+        defer(() => this.#finish());
       } else {
-        defer(() => conn.markClosed()); // FIN after the payloads already sent
+        defer(() => {
+          conn.markClosed(); // FIN after the payloads already sent
+          defer(() => this.#finish());
+        });
       }
+      return;
     }
     defer(() => this.#finish());
   }
