@@ -3,9 +3,9 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { ConfigError } from '../errors.js';
+import { hexDigest } from './hash.js';
 import type { AgentKey } from './types.js';
 
 /** Longest agent id accepted, in digits (`OS_IsValidID`). */
@@ -137,13 +137,16 @@ function printable(s: string): string {
   return JSON.stringify(t).slice(1, -1);
 }
 
+/** md5hex of a string's UTF-8 bytes (what C reads from a UTF-8 client.keys; ASCII in practice). */
 function md5hex(s: string): string {
-  return createHash('md5').update(s, 'latin1').digest('hex');
+  return hexDigest('md5', s);
 }
 
 /** Bounded cache of derivations: decode runs per message. */
 const DERIVED_CACHE_LIMIT = 65536;
 const derivedCache = new Map<string, DerivedKey>();
+/** Per-object fast path; the inputs are kept to notice an entry mutated in place. */
+const derivedByObject = new WeakMap<object, { id: string; name: string; key: string; derived: DerivedKey }>();
 
 /**
  * Derives the AES and Blowfish keys of a client.keys entry (protocol.md 2.2). Results are cached
@@ -153,25 +156,35 @@ const derivedCache = new Map<string, DerivedKey>();
  * @returns the derived keys. Treat the returned Buffers as read-only: they are shared.
  */
 export function deriveEncryptionKey(key: Pick<AgentKey, 'id' | 'name' | 'key'>): DerivedKey {
+  const byObject = derivedByObject.get(key);
+  if (byObject !== undefined && byObject.id === key.id && byObject.name === key.name && byObject.key === key.key) {
+    return byObject.derived;
+  }
   const cacheKey = `${key.id}\0${key.name}\0${key.key}`;
-  const hit = derivedCache.get(cacheKey);
-  if (hit !== undefined) return hit;
+  let hit = derivedCache.get(cacheKey);
+  if (hit === undefined) {
+    hit = computeDerivedKey(key);
+    if (derivedCache.size >= DERIVED_CACHE_LIMIT) {
+      const oldest = derivedCache.keys().next().value;
+      if (oldest !== undefined) derivedCache.delete(oldest);
+    }
+    derivedCache.set(cacheKey, hit);
+  }
+  derivedByObject.set(key, { id: key.id, name: key.name, key: key.key, derived: hit });
+  return hit;
+}
+
+function computeDerivedKey(key: Pick<AgentKey, 'id' | 'name' | 'key'>): DerivedKey {
   const a = md5hex(key.name);
   const b = md5hex(key.id);
   const c = md5hex(a + b);
   const d = md5hex(key.key);
   const encryptionKey = d + c.slice(0, 15);
-  const derived: DerivedKey = {
+  return {
     encryptionKey,
     aes: Buffer.from(d, 'latin1'),
     blowfish: Buffer.from(encryptionKey, 'latin1'),
   };
-  if (derivedCache.size >= DERIVED_CACHE_LIMIT) {
-    const oldest = derivedCache.keys().next().value;
-    if (oldest !== undefined) derivedCache.delete(oldest);
-  }
-  derivedCache.set(cacheKey, derived);
-  return derived;
 }
 
 /**
@@ -181,7 +194,7 @@ export function deriveEncryptionKey(key: Pick<AgentKey, 'id' | 'name' | 'key'>):
  * @returns 40 lowercase hex characters.
  */
 export function enrollmentKeyHash(key: Pick<AgentKey, 'id' | 'name' | 'key'>): string {
-  return createHash('sha1').update(key.id + key.name + key.key, 'latin1').digest('hex');
+  return hexDigest('sha1', key.id + key.name + key.key);
 }
 
 const MASK_ALL_ONES = '255.255.255.255';

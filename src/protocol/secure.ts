@@ -4,13 +4,14 @@
  *
  * @module
  */
-import { createHash, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { ConfigError, ConnectionError, DecodeError } from '../errors.js';
 import type { DecodeErrorCode } from '../errors.js';
 import { AES_BLOCK_SIZE, aesDecrypt, aesEncryptNoPadding } from './aes.js';
 import { Blowfish, BLOWFISH_BLOCK_SIZE } from './blowfish.js';
 import { FRAME_HEADER_SIZE, MAX_FRAME_SIZE } from './framing.js';
+import { hexDigest } from './hash.js';
 import { PING } from './messages.js';
 import { deriveEncryptionKey, isSingleHost, keyIpAllows, normalizeSourceIp } from './keys.js';
 import type { DerivedKey } from './keys.js';
@@ -32,7 +33,6 @@ const COLON = 0x3a; // ':'
 const HASH = 0x23; // '#'
 const MD5_HEX_LEN = 32;
 const BLOCK_HEADER_LEN = 21;
-const AES_TOKEN = '#AES';
 /** Offset just past the longest id (8 digits) of an `!id!` header. */
 const MAX_HEADER_SCAN = 1 + 8;
 
@@ -219,7 +219,7 @@ function encode(message: Buffer | string, opts: EncodeSecureMessageOptions, rese
   plain.write(`${pad(random, 5)}${pad(counter.global, 10)}:${pad(counter.local, 4)}:`, MD5_HEX_LEN, 'latin1');
   if (typeof message === 'string') plain.write(message, MESSAGE_OVERHEAD, 'utf8');
   else message.copy(plain, MESSAGE_OVERHEAD);
-  plain.write(createHash('md5').update(plain.subarray(MD5_HEX_LEN)).digest('hex'), 0, 'latin1');
+  plain.write(hexDigest('md5', plain.subarray(MD5_HEX_LEN)), 0, 'latin1');
 
   const comp = deflateSync(plain, { level: opts.compressionLevel ?? 9 });
   if (comp.length > MAX_COMPRESSED_SIZE) {
@@ -362,7 +362,7 @@ function decode(payload: Buffer, opts: DecodeSecureMessageOptions, setId: (id: s
   }
 
   let method: CryptoMethod;
-  if (n - off >= 4 && payload[off] === HASH && payload.toString('latin1', off, off + 4) === AES_TOKEN) {
+  if (payload[off] === HASH && payload[off + 1] === 0x41 && payload[off + 2] === 0x45 && payload[off + 3] === 0x53) {
     method = 'aes';
     off += 4;
   } else {
@@ -410,7 +410,7 @@ function decode(payload: Buffer, opts: DecodeSecureMessageOptions, setId: (id: s
     throw fail(`Decompressed block of ${block.length} bytes is shorter than the ${MESSAGE_OVERHEAD}-byte minimum`, 'ERR_DECODE_COMPRESSION', agentId);
   }
 
-  const sum = createHash('md5').update(block.subarray(MD5_HEX_LEN)).digest('hex');
+  const sum = hexDigest('md5', block.subarray(MD5_HEX_LEN));
   if (block.toString('latin1', 0, MD5_HEX_LEN) !== sum) throw fail('Checksum mismatch', 'ERR_DECODE_CHECKSUM', agentId);
 
   const base = MD5_HEX_LEN;

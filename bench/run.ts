@@ -1,0 +1,38 @@
+/**
+ * Benchmark runner: `npm run bench` (builds, then runs `dist/bench/run.js`). Each entry of BENCHES
+ * is an imported bench function returning named numbers; the runner prints one table per bench.
+ * Pass bench names as arguments to run only those.
+ *
+ * @module
+ */
+import { benchCodec } from './codec.js';
+
+/** A benchmark: a name and a function returning named results. */
+export interface BenchEntry {
+  /** Short name, used to select it on the command line. */
+  name: string;
+  /** Runs the benchmark. */
+  run: () => Promise<Record<string, number>>;
+}
+
+/** The benchmarks, in run order. Add new ones here. */
+export const BENCHES: BenchEntry[] = [{ name: 'codec', run: () => benchCodec() }];
+
+function printTable(title: string, results: Record<string, number>): void {
+  const rows = Object.entries(results);
+  const w = Math.max(...rows.map(([k]) => k.length), title.length);
+  console.log(`\n${title}`);
+  console.log(`${'-'.repeat(w)}  ${'-'.repeat(14)}`);
+  for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v.toLocaleString('en-US').padStart(14)}`);
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  console.log(`node ${process.version}, ${process.platform}/${process.arch}`);
+  for (const b of BENCHES) {
+    if (only.length > 0 && !only.includes(b.name)) continue;
+    printTable(b.name, await b.run());
+  }
+}
+
+await main();
