@@ -164,10 +164,15 @@ export function enrollmentBackoffDelay(round: number): number {
   return Math.min(ENROLLMENT_BACKOFF_STEP * r, ENROLLMENT_BACKOFF_MAX);
 }
 
+/** An enrollment target of {@link enrollWithFallback}: a host name or address, or a host with its own port. */
+export type EnrollmentTarget = string | { host: string; port?: number | undefined };
+
 /** One failed attempt of {@link enrollWithFallback}. */
 export interface EnrollmentAttemptFailure {
   /** The host tried. */
   host: string;
+  /** The port tried. */
+  port: number;
   /** The round, from 1. */
   round: number;
   /** Why it failed. */
@@ -176,8 +181,11 @@ export interface EnrollmentAttemptFailure {
 
 /** Options of {@link enrollWithFallback}: those of {@link enroll}, with a host list instead of one host. */
 export interface EnrollWithFallbackOptions extends Omit<EnrollOptions, 'host'> {
-  /** Hosts in the order to try: `<manager_address>` first when configured, then each `<server><address>`. */
-  hosts: readonly string[];
+  /**
+   * Hosts in the order to try: `<manager_address>` first when configured, then each `<server><address>`.
+   * An entry may carry its own port; plain host names use `port`.
+   */
+  hosts: readonly EnrollmentTarget[];
   /**
    * Rounds over `hosts` before giving up with the last error; 1 tries each host once.
    * @default Infinity (until success or abort, as the Wazuh agent does)
@@ -210,18 +218,21 @@ export async function enrollWithFallback(options: EnrollWithFallbackOptions): Pr
     throw new ConfigError('enrollment needs at least one host (managerAddress or a server address)', { element: 'enrollment.managerAddress' });
   }
   if (maxRounds !== Infinity) checkInteger(maxRounds, 'enrollment.maxRounds', 1);
-  for (const host of hosts) resolvePlan({ ...rest, host }); // validate everything before the first connection
+  const targets = hosts.map((t) => (typeof t === 'string' ? { ...rest, host: t } : { ...rest, host: t.host, port: t.port ?? rest.port }));
+  for (const target of targets) resolvePlan(target); // validate everything before the first connection
   const clock = rest.clock ?? systemClock;
   let last: EnrollmentError | undefined;
   for (let round = 1; round <= maxRounds; round++) {
-    for (const host of hosts) {
+    for (const target of targets) {
       try {
-        return await enroll({ ...rest, host });
+        return await enroll(target);
       } catch (err) {
         if (!(err instanceof EnrollmentError)) throw err;
         last = err;
-        rest.logger?.warn({ host, round, code: err.code }, `Enrollment attempt failed: ${err.message}`);
-        onAttemptFailed?.({ host, round, error: err });
+        const { host } = target;
+        const port = target.port ?? DEFAULT_ENROLLMENT_PORT;
+        rest.logger?.warn({ host, port, round, code: err.code }, `Enrollment attempt failed: ${err.message}`);
+        onAttemptFailed?.({ host, port, round, error: err });
       }
     }
     if (round >= maxRounds) break;

@@ -12,4 +12,4 @@ export {
   ENROLLMENT_BACKOFF_STEP,
   ENROLLMENT_BACKOFF_MAX,
 } from './client.js';
-export type { EnrollOptions, EnrollWithFallbackOptions, EnrollmentAttemptFailure } from './client.js';
+export type { EnrollOptions, EnrollWithFallbackOptions, EnrollmentAttemptFailure, EnrollmentTarget } from './client.js';

@@ -170,8 +170,11 @@ export interface MockAuthdStats {
 
 /** Events of a {@link MockAuthd}. */
 export interface MockAuthdEvents {
-  /** An agent was enrolled; its key is already in the key store. The key is a secret. */
-  enrolled: [key: AgentKey];
+  /**
+   * An agent was enrolled; its key is already in the key store. The key is a secret. `info` has the
+   * groups it asked for (deduplicated, empty without `G:`) and the connection's source address.
+   */
+  enrolled: [key: AgentKey, info: { groups: string[]; sourceIp: string }];
   /** A request was refused with `reason` (authd's text without `ERROR: `). */
   rejected: [info: { reason: string; name?: string | undefined }];
   /** An existing agent was removed because a new enrollment replaced it. */
@@ -398,7 +401,7 @@ export class MockAuthd extends EventEmitter<MockAuthdEvents> {
       existingGroups: this.#groups,
     });
     if (!parsed.ok) return this.#reject(parsed.reason, /OSSEC A:'([^']*)'/.exec(line)?.[1]);
-    const { name, ip, keyHash } = parsed;
+    const { name, ip, keyHash, groups } = parsed;
     if (this.#faults.rejectAll !== undefined) return this.#reject(this.#faults.rejectAll, name);
     const store = o.keyStore;
 
@@ -423,7 +426,7 @@ export class MockAuthd extends EventEmitter<MockAuthdEvents> {
     }
     this.#registered.set(added.id, this.#clock.now());
     this.#stats.enrolled++;
-    this.emit('enrolled', added);
+    this.emit('enrolled', added, { groups: groups ?? [], sourceIp });
     return formatEnrollmentSuccess(added);
   }
 
