@@ -95,3 +95,4 @@ export type {
 } from './messages.js';
 export { buildMergedMg, parseMergedMg, sanitizeSharedFileName } from './merged.js';
 export type { MergedFile, MergedMg } from './merged.js';
+export * from './enrollment.js';
