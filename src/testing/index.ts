@@ -6,3 +6,20 @@
  */
 export { KeyStore } from './keystore.js';
 export type { KeyStoreEvents, GenerateKeysOptions } from './keystore.js';
+export { MockManager } from './mock-manager.js';
+export type {
+  AgentStatus,
+  AgentRecord,
+  AgentStats,
+  ManagerProtocol,
+  MockManagerEvents,
+  MockManagerOptions,
+  MockManagerStats,
+  PeerInfo,
+  ReceivedEvent,
+  SharedFile,
+  WaitForAgentsOptions,
+  WaitForEventsOptions,
+} from './mock-manager.js';
+export { defaultFaults } from './faults.js';
+export type { AgentIds, AgentSelector, CorruptMode, FaultsUpdate, ManagerFaults } from './faults.js';

@@ -55,6 +55,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
   readonly #byIp = new Map<string, AgentKey>();
   /** Removed entries, kept so that {@link KeyStore.save} writes them as `!name` lines. */
   readonly #removed = new Map<string, AgentKey>();
+  readonly #groups = new Map<string, readonly string[]>();
   #highestId = 0;
 
   /**
@@ -202,8 +203,29 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     const ipKey = singleHostKey(k.ip);
     if (ipKey !== undefined && this.#byIp.get(ipKey) === k) this.#byIp.delete(ipKey);
     this.#removed.set(id, k);
+    this.#groups.delete(id);
     this.emit('removed', k);
     return k;
+  }
+
+  /**
+   * Records the groups of an agent (what authd receives in `G:'…'`); the mock manager pushes the
+   * shared files of the first group.
+   *
+   * @param id - the agent id.
+   * @param groups - group names; an empty list resets to `default`.
+   */
+  setGroups(id: string, groups: readonly string[]): void {
+    if (groups.length === 0) this.#groups.delete(id);
+    else this.#groups.set(id, [...groups]);
+  }
+
+  /**
+   * @param id - the agent id.
+   * @returns the agent's groups, `['default']` when none were set.
+   */
+  groupsOf(id: string): readonly string[] {
+    return this.#groups.get(id) ?? DEFAULT_GROUPS;
   }
 
   /**
@@ -280,6 +302,8 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     return k;
   }
 }
+
+const DEFAULT_GROUPS: readonly string[] = Object.freeze(['default']);
 
 /** The address a single-host key field names (`a.b.c.d`, `a.b.c.d/32`, an IPv6 address), or undefined. */
 function singleHostKey(ip: string): string | undefined {

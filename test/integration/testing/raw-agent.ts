@@ -1,0 +1,215 @@
+/**
+ * An independent "raw agent" for the test-kit tests: real sockets, frames built with the codec,
+ * no AgentClient. It records every frame the manager sends and whether the socket closed.
+ */
+import { createSocket } from 'node:dgram';
+import type { Socket as UdpSocket } from 'node:dgram';
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { FrameDecoder, encodeTcpFrame } from '../../../src/protocol/framing.js';
+import { decodeSecureMessage, encodeSecureMessage, nextCounter } from '../../../src/protocol/secure.js';
+import type { AgentKey, CryptoMethod, MessageCounter } from '../../../src/protocol/types.js';
+
+export const KEEPALIVE =
+  '#!-Linux |agent1 |5.15.0 |#1 SMP |x86_64 [Ubuntu|ubuntu: 22.04.3 LTS (Jammy Jellyfish)] - Wazuh v4.14.7\n"env":prod\nx merged.mg\n#"_agent_ip":127.0.0.1\n';
+export const STARTUP = '#!-agent startup {"version":"v4.14.7"}';
+export const SHUTDOWN = '#!-agent shutdown ';
+export const ACK = '#!-agent ack ';
+
+export function keepaliveWithSum(sum: string): string {
+  return KEEPALIVE.replace('x merged.mg', `${sum} merged.mg`);
+}
+
+/** What the manager sent, decoded (or the raw payload when it did not decode). */
+export interface Incoming {
+  raw: Buffer;
+  text: string | undefined;
+  data: Buffer | undefined;
+  at: number;
+}
+
+interface Waiting {
+  resolve: (m: Incoming) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class RawAgent {
+  readonly inbox: Incoming[] = [];
+  counter: MessageCounter = { global: 0, local: 0 };
+  closed = false;
+  decodeFailures = 0;
+  frameErrors = 0;
+  #socket: Socket | undefined;
+  #udp: UdpSocket | undefined;
+  #decoder = new FrameDecoder();
+  #waiting: Waiting[] = [];
+  #closeWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly key: AgentKey,
+    readonly method: CryptoMethod = 'aes',
+  ) {}
+
+  static async tcp(key: AgentKey, port: number, method: CryptoMethod = 'aes'): Promise<RawAgent> {
+    const a = new RawAgent(key, method);
+    await a.connect(port);
+    return a;
+  }
+
+  static async udp(key: AgentKey, port: number, method: CryptoMethod = 'aes'): Promise<RawAgent> {
+    const a = new RawAgent(key, method);
+    await a.connectUdp(port);
+    return a;
+  }
+
+  connect(port: number, host = '127.0.0.1'): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const s = connect({ host, port, noDelay: true });
+      this.#socket = s;
+      s.once('connect', () => {
+        s.off('error', reject);
+        s.on('error', () => undefined);
+        resolve();
+      });
+      s.once('error', reject);
+      s.on('data', (chunk: Buffer) => {
+        try {
+          for (const p of this.#decoder.push(chunk)) this.#onPayload(p);
+        } catch {
+          this.frameErrors++;
+          s.destroy();
+        }
+      });
+      s.on('close', () => {
+        this.closed = true;
+        for (const w of this.#closeWaiters.splice(0)) w();
+        for (const w of this.#waiting.splice(0)) {
+          clearTimeout(w.timer);
+          w.reject(new Error('socket closed'));
+        }
+      });
+    });
+  }
+
+  connectUdp(port: number, host = '127.0.0.1'): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const s = createSocket('udp4');
+      this.#udp = s;
+      s.once('error', reject);
+      s.on('message', (msg) => this.#onPayload(msg));
+      s.connect(port, host, () => {
+        s.off('error', reject);
+        s.on('error', () => undefined);
+        resolve();
+      });
+    });
+  }
+
+  get socket(): Socket {
+    if (this.#socket === undefined) throw new Error('not a TCP agent');
+    return this.#socket;
+  }
+
+  get localPort(): number {
+    return this.#socket?.localPort ?? this.#udp?.address().port ?? 0;
+  }
+
+  #onPayload(payload: Buffer): void {
+    const m: Incoming = { raw: Buffer.from(payload), text: undefined, data: undefined, at: performance.now() };
+    try {
+      const d = decodeSecureMessage(payload, { keys: [this.key] });
+      m.data = Buffer.from(d.message);
+      m.text = d.message.toString('latin1');
+    } catch {
+      this.decodeFailures++;
+    }
+    const w = this.#waiting.shift();
+    if (w !== undefined) {
+      clearTimeout(w.timer);
+      w.resolve(m);
+    } else {
+      this.inbox.push(m);
+    }
+  }
+
+  /** Encodes the plaintext with the next counter. */
+  encode(plaintext: string | Buffer, counter?: MessageCounter): Buffer {
+    if (counter === undefined) {
+      this.counter = nextCounter(this.counter);
+      counter = this.counter;
+    }
+    return encodeSecureMessage(plaintext, { key: this.key, method: this.method, sender: 'agent', counter });
+  }
+
+  send(plaintext: string | Buffer, counter?: MessageCounter): void {
+    this.sendPayload(this.encode(plaintext, counter));
+  }
+
+  sendPayload(payload: Buffer): void {
+    if (this.#udp !== undefined) this.#udp.send(payload);
+    else this.socket.write(encodeTcpFrame(payload));
+  }
+
+  writeRaw(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  /** Next message from the manager. */
+  next(timeout = 3000): Promise<Incoming> {
+    const m = this.inbox.shift();
+    if (m !== undefined) return Promise.resolve(m);
+    if (this.closed) return Promise.reject(new Error('socket closed'));
+    return new Promise((resolve, reject) => {
+      const w: Waiting = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#waiting = this.#waiting.filter((x) => x !== w);
+          reject(new Error(`no message from the manager within ${timeout} ms`));
+        }, timeout),
+      };
+      this.#waiting.push(w);
+    });
+  }
+
+  /** Resolves true if nothing arrives within `ms`. */
+  async silentFor(ms: number): Promise<boolean> {
+    if (this.inbox.length > 0) return false;
+    try {
+      await this.next(ms);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  /** Sends a startup and returns the reply text. */
+  async handshake(timeout = 3000): Promise<string | undefined> {
+    this.send(STARTUP);
+    return (await this.next(timeout)).text;
+  }
+
+  waitClosed(timeout = 3000): Promise<boolean> {
+    if (this.closed) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), timeout);
+      this.#closeWaiters.push(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+  }
+
+  close(): void {
+    this.#socket?.destroy();
+    if (this.#udp !== undefined) {
+      try {
+        this.#udp.close();
+      } catch {
+        // already closed
+      }
+      this.#udp = undefined;
+    }
+  }
+}
