@@ -12,8 +12,8 @@ import type { AgentKey } from './types.js';
 
 /** The version an agentlink agent announces in `V:` and a mock authd reports as its own. */
 export const ENROLLMENT_DEFAULT_VERSION = 'v4.14.7';
-/** Most groups one enrollment request may name (`MAX_GROUPS_PER_MULTIGROUP`). */
-export const MAX_ENROLLMENT_GROUPS = 128;
+/** Most groups one enrollment request may name (`MAX_GROUPS_PER_MULTIGROUP`; the same value as the config layer's `MAX_ENROLLMENT_GROUPS`). */
+const MAX_GROUPS = 128;
 /** Longest group name, in characters (`MAX_GROUP_NAME`). */
 export const MAX_GROUP_NAME_LENGTH = 255;
 /** Size of authd's request buffer in bytes; a longer request without `\n` is dropped. */
@@ -94,8 +94,8 @@ export function buildEnrollmentRequest(fields: EnrollmentRequestFields): string 
   }
   line += `OSSEC A:'${name}' V:'${version}'`;
   if (groups !== undefined && groups.length > 0) {
-    if (groups.length > MAX_ENROLLMENT_GROUPS) {
-      throw new ConfigError(`too many enrollment groups (${groups.length}): at most ${MAX_ENROLLMENT_GROUPS}`, {
+    if (groups.length > MAX_GROUPS) {
+      throw new ConfigError(`too many enrollment groups (${groups.length}): at most ${MAX_GROUPS}`, {
         element: 'enrollment.groups',
         value: groups.length,
       });
@@ -304,7 +304,7 @@ export function validateEnrollmentGroups(groups: readonly string[], existing?: I
   let count = 0;
   for (const group of groups) {
     count++;
-    if (count > MAX_ENROLLMENT_GROUPS) return `Maximum multigroup reached: Limit is ${MAX_ENROLLMENT_GROUPS}`;
+    if (count > MAX_GROUPS) return `Maximum multigroup reached: Limit is ${MAX_GROUPS}`;
     if (!GROUP_RE.test(group) || group === '.' || group === '..') return `Invalid group name: ${group}`;
     if (known !== undefined && !known.has(group)) return `Invalid group: ${group}`;
   }
