@@ -40,6 +40,7 @@ export class RawAgent {
   closed = false;
   decodeFailures = 0;
   frameErrors = 0;
+  readonly errors: string[] = [];
   #socket: Socket | undefined;
   #udp: UdpSocket | undefined;
   #decoder = new FrameDecoder();
@@ -69,7 +70,7 @@ export class RawAgent {
       this.#socket = s;
       s.once('connect', () => {
         s.off('error', reject);
-        s.on('error', () => undefined);
+        s.on('error', (e: NodeJS.ErrnoException) => this.errors.push(e.code ?? e.message));
         resolve();
       });
       s.once('error', reject);
