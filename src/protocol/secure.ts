@@ -14,7 +14,7 @@ import { Blowfish, BLOWFISH_BLOCK_SIZE } from './blowfish.js';
 import { FRAME_HEADER_SIZE, MAX_FRAME_SIZE } from './framing.js';
 import { hexDigest } from './hash.js';
 import { PING } from './messages.js';
-import { deriveEncryptionKey, isSingleHost, keyIpAllows, normalizeSourceIp } from './keys.js';
+import { deriveEncryptionKey, isSingleHost, isValidAgentId, keyIpAllows, normalizeSourceIp } from './keys.js';
 import type { DerivedKey } from './keys.js';
 import type { AgentKey, CryptoMethod, MessageCounter, Sender } from './types.js';
 
@@ -183,6 +183,7 @@ function validateCounter(c: MessageCounter): void {
  * @param opts - key, method, sender, counter, and optionally random and compression level.
  * @returns the payload, ready for a UDP datagram or {@link encodeTcpFrame}.
  * @throws {@link ConnectionError} `ERR_MESSAGE_TOO_LARGE` when the message is empty or too large, or compresses to more than 65524 bytes.
+ * @throws {@link ConfigError} `ERR_CONFIG` when the counter, random field, compression level or (for an `!id!` header) the agent id is out of range.
  */
 export function encodeSecureMessage(message: Buffer | string, opts: EncodeSecureMessageOptions): Buffer {
   return encode(message, opts, 0);
@@ -195,7 +196,7 @@ export function encodeSecureMessage(message: Buffer | string, opts: EncodeSecure
  * @param message - the plaintext, 1 to 65408 bytes.
  * @param opts - as {@link encodeSecureMessage}.
  * @returns the TCP frame.
- * @throws {@link ConnectionError} `ERR_MESSAGE_TOO_LARGE`, as {@link encodeSecureMessage}.
+ * @throws {@link ConnectionError} `ERR_MESSAGE_TOO_LARGE` and {@link ConfigError} `ERR_CONFIG`, as {@link encodeSecureMessage}.
  */
 export function encodeSecureFrame(message: Buffer | string, opts: EncodeSecureMessageOptions): Buffer {
   return encode(message, opts, FRAME_HEADER_SIZE);
@@ -232,6 +233,9 @@ function encode(message: Buffer | string, opts: EncodeSecureMessageOptions, rese
   const paddedLen = bangs + comp.length;
   const derived = deriveEncryptionKey(key);
   const header = opts.sender === 'agent' && !isSingleHost(key.ip) ? `!${key.id}!` : '';
+  if (header.length > 0 && !isValidAgentId(key.id)) {
+    throw new ConfigError(`Agent id '${key.id}' cannot be sent in an '!id!' header (expected 1 to 8 digits)`, { element: 'key.id', value: key.id });
+  }
   const token = method === 'aes' ? '#AES:' : ':';
   const headLen = header.length + token.length;
 

@@ -321,6 +321,29 @@ describe('encodeSecureMessage round trip (our zlib)', () => {
     }
   });
 
+  it('rejects out-of-range counters, random fields, compression levels and ids with ERR_CONFIG', () => {
+    const base = { key: KEY, method: 'aes' as const, sender: 'agent' as const, counter: { global: 0, local: 1 } };
+    const bad = [
+      { ...base, counter: { global: -1, local: 1 } },
+      { ...base, counter: { global: 2 ** 32, local: 1 } },
+      { ...base, counter: { global: 0, local: 10000 } },
+      { ...base, counter: { global: 0.5, local: 1 } },
+      { ...base, random: 65536 },
+      { ...base, compressionLevel: 10 },
+      { ...base, key: { ...KEY, id: '1!2' } },
+    ];
+    for (const opts of bad) {
+      try {
+        encodeSecureMessage('1:a:b', opts);
+        expect.unreachable(JSON.stringify(opts));
+      } catch (e) {
+        expect((e as AgentlinkError).code).toBe('ERR_CONFIG');
+      }
+    }
+    // A manager never writes the id, so any id works there.
+    expect(() => encodeSecureMessage('1:a:b', { ...base, sender: 'manager', key: { ...KEY, id: 'x' } })).not.toThrow();
+  });
+
   it('uses a random field between 0 and 65535 when none is given', () => {
     const r = decodeSecureMessage(encodeSecureMessage('1:a:b', { key: KEY, method: 'aes', sender: 'agent', counter: { global: 0, local: 1 } }), {
       keys: [KEY],
