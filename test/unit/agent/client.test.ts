@@ -1,0 +1,314 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AgentClient, AGENT_TRANSITIONS } from '../../../src/agent/client.js';
+import type { AgentClientOptions } from '../../../src/config/options.js';
+import { createMemoryNetwork } from '../../../src/transport/memory.js';
+import type { MemoryNetwork } from '../../../src/transport/memory.js';
+import type { TransportFactory } from '../../../src/transport/types.js';
+import { ScriptedManager } from '../../helpers/scripted-manager.js';
+
+const KEY = { id: '001', name: 'agent1', ip: 'any', key: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' };
+
+interface Harness {
+  network: MemoryNetwork;
+  attempts: { t: number; address: string }[];
+  factory: TransportFactory;
+}
+
+function harness(): Harness {
+  const network = createMemoryNetwork();
+  const attempts: { t: number; address: string }[] = [];
+  const factory: TransportFactory = (target, options) => {
+    attempts.push({ t: Date.now(), address: target.address });
+    return network.factory(target, options);
+  };
+  return { network, attempts, factory };
+}
+
+function options(servers: string[], extra: Partial<AgentClientOptions> = {}): AgentClientOptions {
+  return {
+    agent: KEY,
+    servers: servers.map((address) => ({ address, port: 1514 })),
+    uname: 'Linux |test |6.1 |#1 |x86_64',
+    ...extra,
+  };
+}
+
+const clients: AgentClient[] = [];
+function client(opts: AgentClientOptions, h: Harness): AgentClient {
+  const c = new AgentClient(opts, { transport: h.factory });
+  c.on('error', () => {});
+  clients.push(c);
+  return c;
+}
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: 0 });
+});
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.stop({ drainTimeout: 0 });
+  vi.useRealTimers();
+});
+
+describe('AgentClient state machine', () => {
+  it('walks idle -> connecting -> handshaking -> connected, then closing -> closed on stop', async () => {
+    const h = harness();
+    new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const c = client(options(['m1']), h);
+    const seen: string[] = [];
+    c.on('stateChange', ({ from, to }) => seen.push(`${from}>${to}`));
+    await c.start();
+    expect(c.state).toBe('connected');
+    await c.stop();
+    expect(seen).toEqual(['idle>connecting', 'connecting>handshaking', 'handshaking>connected', 'connected>closing', 'closing>closed']);
+    for (const step of seen) {
+      const [from, to] = step.split('>') as [keyof typeof AGENT_TRANSITIONS, keyof typeof AGENT_TRANSITIONS];
+      expect(AGENT_TRANSITIONS[from]).toContain(to);
+    }
+  });
+
+  it('sends the startup with the version JSON, the Agent started event and a keepalive at once', async () => {
+    const h = harness();
+    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const c = client(options(['m1']), h);
+    await c.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const texts = m.received.map((r) => r.text);
+    expect(texts[0]).toBe('#!-agent startup {"version":"v4.14.7"}');
+    expect(texts).toContain("1:wazuh-agent:ossec: Agent started: 'agent1->any'.");
+    expect(m.count('keepalive')).toBe(1);
+    expect(m.received.find((r) => r.type === 'keepalive')!.text).toMatch(/^#!-Linux \|test \|6\.1 \|#1 \|x86_64 - Wazuh v4\.14\.7\nx merged\.mg\n/);
+  });
+
+  it('stop() sends the shutdown message and leaves no timers', async () => {
+    const h = harness();
+    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const c = client(options(['m1'], { forceReconnectInterval: 3_600_000 }), h);
+    await c.start();
+    await c.stop();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(m.received.at(-1)!.text).toBe('#!-agent shutdown ');
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('start() rejects with ERR_ABORTED when stopped before any server answered', async () => {
+    const h = harness();
+    const c = client(options(['nowhere']), h);
+    const started = c.start();
+    await vi.advanceTimersByTimeAsync(25_000);
+    await c.stop();
+    await expect(started).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('AgentClient wazuh strategy', () => {
+  it('tries each of three servers 5 times 10 s apart, then the next, wrapping around', async () => {
+    const h = harness();
+    const c = client(options(['a', 'b', 'c']), h);
+    void c.start().catch(() => {});
+    await vi.advanceTimersByTimeAsync(160_000);
+    const got = h.attempts.map((a) => `${a.t / 1000}:${a.address}`);
+    const expected: string[] = [];
+    const order = ['a', 'b', 'c', 'a'];
+    for (let s = 0; s < 4; s++) for (let i = 0; i < 5; i++) {
+      const t = s * 50 + i * 10;
+      if (t <= 160) expected.push(`${t}:${order[s]}`);
+    }
+    expect(got).toEqual(expected);
+  });
+
+  it('reconnects to the server it was using first, then fails over to the next', async () => {
+    const h = harness();
+    const a = new ScriptedManager(h.network, 'a', 1514, KEY);
+    new ScriptedManager(h.network, 'b', 1514, KEY);
+    const c = client(options(['a', 'b']), h);
+    const failovers: string[] = [];
+    c.on('failover', ({ from, to }) => failovers.push(`${from.address}->${to.address}`));
+    await c.start();
+    h.attempts.length = 0;
+    a.server.refuse = true;
+    a.live!.end();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(h.attempts.map((x) => `${x.t / 1000}:${x.address}`)).toEqual(['0:a', '10:a', '20:a', '30:a', '40:a', '50:b']);
+    expect(c.state).toBe('connected');
+    expect(c.server!.address).toBe('b');
+    expect(failovers).toEqual(['a->b']);
+  });
+});
+
+describe('AgentClient backoff strategy', () => {
+  it('moves to the next server after each failure and waits inside the jitter bounds per round', async () => {
+    const h = harness();
+    const c = client(
+      options(['a', 'b'], { reconnect: { strategy: 'backoff', initialDelay: 1000, maxDelay: 8000, factor: 2, jitter: 0.5 } }),
+      h,
+    );
+    const delays: { delay: number; server: string }[] = [];
+    c.on('reconnectScheduled', ({ delay, server }) => delays.push({ delay, server: server.address }));
+    void c.start().catch(() => {});
+    await vi.advanceTimersByTimeAsync(60_000);
+    const boundaries = delays.filter((d) => d.delay > 0);
+    expect(boundaries.length).toBeGreaterThanOrEqual(4);
+    boundaries.slice(0, 5).forEach((d, round) => {
+      const base = Math.min(8000, 1000 * 2 ** round);
+      expect(d.delay).toBeGreaterThanOrEqual(base * 0.5);
+      expect(d.delay).toBeLessThanOrEqual(base);
+    });
+    const servers = h.attempts.map((a) => a.address);
+    expect(servers.slice(0, 6)).toEqual(['a', 'b', 'a', 'b', 'a', 'b']);
+  });
+});
+
+describe('AgentClient keepalive and silence', () => {
+  it('sends a keepalive right after the ACK and then every notifyTime', async () => {
+    const h = harness();
+    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const c = client(options(['m1'], { notifyTime: 10_000 }), h);
+    await c.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const times = () => m.received.filter((r) => r.type === 'keepalive').map((r) => r.at);
+    expect(times()).toEqual([0]);
+    await vi.advanceTimersByTimeAsync(50_000);
+    expect(times()).toEqual([0, 10_000, 20_000, 30_000, 40_000, 50_000]);
+  });
+
+  it('treats a silent server as lost after timeReconnect and reconnects', async () => {
+    const h = harness();
+    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const c = client(options(['m1'], { notifyTime: 10_000, timeReconnect: 30_000 }), h);
+    const lost: { code: string; t: number }[] = [];
+    c.on('disconnected', ({ reason }) => lost.push({ code: reason.code, t: Date.now() }));
+    await c.start();
+    m.autoAck = false;
+    await vi.advanceTimersByTimeAsync(29_000);
+    expect(lost).toEqual([]);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(lost).toEqual([{ code: 'ERR_SERVER_SILENT', t: 30_000 }]);
+    expect(m.connections[0]!.closed).toBe(true);
+  });
+
+  it('never fires the silence timer on a chatty server', async () => {
+    const h = harness();
+    new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const c = client(options(['m1'], { notifyTime: 10_000, timeReconnect: 30_000 }), h);
+    const lost: string[] = [];
+    c.on('disconnected', ({ reason }) => lost.push(reason.code));
+    await c.start();
+    await vi.advanceTimersByTimeAsync(300_000);
+    expect(lost).toEqual([]);
+    expect(c.stats().connects).toBe(1);
+  });
+});
+
+describe('AgentClient events and the buffer', () => {
+  it('delivers events queued while disconnected, in order, after the reconnect', async () => {
+    const h = harness();
+    const a = new ScriptedManager(h.network, 'a', 1514, KEY);
+    const b = new ScriptedManager(h.network, 'b', 1514, KEY);
+    const c = client(options(['a', 'b'], { reconnect: { strategy: 'backoff', initialDelay: 100, jitter: 0 } }), h);
+    await c.start();
+    for (let i = 0; i < 5; i++) c.send(`before ${i}`, 'app');
+    await vi.advanceTimersByTimeAsync(1000);
+    a.server.refuse = true;
+    a.live!.end();
+    await vi.advanceTimersByTimeAsync(0);
+    for (let i = 0; i < 20; i++) c.send(`during ${i}`, 'app');
+    await vi.advanceTimersByTimeAsync(5000);
+    const all = [...a.events(), ...b.events()].filter((e) => e.startsWith('1:app:'));
+    expect(all).toEqual([...[0, 1, 2, 3, 4].map((i) => `1:app:before ${i}`), ...Array.from({ length: 20 }, (_, i) => `1:app:during ${i}`)]);
+  });
+
+  it('escapes the location of events', async () => {
+    const h = harness();
+    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const c = client(options(['m1']), h);
+    await c.start();
+    c.sendEvent({ queue: '1', location: 'C:\\logs\\a|b.log', message: 'x' });
+    await vi.advanceTimersByTimeAsync(100);
+    expect(m.events()).toContain('1:C|:\\logs\\a||b.log:x');
+  });
+
+  it('counts and emits drops when the buffer is full', async () => {
+    const h = harness();
+    const c = client(options(['nowhere'], { buffer: { queueSize: 10 } }), h);
+    const drops: string[] = [];
+    c.on('drop', ({ reason }) => drops.push(reason));
+    void c.start().catch(() => {});
+    let accepted = 0;
+    for (let i = 0; i < 15; i++) if (c.send(`e${i}`)) accepted++;
+    expect(accepted).toBe(10);
+    expect(drops).toEqual(['full', 'full', 'full', 'full', 'full']);
+    expect(c.stats().buffer.dropped).toBe(5);
+  });
+});
+
+describe('AgentClient manager commands and bad input', () => {
+  it('reconnects on #!-force_reconnect', async () => {
+    const h = harness();
+    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const c = client(options(['m1']), h);
+    let forced = 0;
+    c.on('forceReconnect', () => forced++);
+    await c.start();
+    m.send(m.live!, '#!-force_reconnect');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(forced).toBe(1);
+    expect(m.connections.length).toBe(2);
+    expect(m.connections[0]!.closed).toBe(true);
+    expect(c.state).toBe('connected');
+  });
+
+  it('answers agent getconfig and getstate requests built in', async () => {
+    const h = harness();
+    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const c = client(options(['m1'], { notifyTime: 15_000 }), h);
+    await c.start();
+    m.send(m.live!, '#!-req 5e2f1a9c agent getconfig client');
+    m.send(m.live!, '#!-req 00ff agent getstate');
+    m.send(m.live!, '#!-req 01 agent getconfig nothing');
+    await vi.advanceTimersByTimeAsync(10);
+    const replies = m.received.filter((r) => r.type === 'request_reply').map((r) => r.text);
+    expect(replies[0]).toMatch(/^#!-req 5e2f1a9c ok \{"client":\{/);
+    expect(JSON.parse(replies[0]!.slice('#!-req 5e2f1a9c ok '.length)).client.notify_time).toBe(15);
+    expect(JSON.parse(replies[1]!.slice('#!-req 00ff '.length))).toMatchObject({ error: 0, data: { status: 'connected' } });
+    expect(replies[2]).toBe('#!-req 01 err Could not get requested section');
+  });
+
+  it('counts a failed attempt when the manager answers the startup with #!-err', async () => {
+    const h = harness();
+    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    m.handshakeReply = '#!-err {"message":"Agent version must be lower or equal to manager version"}';
+    const c = client(options(['m1']), h);
+    const errors: { code: string; managerMessage?: string }[] = [];
+    c.on('error', (e) => errors.push({ code: e.code, managerMessage: (e as { managerMessage?: string }).managerMessage }));
+    void c.start().catch(() => {});
+    await vi.advanceTimersByTimeAsync(100);
+    expect(errors[0]).toEqual({ code: 'ERR_HANDSHAKE_REJECTED', managerMessage: 'Agent version must be lower or equal to manager version' });
+    expect(c.state).toBe('reconnecting');
+  });
+
+  it('survives garbage from the manager: counts it and reconnects', async () => {
+    const h = harness();
+    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const c = client(options(['m1']), h);
+    await c.start();
+    m.live!.send(Buffer.from('#AES:this is not ciphertext'));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(c.stats().decodeErrors).toBe(1);
+    expect(m.connections.length).toBe(2);
+    expect(c.state).toBe('connected');
+  });
+
+  it('delivers #!-execd as an activeResponse event with its JSON', async () => {
+    const h = harness();
+    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const c = client(options(['m1']), h);
+    const got: unknown[] = [];
+    c.on('activeResponse', ({ json }) => got.push(json));
+    await c.start();
+    m.send(m.live!, '#!-execd {"version":1,"command":"firewall-drop0"}');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(got).toEqual([{ version: 1, command: 'firewall-drop0' }]);
+  });
+});
