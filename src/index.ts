@@ -10,4 +10,5 @@ export * from './transport/index.js';
 export * from './agent/index.js';
 export * from './enrollment/index.js';
 export type { Clock, TimerHandle } from './clock.js';
+export { createLogger, silentLogger, REDACTED_PATHS } from './logger.js';
 export { systemClock } from './clock.js';
