@@ -62,6 +62,8 @@ export interface TransportEvents {
 export interface Transport extends EventEmitter<TransportEvents> {
   /** The server this transport talks to. */
   readonly target: TransportTarget;
+  /** Where the transport is in its life cycle. */
+  readonly state: TransportState;
   /**
    * The local address of the socket once connected (the keepalive's `_agent_ip`), without an
    * IPv4-mapped `::ffff:` prefix; undefined before connect. Kept after close.
