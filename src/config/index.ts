@@ -14,3 +14,4 @@ export {
   type OssecEnrollmentFiles,
   type OssecEnrollmentSettings,
 } from './ossec-conf.js';
+export { loadEnrollmentFiles, type LoadEnrollmentFilesOptions } from './files.js';
