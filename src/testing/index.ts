@@ -23,3 +23,5 @@ export type {
 } from './mock-manager.js';
 export { defaultFaults } from './faults.js';
 export type { AgentIds, AgentSelector, CorruptMode, FaultsUpdate, ManagerFaults } from './faults.js';
+export { FaultProxy } from './fault-proxy.js';
+export type { FaultProxyEvents, FaultProxyOptions, FaultProxyStats, PerDirection, ProxyDirection } from './fault-proxy.js';

@@ -41,6 +41,7 @@ export class RawAgent {
   decodeFailures = 0;
   frameErrors = 0;
   readonly errors: string[] = [];
+  bytesIn = 0;
   #socket: Socket | undefined;
   #udp: UdpSocket | undefined;
   #decoder = new FrameDecoder();
@@ -75,6 +76,7 @@ export class RawAgent {
       });
       s.once('error', reject);
       s.on('data', (chunk: Buffer) => {
+        this.bytesIn += chunk.length;
         try {
           for (const p of this.#decoder.push(chunk)) this.#onPayload(p);
         } catch {
@@ -105,6 +107,11 @@ export class RawAgent {
         resolve();
       });
     });
+  }
+
+  /** Bytes of an incomplete frame held by the agent's decoder. */
+  get partialBytes(): number {
+    return this.#decoder.buffered;
   }
 
   get socket(): Socket {
