@@ -91,7 +91,7 @@ export async function loadEnrollmentFiles(result: OssecConfResult, options: Load
     }
     enrollment.password = password;
   }
-  const options = { ...result.options };
-  if (result.options.enrollment !== undefined || Object.keys(enrollment).length > 0) options.enrollment = enrollment;
-  return { ...result, warnings, options };
+  const out = { ...result.options };
+  if (result.options.enrollment !== undefined || Object.keys(enrollment).length > 0) out.enrollment = enrollment;
+  return { ...result, warnings, options: out };
 }
