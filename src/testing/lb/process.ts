@@ -95,14 +95,14 @@ export class ManagedProcess {
   readonly pid: number;
   /** Resolves when the process has exited (never rejects). */
   readonly exited: Promise<ProcessExit>;
-  readonly #child: ChildProcess;
+  /** Resolves when the process has exited and its output pipes are closed (never rejects). */
+  readonly closed: Promise<void>;
   readonly #clock: Clock;
   #output = '';
   #exit: ProcessExit | undefined;
   #stopping: Promise<ProcessExit> | undefined;
 
   private constructor(child: ChildProcess, clock: Clock) {
-    this.#child = child;
     this.#clock = clock;
     this.pid = child.pid ?? 0;
     const append = (chunk: Buffer): void => {
@@ -118,6 +118,7 @@ export class ManagedProcess {
         resolve(this.#exit);
       });
     });
+    this.closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   }
 
   /**
@@ -188,14 +189,35 @@ export class ManagedProcess {
   }
 
   async #stop(steps: readonly StopStep[]): Promise<ProcessExit> {
+    let exit: ProcessExit | undefined;
     for (const step of steps) {
-      if (this.#exit) return this.#exit;
+      if (this.#exit) break;
       this.#signal(step.signal, step.group ?? false);
-      const exit = await this.waitForExit(step.waitMs);
-      if (exit) return exit;
+      exit = await this.waitForExit(step.waitMs);
+      if (exit) break;
     }
     if (!this.#exit) this.#signal('SIGKILL', true);
-    return this.exited;
+    exit = await this.exited;
+    // the output pipes close right after the exit, unless a leftover worker still holds them: end those too
+    if (!(await this.#within(this.closed, 1_000))) {
+      this.#signal('SIGKILL', true);
+      await this.#within(this.closed, 1_000);
+    }
+    return exit;
+  }
+
+  async #within(promise: Promise<void>, ms: number): Promise<boolean> {
+    let timer: TimerHandle | undefined;
+    try {
+      return await Promise.race([
+        promise.then(() => true),
+        new Promise<false>((resolve) => {
+          timer = this.#clock.setTimeout(() => resolve(false), ms);
+        }),
+      ]);
+    } finally {
+      this.#clock.clearTimeout(timer);
+    }
   }
 
   /** Sends SIGKILL to the process group at once (used by the process exit hook). */

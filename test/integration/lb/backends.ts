@@ -209,3 +209,9 @@ export async function waitFor(predicate: () => boolean | Promise<boolean>, timeo
 export function closeClients(clients: Client[]): void {
   for (const c of clients.splice(0)) c.socket.destroy();
 }
+
+/** Open child processes and pipes (child stdio, unix sockets) of this process, to check that a stop leaves none. */
+export function processAndPipeHandles(): { processes: number; pipes: number } {
+  const info = process.getActiveResourcesInfo();
+  return { processes: info.filter((r) => r === 'ProcessWrap').length, pipes: info.filter((r) => r === 'PipeWrap').length };
+}

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AgentlinkError, ConfigError, ToolError } from '../../../src/errors.js';
 import { HaproxyBalancer, HaproxyRuntimeApi } from '../../../src/testing/lb/index.js';
 import { describeIfLb } from '../../helpers/require-lb.js';
-import { closeClients, countByServer, CountingServer, openClient, openClients, waitFor } from './backends.js';
+import { closeClients, countByServer, CountingServer, openClient, openClients, processAndPipeHandles } from './backends.js';
 import type { Client } from './backends.js';
 
 const backendsOf = (servers: readonly CountingServer[]) => servers.map((s) => ({ name: s.name, address: '127.0.0.1', port: s.port }));
@@ -157,9 +157,11 @@ await describeIfLb('haproxy', 'HaproxyBalancer life cycle (real haproxy)', () =>
   it('stops the process and removes its temp directory, idempotently', async () => {
     const backend = await CountingServer.start('solo');
     try {
+      const before = processAndPipeHandles();
       const lb = await HaproxyBalancer.start({ backends: [{ name: 'solo', address: '127.0.0.1', port: backend.port }] });
       const { pid, dir, socketPath } = lb;
       expect(processAlive(pid)).toBe(true);
+      expect(processAndPipeHandles().processes).toBe(before.processes + 1);
       expect(existsSync(socketPath)).toBe(true);
       expect(lb.enrollmentPort).toBeUndefined();
       await Promise.all([lb.stop(), lb.stop()]);
@@ -167,6 +169,7 @@ await describeIfLb('haproxy', 'HaproxyBalancer life cycle (real haproxy)', () =>
       expect(lb.running).toBe(false);
       expect(processAlive(pid)).toBe(false);
       expect(existsSync(dir)).toBe(false);
+      expect(processAndPipeHandles()).toEqual(before);
       await expect(new HaproxyRuntimeApi(socketPath).showInfo()).rejects.toMatchObject({ code: 'ERR_EXTERNAL_PROGRAM' });
     } finally {
       await backend.close();

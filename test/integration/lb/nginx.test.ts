@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ToolError } from '../../../src/errors.js';
 import { NginxStreamBalancer } from '../../../src/testing/lb/index.js';
 import { describeIfLb } from '../../helpers/require-lb.js';
-import { closeClients, countByServer, CountingServer, openClient, openClients } from './backends.js';
+import { closeClients, countByServer, CountingServer, openClient, openClients, processAndPipeHandles } from './backends.js';
 import type { Client } from './backends.js';
 
 const backendsOf = (servers: readonly CountingServer[]) => servers.map((s) => ({ name: s.name, address: '127.0.0.1', port: s.port }));
@@ -102,16 +102,19 @@ await describeIfLb('nginx', 'NginxStreamBalancer life cycle (real nginx)', () =>
     const backend = await CountingServer.start('solo');
     const clients: Client[] = [];
     try {
+      const before = processAndPipeHandles();
       const lb = await NginxStreamBalancer.start({ backends: [{ name: 'solo', address: '127.0.0.1', port: backend.port }] });
       const { pid, dir } = lb;
       expect(lb.enrollmentPort).toBeUndefined();
       await openClients(lb.eventsPort, 5, { into: clients });
       expect(processAlive(pid)).toBe(true);
+      expect(processAndPipeHandles().processes).toBe(before.processes + 1);
       await Promise.all([lb.stop(), lb.stop()]);
       await lb[Symbol.asyncDispose]();
       expect(lb.running).toBe(false);
       expect(processAlive(pid)).toBe(false);
       expect(existsSync(dir)).toBe(false);
+      expect(processAndPipeHandles()).toEqual(before);
       // the worker went with the master: nothing listens on the port any more
       await expect(openClient(lb.eventsPort, 'late', 2_000)).rejects.toThrow();
     } finally {
