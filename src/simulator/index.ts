@@ -1,2 +1,54 @@
-// Barrel of src/simulator: filled in by the module's owner.
-export {};
+/**
+ * The agentlink fleet simulator (`agentlink/simulator`): metrics that merge across workers and
+ * shards, the JSON and HTML reports, workloads, live progress, and the `simulate` flag parser.
+ *
+ * @module agentlink/simulator
+ */
+export {
+  LatencyHistogram,
+  FleetMetrics,
+  mergeTimelines,
+  HISTOGRAM_NAMES,
+  HISTOGRAM_SIGNIFICANT_DIGITS,
+  DEFAULT_TIMELINE_BUCKET_MS,
+} from './metrics.js';
+export type {
+  LatencySummary,
+  LatencyBin,
+  CdfPoint,
+  HistogramName,
+  FleetCounters,
+  TimelinePoint,
+  FleetGauges,
+  MetricsSnapshot,
+  FleetMetricsOptions,
+} from './metrics.js';
+export { REPORT_FORMAT, createReport, mergeReports, parseReport, stringifyReport, agentlinkVersion } from './report.js';
+export type { FleetReport, ReportInput, ChaosEvent, LimitHit, ShardInfo } from './report.js';
+export { renderHtmlReport, renderLineChart, renderDistributionChart, escapeHtml, niceTicks, formatElapsed } from './html.js';
+export type { HtmlReportOptions, ChartOptions, ChartSeries, ChartMarker } from './html.js';
+export { createWorkload, workloadFactory, SeededRandom, WORKLOAD_NAMES, LOG_QUEUE, SYSCHECK_QUEUE, DEFAULT_MIX } from './workloads.js';
+export type { Workload, WorkloadEvent, WorkloadOptions, WorkloadFactory } from './workloads.js';
+export { ProgressReporter, renderSummaryTable, formatProgressLine, formatProgressBlock } from './progress.js';
+export type { ProgressSnapshot, ProgressReporterOptions } from './progress.js';
+export {
+  parseSimulateArgs,
+  parseChaos,
+  parseHostPort,
+  parseFlagDuration,
+  shardAgentIndexes,
+  translateParseArgsError,
+  suggestFlag,
+  SIMULATE_USAGE,
+  CHAOS_ACTIONS,
+  DEFAULT_RAMP_PER_SECOND,
+  DEFAULT_EPS,
+  DEFAULT_DURATION,
+  DEFAULT_DRAIN,
+  DEFAULT_SEED,
+  MAX_AGENTS,
+  MAX_CLUSTER_NODES,
+  MAX_WORKERS,
+  MAX_SOURCE_IPS,
+} from './flags.js';
+export type { SimulateConfig, SimulateTarget, ChaosStep, HostPort } from './flags.js';
