@@ -419,7 +419,7 @@ export class NginxStreamBalancer {
 async function resolveStreamModule(binary: string, given: string | null | undefined): Promise<string | undefined> {
   if (given === null) return undefined;
   if (given !== undefined) {
-    checkAddressFreePath(given);
+    checkModulePath(given);
     return given;
   }
   const support = await findNginxStreamModule(binary);
@@ -438,7 +438,7 @@ function checkWholeSeconds(value: unknown, element: string): number {
   return ms;
 }
 
-function checkAddressFreePath(file: string): void {
+function checkModulePath(file: string): void {
   if (/[\s;{}'"]/.test(file)) throw new ConfigError('streamModule must be a plain file path (no spaces, quotes, ; { })', { element: 'streamModule', value: file });
 }
 
