@@ -58,7 +58,6 @@ import {
   checkGroup,
   checkHost,
   checkLabel,
-  checkNumber,
   checkOneOf,
   configError,
   isValidKeyIp,
