@@ -25,3 +25,12 @@ export { defaultFaults } from './faults.js';
 export type { AgentIds, AgentSelector, CorruptMode, FaultsUpdate, ManagerFaults } from './faults.js';
 export { FaultProxy } from './fault-proxy.js';
 export type { FaultProxyEvents, FaultProxyOptions, FaultProxyStats, PerDirection, ProxyDirection } from './fault-proxy.js';
+export { MockCluster } from './cluster.js';
+export type {
+  ClusterServer,
+  MockClusterEvents,
+  MockClusterOptions,
+  MockClusterStats,
+  RebalanceOptions,
+  RebalanceResult,
+} from './cluster.js';

@@ -175,6 +175,8 @@ export interface PeerInfo {
 export interface MockManagerEvents {
   /** An agent's status changed. */
   agentStatus: [id: string, status: AgentStatus, previous: AgentStatus];
+  /** An agent's live connection appeared or went away (see {@link AgentRecord.connected}). */
+  agentConnection: [id: string, connected: boolean];
   /** An event was received. */
   event: [event: ReceivedEvent];
   /** A decoded control message arrived (startup, keepalive, shutdown, request replies, invalid ones). */
@@ -1279,6 +1281,7 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
     if (agent.live === live) return;
     agent.live = live;
     this.#liveCount += live ? 1 : -1;
+    this.emit('agentConnection', agent.key.id, live);
     this.#checkWaiters();
   }
 

@@ -221,3 +221,81 @@ export class RawAgent {
     }
   }
 }
+
+/**
+ * A raw agent that stays connected: it handshakes, sends a keepalive, and reconnects (to the port
+ * `pick()` returns) when the connection closes or the manager sends `#!-force_reconnect`. It stands
+ * in for an agent behind a leastconn balancer.
+ */
+export class LoopAgent {
+  current: RawAgent | undefined;
+  port = 0;
+  reconnects = 0;
+  #stopped = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly key: AgentKey,
+    readonly pick: () => number,
+    readonly release: (port: number) => void = () => undefined,
+  ) {}
+
+  start(): void {
+    void this.#connect();
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#stopped) return;
+    const port = this.pick();
+    const a = new RawAgent(this.key);
+    try {
+      await a.connect(port);
+    } catch {
+      this.release(port);
+      this.#retry();
+      return;
+    }
+    if (this.#stopped) {
+      a.close();
+      return;
+    }
+    this.current = a;
+    this.port = port;
+    a.socket.on('close', () => {
+      if (this.current === a) this.current = undefined;
+      this.release(port);
+      this.#retry();
+    });
+    try {
+      a.send(STARTUP);
+      const r = await a.next(2000);
+      if (r.text !== ACK) throw new Error('no ack');
+      a.send(KEEPALIVE);
+      await a.next(2000);
+      for (;;) {
+        const m = await a.next(60_000);
+        if (m.text === '#!-force_reconnect') {
+          a.close();
+          return;
+        }
+      }
+    } catch {
+      a.close();
+    }
+  }
+
+  #retry(): void {
+    if (this.#stopped || this.#timer !== undefined) return;
+    this.reconnects++;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#connect();
+    }, 20);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.current?.close();
+  }
+}

@@ -1,0 +1,641 @@
+/**
+ * A mock Wazuh manager cluster: N {@link MockManager} nodes sharing one {@link KeyStore} (and one
+ * optional authd), with node kill/restart, the agent distribution, and the HAProxy helper's
+ * rebalance rule.
+ *
+ * @module
+ */
+import { EventEmitter } from 'eventemitter3';
+import { systemClock, unrefTimeout } from '../clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { Logger } from '../config/options.js';
+import { AbortError, ConfigError, StateError } from '../errors.js';
+import { silentLogger } from '../logger.js';
+import type { AgentKey } from '../protocol/index.js';
+import { AsyncQueue } from './async-queue.js';
+import { MockAuthd } from './authd.js';
+import type { AgentStatusInfo, MockAuthdOptions } from './authd.js';
+import { KeyStore } from './keystore.js';
+import { DEFAULT_AGENT_TOLERANCE, checkBalance } from './lb/rebalance.js';
+import { MockManager } from './mock-manager.js';
+import type {
+  AgentRecord,
+  AgentStatus,
+  ManagerProtocol,
+  MockManagerOptions,
+  MockManagerStats,
+  ReceivedEvent,
+  WaitForAgentsOptions,
+  WaitForEventsOptions,
+} from './mock-manager.js';
+
+/** Options of `new MockCluster(options)`. */
+export interface MockClusterOptions {
+  /** Number of nodes (named `node1` … `nodeN`) or their names. */
+  nodes: number | readonly string[];
+  /** Known agents, shared by every node. @default an empty store */
+  keys?: KeyStore | readonly AgentKey[] | string;
+  /** Transports of every node. @default ['tcp'] */
+  protocols?: readonly ManagerProtocol[];
+  /** Address every node listens on. @default '127.0.0.1' */
+  host?: string;
+  /** One {@link MockAuthd} on the shared key store: `true` or its options. @default false */
+  authd?: boolean | Partial<MockAuthdOptions>;
+  /** Options given to every node (keys, name, host, port, protocols and authd are set by the cluster). */
+  managerOptions?: Omit<MockManagerOptions, 'keys' | 'name' | 'host' | 'port' | 'protocols' | 'authd'>;
+  /** Logger. @default silent */
+  logger?: Logger;
+  /** Clock (also given to the nodes unless `managerOptions.clock` is set). @default the system clock */
+  clock?: Clock;
+}
+
+/** Options of {@link MockCluster.rebalance}. */
+export interface RebalanceOptions {
+  /** `agent_tolerance`: a node may carry this fraction more or less than the mean. @default 0.1 */
+  tolerance?: number;
+  /** `agent_reconnection_chunk_size`: agents asked to reconnect at a time. @default 100 */
+  chunkSize?: number;
+  /** `agent_reconnection_time`: milliseconds between chunks. @default 5000 */
+  chunkDelay?: number;
+  /**
+   * Connections per node to judge the balance on (for example HAProxy's `scur` per server, read
+   * through its runtime API); by default the cluster's own {@link MockCluster.distribution}.
+   */
+  counts?: Readonly<Record<string, number>>;
+  /** Stops between chunks. */
+  signal?: AbortSignal;
+}
+
+/** What {@link MockCluster.rebalance} did. */
+export interface RebalanceResult {
+  /** The counts the decision was based on. */
+  before: Record<string, number>;
+  /** Agents sent `#!-force_reconnect`. */
+  moved: number;
+  /** Whether the distribution was already balanced (nothing was done). */
+  balanced: boolean;
+  /** `floor(total / nodes)`. */
+  mean: number;
+  /** Excess agents per node above the mean. */
+  excess: Record<string, number>;
+}
+
+/** A node in {@link MockCluster.servers}. */
+export interface ClusterServer {
+  /** Node name. */
+  name: string;
+  /** Listening address. */
+  address: string;
+  /** Port (kept across restarts). */
+  port: number;
+  /** First protocol of the node. */
+  protocol: ManagerProtocol;
+}
+
+/** Events of a {@link MockCluster}. */
+export interface MockClusterEvents {
+  /** An agent's status changed on a node. */
+  agentStatus: [node: string, id: string, status: AgentStatus, previous: AgentStatus];
+  /** A node received an event. */
+  event: [event: ReceivedEvent];
+  /** A node was killed. */
+  nodeDown: [node: string];
+  /** A node was (re)started. */
+  nodeUp: [node: string, port: number];
+}
+
+/** Counters of a {@link MockCluster}. */
+export interface MockClusterStats {
+  /** Per node: its counters and whether it is up. */
+  nodes: Record<string, MockManagerStats & { alive: boolean }>;
+  /** Agents with a live connection, cluster-wide. */
+  connectedAgents: number;
+  /** Events received, cluster-wide (counters restart with a node). */
+  eventsReceived: number;
+  /** Decode errors, cluster-wide. */
+  decodeErrors: number;
+}
+
+interface NodeSlot {
+  name: string;
+  manager: MockManager;
+  port: number;
+  alive: boolean;
+  /** Counters of earlier incarnations (before restarts). */
+  events: number;
+}
+
+const RESTART_DEADLINE_MS = 5000;
+const CHECK_DEBOUNCE_MS = 10;
+
+/**
+ * N mock managers on 127.0.0.1 that share a {@link KeyStore}, as the nodes of a Wazuh cluster share
+ * agent keys: an agent can connect to any node, and when it moves to another node, the node it left
+ * shows it `disconnected` (a real cluster has one status per agent).
+ *
+ * @example
+ * ```ts
+ * const keys = new KeyStore();
+ * const agents = keys.generate(300);
+ * await using cluster = new MockCluster({ nodes: 3, keys });
+ * await cluster.start();
+ * // ... start 300 AgentClients with servers: cluster.servers() ...
+ * await cluster.kill('node1');           // its agents fail over
+ * await cluster.restart('node1');        // same port
+ * await cluster.rebalance({ chunkDelay: 100 });
+ * ```
+ */
+export class MockCluster extends EventEmitter<MockClusterEvents> {
+  /** The key store every node (and authd) reads. */
+  readonly keyStore: KeyStore;
+  readonly #slots: NodeSlot[];
+  readonly #host: string;
+  readonly #protocols: readonly ManagerProtocol[];
+  readonly #managerOptions: MockClusterOptions['managerOptions'];
+  readonly #authdOption: true | Partial<MockAuthdOptions> | undefined;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  #authd: MockAuthd | undefined;
+  #state: 'new' | 'starting' | 'running' | 'closed' = 'new';
+  readonly #queues = new Set<AsyncQueue<ReceivedEvent>>();
+  readonly #waiters = new Set<{ check: () => void; reject: (e: Error) => void }>();
+  #checkTimer: TimerHandle | undefined;
+  readonly #sleepers = new Set<() => void>();
+
+  /**
+   * @param options - nodes, keys, protocols, authd and per-node options.
+   * @throws {@link ConfigError} `ERR_CONFIG` for no nodes, duplicate names or a bad option.
+   */
+  constructor(options: MockClusterOptions) {
+    super();
+    const names =
+      typeof options.nodes === 'number'
+        ? Array.from({ length: options.nodes }, (_, i) => `node${i + 1}`)
+        : [...options.nodes];
+    if (typeof options.nodes === 'number' && (!Number.isInteger(options.nodes) || options.nodes < 1)) {
+      throw new ConfigError(`MockCluster nodes must be a positive integer or a list of names, got ${String(options.nodes)}`, {
+        element: 'nodes',
+        value: options.nodes,
+      });
+    }
+    if (names.length === 0 || new Set(names).size !== names.length || names.some((n) => typeof n !== 'string' || n.length === 0)) {
+      throw new ConfigError('MockCluster nodes must be at least one unique, non-empty name', { element: 'nodes', value: options.nodes });
+    }
+    const keys = options.keys;
+    this.keyStore = keys instanceof KeyStore ? keys : new KeyStore(keys);
+    this.#host = options.host ?? '127.0.0.1';
+    this.#protocols = options.protocols ?? ['tcp'];
+    this.#managerOptions = options.managerOptions;
+    this.#authdOption = options.authd === false || options.authd === undefined ? undefined : options.authd;
+    this.#clock = options.clock ?? systemClock;
+    this.#log = (options.logger ?? silentLogger).child({ component: 'mock-cluster' });
+    this.#slots = names.map((name) => ({ name, manager: this.#newManager(name, 0), port: 0, alive: false, events: 0 }));
+  }
+
+  /**
+   * Starts every node (and authd).
+   *
+   * @returns the port of each node, and the authd port.
+   * @throws {@link StateError} `ERR_INVALID_STATE` when called twice, `ERR_CLOSED` after close.
+   */
+  async start(): Promise<{ nodes: { name: string; port: number }[]; authd?: number }> {
+    if (this.#state === 'closed') throw new StateError('MockCluster is closed', 'ERR_CLOSED');
+    if (this.#state !== 'new') throw new StateError('MockCluster.start() was already called', 'ERR_INVALID_STATE');
+    this.#state = 'starting';
+    try {
+      for (const slot of this.#slots) {
+        await slot.manager.start();
+        slot.port = slot.manager.port;
+        slot.alive = true;
+      }
+      if (this.#authdOption !== undefined) {
+        const opts = this.#authdOption === true ? {} : this.#authdOption;
+        const authd = new MockAuthd({ host: this.#host, statusOf: (id) => this.statusInfo(id), ...opts, keyStore: this.keyStore });
+        authd.on('enrolled', (key, info) => {
+          if (info.groups.length > 0) this.keyStore.setGroups(key.id, info.groups);
+        });
+        this.#authd = authd;
+        await authd.start();
+      }
+    } catch (err) {
+      this.#state = 'running';
+      await this.close();
+      throw err;
+    }
+    this.#state = 'running';
+    for (const s of this.#slots) this.emit('nodeUp', s.name, s.port);
+    const out: { nodes: { name: string; port: number }[]; authd?: number } = { nodes: this.#slots.map((s) => ({ name: s.name, port: s.port })) };
+    if (this.#authd !== undefined) out.authd = this.#authd.port;
+    return out;
+  }
+
+  /** The node managers, in node order (a restarted node is a new MockManager). */
+  get nodes(): MockManager[] {
+    return this.#slots.map((s) => s.manager);
+  }
+
+  /** Node names, in order. */
+  get nodeNames(): string[] {
+    return this.#slots.map((s) => s.name);
+  }
+
+  /** The authd mock, when one runs. */
+  get authd(): MockAuthd | undefined {
+    return this.#authd;
+  }
+
+  /**
+   * @param name - node name.
+   * @returns the node's manager.
+   * @throws {@link ConfigError} `ERR_CONFIG` for an unknown node name.
+   */
+  node(name: string): MockManager {
+    return this.#slot(name).manager;
+  }
+
+  /**
+   * @param name - node name.
+   * @returns whether the node is up (started and not killed).
+   */
+  isAlive(name: string): boolean {
+    return this.#slot(name).alive;
+  }
+
+  /** @returns every node's address in node order, for an AgentClient's `servers` list. */
+  servers(): ClusterServer[] {
+    return this.#slots.map((s) => ({ name: s.name, address: this.#host, port: s.port, protocol: this.#protocols[0] ?? 'tcp' }));
+  }
+
+  /**
+   * Kills a node: every connection is reset (RST) and the port closed, so agents see their
+   * connection fail and new connects get `ECONNREFUSED`. Its agents are marked `disconnected`.
+   *
+   * @param name - node name.
+   */
+  async kill(name: string): Promise<void> {
+    const slot = this.#slot(name);
+    if (!slot.alive) return;
+    slot.alive = false;
+    const m = slot.manager;
+    for (const id of m.connectedAgentIds()) m.markDisconnected(id);
+    m.resetConnections();
+    slot.events += m.stats().eventsReceived;
+    await m.close();
+    this.#log.info({ node: name }, 'node killed');
+    this.emit('nodeDown', name);
+    this.#scheduleCheck();
+  }
+
+  /**
+   * Restarts a node on the same port (killing it first if it is up), retrying briefly while the
+   * port is still held. The new node starts with no agent records, as a restarted remoted does.
+   *
+   * @param name - node name.
+   * @returns the port.
+   * @throws {@link ConfigError} `ERR_CONFIG` when the port cannot be bound again within 5 s.
+   */
+  async restart(name: string): Promise<number> {
+    if (this.#state !== 'running') throw new StateError(`MockCluster is not running; cannot restart ${name}`, 'ERR_INVALID_STATE');
+    const slot = this.#slot(name);
+    if (slot.alive) await this.kill(name);
+    const deadline = this.#clock.monotonic() + RESTART_DEADLINE_MS;
+    for (;;) {
+      const m = this.#newManager(name, slot.port);
+      try {
+        await m.start();
+        slot.manager = m;
+        slot.alive = true;
+        break;
+      } catch (err) {
+        await m.close();
+        const code = ((err as { cause?: NodeJS.ErrnoException }).cause ?? (err as NodeJS.ErrnoException)).code;
+        if (code !== 'EADDRINUSE' || this.#clock.monotonic() > deadline || this.#state !== 'running') throw err;
+        await this.#sleep(50);
+      }
+    }
+    this.#log.info({ node: name, port: slot.port }, 'node restarted');
+    this.emit('nodeUp', name, slot.port);
+    return slot.port;
+  }
+
+  /**
+   * Connected agents per node (killed nodes count 0).
+   *
+   * @returns node name → agents with a live connection.
+   */
+  distribution(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const s of this.#slots) out[s.name] = s.alive ? s.manager.connectedCount : 0;
+    return out;
+  }
+
+  /**
+   * The node an agent is connected to now.
+   *
+   * @param id - agent id.
+   * @returns the node name, or undefined.
+   */
+  agentNode(id: string): string | undefined {
+    for (const s of this.#slots) if (s.alive && s.manager.agent(id)?.connected) return s.name;
+    return undefined;
+  }
+
+  /**
+   * One record per key: from the node the agent is connected to, else from the node that heard from
+   * it last (never-connected agents from the first node).
+   *
+   * @returns the merged records.
+   */
+  agents(): AgentRecord[] {
+    const per = this.#slots.map((s) => new Map(s.manager.agents().map((r) => [r.id, r])));
+    return this.keyStore.list().map((k) => {
+      let best: AgentRecord | undefined;
+      for (const map of per) {
+        const r = map.get(k.id);
+        if (r === undefined) continue;
+        if (best === undefined || (r.connected && !best.connected) || (r.connected === best.connected && (r.lastSeen ?? 0) > (best.lastSeen ?? 0))) best = r;
+      }
+      return best!;
+    });
+  }
+
+  /**
+   * An agent's status cluster-wide, for authd's replacement rules: the node where it is connected,
+   * else the most recent change on any node.
+   *
+   * @param id - agent id.
+   * @returns the status info, or undefined for an unknown id.
+   */
+  statusInfo(id: string): AgentStatusInfo | undefined {
+    if (this.keyStore.get(id) === undefined) return undefined;
+    let best: AgentStatusInfo = { status: 'never_connected', since: 0 };
+    for (const s of this.#slots) {
+      const info = s.manager.statusInfo(id);
+      if (info === undefined) continue;
+      if (s.alive && s.manager.agent(id)?.connected) return info;
+      if (info.status !== 'never_connected' && info.since >= best.since) best = info;
+    }
+    return best;
+  }
+
+  /**
+   * Does what the Wazuh HAProxy helper does when it finds the cluster unbalanced
+   * (load-balancing-notes.md): `mean = floor(total / nodes)`; balanced when
+   * `max <= mean × (1 + tolerance)` and `min >= mean × (1 − tolerance)`, or `max − min <= 1` and
+   * `total % nodes != 0`; otherwise every node above the mean has `count − mean` agents (picked from
+   * that node in id order) asked to reconnect with `#!-force_reconnect`, in chunks of `chunkSize`
+   * with `chunkDelay` between chunks. Only live nodes count. Resolves once the last chunk is sent; the
+   * agents then reconnect on their own (through a balancer, or along their server lists).
+   *
+   * @param opts - tolerance, chunking, and optional external counts.
+   * @returns the counts used, how many agents were told to reconnect, and the verdict.
+   * @throws {@link AbortError} when `signal` aborts between chunks.
+   */
+  async rebalance(opts: RebalanceOptions = {}): Promise<RebalanceResult> {
+    const tolerance = opts.tolerance ?? DEFAULT_AGENT_TOLERANCE;
+    const chunkSize = opts.chunkSize ?? 100;
+    const chunkDelay = opts.chunkDelay ?? 5000;
+    if (!(tolerance >= 0) || !Number.isInteger(chunkSize) || chunkSize < 1 || !Number.isFinite(chunkDelay) || chunkDelay < 0) {
+      throw new ConfigError('rebalance: tolerance must be >= 0, chunkSize a positive integer and chunkDelay >= 0', {
+        element: 'rebalance',
+        value: { tolerance, chunkSize, chunkDelay },
+      });
+    }
+    const live = this.#slots.filter((s) => s.alive);
+    const before: Record<string, number> = {};
+    if (opts.counts !== undefined) Object.assign(before, opts.counts);
+    else for (const s of live) before[s.name] = s.manager.connectedCount;
+    const verdict = checkBalance(before, tolerance);
+    if (verdict.balanced) return { before, moved: 0, balanced: true, mean: verdict.mean, excess: {} };
+
+    const picks: { manager: MockManager; id: string }[] = [];
+    for (const s of live) {
+      const n = verdict.excess[s.name] ?? 0;
+      if (n <= 0) continue;
+      const ids = s.manager.connectedAgentIds().sort(compareIds).slice(0, n);
+      for (const id of ids) picks.push({ manager: s.manager, id });
+    }
+    let moved = 0;
+    for (let i = 0; i < picks.length; i += chunkSize) {
+      if (i > 0) {
+        await this.#sleep(chunkDelay);
+        if (opts.signal?.aborted) throw new AbortError('rebalance aborted', { cause: opts.signal.reason });
+      }
+      for (const p of picks.slice(i, i + chunkSize)) moved += p.manager.forceReconnect([p.id]);
+    }
+    this.#log.info({ before, moved }, 'rebalance: agents asked to reconnect');
+    return { before, moved, balanced: false, mean: verdict.mean, excess: verdict.excess };
+  }
+
+  /**
+   * Waits until at least `n` distinct agents match on the live nodes (by default: `active` and
+   * connected).
+   *
+   * @param n - how many agents.
+   * @param opts - as {@link MockManager.waitForAgents}.
+   * @returns one record per matching agent.
+   * @throws {@link StateError} `ERR_TIMEOUT` after the deadline (default 10 s), `ERR_CLOSED` on close.
+   */
+  waitForAgents(n: number, opts: WaitForAgentsOptions = {}): Promise<AgentRecord[]> {
+    const status = opts.status ?? 'active';
+    const connected = opts.connected ?? (status === 'active' || status === 'pending');
+    const ids = opts.ids === undefined ? undefined : new Set(opts.ids);
+    const collect = (): AgentRecord[] | undefined => {
+      const seen = new Map<string, AgentRecord>();
+      let possible = 0;
+      for (const s of this.#slots) if (s.alive) possible += connected ? s.manager.connectedCount : this.keyStore.size;
+      if (possible < n) return undefined;
+      for (const s of this.#slots) {
+        if (!s.alive) continue;
+        for (const r of s.manager.agents()) {
+          if (r.status === status && (!connected || r.connected) && (ids === undefined || ids.has(r.id)) && !seen.has(r.id)) seen.set(r.id, r);
+        }
+      }
+      return seen.size >= n ? [...seen.values()] : undefined;
+    };
+    const first = collect();
+    if (first !== undefined) return Promise.resolve(first);
+    if (this.#state === 'closed') return Promise.reject(new StateError('MockCluster closed', 'ERR_CLOSED'));
+    return new Promise((resolve, reject) => {
+      const w = {
+        check: (): void => {
+          const r = collect();
+          if (r !== undefined) done(r);
+        },
+        reject: (e: Error): void => done(undefined, e),
+      };
+      const done = (r: AgentRecord[] | undefined, e?: Error): void => {
+        this.#clock.clearTimeout(timer);
+        this.#waiters.delete(w);
+        if (e !== undefined) reject(e);
+        else resolve(r!);
+      };
+      const timer = unrefTimeout(
+        this.#clock,
+        () => done(undefined, new StateError(`Timed out waiting for ${n} agent(s) ${status}${connected ? ' and connected' : ''} on the cluster`, 'ERR_TIMEOUT')),
+        opts.timeout ?? 10_000,
+      );
+      this.#waiters.add(w);
+    });
+  }
+
+  /**
+   * Waits for events received by any node (see {@link MockManager.waitForEvents}).
+   *
+   * @param what - a count, or a predicate.
+   * @param opts - `count` for a predicate, `timeout`.
+   * @returns the first matching events.
+   * @throws {@link StateError} `ERR_TIMEOUT` or `ERR_CLOSED`.
+   */
+  waitForEvents(what: number | ((e: ReceivedEvent) => boolean), opts: WaitForEventsOptions = {}): Promise<ReceivedEvent[]> {
+    const pred = typeof what === 'number' ? () => true : what;
+    const need = typeof what === 'number' ? what : (opts.count ?? 1);
+    const found = this.receivedEvents().filter(pred);
+    if (found.length >= need) return Promise.resolve(found.slice(0, need));
+    if (this.#state === 'closed') return Promise.reject(new StateError('MockCluster closed', 'ERR_CLOSED'));
+    return new Promise((resolve, reject) => {
+      const onEvent = (e: ReceivedEvent): void => {
+        if (!pred(e)) return;
+        found.push(e);
+        if (found.length >= need) done();
+      };
+      const w = { check: (): void => undefined, reject: (e: Error): void => done(e) };
+      const done = (e?: Error): void => {
+        this.off('event', onEvent);
+        this.#clock.clearTimeout(timer);
+        this.#waiters.delete(w);
+        if (e !== undefined) reject(e);
+        else resolve(found.slice(0, need));
+      };
+      const timer = unrefTimeout(
+        this.#clock,
+        () => done(new StateError(`Timed out waiting for ${need} event(s) on the cluster (have ${found.length})`, 'ERR_TIMEOUT')),
+        opts.timeout ?? 10_000,
+      );
+      this.#waiters.add(w);
+      this.on('event', onEvent);
+    });
+  }
+
+  /**
+   * Events kept by the nodes (current incarnations), ordered by reception time.
+   *
+   * @param id - only this agent's events.
+   * @returns the events.
+   */
+  receivedEvents(id?: string): ReceivedEvent[] {
+    return this.#slots.flatMap((s) => s.manager.receivedEvents(id)).sort((a, b) => a.receivedAt - b.receivedAt);
+  }
+
+  /**
+   * Events received by any node from now on; ends when the cluster closes.
+   *
+   * @param opts - `bufferSize` (default 100000).
+   * @returns the iterator.
+   */
+  events(opts: { bufferSize?: number } = {}): AsyncIterableIterator<ReceivedEvent> {
+    const q: AsyncQueue<ReceivedEvent> = new AsyncQueue<ReceivedEvent>(opts.bufferSize ?? 100_000, () => this.#queues.delete(q));
+    if (this.#state === 'closed') q.end();
+    else this.#queues.add(q);
+    return q;
+  }
+
+  /** @returns per-node counters and cluster totals. */
+  stats(): MockClusterStats {
+    const nodes: MockClusterStats['nodes'] = {};
+    let connectedAgents = 0;
+    let eventsReceived = 0;
+    let decodeErrors = 0;
+    for (const s of this.#slots) {
+      const st = s.manager.stats();
+      nodes[s.name] = { ...st, alive: s.alive };
+      if (s.alive) connectedAgents += st.connectedAgents;
+      eventsReceived += s.events + (s.alive ? st.eventsReceived : 0);
+      decodeErrors += st.decodeErrors;
+    }
+    return { nodes, connectedAgents, eventsReceived, decodeErrors };
+  }
+
+  /** Closes every node and authd, ends iterators and rejects waits. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#clock.clearTimeout(this.#checkTimer);
+    this.#checkTimer = undefined;
+    for (const wake of this.#sleepers) wake();
+    this.#sleepers.clear();
+    const closed = new StateError('MockCluster closed', 'ERR_CLOSED');
+    for (const w of [...this.#waiters]) w.reject(closed);
+    this.#waiters.clear();
+    await Promise.all([...this.#slots.map((s) => s.manager.close()), this.#authd?.close()]);
+    for (const s of this.#slots) s.alive = false;
+    for (const q of this.#queues) q.end();
+    this.#queues.clear();
+  }
+
+  /** Same as {@link MockCluster.close}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #slot(name: string): NodeSlot {
+    const s = this.#slots.find((x) => x.name === name);
+    if (s === undefined) throw new ConfigError(`MockCluster has no node '${name}' (nodes: ${this.nodeNames.join(', ')})`, { element: 'node', value: name });
+    return s;
+  }
+
+  #newManager(name: string, port: number): MockManager {
+    const m = new MockManager({
+      clock: this.#clock,
+      logger: this.#log,
+      ...this.#managerOptions,
+      keys: this.keyStore,
+      name,
+      host: this.#host,
+      port,
+      protocols: this.#protocols,
+    });
+    m.on('agentStatus', (id, status, previous) => {
+      if (status === 'pending' || status === 'active') {
+        // The agent is on this node now: a cluster has one status per agent, so the others drop it.
+        for (const s of this.#slots) if (s.manager !== m) s.manager.markDisconnected(id);
+      }
+      this.emit('agentStatus', name, id, status, previous);
+      this.#scheduleCheck();
+    });
+    m.on('agentConnection', () => this.#scheduleCheck());
+    m.on('event', (e) => {
+      for (const q of this.#queues) q.push(e);
+      this.emit('event', e);
+    });
+    return m;
+  }
+
+  #scheduleCheck(): void {
+    if (this.#waiters.size === 0 || this.#checkTimer !== undefined) return;
+    this.#checkTimer = unrefTimeout(
+      this.#clock,
+      () => {
+        this.#checkTimer = undefined;
+        for (const w of [...this.#waiters]) w.check();
+      },
+      CHECK_DEBOUNCE_MS,
+    );
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        this.#sleepers.delete(wake);
+        this.#clock.clearTimeout(handle);
+        resolve();
+      };
+      const handle = unrefTimeout(this.#clock, wake, ms);
+      this.#sleepers.add(wake);
+    });
+  }
+}
+
+function compareIds(a: string, b: string): number {
+  return Number(a) - Number(b) || (a < b ? -1 : a > b ? 1 : 0);
+}
