@@ -67,6 +67,31 @@ export interface ChartOptions {
   formatX?: (x: number) => string;
   /** Formats y tick labels. */
   formatY?: (y: number) => string;
+  /**
+   * Most points drawn per line; longer series are averaged over consecutive chunks, so a
+   * day-long run still gives a small file.
+   * @default 1500
+   */
+  maxPoints?: number;
+}
+
+/**
+ * Reduces a series to at most `max` points by averaging consecutive chunks (x of the chunk's first point).
+ *
+ * @param points - `[x, y]` points in x order.
+ * @param max - the most points to keep, at least 2.
+ * @returns the points, or the averaged chunks.
+ */
+export function thinPoints(points: readonly [number, number][], max: number): [number, number][] {
+  const limit = Math.max(2, Math.floor(max));
+  if (points.length <= limit) return points.map((p) => [p[0], p[1]]);
+  const k = Math.ceil(points.length / limit);
+  const out: [number, number][] = [];
+  for (let i = 0; i < points.length; i += k) {
+    const chunk = points.slice(i, i + k);
+    out.push([chunk[0]![0], chunk.reduce((n, p) => n + p[1], 0) / chunk.length]);
+  }
+  return out;
 }
 
 const MARGIN = { top: 56, right: 48, bottom: 48, left: 70 };
@@ -239,7 +264,8 @@ export function renderLineChart(opts: ChartOptions, series: readonly ChartSeries
   const yTicks = niceTicks(0, yMax * 1.05, 5);
   const f0 = frame(opts, xMin, xMax, 0, yTicks.at(-1) ?? yMax);
   const xTicks = niceTicks(xMin, xMax, 8).filter((t) => t >= xMin && t <= xMax);
-  const colored = series.map((s, i) => ({ ...s, color: s.color ?? PALETTE[i % PALETTE.length]! }));
+  const maxPoints = opts.maxPoints ?? 1500;
+  const colored = series.map((s, i) => ({ ...s, points: thinPoints(s.points, maxPoints), color: s.color ?? PALETTE[i % PALETTE.length]! }));
   const lines = colored
     .map((s) => {
       if (s.points.length === 0) return '';

@@ -25,7 +25,7 @@ export type {
 } from './metrics.js';
 export { REPORT_FORMAT, createReport, mergeReports, parseReport, stringifyReport, agentlinkVersion } from './report.js';
 export type { FleetReport, ReportInput, ChaosEvent, LimitHit, ShardInfo } from './report.js';
-export { renderHtmlReport, renderLineChart, renderDistributionChart, escapeHtml, niceTicks, formatElapsed } from './html.js';
+export { renderHtmlReport, renderLineChart, renderDistributionChart, escapeHtml, niceTicks, formatElapsed, thinPoints } from './html.js';
 export type { HtmlReportOptions, ChartOptions, ChartSeries, ChartMarker } from './html.js';
 export { createWorkload, workloadFactory, SeededRandom, WORKLOAD_NAMES, LOG_QUEUE, SYSCHECK_QUEUE, DEFAULT_MIX } from './workloads.js';
 export type { Workload, WorkloadEvent, WorkloadOptions, WorkloadFactory } from './workloads.js';

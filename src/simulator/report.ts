@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ToolError } from '../errors.js';
 import { FleetMetrics, HISTOGRAM_NAMES, LatencyHistogram } from './metrics.js';
+import type { SimulateConfig } from './flags.js';
 import type { FleetCounters, HistogramName, LatencySummary, MetricsSnapshot, TimelinePoint } from './metrics.js';
 
 /** The `format` tag of every fleet report; the number changes when the layout changes incompatibly. */
@@ -118,8 +119,8 @@ export interface ReportInput {
   startedAt: number;
   /** Run length in milliseconds. */
   durationMs: number;
-  /** The run's settings, as JSON. */
-  config: Record<string, unknown>;
+  /** The run's settings (usually the {@link SimulateConfig}); must be JSON-serialisable. */
+  config: object;
   /**
    * The part of the fleet this run covers.
    * @default { index: 1, count: 1 }
@@ -244,7 +245,7 @@ export function createReport(input: ReportInput): FleetReport {
       durationMs: input.durationMs,
       shard: { ...shard },
       shards: [shard.index],
-      config: input.config,
+      config: JSON.parse(JSON.stringify(input.config)) as Record<string, unknown>,
       chaos: input.chaos ?? [],
       distribution: { ...input.distribution },
       agents: {

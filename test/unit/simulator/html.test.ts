@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { escapeHtml, niceTicks, renderHtmlReport, renderLineChart } from '../../../src/simulator/html.js';
+import { escapeHtml, niceTicks, renderHtmlReport, renderLineChart, thinPoints } from '../../../src/simulator/html.js';
 import { createReport } from '../../../src/simulator/report.js';
 import type { FleetReport } from '../../../src/simulator/report.js';
 import { activities, runMetrics } from './fixtures.js';
@@ -95,6 +95,17 @@ describe('chart helpers', () => {
     expect(niceTicks(0, 97, 5)).toEqual([0, 20, 40, 60, 80, 100]);
     expect(niceTicks(0, 1, 5)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
     expect(niceTicks(0, 0, 5)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+  });
+
+  test('long series are averaged down to at most maxPoints points', () => {
+    const points = Array.from({ length: 10_000 }, (_, i): [number, number] => [i, i % 2 === 0 ? 0 : 10]);
+    const thin = thinPoints(points, 100);
+    expect(thin).toHaveLength(100);
+    expect(thin[0]).toEqual([0, 5]);
+    expect(thin[99]).toEqual([9900, 5]);
+    expect(thinPoints([[1, 2]], 100)).toEqual([[1, 2]]);
+    const svg = renderLineChart({ title: 't', xLabel: 'x', yLabel: 'y', maxPoints: 50 }, [{ name: 's', points }]);
+    expect(/<path d="([^"]*)"/.exec(svg)![1]!.match(/[ML]/g)).toHaveLength(50);
   });
 
   test('a line chart scales points into the plot area', () => {

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { ToolError } from '../../../src/errors.js';
 import { agentlinkVersion, createReport, mergeReports, parseReport, REPORT_FORMAT, stringifyReport } from '../../../src/simulator/report.js';
 import type { FleetReport, ReportInput } from '../../../src/simulator/report.js';
+import { parseSimulateArgs } from '../../../src/simulator/flags.js';
 import { activities, runMetrics } from './fixtures.js';
 import type { AgentActivity } from './fixtures.js';
 
@@ -73,6 +74,14 @@ describe('createReport', () => {
     expect(r.startedAt).toBe('2026-01-01T12:00:00.250Z');
     expect(typeof r.histograms.failover).toBe('string');
     expect(r.histograms.unit).toBe('us');
+  });
+
+  test('the parsed simulate flags are accepted as the config and stored as plain JSON', () => {
+    const flags = parseSimulateArgs(['--agents', '5', '--cluster', '2', '--chaos', 'kill:node1@10s', '--report', 'out.json']);
+    const r = reportOf(activities(5), { index: 1, count: 1 }, { config: flags });
+    expect(r.config).toEqual(JSON.parse(JSON.stringify(flags)));
+    expect(r.config).not.toBe(flags);
+    expect(r.config.reportPath).toBe('out.json');
   });
 
   test('received and lost are null when the managers are not ours', () => {
