@@ -551,6 +551,9 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateConfig {
     sourceIps,
     drainMs: v.drain === undefined ? DEFAULT_DRAIN : parseFlagDuration(v.drain, '--drain'),
   };
+  if (lb === 'haproxy' && config.protocol === 'udp') {
+    throw usage('--lb haproxy balances TCP only; use --lb nginx (stream, UDP) or --protocol tcp');
+  }
   if (config.workload.trim() === '') throw usage('--workload is empty; give syslog, fim, mixed or a file path');
   if (config.shard.count > agents) {
     throw usage(`--shard ${config.shard.index}/${config.shard.count} splits ${agents} agents into more shards than agents; use fewer shards`);

@@ -135,6 +135,7 @@ describe('parseSimulateArgs: bad input names the flag', () => {
     ['a bad ramp', '--agents 1 --cluster 1 --ramp fast', /--ramp 'fast'/],
     ['a bad manager port', '--agents 1 --manager h:99999 --keys k', /--manager port '99999'/],
     ['an unbracketed IPv6 with port', '--agents 1 --manager fe80::1::x --keys k', /--manager 'fe80::1::x': put an IPv6 address in brackets/],
+    ['UDP through HAProxy', '--agents 1 --cluster 2 --lb haproxy --protocol udp', /--lb haproxy balances TCP only/],
     ['--lb without a cluster', '--agents 1 --manager h --keys k --lb haproxy', /--lb needs --cluster/],
     ['--manager without identities', '--agents 1 --manager h', /--manager needs agent identities/],
     ['--keys with --cluster', '--agents 1 --cluster 2 --keys k', /--keys cannot be used with --cluster/],
