@@ -48,7 +48,7 @@ describe('parseSimulateArgs: good input', () => {
       ...args('--agents 5000 --cluster 4 --no-spread --protocol udp --crypto blowfish --strategy backoff --jitter 0.25'),
       ...args('--notify 10s --time-reconnect 1m --ramp 250/s --eps 0.5 --workload fim --duration 1h30m'),
       ...['--chaos', 'restart:node2@40s,kill:node2@20s', '--chaos', 'rebalance@50s'],
-      ...args('--workers 4 --shard 2/3 --report out.json --html r.html --prometheus 9464 --lb haproxy --seed s1 --quiet'),
+      ...args('--workers 4 --shard 2/3 --report out.json --html r.html --prometheus 9464 --lb nginx --seed s1 --quiet'),
       ...args('--source-ips 64 --drain 500ms'),
     ]);
     expect(c).toMatchObject({
@@ -75,7 +75,7 @@ describe('parseSimulateArgs: good input', () => {
       reportPath: 'out.json',
       htmlPath: 'r.html',
       prometheusPort: 9464,
-      lb: 'haproxy',
+      lb: 'nginx',
       seed: 's1',
       quiet: true,
       sourceIps: 64,
