@@ -1,0 +1,79 @@
+/**
+ * The documentation works as written: every relative link in README.md, docs/*.md and
+ * examples/README.md points to a file (and heading) that exists, every TypeScript block
+ * type-checks against the sources, and the example vitest file passes when run the way
+ * examples/README.md says.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { anchors, codeBlocks, docFiles, links, readDoc, ROOT } from '../unit/docs/markdown.js';
+import { typecheckSnippets } from '../unit/docs/typecheck.js';
+
+const run = promisify(execFile);
+
+describe('documentation links', () => {
+  const files = docFiles();
+
+  it('finds the documentation files', () => {
+    expect(files).toContain('README.md');
+    expect(files).toContain('docs/getting-started.md');
+    expect(files).toContain('examples/README.md');
+  });
+
+  for (const file of files) {
+    it(`every relative link in ${file} points to an existing file and heading`, () => {
+      const broken: string[] = [];
+      for (const { target, line } of links(readDoc(file))) {
+        if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // https:, mailto:, ...
+        const hash = target.indexOf('#');
+        const path = decodeURIComponent(hash < 0 ? target : target.slice(0, hash));
+        const anchor = hash < 0 ? undefined : target.slice(hash + 1);
+        const rel = path === '' ? file : normalize(join(dirname(file), path));
+        if (rel.startsWith('..')) {
+          broken.push(`${file}:${line}: ${target} leaves the repository`);
+          continue;
+        }
+        if (!existsSync(join(ROOT, rel))) {
+          broken.push(`${file}:${line}: ${target} (no ${rel})`);
+          continue;
+        }
+        if (anchor !== undefined && anchor !== '' && rel.endsWith('.md') && !anchors(readDoc(rel)).has(anchor)) {
+          broken.push(`${file}:${line}: ${target} (no heading #${anchor} in ${rel})`);
+        }
+      }
+      expect(broken).toEqual([]);
+    });
+  }
+});
+
+describe('documentation code', () => {
+  it('every TypeScript block type-checks as a module of this repository', () => {
+    const snippets = docFiles().flatMap((file) =>
+      codeBlocks(readDoc(file))
+        .filter((b) => b.lang === 'ts' || b.lang === 'typescript')
+        .map((b) => ({ origin: `${file}:${b.line}`, code: b.code })),
+    );
+    expect(snippets.length).toBeGreaterThan(10);
+    const problems = typecheckSnippets(snippets).map((d) => `${d.origin} (+${d.line - 1}): ${d.message}`);
+    expect(problems).toEqual([]);
+  }, 120_000);
+});
+
+describe('examples/vitest-agent.test.ts', () => {
+  it('passes when run with the command examples/README.md gives', async () => {
+    const readme = readDoc('examples/README.md');
+    expect(readme).toContain('npx vitest run --config examples/vitest.config.ts');
+    const vitest = join(ROOT, 'node_modules/vitest/vitest.mjs');
+    const { stdout } = await run(process.execPath, [vitest, 'run', '--config', 'examples/vitest.config.ts'], {
+      cwd: ROOT,
+      timeout: 90_000,
+      env: { ...process.env, CI: '1', NO_COLOR: '1', FORCE_COLOR: '0' },
+    });
+    expect(stdout).toMatch(/examples\/vitest-agent\.test\.ts/);
+    expect(stdout).toMatch(/Tests\s+\d+ passed/);
+    expect(stdout).not.toMatch(/failed/);
+  }, 120_000);
+});
