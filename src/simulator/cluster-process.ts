@@ -1,0 +1,56 @@
+/**
+ * Entry point of the embedded cluster's child process (forked by `agentlink simulate` for large
+ * fleets, so the cluster has an open-file limit of its own). It runs a MockCluster and answers the
+ * parent's requests over IPC; it exits when the parent asks it to close or goes away.
+ *
+ * @module
+ */
+import type { AgentKey } from '../index.js';
+import { serveParent } from './child.js';
+import { startEmbeddedCluster } from './cluster-host.js';
+import type { EmbeddedCluster } from './cluster-host.js';
+
+let cluster: EmbeddedCluster | undefined;
+
+async function shutdown(code: number): Promise<never> {
+  const c = cluster;
+  cluster = undefined;
+  await c?.close().catch(() => undefined);
+  process.exit(code);
+}
+
+serveParent(async (op, msg) => {
+  switch (op) {
+    case 'start': {
+      cluster = await startEmbeddedCluster({
+        nodes: msg.nodes as number,
+        keys: msg.keys as AgentKey[],
+        protocol: msg.protocol as 'tcp' | 'udp',
+        authd: msg.authd === true,
+      });
+      return { servers: cluster.servers, authdPort: cluster.authdPort };
+    }
+    case 'kill':
+      return need().kill(msg.node as string);
+    case 'restart':
+      return need().restart(msg.node as string);
+    case 'rebalance':
+      return need().rebalance(msg.options as { chunkSize?: number; chunkDelay?: number });
+    case 'distribution':
+      return need().distribution();
+    case 'received':
+      return need().received();
+    case 'close':
+      setImmediate(() => void shutdown(0));
+      return undefined;
+    default:
+      throw new Error(`unknown cluster request '${op}'`);
+  }
+});
+
+function need(): EmbeddedCluster {
+  if (!cluster) throw new Error('the cluster is not started');
+  return cluster;
+}
+
+process.on('disconnect', () => void shutdown(0));

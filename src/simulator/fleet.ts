@@ -1,0 +1,802 @@
+/**
+ * The Fleet: thousands of {@link AgentClient}s in one event loop. It starts them at a connect ramp,
+ * feeds them a workload from one shared timer, samples gauges into {@link FleetMetrics} once per
+ * timeline bucket, and stops them cleanly (drain, shutdown message) with exact event accounting.
+ *
+ * Built for size: no per-agent timer beyond the client's own, one listener function per event
+ * shared by every agent (the agent's slot is the listener's `this`), workloads created lazily, a
+ * silent logger and a uname computed once.
+ *
+ * @module
+ */
+import { EventEmitter } from 'eventemitter3';
+import {
+  AgentClient,
+  AgentlinkError,
+  ToolError,
+  createDefaultTransportFactory,
+  hostUname,
+  resolveOptions,
+  silentLogger,
+  systemClock,
+} from '../index.js';
+import type {
+  AgentClientOptions,
+  AgentIdentityOptions,
+  AgentState,
+  Clock,
+  ResolvedServer,
+  ServerOptions,
+  TransportFactory,
+  UnameInfo,
+} from '../index.js';
+import { FleetMetrics } from './metrics.js';
+import type { FleetGauges, TimelinePoint } from './metrics.js';
+import type { LimitHit } from './report.js';
+import { workloadFactory } from './workloads.js';
+import type { Workload, WorkloadFactory } from './workloads.js';
+import { simulatedAgentName, simulatedIdentity, sourceAddressFor } from './identities.js';
+
+/** One manager in the fleet's ordered server list, with the node name the reports use. */
+export interface FleetServer extends ServerOptions {
+  /**
+   * Name shown in per-node counts (`node1`).
+   * @default `address:port`
+   */
+  node?: string;
+}
+
+/** Client options every agent of a fleet shares (identity, servers, bind address and logger are the fleet's). */
+export type FleetClientOptions = Omit<AgentClientOptions, 'agent' | 'keys' | 'servers' | 'localAddress' | 'signal'>;
+
+/** Options of `new Fleet(options)`. Milliseconds everywhere. */
+export interface FleetOptions {
+  /**
+   * The 0-based indexes, in the whole fleet, of the agents this Fleet runs (its shard or worker
+   * part). The index decides the agent's place in the ramp, its server-list rotation, its source
+   * address and its workload phase, so a fleet split over shards or workers behaves as one.
+   */
+  indexes: readonly number[];
+  /**
+   * One identity per index (same order); an `undefined` entry (or no list at all) means the agent
+   * enrolls, named `sim-NNNNNN` after its index, which needs `client.enrollment` settings.
+   */
+  identities?: readonly (AgentIdentityOptions | undefined)[];
+  /** The ordered server list (failover order), at least one. */
+  servers: readonly FleetServer[];
+  /**
+   * Rotate each agent's server list so agent i starts at server i mod N, as administrators spread a
+   * fleet by configuration; false gives every agent the same order.
+   * @default true
+   */
+  spread?: boolean;
+  /** Options every agent shares: notifyTime, timeReconnect, reconnect, cryptoMethod, buffer, enrollment, ... */
+  client?: FleetClientOptions;
+  /**
+   * Agents started per second, by index (agent i starts at i / rate seconds); 0 starts them all at once.
+   * @default 500
+   */
+  rampPerSecond?: number;
+  /**
+   * Events per second per agent (fractions allowed); 0 sends none.
+   * @default 0
+   */
+  eps?: number;
+  /**
+   * The workload: a `--workload` spec (`syslog`, `fim`, `mixed`, a file) or a factory.
+   * @default 'syslog'
+   */
+  workload?: string | WorkloadFactory;
+  /**
+   * Seed of the workloads, so runs and shards repeat.
+   * @default 'agentlink'
+   */
+  seed?: string;
+  /**
+   * Spread source addresses over this many addresses of 127.0.0.0/8 (agent i binds 127.0.0.(i mod N + 1));
+   * 0 lets the OS choose.
+   * @default 0
+   */
+  sourceAddresses?: number;
+  /**
+   * Wall-clock start of the run (ms since the epoch): the ramp, the workload schedule and the
+   * timeline count from here, so workers started at slightly different times share one time axis.
+   * @default the time of {@link Fleet.start}
+   */
+  runStartedAt?: number;
+  /**
+   * Workload timer period.
+   * @default 100
+   */
+  tickMs?: number;
+  /**
+   * The metrics to record into.
+   * @default a new FleetMetrics
+   */
+  metrics?: FleetMetrics;
+  /**
+   * Clock of the fleet's own timers and of the agents.
+   * @default systemClock
+   */
+  clock?: Clock;
+  /**
+   * Transport factory of the agents.
+   * @default real TCP/UDP sockets
+   */
+  transport?: TransportFactory;
+}
+
+/** Gauges of a fleet now. */
+export interface FleetProgress extends FleetGauges {
+  /** Agents in the fleet. */
+  agents: number;
+  /** Agents started so far (the ramp). */
+  started: number;
+  /** Agents that got a startup ACK at least once. */
+  connectedEver: number;
+  /** Events generated so far (every `sendEvent` call, accepted or refused). */
+  eventsSent: number;
+  /** Events the client buffers dropped so far. */
+  eventsDropped: number;
+}
+
+/** What a stopped fleet did, for exact event accounting. */
+export interface FleetTotals {
+  /** Agents in the fleet. */
+  agents: number;
+  /** Agents started. */
+  started: number;
+  /** Agents connected when {@link Fleet.stop} was called. */
+  connectedAtEnd: number;
+  /** Connected agents per node when {@link Fleet.stop} was called. */
+  distribution: Record<string, number>;
+  /** Agents that got a startup ACK at least once. */
+  connectedEver: number;
+  /** Agents that never did. */
+  neverConnected: number;
+  /** Events generated (`sendEvent` calls). */
+  eventsSent: number;
+  /** Events written to a connection (`stats().eventsSent` summed). */
+  eventsWritten: number;
+  /** Events the client buffers dropped (`stats().buffer.dropped` summed): overflow, and what was left at stop. */
+  eventsDropped: number;
+  /** Events written to connections that were lost before an ACK confirmed them (`eventsUnconfirmedOnLostConnections` summed). */
+  eventsUnconfirmedOnLostConnections: number;
+  /** Failed connection attempts. */
+  connectFailures: number;
+  /** Successful connections after the first one. */
+  reconnects: number;
+  /** Reconnections that landed on another server. */
+  failovers: number;
+  /** The last error of agents that never connected, by code (what kept them out). */
+  neverConnectedReasons: Record<string, number>;
+  /** System limits hit. */
+  limits: LimitHit[];
+}
+
+/** Options of {@link Fleet.stop}. */
+export interface FleetStopOptions {
+  /**
+   * How long the agents get to flush their buffers (waiting for reconnections too) before they are stopped.
+   * @default 5000
+   */
+  drainTimeout?: number;
+  /**
+   * Generate the events due up to this many milliseconds after the run start, then no more (makes
+   * the event count independent of when `stop()` runs). Without it, generation stops now.
+   */
+  eventsUntil?: number;
+}
+
+/** Typed events of a {@link Fleet}. */
+export interface FleetEvents {
+  /** A system limit was hit for the first time (later hits are counted in {@link FleetTotals.limits}). */
+  limit: [hit: LimitHit];
+  /** Every agent has been started. */
+  rampDone: [];
+  /** A timeline sample was taken (once per bucket). */
+  sample: [point: TimelinePoint, progress: FleetProgress];
+}
+
+/** The system limits the fleet recognises, by socket error code. */
+const LIMIT_CODES: Record<string, { limit: string; message: string }> = {
+  EMFILE: {
+    limit: 'open-files',
+    message: 'the per-process open-file limit (ulimit -n) was reached: raise it, use --workers N, or run fewer agents per process',
+  },
+  ENFILE: { limit: 'open-files', message: 'the system-wide open-file limit (fs.file-max) was reached: raise it or run fewer agents' },
+  EADDRNOTAVAIL: {
+    limit: 'ephemeral-ports',
+    message: 'no free ephemeral port on the source address (about 28 000 per address): use --source-ips N to spread over 127.0.0.0/8',
+  },
+  EADDRINUSE: {
+    limit: 'ephemeral-ports',
+    message: 'no free ephemeral port on the source address (about 28 000 per address): use --source-ips N to spread over 127.0.0.0/8',
+  },
+  ENOBUFS: { limit: 'socket-buffers', message: 'the kernel ran out of socket buffer memory: run fewer agents per machine' },
+};
+
+/**
+ * The system limit behind an error, if any: walks the `cause` chain for a socket error code
+ * (`EMFILE`, `ENFILE`, `EADDRNOTAVAIL`, `EADDRINUSE`, `ENOBUFS`).
+ *
+ * @param err - an error from an agent or a socket.
+ * @returns the limit name and what to change, or undefined.
+ */
+export function resourceLimitOf(err: unknown): { limit: string; message: string; code: string } | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e !== undefined && e !== null; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && LIMIT_CODES[code]) return { ...LIMIT_CODES[code], code };
+    const text = e instanceof Error ? e.message : '';
+    for (const c of Object.keys(LIMIT_CODES)) if (text.includes(`(${c})`) || text.includes(` ${c} `) || text.endsWith(c)) return { ...LIMIT_CODES[c]!, code: c };
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** The golden-ratio fraction that spreads agents' event phases evenly over one period. */
+const PHASE_STEP = 0.6180339887498949;
+
+/** One agent of the fleet: its client (once started) and its bookkeeping. The listeners' `this`. */
+interface Slot {
+  /** Index in the whole fleet. */
+  readonly index: number;
+  /** Position in this fleet's arrays. */
+  readonly pos: number;
+  /** Ramp start, ms after the run start. */
+  readonly startAt: number;
+  /** Workload phase in [0, 1). */
+  readonly phase: number;
+  client: AgentClient | undefined;
+  workload: Workload | undefined;
+  /** Events generated so far. */
+  emitted: number;
+  /** Index (in the agent's own list) of the server of the last connection; -1 before the first. */
+  lastServerIndex: number;
+  connectedOnce: boolean;
+  /** Code of the last failed attempt (for agents that never connect). */
+  lastErrorCode: string | undefined;
+}
+
+/**
+ * Many {@link AgentClient}s in one process, started at a ramp and fed a workload.
+ *
+ * @example
+ * ```ts
+ * import { Fleet } from 'agentlink/simulator';
+ *
+ * const fleet = new Fleet({
+ *   indexes: keys.map((_, i) => i),
+ *   identities: keys,
+ *   servers: [{ address: '10.0.0.1', node: 'm1' }, { address: '10.0.0.2', node: 'm2' }],
+ *   client: { notifyTime: 10_000 },
+ *   rampPerSecond: 200,
+ *   eps: 1,
+ * });
+ * fleet.start();
+ * await fleet.waitForConnected(keys.length, 60_000);
+ * const totals = await fleet.stop({ drainTimeout: 5000 });
+ * ```
+ */
+export class Fleet extends EventEmitter<FleetEvents> {
+  /** The metrics the fleet records into. */
+  readonly metrics: FleetMetrics;
+  readonly #slots: Slot[];
+  readonly #identities: readonly (AgentIdentityOptions | undefined)[] | undefined;
+  readonly #servers: readonly FleetServer[];
+  readonly #nodeOf = new Map<string, string>();
+  readonly #nodeNames: string[];
+  readonly #spread: boolean;
+  readonly #client: FleetClientOptions;
+  readonly #rate: number;
+  readonly #eps: number;
+  readonly #workload: WorkloadFactory | undefined;
+  readonly #seed: string;
+  readonly #sourceAddresses: number;
+  readonly #tickMs: number;
+  readonly #clock: Clock;
+  readonly #transport: TransportFactory;
+  readonly #uname: UnameInfo;
+  readonly #baseRotations: ServerOptions[][];
+  #runStartedAt: number | undefined;
+  #startMono = 0;
+  #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  #nextToStart = 0;
+  #rampTimer: ReturnType<Clock['setTimeout']> | undefined;
+  #workTimer: ReturnType<Clock['setTimeout']> | undefined;
+  #sampleTimer: ReturnType<Clock['setTimeout']> | undefined;
+  #generating = false;
+  #eventsSent = 0;
+  #droppedSampled = 0;
+  #connectedEver = 0;
+  #failovers = 0;
+  readonly #limits = new Map<string, LimitHit>();
+  readonly #waiters = new Set<{ n: number; resolve: () => void }>();
+  // one listener function per event for the whole fleet; `this` is the agent's slot
+  readonly #onConnected: (this: Slot, info: { serverIndex: number; elapsed: number }) => void;
+  readonly #onError: (this: Slot, error: AgentlinkError) => void;
+  readonly #onStateChange: (this: Slot, change: { from: AgentState; to: AgentState }) => void;
+  #connected = 0;
+  #sentCounted = 0;
+
+  /**
+   * @param options - agents, servers, ramp, workload and shared client options.
+   * @throws {@link ToolError} `ERR_USAGE` for an empty server list, identities that do not match
+   *   the indexes, a negative rate, or a bad workload spec.
+   */
+  constructor(options: FleetOptions) {
+    super();
+    if (options.servers.length === 0) throw new ToolError('Fleet needs at least one server in `servers`', 'ERR_USAGE');
+    if (options.identities !== undefined && options.identities.length !== options.indexes.length) {
+      throw new ToolError(
+        `Fleet got ${options.identities.length} identities for ${options.indexes.length} agent indexes: give one identity (or undefined, to enroll) per index`,
+        'ERR_USAGE',
+      );
+    }
+    const rate = options.rampPerSecond ?? 500;
+    const eps = options.eps ?? 0;
+    if (!(rate >= 0) || !Number.isFinite(rate)) throw new ToolError(`Fleet rampPerSecond must be 0 or more, got ${String(rate)}`, 'ERR_USAGE');
+    if (!(eps >= 0) || !Number.isFinite(eps)) throw new ToolError(`Fleet eps must be 0 or more, got ${String(eps)}`, 'ERR_USAGE');
+    this.metrics = options.metrics ?? new FleetMetrics({ clock: options.clock ?? systemClock });
+    this.#identities = options.identities;
+    this.#servers = options.servers;
+    this.#spread = options.spread ?? true;
+    this.#client = options.client ?? {};
+    this.#rate = rate;
+    this.#eps = eps;
+    this.#seed = options.seed ?? 'agentlink';
+    this.#workload = eps > 0 ? (typeof options.workload === 'function' ? options.workload : workloadFactory(options.workload ?? 'syslog')) : undefined;
+    this.#sourceAddresses = options.sourceAddresses ?? 0;
+    this.#tickMs = Math.max(10, options.tickMs ?? 100);
+    this.#clock = options.clock ?? systemClock;
+    this.#runStartedAt = options.runStartedAt;
+    this.#uname = typeof this.#client.uname === 'object' ? this.#client.uname : hostUname();
+    this.#nodeNames = [];
+    for (const s of this.#servers) {
+      const name = s.node ?? `${s.address}:${s.port ?? 1514}`;
+      this.#nodeOf.set(`${s.address}:${s.port ?? 1514}`, name);
+      if (!this.#nodeNames.includes(name)) this.#nodeNames.push(name);
+    }
+    const plain: ServerOptions[] = this.#servers.map(({ node: _node, ...s }) => s);
+    this.#baseRotations = plain.map((_, r) => [...plain.slice(r), ...plain.slice(0, r)]);
+
+    const metrics = this.metrics;
+    const base = options.transport ?? createDefaultTransportFactory({ clock: this.#clock });
+    const clock = this.#clock;
+    // times every TCP connect (socket open) for the tcpConnect histogram: one wrapper per connection
+    this.#transport = (target, opts) => {
+      const t = base(target, opts);
+      const connect = t.connect.bind(t);
+      t.connect = () => {
+        const began = clock.monotonic();
+        return connect().then(() => metrics.recordTcpConnect(clock.monotonic() - began));
+      };
+      return t;
+    };
+
+    this.#slots = options.indexes.map((index, pos) => ({
+      index,
+      pos,
+      startAt: rate > 0 ? (index / rate) * 1000 : 0,
+      phase: (index * PHASE_STEP) % 1,
+      client: undefined,
+      workload: undefined,
+      emitted: 0,
+      lastServerIndex: -1,
+      connectedOnce: false,
+      lastErrorCode: undefined,
+    }));
+    // the ramp walks the slots in start-time order
+    this.#slots.sort((a, b) => a.startAt - b.startAt || a.index - b.index);
+
+    const fleet = this;
+    this.#onConnected = function (this: Slot, info) {
+      fleet.#agentConnected(this, info.serverIndex, info.elapsed);
+    };
+    this.#onError = function (this: Slot, error) {
+      fleet.#agentError(this, error);
+    };
+    this.#onStateChange = function (this: Slot, change) {
+      if (change.to === 'connected') fleet.#connected++;
+      else if (change.from === 'connected') fleet.#connected--;
+    };
+    // every agent shares these options: check them once here, so a mistake is one error and not one per agent
+    resolveOptions({
+      ...this.#client,
+      agent: options.identities?.find((i) => i !== undefined) ?? simulatedIdentity(0, 'check'),
+      servers: this.#baseRotations[0]!,
+      uname: this.#uname,
+    });
+  }
+
+  /** Agents in the fleet. */
+  get size(): number {
+    return this.#slots.length;
+  }
+
+  /** Node names, in server-list order. */
+  get nodes(): readonly string[] {
+    return this.#nodeNames;
+  }
+
+  /** Wall-clock start of the run (ms since the epoch), once started. */
+  get runStartedAt(): number | undefined {
+    return this.#runStartedAt;
+  }
+
+  /** Milliseconds since the run start (0 before {@link Fleet.start}). */
+  elapsed(): number {
+    if (this.#runStartedAt === undefined || this.#state === 'new') return 0;
+    return this.#clock.now() - this.#runStartedAt;
+  }
+
+  /** The clients started so far (for tests and tools). */
+  *clients(): IterableIterator<AgentClient> {
+    for (const s of this.#slots) if (s.client) yield s.client;
+  }
+
+  /**
+   * Starts the ramp, the workload timer and the timeline sampling. Returns at once; `rampDone` is
+   * emitted when every agent has been started.
+   *
+   * @param runStartedAt - wall-clock start of the run (ms since the epoch), overriding the
+   *   `runStartedAt` option; defaults to now.
+   * @throws {@link ToolError} `ERR_USAGE` when called twice.
+   */
+  start(runStartedAt?: number): void {
+    if (this.#state !== 'new') throw new ToolError('Fleet.start() was already called', 'ERR_USAGE');
+    this.#state = 'running';
+    if (runStartedAt !== undefined) this.#runStartedAt = runStartedAt;
+    this.#runStartedAt ??= this.#clock.now();
+    this.#startMono = this.#clock.monotonic() - (this.#clock.now() - this.#runStartedAt);
+    this.metrics.start();
+    this.#generating = this.#workload !== undefined;
+    this.#rampTick();
+    if (this.#generating) this.#scheduleWork();
+    this.#scheduleSample();
+  }
+
+  /**
+   * Resolves once `n` agents are connected at the same time, or rejects at the deadline.
+   *
+   * @param n - how many connected agents to wait for.
+   * @param timeoutMs - deadline.
+   * @returns resolves with nothing.
+   * @throws {@link AgentlinkError} `ERR_TIMEOUT` (a StateError) at the deadline, naming how many were connected.
+   */
+  waitForConnected(n: number, timeoutMs: number): Promise<void> {
+    if (this.#connectedNow() >= n) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        n,
+        resolve: () => {
+          this.#clock.clearTimeout(timer);
+          this.#waiters.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = this.#clock.setTimeout(() => {
+        this.#waiters.delete(waiter);
+        reject(new ToolError(`only ${this.#connectedNow()} of ${n} agents connected within ${timeoutMs} ms`, 'ERR_USAGE'));
+      }, timeoutMs);
+      this.#waiters.add(waiter);
+    });
+  }
+
+  /** @returns the gauges now: connected, reconnecting, per node, started, events. */
+  progress(): FleetProgress {
+    let connected = 0;
+    let reconnecting = 0;
+    let started = 0;
+    let dropped = 0;
+    const perNode: Record<string, number> = {};
+    for (const n of this.#nodeNames) perNode[n] = 0;
+    for (const s of this.#slots) {
+      const c = s.client;
+      if (!c) continue;
+      started++;
+      const state: AgentState = c.state;
+      if (state === 'connected') {
+        connected++;
+        const node = this.#nodeName(c.server);
+        perNode[node] = (perNode[node] ?? 0) + 1;
+      } else if (state === 'connecting' || state === 'handshaking' || state === 'reconnecting') {
+        reconnecting++;
+      }
+      dropped += c.stats().buffer.dropped;
+    }
+    return {
+      agents: this.#slots.length,
+      started,
+      connected,
+      reconnecting,
+      perNode,
+      connectedEver: this.#connectedEver,
+      eventsSent: this.#eventsSent,
+      eventsDropped: dropped,
+    };
+  }
+
+  /** @returns the system limits hit so far. */
+  limits(): LimitHit[] {
+    return [...this.#limits.values()].map((l) => ({ ...l }));
+  }
+
+  /**
+   * Samples the gauges into the metrics timeline now (the fleet also does it once per bucket).
+   *
+   * @returns the bucket's point and the gauges.
+   */
+  sample(): { point: TimelinePoint; progress: FleetProgress } {
+    const progress = this.progress();
+    if (progress.eventsDropped > this.#droppedSampled) {
+      this.metrics.countDropped(progress.eventsDropped - this.#droppedSampled);
+      this.#droppedSampled = progress.eventsDropped;
+    }
+    const point = this.metrics.sample(progress, Math.max(0, this.elapsed()));
+    return { point, progress };
+  }
+
+  /**
+   * Stops generating events and lets the buffers drain (agents that are reconnecting get the same
+   * time to come back), then stops every agent (each connected one sends `#!-agent shutdown `) and
+   * every timer. Agents the ramp had not started yet are never started. Idempotent.
+   *
+   * @param options - drain deadline, and the time the workload stops at.
+   * @returns the totals, for exact accounting against the managers' counts.
+   */
+  async stop(options: FleetStopOptions = {}): Promise<FleetTotals> {
+    if (this.#state === 'stopped' || this.#state === 'stopping') return this.#stopped ?? (await this.#stopping!);
+    const wasNew = this.#state === 'new';
+    this.#state = 'stopping';
+    this.#stopping = this.#stop(options, wasNew);
+    this.#stopped = await this.#stopping;
+    return this.#stopped;
+  }
+
+  #stopping: Promise<FleetTotals> | undefined;
+  #stopped: FleetTotals | undefined;
+
+  async #stop(options: FleetStopOptions, wasNew: boolean): Promise<FleetTotals> {
+    const drainTimeout = Math.max(0, options.drainTimeout ?? 5000);
+    this.#clock.clearTimeout(this.#rampTimer);
+    this.#rampTimer = undefined;
+    if (this.#generating) {
+      this.#clock.clearTimeout(this.#workTimer);
+      this.#workTimer = undefined;
+      this.#generate(options.eventsUntil ?? this.elapsed());
+      this.#generating = false;
+    }
+    const atStop = wasNew ? undefined : this.progress();
+    // let the buffers drain: connected agents flush at their rate, reconnecting ones may come back
+    const deadline = this.#clock.monotonic() + drainTimeout;
+    while (this.#clock.monotonic() < deadline && this.#queued() > 0) {
+      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, Math.min(100, Math.max(1, deadline - this.#clock.monotonic()))));
+    }
+    await Promise.all(this.#slots.map((s) => s.client?.stop({ drainTimeout: 0 })));
+    this.#clock.clearTimeout(this.#sampleTimer);
+    this.#sampleTimer = undefined;
+    for (const w of this.#waiters) w.resolve();
+    this.#waiters.clear();
+    let written = 0;
+    let dropped = 0;
+    let unconfirmed = 0;
+    let failed = 0;
+    let reconnects = 0;
+    let started = 0;
+    const reasons: Record<string, number> = {};
+    for (const s of this.#slots) {
+      const c = s.client;
+      if (!c) continue;
+      started++;
+      const st = c.stats();
+      written += st.eventsSent;
+      dropped += st.buffer.dropped;
+      unconfirmed += st.eventsUnconfirmedOnLostConnections;
+      failed += st.failedAttempts;
+      reconnects += Math.max(0, st.connects - 1);
+      if (!s.connectedOnce) {
+        const code = s.lastErrorCode ?? 'ERR_NOT_ATTEMPTED';
+        reasons[code] = (reasons[code] ?? 0) + 1;
+      }
+      c.removeAllListeners();
+    }
+    if (dropped > this.#droppedSampled) {
+      this.metrics.countDropped(dropped - this.#droppedSampled);
+      this.#droppedSampled = dropped;
+    }
+    // the last bucket gets the drops of the stop with the gauges from before it (the agents are all stopped now)
+    if (atStop) this.metrics.sample(atStop, Math.max(0, this.elapsed()));
+    this.metrics.countConnectFailure(failed);
+    const neverStarted = this.#slots.length - started;
+    if (neverStarted > 0) reasons.ERR_NOT_STARTED = neverStarted;
+    this.#state = 'stopped';
+    return {
+      agents: this.#slots.length,
+      started,
+      connectedAtEnd: atStop?.connected ?? 0,
+      distribution: atStop?.perNode ?? Object.fromEntries(this.#nodeNames.map((n) => [n, 0])),
+      connectedEver: this.#connectedEver,
+      neverConnected: this.#slots.length - this.#connectedEver,
+      eventsSent: this.#eventsSent,
+      eventsWritten: written,
+      eventsDropped: dropped,
+      eventsUnconfirmedOnLostConnections: unconfirmed,
+      connectFailures: failed,
+      reconnects,
+      failovers: this.#failovers,
+      neverConnectedReasons: reasons,
+      limits: this.limits(),
+    };
+  }
+
+  /** Same as `stop()` with the default drain, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  // --- ramp ----------------------------------------------------------------------------------
+
+  #rampTick(): void {
+    this.#rampTimer = undefined;
+    if (this.#state !== 'running') return;
+    const now = this.#clock.monotonic() - this.#startMono;
+    // at most 1000 agents per turn of the event loop, so a rate of 0 does not block for seconds
+    let budget = 1000;
+    while (this.#nextToStart < this.#slots.length && budget > 0) {
+      const slot = this.#slots[this.#nextToStart]!;
+      if (slot.startAt > now) break;
+      this.#nextToStart++;
+      budget--;
+      this.#startAgent(slot);
+    }
+    if (this.#nextToStart >= this.#slots.length) {
+      this.emit('rampDone');
+      return;
+    }
+    const next = this.#slots[this.#nextToStart]!.startAt;
+    const delay = budget === 0 ? 0 : Math.max(5, Math.min(50, next - now));
+    this.#rampTimer = this.#clock.setTimeout(() => this.#rampTick(), delay);
+  }
+
+  #startAgent(slot: Slot): void {
+    const identity = this.#identities?.[slot.pos];
+    const name = identity?.name ?? simulatedAgentName(slot.index);
+    const rotation = this.#spread ? slot.index % this.#servers.length : 0;
+    const opts: AgentClientOptions = {
+      ...this.#client,
+      servers: this.#baseRotations[rotation]!,
+      uname: { ...this.#uname, nodename: name },
+      logger: this.#client.logger ?? silentLogger,
+    };
+    if (identity) opts.agent = identity;
+    else opts.enrollment = { enabled: true, ...this.#client.enrollment, agentName: name };
+    const local = sourceAddressFor(slot.index, this.#sourceAddresses);
+    if (local !== undefined) opts.localAddress = local;
+    let client: AgentClient;
+    try {
+      client = new AgentClient(opts, { transport: this.#transport, clock: this.#clock });
+    } catch (err) {
+      // the shared options were checked in the constructor: only this agent's identity can be at fault
+      slot.lastErrorCode = err instanceof AgentlinkError ? err.code : 'ERR_CONFIG';
+      return;
+    }
+    slot.client = client;
+    client.on('connected', this.#onConnected, slot);
+    client.on('error', this.#onError, slot);
+    client.on('stateChange', this.#onStateChange, slot);
+    client.start().catch(() => {
+      // start() rejects only when the fleet stops the agent first or the policy gives up; both are counted
+    });
+  }
+
+  // --- agent events (listeners shared by all agents; `slot` is the listener's `this`) ----------
+
+  #agentConnected(slot: Slot, serverIndex: number, elapsed: number): void {
+    if (!slot.connectedOnce) {
+      slot.connectedOnce = true;
+      this.#connectedEver++;
+      this.metrics.recordConnect(elapsed);
+    } else {
+      const failover = slot.lastServerIndex !== serverIndex;
+      if (failover) this.#failovers++;
+      this.metrics.recordReconnect(elapsed, failover);
+    }
+    slot.lastServerIndex = serverIndex;
+    if (this.#waiters.size > 0) {
+      const n = this.#connectedNow();
+      for (const w of this.#waiters) if (n >= w.n) w.resolve();
+    }
+  }
+
+  #agentError(slot: Slot, error: AgentlinkError): void {
+    slot.lastErrorCode = error.code;
+    const hit = resourceLimitOf(error);
+    if (!hit) return;
+    const known = this.#limits.get(hit.limit);
+    if (known) {
+      known.count++;
+      return;
+    }
+    const entry: LimitHit = { limit: hit.limit, count: 1, message: `${hit.code}: ${hit.message}` };
+    this.#limits.set(hit.limit, entry);
+    this.emit('limit', { ...entry });
+  }
+
+  // --- workload --------------------------------------------------------------------------------
+
+  #scheduleWork(): void {
+    this.#workTimer = this.#clock.setTimeout(() => {
+      this.#workTimer = undefined;
+      if (!this.#generating || this.#state !== 'running') return;
+      this.#generate(this.elapsed());
+      this.#scheduleWork();
+    }, this.#tickMs);
+  }
+
+  /** Sends every event due up to `t` ms after the run start: agent i's k-th event is due at start_i + (k + phase_i) / eps. */
+  #generate(t: number): void {
+    const factory = this.#workload;
+    if (!factory) return;
+    const perMs = this.#eps / 1000;
+    for (let i = 0; i < this.#nextToStart; i++) {
+      const slot = this.#slots[i]!;
+      const client = slot.client;
+      if (!client) continue;
+      const x = (t - slot.startAt) * perMs - slot.phase;
+      if (x < 0) continue;
+      const due = Math.floor(x) + 1;
+      if (slot.emitted >= due) continue;
+      const workload = (slot.workload ??= factory({ seed: this.#seed, agentName: client.identity?.name ?? simulatedAgentName(slot.index) }));
+      while (slot.emitted < due) {
+        slot.emitted++;
+        this.#eventsSent++;
+        client.sendEvent(workload.next());
+      }
+    }
+    const delta = this.#eventsSent - this.#sentCounted;
+    if (delta > 0) {
+      this.metrics.countSent(delta);
+      this.#sentCounted = this.#eventsSent;
+    }
+  }
+
+  // --- sampling --------------------------------------------------------------------------------
+
+  #scheduleSample(): void {
+    const bucket = this.metrics.bucketMs;
+    const e = Math.max(0, this.elapsed());
+    // sample in the middle of each bucket, so a late timer still lands in the right one
+    const next = (Math.floor(e / bucket) + 0.5) * bucket;
+    const delay = next > e ? next - e : next + bucket - e;
+    this.#sampleTimer = this.#clock.setTimeout(() => {
+      this.#sampleTimer = undefined;
+      if (this.#state !== 'running') return;
+      const { point, progress } = this.sample();
+      this.emit('sample', point, progress);
+      this.#scheduleSample();
+    }, delay);
+  }
+
+  // --- helpers ---------------------------------------------------------------------------------
+
+  #nodeName(server: ResolvedServer | undefined): string {
+    if (!server) return 'unknown';
+    const key = `${server.address}:${server.port}`;
+    return this.#nodeOf.get(key) ?? key;
+  }
+
+  #connectedNow(): number {
+    return this.#connected;
+  }
+
+  #queued(): number {
+    let n = 0;
+    for (const s of this.#slots) {
+      const c = s.client;
+      if (c && c.state !== 'closed') n += c.stats().buffer.queued;
+    }
+    return n;
+  }
+}
