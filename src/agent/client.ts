@@ -180,7 +180,10 @@ export interface AgentClientStats {
   failedAttempts: number;
   /** Successful connections per server index. */
   connectsPerServer: number[];
-  /** Payloads from the manager that failed to decode. */
+  /**
+   * Data from the manager that failed to decode or was refused: undecodable payloads, oversize TCP
+   * frames, malformed requests or file headers, refused shared-file names, shared files above 64 MiB.
+   */
   decodeErrors: number;
   /**
    * Events written to connections that were then lost before the manager confirmed reading them
@@ -828,6 +831,8 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
 
   #onTransportClose(conn: Connection, error: AgentlinkError | undefined): void {
     if (this.#conn !== conn) return;
+    // an oversize frame (ERR_DECODE_FRAME_TOO_LARGE) is undecodable data from the manager: count it as one
+    if (error instanceof DecodeError) this.#stats.decodeErrors++;
     const reason =
       error ?? new ConnectionError('Connection closed', 'ERR_CONNECTION_LOST', { server: serverRef(conn.server) });
     if (this.#handshake) {
@@ -1102,6 +1107,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
         try {
           this.#openFile = { name: sanitizeSharedFileName(msg.name), md5: msg.md5, chunks: [], size: 0 };
         } catch (err) {
+          this.#stats.decodeErrors++; // a refused file name ('..', NUL) is bad data from the manager, counted as such
           this.emit('error', err instanceof AgentlinkError ? err : new DecodeError('Bad shared file name', 'ERR_DECODE_MESSAGE', { cause: err }));
         }
         return;
@@ -1114,6 +1120,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
           this.#keepalive.touch(); // shared-file chunks refresh available_server too (protocol.md 5.5)
           if (file.size + msg.data.length > MAX_SHARED_FILE) {
             this.#openFile = undefined;
+            this.#stats.decodeErrors++;
             this.emit('error', new DecodeError(`Shared file '${file.name}' exceeds ${MAX_SHARED_FILE} bytes; discarded`, 'ERR_DECODE_SIZE'));
             return;
           }
