@@ -271,6 +271,12 @@ export interface MockManagerOptions {
   requestMaxAttempts?: number;
   /** Pause after every 31 chunks of a shared-file push over UDP. @default 1000 */
   udpFilePauseMs?: number;
+  /**
+   * Receive buffer of the UDP socket, in bytes (the kernel caps it at `net.core.rmem_max`). A large
+   * buffer keeps bursts from thousands of UDP agents from being dropped while the event loop is busy.
+   * @default 4194304
+   */
+  udpReceiveBufferSize?: number;
 }
 
 /** Options of {@link MockManager.waitForAgents}. */
@@ -506,6 +512,7 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
   readonly #rto: number;
   readonly #maxAttempts: number;
   readonly #udpFilePause: number;
+  readonly #udpRecvBuffer: number;
   readonly #authdOption: true | Partial<MockAuthdOptions> | undefined;
 
   #state: RunState = 'new';
@@ -599,6 +606,7 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
     this.#rto = intOption('requestRetransmitMs', options.requestRetransmitMs, 1000, 1, 2 ** 31 - 1);
     this.#maxAttempts = intOption('requestMaxAttempts', options.requestMaxAttempts, 4, 1, 1000);
     this.#udpFilePause = intOption('udpFilePauseMs', options.udpFilePauseMs, 1000, 0, 2 ** 31 - 1);
+    this.#udpRecvBuffer = intOption('udpReceiveBufferSize', options.udpReceiveBufferSize, 4 * 1024 * 1024, 1024, 2 ** 31 - 1);
     this.#authdOption = options.authd === false ? undefined : options.authd;
     this.#faults = defaultFaults(options.verifyCounters ?? false);
     for (const [group, files] of Object.entries(options.sharedFiles ?? {})) this.setSharedFiles(group, files);
@@ -808,6 +816,11 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
       sock.once('error', onError);
       sock.bind({ address: this.#host, port, exclusive: true }, () => {
         sock.off('error', onError);
+        try {
+          sock.setRecvBufferSize(this.#udpRecvBuffer);
+        } catch {
+          // the kernel refused the size: keep its default
+        }
         sock.on('error', (err) => this.#log.warn({ err: err.message }, 'UDP socket error'));
         sock.on('message', (msg, rinfo) => this.#onUdpMessage(msg, rinfo));
         resolve(sock);
