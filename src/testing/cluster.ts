@@ -389,7 +389,8 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
    *
    * @param opts - tolerance, chunking, and optional external counts.
    * @returns the counts used, how many agents were told to reconnect, and the verdict.
-   * @throws {@link AbortError} when `signal` aborts between chunks.
+   * @throws {@link AbortError} when `signal` aborts between chunks; {@link StateError} `ERR_CLOSED`
+   *   when the cluster closes between chunks.
    */
   async rebalance(opts: RebalanceOptions = {}): Promise<RebalanceResult> {
     const tolerance = opts.tolerance ?? DEFAULT_AGENT_TOLERANCE;
@@ -418,8 +419,9 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
     let moved = 0;
     for (let i = 0; i < picks.length; i += chunkSize) {
       if (i > 0) {
-        await this.#sleep(chunkDelay);
-        if (opts.signal?.aborted) throw new AbortError('rebalance aborted', { cause: opts.signal.reason });
+        await this.#sleep(chunkDelay, opts.signal);
+        if (this.#state === 'closed') throw new StateError(`MockCluster closed during rebalance (${moved} agents asked to reconnect)`, 'ERR_CLOSED');
+        if (opts.signal?.aborted) throw new AbortError(`rebalance aborted (${moved} agents asked to reconnect)`, { cause: opts.signal.reason });
       }
       for (const p of picks.slice(i, i + chunkSize)) moved += p.manager.forceReconnect([p.id]);
     }
@@ -623,15 +625,17 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
     );
   }
 
-  #sleep(ms: number): Promise<void> {
+  #sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const wake = (): void => {
         this.#sleepers.delete(wake);
         this.#clock.clearTimeout(handle);
+        signal?.removeEventListener('abort', wake);
         resolve();
       };
       const handle = unrefTimeout(this.#clock, wake, ms);
       this.#sleepers.add(wake);
+      signal?.addEventListener('abort', wake, { once: true });
     });
   }
 }

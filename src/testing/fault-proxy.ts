@@ -140,6 +140,8 @@ class ProxyConn {
   readonly down: Pipe;
   closed = false;
   connected = false;
+  /** Set while a cut connection waits for its FINs. */
+  release: (() => void) | undefined;
 
   constructor(
     readonly id: number,
@@ -382,10 +384,7 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
     this.#state = 'closed';
     await this.#listenOp;
     for (const c of [...this.#conns]) this.#end(c, 'proxy-closed');
-    for (const c of this.#cutting) {
-      c.client.destroy();
-      c.upstream.destroy();
-    }
+    for (const c of [...this.#cutting]) c.release?.();
     this.#cutting.clear();
     const server = this.#server;
     this.#server = undefined;
@@ -546,7 +545,9 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
       this.#conns.delete(c);
       // Let the FINs (and the partial frame) go out, then release the sockets.
       this.#cutting.add(c);
+      let timer: TimerHandle | undefined;
       const release = (): void => {
+        this.#clock.clearTimeout(timer);
         this.#cutting.delete(c);
         c.client.destroy();
         c.upstream.destroy();
@@ -557,7 +558,8 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
       c.upstream.once('close', () => {
         if (c.client.closed) release();
       });
-      unrefTimeout(this.#clock, release, 1000);
+      timer = unrefTimeout(this.#clock, release, 1000);
+      c.release = release;
       this.emit('close', { id: c.id, reason: 'cut' });
       return false;
     }

@@ -17,7 +17,7 @@ export type {
   MockManagerStats,
   PeerInfo,
   ReceivedEvent,
-  SharedFile,
+  SharedFileInput,
   WaitForAgentsOptions,
   WaitForEventsOptions,
 } from './mock-manager.js';

@@ -192,7 +192,7 @@ export interface MockManagerEvents {
 }
 
 /** One shared file given to {@link MockManager.pushSharedFile} or the `sharedFiles` option. */
-export interface SharedFile {
+export interface SharedFileInput {
   /** Name inside merged.mg (`agent.conf`, ...). */
   name: string;
   /** Content. */
@@ -250,7 +250,7 @@ export interface MockManagerOptions {
    * manager pushes the group's merged.mg (protocol.md 4.6).
    * @default {}
    */
-  sharedFiles?: Record<string, readonly SharedFile[]>;
+  sharedFiles?: Record<string, readonly SharedFileInput[]>;
   /** Logger (pino-compatible). Nothing is logged at info level per message. @default silent */
   logger?: Logger;
   /** Clock for timers and timestamps. @default the system clock */
@@ -1570,7 +1570,7 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
    * @param group - group name (`default` unless authd recorded other groups in the key store).
    * @param files - the files of the group's merged.mg.
    */
-  setSharedFiles(group: string, files: readonly SharedFile[]): void {
+  setSharedFiles(group: string, files: readonly SharedFileInput[]): void {
     if (files.length === 0) {
       this.#shared.delete(group);
       return;
@@ -1599,7 +1599,7 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
    * @param group - group name written in the bundle's first line (defaults to `target.group`).
    * @returns how many agents received the whole push.
    */
-  async pushSharedFile(target: string | { group: string }, files: readonly SharedFile[], group?: string): Promise<number> {
+  async pushSharedFile(target: string | { group: string }, files: readonly SharedFileInput[], group?: string): Promise<number> {
     const g = group ?? (typeof target === 'string' ? undefined : target.group);
     const data = buildMergedMg(files, g);
     const bundle: MergedBundle = { data, md5: createHash('md5').update(data).digest('hex') };

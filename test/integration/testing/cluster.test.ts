@@ -171,6 +171,20 @@ describe('MockCluster', () => {
     expect(r).toMatchObject({ balanced: false, mean: 4, excess: { node1: 2 }, moved: 2 });
   });
 
+  it('rebalance stops between chunks when its signal aborts', async () => {
+    const { k, cluster } = await startCluster(2, 4);
+    const port = cluster.servers()[0]!.port;
+    for (const key of k) {
+      const a = await RawAgent.tcp(key, port);
+      cleanup(() => a.close());
+      await a.handshake();
+    }
+    const ac = new AbortController();
+    const p = cluster.rebalance({ chunkSize: 1, chunkDelay: 10_000, signal: ac.signal });
+    setTimeout(() => ac.abort(), 30);
+    await expect(p).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+  });
+
   it('runs one authd on the shared key store: an agent enrolled there connects to any node', async () => {
     const cluster = new MockCluster({ nodes: 2, authd: true });
     cleanup(() => cluster.close());

@@ -274,6 +274,27 @@ describe('MockManager protocol behaviour', () => {
     expect(decodeErrors.map((e) => e.agentId)).toEqual(['999', k!.id, '050']);
   });
 
+  it('closes connections beyond maxConnections at once', async () => {
+    const keys = new KeyStore();
+    const k = keys.generate(3);
+    const m = await startManager({ keys, maxConnections: 2 });
+    const a = await agentOn(m, k[0]);
+    const b = await agentOn(m, k[1]);
+    const c = await agentOn(m, k[2]);
+    expect(await c.waitClosed()).toBe(true);
+    expect(await a.handshake()).toBe(ACK);
+    expect(await b.handshake()).toBe(ACK);
+    expect(m.stats().connectionsRefused).toBe(1);
+  });
+
+  it('rejects impossible options with a ConfigError naming the option', () => {
+    expect(() => new MockManager({ port: 70000 })).toThrow(/port/);
+    expect(() => new MockManager({ protocols: [] })).toThrow(/protocols/);
+    expect(() => new MockManager({ managerVersion: 'latest' })).toThrow(/managerVersion/);
+    expect(() => new MockManager({ connectionOvertakeTime: -1 })).toThrow(/connectionOvertakeTime/);
+    expect(() => new MockManager({ keys: '001 bad\n' })).toThrow(/client.keys line 1/);
+  });
+
   it('closes a connection whose frame announces more than 65536 bytes', async () => {
     const m = await startManager({ keys: new KeyStore() });
     const a = await agentOn(m, VECTOR_KEY);
