@@ -395,6 +395,8 @@ class TcpConn {
   lastValidAt = 0;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /** This connection as a reply channel (one object per connection, not per message). */
+  readonly channel: Channel;
 
   constructor(
     readonly id: number,
@@ -402,6 +404,7 @@ class TcpConn {
   ) {
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
+    this.channel = { kind: 'tcp', conn: this };
   }
 }
 
@@ -896,7 +899,7 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
     } catch (err) {
       if (err instanceof DecodeError && err.code === 'ERR_DECODE_FRAME_TOO_LARGE') {
         this.#stats.framesTooLarge++;
-        this.#reject(err, { kind: 'tcp', conn }, conn.agent?.key.id);
+        this.#reject(err, conn.channel, conn.agent?.key.id);
       } else {
         this.#log.error({ err: (err as Error).message, conn: conn.id }, 'unexpected failure on a TCP connection');
         this.#closeConn(conn);
@@ -925,7 +928,7 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
       this.#write(conn, encodeTcpFrame(Buffer.from(PONG, 'latin1')));
       return;
     }
-    const channel: Channel = { kind: 'tcp', conn };
+    const channel = conn.channel;
     const key = this.#identify(payload, conn.remoteAddress, channel);
     if (key === undefined) return;
     const agent = this.#agentState(key);
@@ -1348,7 +1351,7 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
   /** Where the manager can send to an agent now (protocol.md 8.3), or undefined. */
   #channelOf(agent: AgentState): Channel | undefined {
     if (agent.lastSeen === 0 || this.#clock.now() - agent.lastSeen > this.#disconnectionTime) return undefined;
-    if (agent.sock !== undefined) return agent.sock.closed ? undefined : { kind: 'tcp', conn: agent.sock };
+    if (agent.sock !== undefined) return agent.sock.closed ? undefined : agent.sock.channel;
     if (agent.udpPeer !== undefined && agent.live) return { kind: 'udp', address: agent.udpPeer.address, port: agent.udpPeer.port };
     return undefined;
   }
