@@ -952,6 +952,12 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
 
     const decoded = this.#decode(payload, key, channel);
     if (decoded === undefined) return;
+    const previous = conn.agent;
+    if (previous !== undefined && previous !== agent && previous.sock === conn) {
+      // Another agent's messages on this connection: it no longer owns it.
+      previous.sock = undefined;
+      this.#setLive(previous, false);
+    }
     conn.agent = agent;
     conn.messages++;
     conn.lastValidAt = this.#clock.monotonic();
@@ -1626,7 +1632,8 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
       if (!this.#sendControl(agent, buildFileOpen(bundle.md5, 'merged.mg'))) return false;
       const { data } = bundle;
       let chunks = 0;
-      for (let off = 0; off < data.length; off += FILE_CHUNK) {
+      let off = 0;
+      while (off < data.length) {
         const ch = this.#channelOf(agent);
         if (ch === undefined || this.#state !== 'running') return false;
         if (ch.kind === 'tcp' && ch.conn.socket.writableLength > this.#sendBufferSize / 2) {
@@ -1634,6 +1641,7 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
           continue;
         }
         if (!this.#sendControl(agent, data.subarray(off, Math.min(off + FILE_CHUNK, data.length)))) return false;
+        off += FILE_CHUNK;
         chunks++;
         if (ch.kind === 'udp' && chunks % UDP_CHUNKS_PER_PAUSE === 0 && this.#udpFilePause > 0) await this.#sleep(this.#udpFilePause);
       }

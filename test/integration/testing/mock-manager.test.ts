@@ -401,6 +401,30 @@ describe('MockManager commands', () => {
     expect(m.stats().filesPushed).toBe(1);
   });
 
+  it('waits for a slow reader during a large push instead of dropping chunks', async () => {
+    const keys = new KeyStore();
+    const [k] = keys.generate(1);
+    const m = await startManager({ keys, sendBufferSize: 16 * 1024 });
+    const a = await agentOn(m, k);
+    await a.handshake();
+    a.socket.pause();
+    const content = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < content.length; i++) content[i] = (i * 31 + (i >> 9)) & 0xff;
+    const pushed = m.pushSharedFile(k!.id, [{ name: 'big.bin', content }]);
+    await sleep(100);
+    a.socket.resume();
+    expect(await pushed).toBe(1);
+    const msgs = [];
+    for (;;) {
+      const msg = await a.next();
+      msgs.push(msg);
+      if (msg.text === '#!-close file ') break;
+    }
+    const file = Buffer.concat(msgs.slice(1, -1).map((x) => x.data!));
+    expect(createHash('md5').update(file).digest('hex')).toBe(/^#!-up file ([0-9a-f]+) /.exec(msgs[0]!.text!)![1]);
+    expect(m.stats().sendDropped).toBe(0);
+  });
+
   it('pushes shared files on demand over UDP, pausing every 31 chunks', async () => {
     const keys = new KeyStore();
     const [k] = keys.generate(1);
