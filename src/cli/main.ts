@@ -34,28 +34,13 @@ Commands:
 
 Set AGENTLINK_DEBUG=1 to print stack traces.`;
 
-// The manager module is written separately; its entry point is `runManager`.
-const MANAGER_MODULE = './manager.js';
-
 const COMMANDS: Record<string, () => Promise<CommandRun>> = {
   demo: async () => (await import('./demo.js')).run,
   simulate: async () => (await import('./simulate.js')).run,
   enroll: async () => (await import('./enroll.js')).run,
   keys: async () => (await import('./keys.js')).run,
   report: async () => (await import('./report.js')).run,
-  manager: async () => {
-    let mod: { runManager?: CommandRun };
-    try {
-      mod = (await import(MANAGER_MODULE)) as { runManager?: CommandRun };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-        throw new ToolError('this build has no manager command', 'ERR_USAGE', { cause: err });
-      }
-      throw err;
-    }
-    if (typeof mod.runManager !== 'function') throw new ToolError('this build has no manager command', 'ERR_USAGE');
-    return mod.runManager;
-  },
+  manager: async () => (await import('./manager.js')).runManager,
 };
 
 /** Help texts main prints itself for `<command> --help` and `help <command>`. */
@@ -63,6 +48,7 @@ const USAGES: Record<string, () => Promise<string>> = {
   simulate: async () => SIMULATE_USAGE,
   keys: async () => (await import('./keys.js')).KEYS_USAGE,
   report: async () => (await import('./report.js')).REPORT_USAGE,
+  manager: async () => (await import('./manager.js')).MANAGER_USAGE,
 };
 
 function wantsHelp(argv: readonly string[]): boolean {

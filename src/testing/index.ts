@@ -34,3 +34,25 @@ export type {
   RebalanceOptions,
   RebalanceResult,
 } from './cluster.js';
+export { MockAuthd, DEFAULT_AUTHD_REQUEST_TIMEOUT, DEFAULT_AUTHD_FORCE_TIME } from './authd.js';
+export type {
+  AgentConnectionStatus,
+  AgentStatusInfo,
+  MockAuthdEvents,
+  MockAuthdFaults,
+  MockAuthdForceOptions,
+  MockAuthdOptions,
+  MockAuthdStats,
+} from './authd.js';
+export { TEST_CA_CERT, TEST_SERVER_CERT, TEST_SERVER_KEY, TEST_CLIENT_CERT, TEST_CLIENT_KEY } from './certs.js';
+export { createMemoryNetwork } from '../transport/memory.js';
+export type {
+  MemoryConnection,
+  MemoryConnectionEvents,
+  MemoryNetwork,
+  MemoryNetworkOptions,
+  MemoryServer,
+  MemoryServerEvents,
+  MemoryUnreachableMode,
+} from '../transport/memory.js';
+export * from './lb/index.js';

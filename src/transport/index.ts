@@ -1,6 +1,6 @@
 /**
  * Transports: the only code that touches sockets. `createDefaultTransportFactory()` gives real TCP
- * and UDP sockets; `createMemoryNetwork()` an in-memory network for unit tests.
+ * and UDP sockets; the in-memory network for unit tests is in `agentlink/testing`.
  *
  * @module
  */
@@ -22,7 +22,6 @@ export { TcpTransport, createTcpTransport, DEFAULT_TCP_KEEPALIVE_DELAY, DEFAULT_
 export type { TcpTransportOptions, TcpSocketFactory } from './tcp.js';
 export { UdpTransport, createUdpTransport, MAX_UDP_PAYLOAD_IPV4, MAX_UDP_PAYLOAD_IPV6 } from './udp.js';
 export type { UdpTransportOptions } from './udp.js';
-export { createMemoryNetwork } from './memory.js';
 export type {
   MemoryConnection,
   MemoryConnectionEvents,
