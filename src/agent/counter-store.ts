@@ -307,7 +307,8 @@ export class FileCounterStore implements CounterStore {
       if (this.#pending === value) this.#pending = undefined;
       return;
     }
-    this.#pending = undefined;
+    // A newer value saved while this write awaited the read above stays pending: its own write follows.
+    if (this.#pending === value) this.#pending = undefined;
     try {
       await this.#atomicWrite(this.path, value);
       this.#persisted = value;
