@@ -308,6 +308,8 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   #started = false;
   #startedEventSent = false;
   #closeReason: AgentlinkError | undefined;
+  /** The counter-store flush started by the close; `stop()` waits for it so the counter is on disk when it returns. */
+  #flushed: Promise<void> = Promise.resolve();
   #startPromise: Promise<void> | undefined;
   #startSettle: { resolve: () => void; reject: (e: AgentlinkError) => void } | undefined;
   #closedPromise: Promise<void>;
@@ -483,13 +485,14 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
 
   /**
    * Stops the agent: drains the buffer within `drainTimeout`, sends `#!-agent shutdown `, closes
-   * the connection and clears every timer. Idempotent.
+   * the connection, clears every timer and waits for the counter store's flush (so the counter of
+   * the shutdown message is stored when it resolves). Idempotent.
    *
    * @param options - drain deadline.
    */
   async stop(options: StopOptions = {}): Promise<void> {
-    if (this.#state === 'closed') return;
-    if (this.#state === 'closing') return this.#closedPromise;
+    if (this.#state === 'closed') return this.#flushed;
+    if (this.#state === 'closing') return this.#closedPromise.then(() => this.#flushed);
     const drainTimeout = options.drainTimeout ?? 5000;
     const wasConnected = this.#state === 'connected';
     this.#transition('closing');
@@ -511,6 +514,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     }
     this.#finish(undefined);
     await this.#closedPromise;
+    await this.#flushed;
   }
 
   /** `await using agent = new AgentClient(...)`: stops with the default drain. */
@@ -861,7 +865,9 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     if (this.options.signal && this.#abortListener) {
       this.options.signal.removeEventListener('abort', this.#abortListener);
     }
-    void this.#counterStore.flush?.().catch((err: unknown) => this.emit('error', err instanceof AgentlinkError ? err : new StateError('Counter store flush failed', 'ERR_INVALID_STATE', { cause: err })));
+    this.#flushed = (this.#counterStore.flush?.() ?? Promise.resolve()).catch((err: unknown) => {
+      this.emit('error', err instanceof AgentlinkError ? err : new StateError('Counter store flush failed', 'ERR_INVALID_STATE', { cause: err }));
+    });
     const settle = this.#startSettle;
     this.#startSettle = undefined;
     settle?.reject(reason ?? new AbortError('Client stopped before it connected'));
