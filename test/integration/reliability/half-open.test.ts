@@ -121,7 +121,9 @@ describe('half-open connections', () => {
     const detectedAfter = Date.now() - t0;
     expect(reason).toBe('ERR_SERVER_SILENT');
     expect(detectedAfter).toBeLessThanOrEqual(2 * TIME_RECONNECT);
-    // The agent destroyed its side: the stuck server's socket closes although it never closed it.
+    // The agent destroyed its side: once the stuck server reads again, it finds its socket closed
+    // (a paused socket learns of the agent's RST only when it reads).
+    stuck.conns[0]!.socket.resume();
     await until(() => stuck.conns[0]!.closed, 2000, 'stuck socket closed by the agent');
     await until(() => c.connected && c.server?.port === m2.port, 4000, 'reconnected to node2');
     c.send('after the stuck server', 'half-open');

@@ -86,6 +86,16 @@ function frameWithLength(len: number, body = Buffer.alloc(0)): Buffer {
   return Buffer.concat([h, body]);
 }
 
+/** The startup reply, or an error naming the step and the manager's counters (for diagnosis). */
+async function handshake(a: RawAgent, m: MockManager, step: string): Promise<string | undefined> {
+  try {
+    return await a.handshake();
+  } catch (err) {
+    const { agents: _agents, ...st } = m.stats();
+    throw new Error(`${step}: ${(err as Error).message}; manager ${JSON.stringify(st)}`);
+  }
+}
+
 describe('MockManager under adversarial input, with a legitimate agent connected', () => {
   it('refuses fuzz, slowloris, oversize, replay, wrong-key and ping floods the Wazuh way, keeps serving the agent, bounds memory and logs no secret', async () => {
     const keys = new KeyStore();
@@ -240,7 +250,7 @@ describe('MockManager under adversarial input, with a legitimate agent connected
     // --- 4. replay with verifyCounters on, and 5. another agent's key under this agent's id ---------
     const b1 = await RawAgent.tcp(B, port);
     cleanups.push(() => b1.close());
-    expect(await b1.handshake()).toBe('#!-agent ack ');
+    expect(await handshake(b1, m, 'first B connection')).toBe('#!-agent ack ');
     const e1 = b1.encode('1:replay:first');
     b1.sendPayload(e1);
     await m.waitForEvents((e) => e.message === 'first' && e.agentId === B.id, { timeout: 3000 });
@@ -279,7 +289,7 @@ describe('MockManager under adversarial input, with a legitimate agent connected
     b2.counter = { ...b1.counter };
     await b2.connect(port);
     cleanups.push(() => b2.close());
-    expect(await b2.handshake()).toBe('#!-agent ack ');
+    expect(await handshake(b2, m, 'B after the replay')).toBe('#!-agent ack ');
     b2.send('1:replay:second');
     await m.waitForEvents((e) => e.message === 'second' && e.agentId === B.id, { timeout: 3000 });
 
@@ -290,7 +300,7 @@ describe('MockManager under adversarial input, with a legitimate agent connected
     // A UDP peer still gets served after the UDP flood.
     const cu = await RawAgent.udp(C, port);
     cleanups.push(() => cu.close());
-    expect(await cu.handshake()).toBe('#!-agent ack ');
+    expect(await handshake(cu, m, 'UDP agent')).toBe('#!-agent ack ');
 
     // --- the legitimate agent never noticed ---------------------------------------------------------
     clearInterval(ticker);
