@@ -168,6 +168,12 @@ export interface AgentClientStats {
   eventsSent: number;
   /** Events accepted by `sendEvent`. */
   eventsAccepted: number;
+  /**
+   * Events the client refused itself, each also emitted as `drop` with reason `rejected`: sent after
+   * `stop()`, or impossible to encode (too large for one message, a bad queue). Drops by the client
+   * buffer are counted in `buffer.droppedByReason`.
+   */
+  eventsRejected: number;
   /** ACKs received. */
   acks: number;
   /** Successful connections (startup ACKed). */
@@ -330,6 +336,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     messagesOut: 0,
     eventsSent: 0,
     eventsAccepted: 0,
+    eventsRejected: 0,
     acks: 0,
     connects: 0,
     disconnects: 0,
@@ -464,6 +471,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
    */
   sendEvent(event: AgentEvent): boolean {
     if (this.#state === 'closing' || this.#state === 'closed') {
+      this.#stats.eventsRejected++;
       this.emit('drop', { event, reason: 'rejected' });
       return false;
     }
@@ -535,6 +543,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
       messagesOut: s.messagesOut,
       eventsSent: s.eventsSent,
       eventsAccepted: s.eventsAccepted,
+      eventsRejected: s.eventsRejected,
       acks: s.acks,
       connects: s.connects,
       disconnects: s.disconnects,
@@ -963,6 +972,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
       const error = err instanceof AgentlinkError ? err : new DecodeError('Event could not be encoded', 'ERR_DECODE_MESSAGE', { cause: err });
       this.emit('error', error);
       // an event that can never be encoded (too large, bad queue) is dropped, counted and emitted
+      this.#stats.eventsRejected++;
       this.emit('drop', { event, reason: 'rejected' });
       return true;
     }
