@@ -364,4 +364,44 @@ describe('MockManager under adversarial input, with a legitimate agent connected
         `heap growth ${(growth / 1024 / 1024).toFixed(1)} MiB, legit events ${sent} all delivered, log lines ${lines.length}`,
     );
   });
+
+  it('with verifyCounters off (the Wazuh default) a replayed keepalive over UDP takes the reply channel until the agent speaks again: a protocol limit that verifyCounters closes', async () => {
+    for (const verifyCounters of [false, true]) {
+      const keys = new KeyStore();
+      const [B] = keys.generate(1) as [AgentKey];
+      const m = new MockManager({ keys, protocols: ['tcp', 'udp'], verifyCounters });
+      cleanups.push(() => m.close());
+      await m.start();
+      const b = await RawAgent.tcp(B, m.port);
+      cleanups.push(() => b.close());
+      expect(await handshake(b, m, 'handshake')).toBe('#!-agent ack ');
+      const captured = b.encode(KEEPALIVE); // what an eavesdropper on the path records
+      b.sendPayload(captured);
+      expect((await b.next()).text).toBe('#!-agent ack ');
+      const attacker = createSocket('udp4');
+      cleanups.push(() => attacker.close());
+      await new Promise<void>((resolve) => attacker.connect(m.port, '127.0.0.1', resolve));
+      const toAttacker: Buffer[] = [];
+      attacker.on('message', (msg) => toAttacker.push(msg));
+      attacker.send(captured);
+      await sleep(200);
+      if (verifyCounters) {
+        expect(m.stats().counterRejections).toBe(1);
+        expect(m.agent(B.id)!.protocol).toBe('tcp');
+        expect(toAttacker).toEqual([]);
+      } else {
+        // accepted again: the manager now answers the replayer's address (the ACK went there)...
+        expect(m.agent(B.id)!.protocol).toBe('udp');
+        expect(toAttacker).toHaveLength(1);
+        // ...and so does every command until the agent's next control message takes the channel back
+        expect(m.activeResponse(B.id, { command: 'restart-wazuh0' })).toBe(1);
+        await sleep(100);
+        expect(toAttacker).toHaveLength(2);
+        expect(b.inbox).toHaveLength(0);
+        b.send(KEEPALIVE);
+        expect((await b.next()).text).toBe('#!-agent ack ');
+        expect(m.agent(B.id)!.protocol).toBe('tcp');
+      }
+    }
+  });
 });
