@@ -1,19 +1,94 @@
 /**
- * `agentlink demo`. PLACEHOLDER written by the CLI dispatcher's author so the dispatcher can load
- * it; the real command replaces this file.
+ * `agentlink demo` (what `npm start` runs): an embedded 3-node mock cluster, a few hundred agents
+ * spread over it by their server lists, the busiest node killed mid-run and restarted, a
+ * rebalance, live progress, a summary table, and `report.html` / `report.json` in the current
+ * directory. Needs nothing but `npm ci`, and finishes in well under a minute.
  *
  * @module
  */
+import { parseArgs } from 'node:util';
+import { parseSimulateArgs, translateParseArgsError } from '../simulator/index.js';
+import type { SimulationChaosStep } from '../simulator/run.js';
+import { runSimulation } from './simulate.js';
 import type { CliIo } from './io.js';
 
+/** Help text of `agentlink demo`. */
+export const DEMO_USAGE = `Usage: agentlink demo [--agents N] [--quiet]
+
+Runs 300 simulated agents (default) against an embedded 3-node mock cluster for 36 seconds: the
+busiest node is killed at 10 s and restarted at 20 s, the cluster is rebalanced at 24 s. Writes
+report.html and report.json in the current directory.`;
+
+/** Timeline of the demo, in milliseconds from the start. */
+const KILL_AT = 10_000;
+const RESTART_AT = 20_000;
+const REBALANCE_AT = 24_000;
+const DURATION = '36s';
+
 /**
- * Runs `agentlink demo` (not implemented yet: prints so and returns 2).
+ * Runs `agentlink demo`.
  *
- * @param _argv - the arguments after `demo`.
- * @param io - streams and signal.
+ * @param argv - the arguments after `demo`.
+ * @param io - streams, signal and working directory.
  * @returns the exit code.
  */
-export async function run(_argv: string[], io: CliIo): Promise<number> {
-  io.stderr.write('agentlink demo: not implemented yet\n');
-  return 2;
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  let values: { agents?: string; quiet?: boolean; help?: boolean };
+  try {
+    values = parseArgs({
+      args: argv,
+      options: { agents: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    throw translateParseArgsError(err, ['agents', 'quiet', 'help'], 'demo');
+  }
+  if (values.help) {
+    io.stdout.write(`${DEMO_USAGE}\n`);
+    return 0;
+  }
+  const config = parseSimulateArgs([
+    '--agents',
+    values.agents ?? '300',
+    '--cluster',
+    '3',
+    '--duration',
+    DURATION,
+    '--notify',
+    '2s',
+    '--time-reconnect',
+    '6s',
+    '--ramp',
+    '150/s',
+    '--eps',
+    '2',
+    '--workload',
+    'mixed',
+    '--drain',
+    '3s',
+    '--report',
+    'report.json',
+    '--html',
+    'report.html',
+    ...(values.quiet ? ['--quiet'] : []),
+  ]);
+  const chaos: SimulationChaosStep[] = [
+    { action: 'kill', node: 'busiest', atMs: KILL_AT },
+    { action: 'restart', node: 'last-killed', atMs: RESTART_AT },
+    { action: 'rebalance', atMs: REBALANCE_AT },
+  ];
+  if (!values.quiet) {
+    io.stderr.write(
+      `agentlink demo: ${config.agents} agents, 3-node mock cluster on 127.0.0.1; the busiest node dies at ${KILL_AT / 1000}s, ` +
+        `comes back at ${RESTART_AT / 1000}s, rebalance at ${REBALANCE_AT / 1000}s; ${DURATION} in all\n`,
+    );
+  }
+  return runSimulation('demo', config, io, {
+    chaos,
+    // short timers so the story fits in half a minute: two tries 1.5 s apart, then the next node
+    serverOptions: { maxRetries: 2, retryInterval: 1500 },
+    client: { reconnect: { strategy: 'wazuh', jitter: 0.5 } },
+    rebalance: { chunkSize: 50, chunkDelay: 500 },
+  });
 }

@@ -1,23 +1,60 @@
 /**
- * `agentlink simulate`. PLACEHOLDER written by the CLI dispatcher's author: it parses and checks
- * the flags (so usage errors are already real) but runs nothing. The real command replaces this
- * file.
+ * `agentlink simulate`: run a fleet of simulated agents against managers, a manager cluster or an
+ * embedded mock cluster, with live progress, a summary table and JSON/HTML reports.
  *
  * @module
  */
-import { parseSimulateArgs } from '../simulator/index.js';
+import { parseSimulateArgs, renderSummaryTable } from '../simulator/index.js';
+import { simulate } from '../simulator/run.js';
+import type { SimulateOptions, SimulationResult } from '../simulator/run.js';
+import type { SimulateConfig } from '../simulator/flags.js';
+import { EXIT_INTERRUPTED } from './io.js';
 import type { CliIo } from './io.js';
 
 /**
- * Runs `agentlink simulate` (not implemented yet: checks the flags, prints so and returns 2).
+ * Runs a simulation for a CLI command and prints its outcome: the summary table and report paths
+ * on stdout, problems on stderr (one line each).
+ *
+ * @param command - the command name for message prefixes (`simulate`, `demo`).
+ * @param config - the parsed flags.
+ * @param io - streams, signal, cwd.
+ * @param extra - programmatic options (the demo's chaos and timers).
+ * @returns the exit code: 0 success, 1 failure (no agent connected, a system limit, an accounting
+ *   mismatch), 130 interrupted.
+ */
+export async function runSimulation(command: string, config: SimulateConfig, io: CliIo, extra: SimulateOptions = {}): Promise<number> {
+  const live = !config.quiet && io.stderr.isTTY === true;
+  const held: string[] = [];
+  const log = (line: string): void => {
+    // on a terminal the progress block is redrawn in place: keep notes until it is done
+    if (live) held.push(line);
+    else if (!config.quiet) io.stderr.write(`agentlink ${command}: ${line}\n`);
+  };
+  const options: SimulateOptions = { ...extra, progress: io.stderr, log };
+  if (io.cwd !== undefined) options.cwd = io.cwd;
+  if (io.signal !== undefined) options.signal = io.signal;
+  let result: SimulationResult;
+  try {
+    result = await simulate(config, options);
+  } finally {
+    for (const line of held) io.stderr.write(`agentlink ${command}: ${line}\n`);
+  }
+  io.stdout.write(renderSummaryTable(result.report));
+  if (result.reportPath) io.stdout.write(`JSON report: ${result.reportPath}\n`);
+  if (result.htmlPath) io.stdout.write(`HTML report: ${result.htmlPath}\n`);
+  for (const p of result.problems) io.stderr.write(`agentlink ${command}: ${p}\n`);
+  if (result.interrupted) return EXIT_INTERRUPTED;
+  return result.problems.length > 0 ? 1 : 0;
+}
+
+/**
+ * Runs `agentlink simulate`.
  *
  * @param argv - the arguments after `simulate`.
- * @param io - streams and signal.
- * @returns the exit code.
- * @throws ToolError `ERR_USAGE` for bad flags.
+ * @param io - streams, signal and working directory.
+ * @returns the exit code (usage errors are thrown as `ToolError` and printed by the dispatcher with code 2).
  */
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  parseSimulateArgs(argv);
-  io.stderr.write('agentlink simulate: not implemented yet\n');
-  return 2;
+  const config = parseSimulateArgs(argv);
+  return runSimulation('simulate', config, io);
 }

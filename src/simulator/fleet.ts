@@ -170,6 +170,8 @@ export interface FleetTotals {
   failovers: number;
   /** The last error of agents that never connected, by code (what kept them out). */
   neverConnectedReasons: Record<string, number>;
+  /** The first error message seen for each error code (one example per code). */
+  errorSamples: Record<string, string>;
   /** System limits hit. */
   limits: LimitHit[];
 }
@@ -312,6 +314,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
   #connectedEver = 0;
   #failovers = 0;
   readonly #limits = new Map<string, LimitHit>();
+  readonly #errorSamples = new Map<string, string>();
   readonly #waiters = new Set<{ n: number; resolve: () => void }>();
   // one listener function per event for the whole fleet; `this` is the agent's slot
   readonly #onConnected: (this: Slot, info: { serverIndex: number; elapsed: number }) => void;
@@ -627,6 +630,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       reconnects,
       failovers: this.#failovers,
       neverConnectedReasons: reasons,
+      errorSamples: Object.fromEntries(this.#errorSamples),
       limits: this.limits(),
     };
   }
@@ -712,6 +716,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
 
   #agentError(slot: Slot, error: AgentlinkError): void {
     slot.lastErrorCode = error.code;
+    if (!this.#errorSamples.has(error.code) && this.#errorSamples.size < 32) this.#errorSamples.set(error.code, error.message);
     const hit = resourceLimitOf(error);
     if (!hit) return;
     const known = this.#limits.get(hit.limit);
@@ -767,9 +772,10 @@ export class Fleet extends EventEmitter<FleetEvents> {
   #scheduleSample(): void {
     const bucket = this.metrics.bucketMs;
     const e = Math.max(0, this.elapsed());
-    // sample in the middle of each bucket, so a late timer still lands in the right one
-    const next = (Math.floor(e / bucket) + 0.5) * bucket;
-    const delay = next > e ? next - e : next + bucket - e;
+    // sample in the middle of each bucket (at least half a bucket ahead), so a timer a little
+    // early or late still lands once in each bucket
+    let delay = (Math.floor(e / bucket) + 0.5) * bucket - e;
+    while (delay < bucket / 2) delay += bucket;
     this.#sampleTimer = this.#clock.setTimeout(() => {
       this.#sampleTimer = undefined;
       if (this.#state !== 'running') return;
