@@ -237,6 +237,20 @@ export function resourceLimitOf(err: unknown): { limit: string; message: string;
   return undefined;
 }
 
+/**
+ * When to take the next timeline sample: in the middle of the next bucket not sampled yet, so a
+ * timer that fires a little early or late still samples every bucket exactly once.
+ *
+ * @param elapsed - milliseconds since the run start.
+ * @param bucketMs - bucket width.
+ * @param lastBucket - index of the last bucket sampled (-1 for none).
+ * @returns the delay in milliseconds and the bucket index it lands in.
+ */
+export function nextSample(elapsed: number, bucketMs: number, lastBucket: number): { delay: number; bucket: number } {
+  const bucket = Math.max(Math.floor(elapsed / bucketMs), lastBucket + 1);
+  return { delay: Math.max(0, (bucket + 0.5) * bucketMs - elapsed), bucket };
+}
+
 /** The golden-ratio fraction that spreads agents' event phases evenly over one period. */
 const PHASE_STEP = 0.6180339887498949;
 
@@ -322,6 +336,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
   readonly #onStateChange: (this: Slot, change: { from: AgentState; to: AgentState }) => void;
   #connected = 0;
   #sentCounted = 0;
+  #lastBucket = -1;
 
   /**
    * @param options - agents, servers, ramp, workload and shared client options.
@@ -770,12 +785,9 @@ export class Fleet extends EventEmitter<FleetEvents> {
   // --- sampling --------------------------------------------------------------------------------
 
   #scheduleSample(): void {
-    const bucket = this.metrics.bucketMs;
-    const e = Math.max(0, this.elapsed());
-    // sample in the middle of each bucket (at least half a bucket ahead), so a timer a little
-    // early or late still lands once in each bucket
-    let delay = (Math.floor(e / bucket) + 0.5) * bucket - e;
-    while (delay < bucket / 2) delay += bucket;
+    const next = nextSample(Math.max(0, this.elapsed()), this.metrics.bucketMs, this.#lastBucket);
+    this.#lastBucket = next.bucket;
+    const delay = next.delay;
     this.#sampleTimer = this.#clock.setTimeout(() => {
       this.#sampleTimer = undefined;
       if (this.#state !== 'running') return;

@@ -21,7 +21,7 @@ import { startEmbeddedCluster } from './cluster-host.js';
 import type { EmbeddedCluster } from './cluster-host.js';
 import { shardAgentIndexes } from './flags.js';
 import type { SimulateConfig } from './flags.js';
-import { Fleet, resourceLimitOf } from './fleet.js';
+import { Fleet, nextSample, resourceLimitOf } from './fleet.js';
 import type { FleetClientOptions, FleetProgress, FleetServer, FleetTotals } from './fleet.js';
 import { renderHtmlReport } from './html.js';
 import { autoSourceAddresses, loadKeysFile, simulatedIdentities } from './identities.js';
@@ -126,7 +126,7 @@ export interface SimulationResult {
 /** One part of the fleet: a Fleet in this process, or a worker process. */
 interface FleetPart {
   start(runStartedAt: number): Promise<void>;
-  progress(): FleetProgress | undefined;
+  progress(): Promise<FleetProgress | undefined>;
   limits(): LimitHit[];
   stop(drainTimeout: number, eventsUntil: number): Promise<{ totals: FleetTotals; snapshot: MetricsSnapshot }>;
   close(): Promise<void>;
@@ -143,7 +143,7 @@ class LocalPart implements FleetPart {
     this.fleet.start(runStartedAt);
   }
 
-  progress(): FleetProgress {
+  async progress(): Promise<FleetProgress> {
     return this.fleet.progress();
   }
 
@@ -185,7 +185,13 @@ class WorkerPart implements FleetPart {
     return this.#ipc.request('start', { runStartedAt });
   }
 
-  progress(): FleetProgress | undefined {
+  async progress(): Promise<FleetProgress | undefined> {
+    // ask for the live gauges; fall back on the last per-bucket sample if the worker is busy
+    const live = await Promise.race([
+      this.#ipc.request<FleetProgress>('progress').catch(() => undefined),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 500).unref()),
+    ]);
+    if (live) this.#progress = live;
     return this.#progress;
   }
 
@@ -574,7 +580,7 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
     let lastProgress: ProgressSnapshot | undefined;
     const snapshotNow = async (): Promise<ProgressSnapshot> => {
       const sum = sumProgress(
-        parts.map((p) => p.progress()),
+        await Promise.all(parts.map((p) => p.progress())),
         indexes.length,
         nodes,
       );
@@ -605,11 +611,18 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
       runMetrics.sample({ connected: 0, reconnecting: 0, perNode: {} }, elapsed());
       progress?.update(snap);
       if (!ticking) return;
-      tickTimer = clock.setTimeout(() => void tick(), delayToMidBucket(elapsed(), bucketMs));
+      const next = nextSample(elapsed(), bucketMs, lastBucket);
+      lastBucket = next.bucket;
+      tickTimer = clock.setTimeout(() => void tick(), next.delay);
     };
     progress?.update(await snapshotNow());
     progress?.start();
-    tickTimer = clock.setTimeout(() => void tick(), bucketMs / 2);
+    let lastBucket = -1;
+    {
+      const first = nextSample(elapsed(), bucketMs, lastBucket);
+      lastBucket = first.bucket;
+      tickTimer = clock.setTimeout(() => void tick(), first.delay);
+    }
 
     // the chaos schedule
     const chaos: SimulationChaosStep[] = options.chaos ?? config.chaos.map((c) => (c.action === 'rebalance' ? { action: 'rebalance', atMs: c.atMs } : { action: c.action, node: c.node!, atMs: c.atMs }));
@@ -742,21 +755,6 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
     progress?.stop();
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   }
-}
-
-/**
- * Milliseconds until the middle of the next timeline bucket, at least half a bucket away (a timer
- * that fires a little early must not sample the same bucket twice).
- *
- * @param elapsed - milliseconds since the run start.
- * @param bucketMs - bucket width.
- * @returns the delay.
- */
-export function delayToMidBucket(elapsed: number, bucketMs: number): number {
-  const mid = (Math.floor(elapsed / bucketMs) + 0.5) * bucketMs;
-  let delay = mid - elapsed;
-  while (delay < bucketMs / 2) delay += bucketMs;
-  return delay;
 }
 
 async function writeOutput(path: string, text: string, flag: string): Promise<void> {
