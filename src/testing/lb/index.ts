@@ -46,3 +46,23 @@ export type {
   StatRow,
   StatRowType,
 } from './runtime-api.js';
+export {
+  DEFAULT_ADMIN_STATE_DELAY,
+  DEFAULT_NODE_UP_TIMEOUT,
+  DEFAULT_REBALANCE_CHUNK_DELAY,
+  DEFAULT_REBALANCE_CHUNK_SIZE,
+  DEFAULT_REBALANCE_SLEEP_TIME,
+  DEFAULT_RECONNECTION_STABILITY_TIME,
+  DEFAULT_STATUS_SYNC_TIME,
+  HaproxyRebalancer,
+  rebalanceClusterOf,
+} from './rebalancer.js';
+export type {
+  HaproxyRebalancerEvents,
+  HaproxyRebalancerOptions,
+  MigrationResult,
+  MockClusterNodes,
+  RebalanceCluster,
+  RebalancerRuntime,
+  RebalanceRunResult,
+} from './rebalancer.js';
