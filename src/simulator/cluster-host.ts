@@ -54,6 +54,8 @@ export interface EmbeddedCluster {
   readonly authdPort: number | undefined;
   /** Whether the cluster runs in a child process. */
   readonly forked: boolean;
+  /** The child process id, when forked. */
+  readonly pid: number | undefined;
   /** Kills a node (connections reset, port closed). */
   kill(node: string): Promise<void>;
   /** Restarts a node on the same port. */
@@ -78,6 +80,7 @@ export interface EmbeddedCluster {
  */
 class LocalCluster implements EmbeddedCluster {
   readonly forked = false;
+  readonly pid = undefined;
   readonly #cluster: MockCluster;
   #received = 0;
   servers: FleetServer[] = [];
@@ -137,6 +140,10 @@ class ForkedCluster implements EmbeddedCluster {
 
   constructor() {
     this.#ipc = new IpcClient(forkChild('cluster-process'), 'cluster process');
+  }
+
+  get pid(): number | undefined {
+    return this.#ipc.child.pid;
   }
 
   async start(options: EmbeddedClusterOptions): Promise<void> {

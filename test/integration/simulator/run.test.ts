@@ -1,0 +1,71 @@
+/**
+ * simulate() as a library: Prometheus metrics during a run, an interrupted run that still reports,
+ * and the demo's chaos selectors (busiest node, last killed node, rebalance).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseReport, parseSimulateArgs } from 'agentlink/simulator';
+// simulate() is not in the simulator barrel yet (the lead adds it): import the module directly
+import { simulate } from '../../../src/simulator/run.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'agentlink-run-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('simulate()', () => {
+  it('serves Prometheus metrics on 127.0.0.1 while the fleet runs', async () => {
+    const lines: string[] = [];
+    let scraped = '';
+    const config = parseSimulateArgs(['--agents', '30', '--cluster', '2', '--duration', '3s', '--eps', '2', '--notify', '1s', '--drain', '1s', '--prometheus', '0', '--quiet']);
+    const run = simulate(config, { log: (l) => lines.push(l) });
+    // scrape once the agents are up
+    for (let i = 0; i < 40 && !/agentlink_agents_connected 30\b/.test(scraped); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const url = /Prometheus metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(lines.join('\n'))?.[1];
+      if (url) scraped = await fetch(url).then((r) => r.text(), () => '');
+    }
+    const result = await run;
+    expect(scraped).toMatch(/agentlink_agents_connected 30\b/);
+    expect(scraped).toMatch(/agentlink_agents_per_node\{node="node1"\} 15\b/);
+    expect(scraped).toMatch(/agentlink_events_sent_total \d+/);
+    expect(scraped).toMatch(/agentlink_events_received_total \d+/);
+    expect(result.problems).toEqual([]);
+  }, 20_000);
+
+  it('stops early when the signal aborts and still writes the report', async () => {
+    const controller = new AbortController();
+    const config = parseSimulateArgs(['--agents', '20', '--cluster', '2', '--duration', '60s', '--eps', '2', '--report', 'aborted.json', '--quiet']);
+    setTimeout(() => controller.abort(), 1500);
+    const started = Date.now();
+    const result = await simulate(config, { cwd: dir, signal: controller.signal });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(result.interrupted).toBe(true);
+    const report = parseReport(JSON.parse(readFileSync(join(dir, 'aborted.json'), 'utf8')));
+    expect(report.durationMs).toBeLessThan(5000);
+    expect(report.agents.total).toBe(20);
+    expect(report.events.sent).toBe(report.events.received! + report.events.dropped + report.events.lost!);
+  }, 20_000);
+
+  it('kills the busiest node, restarts it and rebalances, recording each step', async () => {
+    const config = parseSimulateArgs(['--agents', '60', '--cluster', '3', '--duration', '4s', '--eps', '1', '--notify', '1s', '--drain', '1s', '--quiet']);
+    const result = await simulate(config, {
+      chaos: [
+        { action: 'kill', node: 'busiest', atMs: 1000 },
+        { action: 'restart', node: 'last-killed', atMs: 2000 },
+        { action: 'rebalance', atMs: 2500 },
+      ],
+      serverOptions: { maxRetries: 1, retryInterval: 200 },
+      rebalance: { chunkDelay: 0 },
+    });
+    expect(result.problems).toEqual([]);
+    const chaos = result.report.chaos;
+    expect(chaos.map((c) => c.action)).toEqual(['kill', 'restart', 'rebalance']);
+    expect(chaos.every((c) => c.error === undefined)).toBe(true);
+    // 20 agents per node: the busiest is the first in node order
+    expect(chaos[0]!.node).toBe('node1');
+    expect(chaos[1]!.node).toBe('node1');
+    expect(result.report.failover.count).toBe(20);
+    expect(result.report.agents.connected).toBe(60);
+  }, 20_000);
+});
