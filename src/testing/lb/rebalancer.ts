@@ -517,7 +517,7 @@ export class HaproxyRebalancer extends EventEmitter<HaproxyRebalancerEvents> {
       }
       const waited = this.#clock.monotonic() - started;
       const notUp = nodes.filter((name) => states.get(name) !== 'UP');
-      if (notUp.length === 0) return waited;
+      if (notUp.length === 0) return Math.round(waited);
       if (waited >= this.#nodeUpTimeout) {
         throw new ToolError(
           `HAProxy did not report ${notUp.map((name) => `${this.backend}/${name} (${states.get(name)})`).join(', ')} UP within ${this.#nodeUpTimeout} ms`,
