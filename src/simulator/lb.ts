@@ -26,8 +26,11 @@ export type LbKind = 'haproxy' | 'nginx';
 export interface ClusterNodeEndpoint {
   /** Address of the node's events (remoted) listener. */
   address: string;
-  /** Its port. */
-  port: number;
+  /**
+   * Its port.
+   * @default 1514
+   */
+  port?: number | undefined;
   /** Node name (MockCluster `servers()`). */
   name?: string;
   /** Node name (fleet server list, `EmbeddedCluster.servers`). */
@@ -168,7 +171,7 @@ function nodesOf(cluster: BalancedCluster): LbBackend[] {
     if (!NODE_NAME_RE.test(name)) {
       throw new ToolError(`startBalancerForCluster: node name ${JSON.stringify(name)} cannot be a balancer server name (letters, digits, '_', '.', '-')`, 'ERR_USAGE');
     }
-    return { name, address: s.address, port: s.port };
+    return { name, address: s.address, port: s.port ?? 1514 };
   });
 }
 
