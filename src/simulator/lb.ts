@@ -187,7 +187,7 @@ function nodesOf(cluster: BalancedCluster): LbBackend[] {
  * @returns the running balancer; stop it with {@link ClusterBalancer.stop}.
  * @throws {@link ToolError} `ERR_USAGE` for an unknown kind, UDP nodes, or a rebalancer with nginx;
  *   `ERR_EXTERNAL_PROGRAM` when the program is missing (naming the Debian package) or does not start;
- *   {@link ConfigError} for impossible balancer options.
+ *   `ConfigError` for impossible balancer options.
  * @example
  * ```ts
  * const lb = await startBalancerForCluster('haproxy', cluster, { checkIntervalMs: 500 });
