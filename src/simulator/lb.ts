@@ -79,6 +79,13 @@ export interface ClusterBalancerOptions {
    * @default 1000
    */
   checkIntervalMs?: number;
+  /**
+   * Agent connections the balancer must hold at once (the fleet size): raises HAProxy's `maxconn`
+   * (default 4000) to this plus a margin, and nginx's `worker_connections` (default 4096) to twice
+   * this plus a margin (nginx uses one for the agent and one for the node). Below the defaults it
+   * changes nothing. Explicit `haproxy.maxconn` / `nginx.workerConnections` win.
+   */
+  connections?: number;
   /** More HAProxy options (timeouts, rise/fall, binary, …). */
   haproxy?: Omit<HaproxyBalancerOptions, 'backends' | 'enrollmentBackends' | 'host' | 'eventsPort' | 'enrollmentPort'>;
   /** More nginx options (method, fail_timeout, binary, …). */
@@ -217,12 +224,19 @@ export async function startBalancerForCluster(kind: LbKind, cluster: BalancedClu
     ...(options.clock ? { clock: options.clock } : {}),
   };
 
+  const connections = options.connections ?? 0;
+  if (!Number.isInteger(connections) || connections < 0) {
+    throw new ToolError(`startBalancerForCluster: connections must be a whole number >= 0, not ${String(options.connections)}`, 'ERR_USAGE');
+  }
+
   if (kind === 'nginx') {
-    const nginx = await NginxStreamBalancer.start({ method: 'least_conn', ...options.nginx, ...common });
+    const workerConnections = Math.max(4096, 2 * connections + 256);
+    const nginx = await NginxStreamBalancer.start({ method: 'least_conn', workerConnections, ...options.nginx, ...common });
     return new RunningBalancer(kind, nginx.host, nginx.eventsPort, nginx.enrollmentPort, backends, undefined, nginx, undefined, options.nginx?.method ?? 'least_conn');
   }
 
-  const haproxy = await HaproxyBalancer.start({ checkIntervalMs: options.checkIntervalMs ?? 1000, ...options.haproxy, ...common });
+  const maxconn = Math.max(4000, connections + 100);
+  const haproxy = await HaproxyBalancer.start({ checkIntervalMs: options.checkIntervalMs ?? 1000, maxconn, ...options.haproxy, ...common });
   let rebalancer: HaproxyRebalancer | undefined;
   if (options.rebalance !== undefined) {
     const { start, ...rest } = options.rebalance;

@@ -41,6 +41,7 @@ describe('startBalancerForCluster usage errors (found before any program starts)
     await expect(startBalancerForCluster('haproxy', { servers: [] })).rejects.toMatchObject({ code: 'ERR_USAGE' });
     await expect(startBalancerForCluster('nginx', { servers: () => [{ address: '127.0.0.1', port: 1514, name: 'node 1; bind' }] })).rejects.toMatchObject({ code: 'ERR_USAGE' });
     await expect(startBalancerForCluster('envoy' as 'haproxy', cluster)).rejects.toMatchObject({ code: 'ERR_USAGE' });
+    await expect(startBalancerForCluster('haproxy', cluster, { connections: -1 })).rejects.toMatchObject({ code: 'ERR_USAGE', message: expect.stringContaining('connections') });
   });
 
   it('names the Debian package when the program is missing', async () => {
@@ -57,8 +58,11 @@ for (const kind of ['haproxy', 'nginx'] as const) {
       const keys = simulatedIdentities([0, 1, 2, 3, 4, 5], `lb-sim-${kind}`);
       const cluster = await startEmbeddedCluster({ nodes: 3, keys, authd: true });
       cleanups.push(() => cluster.close());
-      const lb = await startBalancerForCluster(kind, cluster, { checkIntervalMs: 500 });
+      const lb = await startBalancerForCluster(kind, cluster, { checkIntervalMs: 500, connections: 5000 });
       cleanups.push(() => lb.stop());
+      // sized for the fleet: HAProxy's maxconn, nginx's worker_connections (two per proxied connection)
+      if (kind === 'haproxy') expect(lb.haproxy!.config).toContain('maxconn 5100');
+      else expect(lb.nginx!.config).toContain('worker_connections 10256;');
       expect(lb.kind).toBe(kind);
       expect(lb.nodes).toEqual(['node1', 'node2', 'node3']);
       expect(lb.eventsServer.address).toBe('127.0.0.1');
