@@ -5,8 +5,9 @@
  * examples/README.md says.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { anchors, codeBlocks, docFiles, links, readDoc, ROOT } from '../unit/docs/markdown.js';
@@ -76,6 +77,34 @@ describe('documentation code', () => {
     const problems = typecheckSnippets(snippets).map((d) => `${d.origin} (+${d.line - 1}): ${d.message}`);
     expect(problems).toEqual([]);
   }, 120_000);
+});
+
+describe('documentation programs', () => {
+  // Blocks marked ```ts run use only mock managers on 127.0.0.1: each is executed as a module
+  // (through vitest's resolver, so `agentlink` imports resolve to the sources) and must finish.
+  const runnable = CHECKED_CODE.filter((f) => docFiles().includes(f)).flatMap((file) =>
+    codeBlocks(readDoc(file))
+      .filter((b) => (b.lang === 'ts' || b.lang === 'typescript') && /\brun\b/.test(b.info))
+      .map((b) => ({ file, line: b.line, code: b.code })),
+  );
+  const dir = join(ROOT, '.tmp', 'docs-run');
+
+  it('finds runnable blocks', () => {
+    expect(runnable.length).toBeGreaterThan(0);
+  });
+
+  for (const block of runnable) {
+    it(`${block.file}:${block.line} runs to the end`, async () => {
+      mkdirSync(dir, { recursive: true });
+      const path = join(dir, `${block.file.replace(/[/.]/g, '_')}_${block.line}.ts`);
+      writeFileSync(path, `${block.code}\nexport {};\n`);
+      try {
+        await import(/* @vite-ignore */ pathToFileURL(path).href);
+      } finally {
+        rmSync(path, { force: true });
+      }
+    }, 30_000);
+  }
 });
 
 describe('examples/vitest-agent.test.ts', () => {

@@ -12,6 +12,8 @@ export const ROOT = new URL('../../../', import.meta.url).pathname;
 export interface CodeBlock {
   /** The info string's first word (`ts`, `sh`, `yaml`, ...), lowercase; empty when none. */
   lang: string;
+  /** The rest of the info string (`run` marks a TypeScript block the docs test executes). */
+  info: string;
   /** The block's text, without the fences. */
   code: string;
   /** 1-based line number of the first line of code in the Markdown file. */
@@ -66,7 +68,7 @@ export function codeBlocks(text: string): CodeBlock[] {
   const lines = text.split('\n');
   const out: CodeBlock[] = [];
   for (let i = 0; i < lines.length; i++) {
-    const open = /^(\s*)(`{3,}|~{3,})\s*([^\s`]*)/.exec(lines[i]!);
+    const open = /^(\s*)(`{3,}|~{3,})\s*([^\s`]*)\s*([^`]*)$/.exec(lines[i]!);
     if (!open) continue;
     const fence = open[2]!;
     const body: string[] = [];
@@ -76,7 +78,7 @@ export function codeBlocks(text: string): CodeBlock[] {
       if (l.trim().startsWith(fence[0]!.repeat(fence.length)) && l.trim().replace(new RegExp(`^\\${fence[0]}+`), '') === '') break;
       body.push(l);
     }
-    out.push({ lang: (open[3] ?? '').toLowerCase(), code: body.join('\n'), line: i + 2 });
+    out.push({ lang: (open[3] ?? '').toLowerCase(), info: (open[4] ?? '').trim(), code: body.join('\n'), line: i + 2 });
     i = j;
   }
   return out;
