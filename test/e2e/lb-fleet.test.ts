@@ -298,8 +298,8 @@ await describeIfLb('haproxy', `${AGENTS} agents through real HAProxy leastconn i
       // the enrollments and the connections went through HAProxy's frontends
       const rows = await rig.lb.runtime!.showStat();
       const stot = (px: string): number => rows.find((r) => r.pxname === px && r.svname === 'FRONTEND')?.stot ?? 0;
-      expect(stot('wazuh_register')).toBe(5);
-      expect((await rig.lb.sessionsPerNode())!).toEqual(rig.cluster.distribution());
+      expect(stot('wazuh_register')).toBeGreaterThanOrEqual(5);
+      await waitFor(async () => JSON.stringify(await rig.lb.sessionsPerNode()) === JSON.stringify(rig.cluster.distribution()), 5000, () => 'scur = distribution');
       expect(Object.values(rig.cluster.distribution()).reduce((a, b) => a + b, 0)).toBe(5);
     } finally {
       await Promise.all(clients.map((c) => c.stop({ drainTimeout: 0 })));
