@@ -7,17 +7,23 @@
  * @module
  */
 import { parseArgs } from 'node:util';
+import { ToolError } from '../errors.js';
 import { parseSimulateArgs, translateParseArgsError } from '../simulator/index.js';
+import { lbAvailability } from '../testing/index.js';
 import type { SimulationChaosStep } from '../simulator/run.js';
 import { runSimulation } from './simulate.js';
 import type { CliIo } from './io.js';
 
 /** Help text of `agentlink demo`. */
-export const DEMO_USAGE = `Usage: agentlink demo [--agents N] [--quiet]
+export const DEMO_USAGE = `Usage: agentlink demo [--agents N] [--lb auto|haproxy|nginx|none] [--quiet]
 
 Runs 300 simulated agents (default) against an embedded 3-node mock cluster for 36 seconds: the
 busiest node is killed at 10 s and restarted at 20 s, the cluster is rebalanced at 24 s. Writes
-report.html and report.json in the current directory.`;
+report.html and report.json in the current directory.
+
+--lb auto (the default) puts HAProxy (balance leastconn) in front of the cluster when it is
+installed; without a balancer every agent has the cluster's nodes as its server list, rotated so
+agent i starts at node i mod 3.`;
 
 /** Timeline of the demo, in milliseconds from the start. */
 const KILL_AT = 10_000;
@@ -33,17 +39,24 @@ const DURATION = '36s';
  * @returns the exit code.
  */
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  let values: { agents?: string; quiet?: boolean; help?: boolean };
+  let values: { agents?: string; lb?: string; quiet?: boolean; help?: boolean };
   try {
     values = parseArgs({
       args: argv,
-      options: { agents: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' } },
+      options: { agents: { type: 'string' }, lb: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
       allowPositionals: false,
     }).values;
   } catch (err) {
-    throw translateParseArgsError(err, ['agents', 'quiet', 'help'], 'demo');
+    throw translateParseArgsError(err, ['agents', 'lb', 'quiet', 'help'], 'demo');
   }
+  const lbChoice = values.lb ?? 'auto';
+  if (!['auto', 'haproxy', 'nginx', 'none'].includes(lbChoice)) {
+    throw new ToolError(`--lb '${lbChoice}' is not one of auto, haproxy, nginx, none`, 'ERR_USAGE');
+  }
+  let lb: 'haproxy' | 'nginx' | undefined;
+  if (lbChoice === 'haproxy' || lbChoice === 'nginx') lb = lbChoice;
+  else if (lbChoice === 'auto' && (await lbAvailability()).haproxy !== undefined) lb = 'haproxy';
   if (values.help) {
     io.stdout.write(`${DEMO_USAGE}\n`);
     return 0;
@@ -71,6 +84,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     'report.json',
     '--html',
     'report.html',
+    ...(lb ? ['--lb', lb] : []),
     ...(values.quiet ? ['--quiet'] : []),
   ]);
   const chaos: SimulationChaosStep[] = [
@@ -80,15 +94,36 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   ];
   if (!values.quiet) {
     io.stderr.write(
-      `agentlink demo: ${config.agents} agents, 3-node mock cluster on 127.0.0.1; the busiest node dies at ${KILL_AT / 1000}s, ` +
-        `comes back at ${RESTART_AT / 1000}s, rebalance at ${REBALANCE_AT / 1000}s; ${DURATION} in all\n`,
+      `agentlink demo: ${config.agents} agents, 3-node mock cluster on 127.0.0.1${lb ? ` behind ${lb}` : ' (agents with a rotated server list)'}; ` +
+        `the busiest node dies at ${KILL_AT / 1000}s, comes back at ${RESTART_AT / 1000}s, rebalance at ${REBALANCE_AT / 1000}s; ${DURATION} in all\n`,
     );
   }
-  return runSimulation('demo', config, io, {
+  let killed: string | undefined;
+  let endDistribution: Record<string, number> | undefined;
+  const code = await runSimulation('demo', config, io, {
+    onReport: (report) => {
+      killed = report.chaos.find((c) => c.action === 'kill')?.node;
+      endDistribution = report.distribution;
+    },
     chaos,
     // short timers so the story fits in half a minute: two tries 1.5 s apart, then the next node
     serverOptions: { maxRetries: 2, retryInterval: 1500 },
     client: { reconnect: { strategy: 'wazuh', jitter: 0.5 } },
     rebalance: { chunkSize: 50, chunkDelay: 500 },
   });
+  if (killed !== undefined && endDistribution !== undefined) {
+    const dist = Object.entries(endDistribution)
+      .map(([n, c]) => `${n}=${c}`)
+      .join(' ');
+    if (lb) {
+      io.stdout.write(`${killed} came back empty; the rebalance told the excess agents to reconnect and ${lb} sent them to the least loaded node: ${dist}\n`);
+    } else {
+      io.stdout.write(
+        `${killed} came back empty and stays light (${dist}): agents with a server list stay on the node they failed over to, and ` +
+          `#!-force_reconnect brings them back to it, since a Wazuh agent retries its current server first. With a balancer ` +
+          `(apt-get install haproxy, then agentlink demo --lb haproxy) the rebalance evens the nodes out.\n`,
+      );
+    }
+  }
+  return code;
 }

@@ -8,6 +8,7 @@ import { parseSimulateArgs, renderSummaryTable } from '../simulator/index.js';
 import { simulate } from '../simulator/run.js';
 import type { SimulateOptions, SimulationResult } from '../simulator/run.js';
 import type { SimulateConfig } from '../simulator/flags.js';
+import type { FleetReport } from '../simulator/report.js';
 import { EXIT_INTERRUPTED } from './io.js';
 import type { CliIo } from './io.js';
 
@@ -18,11 +19,16 @@ import type { CliIo } from './io.js';
  * @param command - the command name for message prefixes (`simulate`, `demo`).
  * @param config - the parsed flags.
  * @param io - streams, signal, cwd.
- * @param extra - programmatic options (the demo's chaos and timers).
+ * @param extra - programmatic options (the demo's chaos and timers), and `onReport`, called with the report before the summary is printed.
  * @returns the exit code: 0 success, 1 failure (no agent connected, a system limit, an accounting
  *   mismatch), 130 interrupted.
  */
-export async function runSimulation(command: string, config: SimulateConfig, io: CliIo, extra: SimulateOptions = {}): Promise<number> {
+export async function runSimulation(
+  command: string,
+  config: SimulateConfig,
+  io: CliIo,
+  extra: SimulateOptions & { onReport?: (report: FleetReport) => void } = {},
+): Promise<number> {
   const live = !config.quiet && io.stderr.isTTY === true;
   const held: string[] = [];
   const log = (line: string): void => {
@@ -30,7 +36,8 @@ export async function runSimulation(command: string, config: SimulateConfig, io:
     if (live) held.push(line);
     else if (!config.quiet) io.stderr.write(`agentlink ${command}: ${line}\n`);
   };
-  const options: SimulateOptions = { ...extra, progress: io.stderr, log };
+  const { onReport: _onReport, ...rest } = extra;
+  const options: SimulateOptions = { ...rest, progress: io.stderr, log };
   if (io.cwd !== undefined) options.cwd = io.cwd;
   if (io.signal !== undefined) options.signal = io.signal;
   let result: SimulationResult;
@@ -39,6 +46,7 @@ export async function runSimulation(command: string, config: SimulateConfig, io:
   } finally {
     for (const line of held) io.stderr.write(`agentlink ${command}: ${line}\n`);
   }
+  extra.onReport?.(result.report);
   io.stdout.write(renderSummaryTable(result.report));
   if (result.reportPath) io.stdout.write(`JSON report: ${result.reportPath}\n`);
   if (result.htmlPath) io.stdout.write(`HTML report: ${result.htmlPath}\n`);

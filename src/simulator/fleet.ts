@@ -105,6 +105,14 @@ export interface FleetOptions {
    */
   runStartedAt?: number;
   /**
+   * The servers are load balancers in front of the manager nodes: a reconnection counts as a
+   * failover when the connection was lost (the balancer picks a live node), and not when the
+   * manager asked for it (`#!-force_reconnect`, as a rebalance does). Without a balancer a
+   * failover is a reconnection to a different server of the agent's list.
+   * @default false
+   */
+  balanced?: boolean;
+  /**
    * Workload timer period.
    * @default 100
    */
@@ -271,6 +279,8 @@ interface Slot {
   /** Index (in the agent's own list) of the server of the last connection; -1 before the first. */
   lastServerIndex: number;
   connectedOnce: boolean;
+  /** The manager asked for the current reconnection (`#!-force_reconnect`). */
+  forced: boolean;
   /** Code of the last failed attempt (for agents that never connect). */
   lastErrorCode: string | undefined;
 }
@@ -334,6 +344,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
   readonly #onConnected: (this: Slot, info: { serverIndex: number; elapsed: number }) => void;
   readonly #onError: (this: Slot, error: AgentlinkError) => void;
   readonly #onStateChange: (this: Slot, change: { from: AgentState; to: AgentState }) => void;
+  readonly #onForceReconnect: (this: Slot) => void;
+  readonly #balanced: boolean;
   #connected = 0;
   #sentCounted = 0;
   #lastBucket = -1;
@@ -369,6 +381,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     this.#tickMs = Math.max(10, options.tickMs ?? 100);
     this.#clock = options.clock ?? systemClock;
     this.#runStartedAt = options.runStartedAt;
+    this.#balanced = options.balanced ?? false;
     this.#uname = typeof this.#client.uname === 'object' ? this.#client.uname : hostUname();
     this.#nodeNames = [];
     for (const s of this.#servers) {
@@ -403,6 +416,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       emitted: 0,
       lastServerIndex: -1,
       connectedOnce: false,
+      forced: false,
       lastErrorCode: undefined,
     }));
     // the ramp walks the slots in start-time order
@@ -414,6 +428,9 @@ export class Fleet extends EventEmitter<FleetEvents> {
     };
     this.#onError = function (this: Slot, error) {
       fleet.#agentError(this, error);
+    };
+    this.#onForceReconnect = function (this: Slot) {
+      this.forced = true;
     };
     this.#onStateChange = function (this: Slot, change) {
       if (change.to === 'connected') fleet.#connected++;
@@ -705,6 +722,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     client.on('connected', this.#onConnected, slot);
     client.on('error', this.#onError, slot);
     client.on('stateChange', this.#onStateChange, slot);
+    if (this.#balanced) client.on('forceReconnect', this.#onForceReconnect, slot);
     client.start().catch(() => {
       // start() rejects only when the fleet stops the agent first or the policy gives up; both are counted
     });
@@ -718,7 +736,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
       this.#connectedEver++;
       this.metrics.recordConnect(elapsed);
     } else {
-      const failover = slot.lastServerIndex !== serverIndex;
+      const failover = this.#balanced ? !slot.forced : slot.lastServerIndex !== serverIndex;
+      slot.forced = false;
       if (failover) this.#failovers++;
       this.metrics.recordReconnect(elapsed, failover);
     }

@@ -29,6 +29,8 @@ import { DEFAULT_TIMELINE_BUCKET_MS, FleetMetrics } from './metrics.js';
 import type { MetricsSnapshot } from './metrics.js';
 import { ProgressReporter } from './progress.js';
 import type { ProgressSnapshot } from './progress.js';
+import { startBalancerForCluster } from './lb.js';
+import type { ClusterBalancer, LbReport } from './lb.js';
 import { PrometheusExporter } from './prometheus.js';
 import { createReport, stringifyReport } from './report.js';
 import type { ChaosEvent, FleetReport, LimitHit } from './report.js';
@@ -304,6 +306,7 @@ function asLimitError(err: unknown, where: string): unknown {
 interface Target {
   servers: FleetServer[];
   cluster: EmbeddedCluster | undefined;
+  lb: ClusterBalancer | undefined;
   client: FleetClientOptions;
   identities: (AgentIdentityOptions | undefined)[] | undefined;
   generatedSeed: string | undefined;
@@ -360,7 +363,6 @@ async function resolveTarget(config: SimulateConfig, options: SimulateOptions, i
 
   if (config.target.kind === 'cluster') {
     if (config.enroll) throw new ToolError('--enroll cannot be used with --cluster: the embedded cluster generates the agent keys; drop --enroll', 'ERR_USAGE');
-    if (config.lb) throw new ToolError(`--lb ${config.lb} is not supported by this build of agentlink simulate yet; drop --lb to use the agents' server lists`, 'ERR_USAGE');
     const keys: AgentKey[] = simulatedIdentities(indexes, config.seed);
     const forked = options.clusterProcess === true || (options.clusterProcess !== false && (config.agents > CLUSTER_PROCESS_THRESHOLD || config.workers > 1));
     let cluster: EmbeddedCluster;
@@ -370,9 +372,25 @@ async function resolveTarget(config: SimulateConfig, options: SimulateOptions, i
       throw asLimitError(err, 'starting the embedded cluster');
     }
     if (forked) log(`embedded cluster of ${config.target.nodes} nodes runs in its own process`);
+    let lb: ClusterBalancer | undefined;
+    if (config.lb) {
+      try {
+        lb = await startBalancerForCluster(config.lb, {
+          servers: cluster.servers.map((n) => ({ address: n.address, port: n.port ?? 1514, node: n.node ?? n.address, protocol: n.protocol ?? 'tcp' })),
+          authdPort: cluster.authdPort,
+        });
+      } catch (err) {
+        await cluster.close();
+        throw err;
+      }
+      log(`${config.lb} balances the agents over the ${config.target.nodes} nodes at ${lb.eventsServer.address}:${lb.eventsServer.port}`);
+    }
     return {
-      servers: cluster.servers.map((s) => ({ ...s, ...serverExtra })),
+      servers: lb
+        ? [{ address: lb.eventsServer.address, port: lb.eventsServer.port, protocol: 'tcp', node: config.lb!, ...serverExtra }]
+        : cluster.servers.map((s) => ({ ...s, ...serverExtra })),
       cluster,
+      lb,
       client: { ...client, ...options.client },
       identities: undefined,
       generatedSeed: config.seed,
@@ -387,6 +405,7 @@ async function resolveTarget(config: SimulateConfig, options: SimulateOptions, i
     return {
       servers: config.target.servers.map((s) => ({ address: s.host, port: s.port, protocol: config.protocol, node: `${s.host}:${s.port}`, ...serverExtra })),
       cluster: undefined,
+      lb: undefined,
       client: { ...client, ...options.client },
       identities,
       generatedSeed: undefined,
@@ -424,6 +443,7 @@ async function resolveTarget(config: SimulateConfig, options: SimulateOptions, i
   return {
     servers: servers.map((s) => ({ ...s, protocol: s.protocol ?? config.protocol, node: `${s.address}:${s.port ?? 1514}`, ...serverExtra })),
     cluster: undefined,
+    lb: undefined,
     client: { ...client, ...options.client },
     identities,
     generatedSeed: undefined,
@@ -469,12 +489,21 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
   const target = await resolveTarget(config, options, indexes, cwd, log);
   const cleanups: (() => Promise<unknown>)[] = [];
   if (target.cluster) cleanups.push(() => target.cluster!.close());
+  if (target.lb) cleanups.push(() => target.lb!.stop());
   const problems: string[] = [];
   const chaosDone: ChaosEvent[] = [];
   let prometheus: PrometheusExporter | undefined;
   let progress: ProgressReporter | undefined;
   try {
-    const nodes = [...new Set(target.servers.map((s) => s.node ?? `${s.address}:${s.port ?? 1514}`))];
+    // behind a balancer the agents see one server; agents per node come from the cluster's view
+    const lbNode = target.lb ? config.lb : undefined;
+    const nodes = target.lb ? [...target.lb.nodes] : [...new Set(target.servers.map((s) => s.node ?? `${s.address}:${s.port ?? 1514}`))];
+    let clusterView: Record<string, number> | undefined;
+    const readClusterView = async (): Promise<Record<string, number> | undefined> => {
+      if (!target.lb || !target.cluster) return undefined;
+      clusterView = await target.cluster.distribution().catch(() => clusterView);
+      return clusterView;
+    };
     const perProcess = Math.ceil(indexes.length / workers);
     const sourceAddresses = config.sourceIps > 0 ? config.sourceIps : target.loopback ? autoSourceAddresses(perProcess) : 0;
     if (config.sourceIps === 0 && sourceAddresses > 0) log(`spreading source addresses over 127.0.0.1..127.0.0.${sourceAddresses} (${perProcess} agents per process)`);
@@ -501,6 +530,7 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
         workload: workloadFactory(config.workload, { cwd }),
         seed: config.seed,
         sourceAddresses,
+        balanced: target.lb !== undefined,
         clock,
         metrics: new FleetMetrics({ clock, bucketMs }),
       });
@@ -532,6 +562,7 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
           cwd,
           seed: config.seed,
           sourceAddresses,
+          balanced: target.lb !== undefined,
           bucketMs,
         });
       }
@@ -585,6 +616,8 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
         nodes,
       );
       const r = receivedKnown ? await readReceived() : null;
+      const view = await readClusterView();
+      if (view) sum.perNode = { ...view };
       const e = elapsed();
       const dt = (e - lastAt) / 1000;
       const eps = dt > 0 ? Math.max(0, (sum.eventsSent - lastSent) / dt) : 0;
@@ -608,7 +641,7 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
       tickTimer = undefined;
       if (!ticking) return;
       const snap = await snapshotNow();
-      runMetrics.sample({ connected: 0, reconnecting: 0, perNode: {} }, elapsed());
+      runMetrics.sample({ connected: 0, reconnecting: 0, perNode: clusterView ?? {} }, elapsed());
       progress?.update(snap);
       if (!ticking) return;
       const next = nextSample(elapsed(), bucketMs, lastBucket);
@@ -676,6 +709,8 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
 
     // stop: no more events, drain, shutdown; then read what the managers got
     const atStop = await snapshotNow();
+    const lbReport = target.lb ? await target.lb.report().catch(() => undefined) : undefined;
+    const endView = clusterView;
     const drain = interrupted ? Math.min(config.drainMs, 2000) : config.drainMs;
     const stopped = await Promise.all(parts.map((p) => p.stop(drain, eventsUntil)));
     ticking = false;
@@ -703,7 +738,7 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
       }
       runMetrics.countLost(lost);
     }
-    runMetrics.sample({ connected: 0, reconnecting: 0, perNode: {} }, Math.min(elapsed(), Math.max(0, eventsUntil + drain)));
+    runMetrics.sample({ connected: 0, reconnecting: 0, perNode: endView ?? {} }, Math.min(elapsed(), Math.max(0, eventsUntil + drain)));
     if (totals.eventsSent !== totals.eventsWritten + totals.eventsDropped) {
       problems.push(
         `the agents account for ${totals.eventsWritten + totals.eventsDropped} events (written ${totals.eventsWritten} + dropped ${totals.eventsDropped}) but ${totals.eventsSent} were generated`,
@@ -730,6 +765,11 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
     }
 
     const merged = FleetMetrics.merge([runMetrics.snapshot(), ...stopped.map((s) => s.snapshot)]);
+    if (lbNode !== undefined) {
+      // the agents' view holds only the balancer: keep the cluster's per-node counts
+      for (const p of merged.timeline) delete p.perNode[lbNode];
+      if (endView) totals.distribution = { ...endView };
+    }
     const report = createReport({
       metrics: merged,
       startedAt: runStartedAt,
@@ -743,6 +783,7 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
       chaos: chaosDone,
       limits,
     });
+    if (lbReport) (report as FleetReport & { lb?: LbReport }).lb = lbReport;
     progress?.stop({ ...(lastProgress ?? atStop), elapsedMs: eventsUntil, eventsSent: totals.eventsSent, eventsReceived: receivedKnown ? received : null });
     progress = undefined;
 

@@ -41,6 +41,8 @@ export interface WorkerSpec {
   seed: string;
   /** Source addresses to spread over. */
   sourceAddresses: number;
+  /** The servers are load balancers (see `FleetOptions.balanced`). */
+  balanced: boolean;
   /** Timeline bucket width. */
   bucketMs: number;
 }
@@ -66,6 +68,7 @@ serveParent(async (op, msg) => {
         workload: spec.workload,
         seed: spec.seed,
         sourceAddresses: spec.sourceAddresses,
+        balanced: spec.balanced,
         metrics: new FleetMetrics({ bucketMs: spec.bucketMs }),
       });
       fleet.on('sample', (_point, progress) => process.send?.({ type: 'sample', progress }));
