@@ -401,7 +401,7 @@ async function resolveTarget(config: SimulateConfig, options: SimulateOptions, i
   if (config.target.kind === 'managers') {
     fromKeys();
     const enroll = await enrollment();
-    if (enroll) client.enrollment = enroll;
+    if (enroll) client.enrollment = { ...enroll, ...options.client?.enrollment };
     return {
       servers: config.target.servers.map((s) => ({ address: s.host, port: s.port, protocol: config.protocol, node: `${s.host}:${s.port}`, ...serverExtra })),
       cluster: undefined,
@@ -753,7 +753,7 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
     if (limits.length > 0) {
       const first = limits[0]!;
       limitError = new ToolError(`system limit hit ${first.count} times (${first.limit}): ${first.message}`, 'ERR_RESOURCE_LIMIT');
-      problems.push(limitError.message);
+      problems.push(`${limitError.message} (${limitError.code})`);
     }
     if (totals.connectedEver === 0) {
       const [code, count] = Object.entries(totals.neverConnectedReasons).sort((a, b) => b[1] - a[1])[0] ?? ['ERR_CONNECT', totals.agents];

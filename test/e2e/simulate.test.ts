@@ -125,6 +125,21 @@ describe('agentlink simulate (built CLI)', () => {
     expect(run.stderr).not.toMatch(/\n\s+at /);
   }, 30_000);
 
+  it('names the open-file limit when the process runs out of descriptors, and still reports', async () => {
+    const run = await new Promise<Run>((resolve) => {
+      const cmd = `ulimit -n 300 && exec "${process.execPath}" "${bin}" simulate --agents 400 --cluster 2 --duration 3s --eps 0 --report limit.json --quiet`;
+      execFile('/bin/sh', ['-c', cmd], { cwd: dir, timeout: 30_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr });
+      });
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^agentlink simulate: system limit hit \d+ times \(open-files\): EMFILE: the per-process open-file limit \(ulimit -n\) was reached.*\(ERR_RESOURCE_LIMIT\)$/m);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    const r = readJson('limit.json');
+    expect(r.limits.hit.map((l) => l.limit)).toEqual(['open-files']);
+    expect(r.agents.total).toBe(400);
+  }, 30_000);
+
   it('rejects bad input with one line and exit code 2', async () => {
     writeFileSync(join(dir, 'short.keys'), formatClientKeys([{ id: '001', name: 'a1', ip: 'any', key: 'a'.repeat(64) }]));
     const runs = await Promise.all([
