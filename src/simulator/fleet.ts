@@ -15,6 +15,7 @@ import {
   AgentlinkError,
   ToolError,
   createDefaultTransportFactory,
+  enrollWithFallback,
   hostUname,
   resolveOptions,
   silentLogger,
@@ -22,6 +23,7 @@ import {
 } from '../index.js';
 import type {
   AgentClientOptions,
+  AgentRuntime,
   AgentIdentityOptions,
   AgentState,
   Clock,
@@ -345,6 +347,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
   readonly #onError: (this: Slot, error: AgentlinkError) => void;
   readonly #onStateChange: (this: Slot, change: { from: AgentState; to: AgentState }) => void;
   readonly #onForceReconnect: (this: Slot) => void;
+  readonly #onClosed: (this: Slot, info: { reason: AgentlinkError | undefined }) => void;
   readonly #balanced: boolean;
   #connected = 0;
   #sentCounted = 0;
@@ -428,6 +431,10 @@ export class Fleet extends EventEmitter<FleetEvents> {
     };
     this.#onError = function (this: Slot, error) {
       fleet.#agentError(this, error);
+    };
+    // an agent that gives up (enrollment refused, reconnect policy exhausted) closes with the reason
+    this.#onClosed = function (this: Slot, info) {
+      if (info.reason) fleet.#agentError(this, info.reason);
     };
     this.#onForceReconnect = function (this: Slot) {
       this.forced = true;
@@ -710,9 +717,21 @@ export class Fleet extends EventEmitter<FleetEvents> {
     else opts.enrollment = { enabled: true, ...this.#client.enrollment, agentName: name };
     const local = sourceAddressFor(slot.index, this.#sourceAddresses);
     if (local !== undefined) opts.localAddress = local;
+    const runtime: AgentRuntime = { transport: this.#transport, clock: this.#clock };
+    if (!identity) {
+      // enrollment retries on its own until it succeeds: surface each failed attempt as the agent's error
+      runtime.enroll = (o) =>
+        enrollWithFallback({
+          ...o,
+          onAttemptFailed: (failure) => {
+            o.onAttemptFailed?.(failure);
+            this.#agentError(slot, failure.error);
+          },
+        });
+    }
     let client: AgentClient;
     try {
-      client = new AgentClient(opts, { transport: this.#transport, clock: this.#clock });
+      client = new AgentClient(opts, runtime);
     } catch (err) {
       // the shared options were checked in the constructor: only this agent's identity can be at fault
       slot.lastErrorCode = err instanceof AgentlinkError ? err.code : 'ERR_CONFIG';
@@ -722,6 +741,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     client.on('connected', this.#onConnected, slot);
     client.on('error', this.#onError, slot);
     client.on('stateChange', this.#onStateChange, slot);
+    client.on('closed', this.#onClosed, slot);
     if (this.#balanced) client.on('forceReconnect', this.#onForceReconnect, slot);
     client.start().catch(() => {
       // start() rejects only when the fleet stops the agent first or the policy gives up; both are counted

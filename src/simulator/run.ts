@@ -391,7 +391,7 @@ async function resolveTarget(config: SimulateConfig, options: SimulateOptions, i
         : cluster.servers.map((s) => ({ ...s, ...serverExtra })),
       cluster,
       lb,
-      client: { ...client, ...options.client },
+      client: withOverrides(client, options.client),
       identities: undefined,
       generatedSeed: config.seed,
       loopback: true,
@@ -401,12 +401,12 @@ async function resolveTarget(config: SimulateConfig, options: SimulateOptions, i
   if (config.target.kind === 'managers') {
     fromKeys();
     const enroll = await enrollment();
-    if (enroll) client.enrollment = { ...enroll, ...options.client?.enrollment };
+    if (enroll) client.enrollment = enroll;
     return {
       servers: config.target.servers.map((s) => ({ address: s.host, port: s.port, protocol: config.protocol, node: `${s.host}:${s.port}`, ...serverExtra })),
       cluster: undefined,
       lb: undefined,
-      client: { ...client, ...options.client },
+      client: withOverrides(client, options.client),
       identities,
       generatedSeed: undefined,
       loopback: config.target.servers.every((s) => isLoopback(s.host)),
@@ -444,11 +444,20 @@ async function resolveTarget(config: SimulateConfig, options: SimulateOptions, i
     servers: servers.map((s) => ({ ...s, protocol: s.protocol ?? config.protocol, node: `${s.address}:${s.port ?? 1514}`, ...serverExtra })),
     cluster: undefined,
     lb: undefined,
-    client: { ...client, ...options.client },
+    client: withOverrides(client, options.client),
     identities,
     generatedSeed: undefined,
     loopback: servers.every((s) => isLoopback(s.address)),
   };
+}
+
+/** The flags' client options with the programmatic ones on top (enrollment and buffer merged field by field). */
+function withOverrides(client: FleetClientOptions, extra: Partial<FleetClientOptions> | undefined): FleetClientOptions {
+  if (!extra) return client;
+  const out: FleetClientOptions = { ...client, ...extra };
+  if (client.enrollment && extra.enrollment) out.enrollment = { ...client.enrollment, ...extra.enrollment };
+  if (client.buffer && extra.buffer) out.buffer = { ...client.buffer, ...extra.buffer };
+  return out;
 }
 
 function sleep(ms: number, clock: Clock, signal: AbortSignal | undefined): Promise<void> {
@@ -760,7 +769,10 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
       const sample = totals.errorSamples[code];
       const where = target.servers.map((s) => `${s.address}:${s.port ?? 1514}`).join(', ');
       problems.push(
-        `no agent connected within ${formatDuration(Math.round(eventsUntil))}: ${count} of ${totals.agents} failed with ${code}${sample ? ` (${sample})` : ''}; check that the managers at ${where} are reachable and know the agent keys`,
+        `no agent connected within ${formatDuration(Math.round(eventsUntil))}: ${count} of ${totals.agents} failed with ${code}${sample ? ` (${sample})` : ''}; ` +
+          (code.startsWith('ERR_ENROLLMENT')
+            ? `check --enroll, --password-file and --groups against the manager's authd`
+            : `check that the managers at ${where} are reachable and know the agent keys`),
       );
     }
 
