@@ -450,6 +450,15 @@ export class Fleet extends EventEmitter<FleetEvents> {
       servers: this.#baseRotations[0]!,
       uname: this.#uname,
     });
+    if (options.identities === undefined || options.identities.some((i) => i === undefined)) {
+      // agents without an identity enroll: the enrollment settings must allow it
+      resolveOptions({
+        ...this.#client,
+        servers: this.#baseRotations[0]!,
+        uname: this.#uname,
+        enrollment: { enabled: true, ...this.#client.enrollment, agentName: simulatedAgentName(0) },
+      });
+    }
   }
 
   /** Agents in the fleet. */

@@ -436,8 +436,8 @@ async function resolveTarget(config: SimulateConfig, options: SimulateOptions, i
   fromKeys();
   const enroll = await enrollment();
   if (enroll) client.enrollment = { ...client.enrollment, ...enroll };
-  if (!identities && !client.enrollment) {
-    throw new ToolError(`--config '${config.target.path}' has no <enrollment> section: give --keys client.keys or --enroll HOST:PORT for the agent identities`, 'ERR_USAGE');
+  if (!identities && (!client.enrollment || client.enrollment.enabled === false)) {
+    throw new ToolError(`--config '${config.target.path}' has no (enabled) <enrollment> section: give --keys client.keys or --enroll HOST:PORT for the agent identities`, 'ERR_USAGE');
   }
   if (servers.length === 0) throw new ConfigError(`--config '${config.target.path}' lists no <server>`, { element: 'client/server' });
   return {
