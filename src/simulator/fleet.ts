@@ -210,6 +210,16 @@ export interface FleetEvents {
   sample: [point: TimelinePoint, progress: FleetProgress];
 }
 
+/** A system limit recognised in an error, from {@link resourceLimitOf}. */
+export interface ResourceLimit {
+  /** Which limit: `open-files`, `ephemeral-ports`, `socket-buffers`. */
+  limit: string;
+  /** What it means and what to change. */
+  message: string;
+  /** The socket error code (`EMFILE`, …). */
+  code: string;
+}
+
 /** The system limits the fleet recognises, by socket error code. */
 const LIMIT_CODES: Record<string, { limit: string; message: string }> = {
   EMFILE: {
@@ -235,7 +245,7 @@ const LIMIT_CODES: Record<string, { limit: string; message: string }> = {
  * @param err - an error from an agent or a socket.
  * @returns the limit name and what to change, or undefined.
  */
-export function resourceLimitOf(err: unknown): { limit: string; message: string; code: string } | undefined {
+export function resourceLimitOf(err: unknown): ResourceLimit | undefined {
   let e: unknown = err;
   for (let depth = 0; depth < 5 && e !== undefined && e !== null; depth++) {
     const code = (e as { code?: unknown }).code;
@@ -256,7 +266,16 @@ export function resourceLimitOf(err: unknown): { limit: string; message: string;
  * @param lastBucket - index of the last bucket sampled (-1 for none).
  * @returns the delay in milliseconds and the bucket index it lands in.
  */
-export function nextSample(elapsed: number, bucketMs: number, lastBucket: number): { delay: number; bucket: number } {
+export function nextSample(
+  elapsed: number,
+  bucketMs: number,
+  lastBucket: number,
+): {
+  /** Milliseconds to wait. */
+  delay: number;
+  /** Index of the bucket the sample lands in. */
+  bucket: number;
+} {
   const bucket = Math.max(Math.floor(elapsed / bucketMs), lastBucket + 1);
   return { delay: Math.max(0, (bucket + 0.5) * bucketMs - elapsed), bucket };
 }
@@ -317,7 +336,6 @@ export class Fleet extends EventEmitter<FleetEvents> {
   readonly #nodeNames: string[];
   readonly #spread: boolean;
   readonly #client: FleetClientOptions;
-  readonly #rate: number;
   readonly #eps: number;
   readonly #workload: WorkloadFactory | undefined;
   readonly #seed: string;
@@ -376,7 +394,6 @@ export class Fleet extends EventEmitter<FleetEvents> {
     this.#servers = options.servers;
     this.#spread = options.spread ?? true;
     this.#client = options.client ?? {};
-    this.#rate = rate;
     this.#eps = eps;
     this.#seed = options.seed ?? 'agentlink';
     this.#workload = eps > 0 ? (typeof options.workload === 'function' ? options.workload : workloadFactory(options.workload ?? 'syslog')) : undefined;
@@ -579,7 +596,12 @@ export class Fleet extends EventEmitter<FleetEvents> {
    *
    * @returns the bucket's point and the gauges.
    */
-  sample(): { point: TimelinePoint; progress: FleetProgress } {
+  sample(): {
+    /** The timeline bucket's point. */
+    point: TimelinePoint;
+    /** The gauges sampled. */
+    progress: FleetProgress;
+  } {
     const progress = this.progress();
     if (progress.eventsDropped > this.#droppedSampled) {
       this.metrics.countDropped(progress.eventsDropped - this.#droppedSampled);

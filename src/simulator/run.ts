@@ -45,8 +45,20 @@ export const CLUSTER_PROCESS_THRESHOLD = 2000;
  * chosen when the step runs: `busiest` (the node with the most connected agents) or `last-killed`.
  */
 export type SimulationChaosStep =
-  | { action: 'kill' | 'restart'; node: string; atMs: number }
-  | { action: 'rebalance'; atMs: number };
+  | {
+      /** Kill or restart a node. */
+      action: 'kill' | 'restart';
+      /** `node1`…`nodeN`, `busiest` or `last-killed`. */
+      node: string;
+      /** When, in milliseconds after the start. */
+      atMs: number;
+    }
+  | {
+      /** The HAProxy helper's rebalance over the whole cluster. */
+      action: 'rebalance';
+      /** When, in milliseconds after the start. */
+      atMs: number;
+    };
 
 /** A writable stream for live progress. */
 export interface ProgressStream {
@@ -90,7 +102,12 @@ export interface SimulateOptions {
    * Chunking of `rebalance` chaos steps.
    * @default { chunkSize: 100, chunkDelay: 5000 } (the HAProxy helper's)
    */
-  rebalance?: { chunkSize?: number; chunkDelay?: number };
+  rebalance?: {
+    /** Agents told to reconnect at a time. */
+    chunkSize?: number;
+    /** Milliseconds between chunks. */
+    chunkDelay?: number;
+  };
   /** Chaos steps with node selectors; replaces `config.chaos` when given. */
   chaos?: SimulationChaosStep[];
   /**

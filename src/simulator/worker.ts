@@ -22,7 +22,23 @@ export interface WorkerSpec {
   /** Global agent indexes of this worker. */
   indexes: number[];
   /** Where identities come from: generated from the seed, given, or enrollment. */
-  identities: { kind: 'generated'; seed: string } | { kind: 'list'; list: (AgentIdentityOptions | undefined)[] } | { kind: 'enroll' };
+  identities:
+    | {
+        /** Generated from the run seed. */
+        kind: 'generated';
+        /** The run seed. */
+        seed: string;
+      }
+    | {
+        /** Given, one per index. */
+        kind: 'list';
+        /** The identities (undefined entries enroll). */
+        list: (AgentIdentityOptions | undefined)[];
+      }
+    | {
+        /** Every agent enrolls. */
+        kind: 'enroll';
+      };
   /** The ordered server list. */
   servers: FleetServer[];
   /** Rotate server lists by index. */
