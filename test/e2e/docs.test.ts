@@ -73,7 +73,7 @@ describe('documentation code', () => {
         .filter((b) => b.lang === 'ts' || b.lang === 'typescript')
         .map((b) => ({ origin: `${file}:${b.line}`, code: b.code })),
     );
-    expect(snippets.length).toBeGreaterThan(0);
+    expect(snippets.length).toBeGreaterThan(15);
     const problems = typecheckSnippets(snippets).map((d) => `${d.origin} (+${d.line - 1}): ${d.message}`);
     expect(problems).toEqual([]);
   }, 120_000);
@@ -105,6 +105,21 @@ describe('documentation programs', () => {
       }
     }, 30_000);
   }
+});
+
+describe('examples/fleet-load-test.ts', () => {
+  it('runs a fleet through a node kill and accounts for every event', async () => {
+    const script = join(ROOT, 'dist/examples/fleet-load-test.js');
+    expect(existsSync(script), `${script} missing: the build failed (see the global setup warning)`).toBe(true);
+    const { stdout } = await run(process.execPath, [script], { cwd: ROOT, timeout: 60_000 });
+    expect(stdout).toMatch(/killed node\d; 300 agents connected again/);
+    const m = /events: (\d+) sent = (\d+) received \+ (\d+) dropped \+ (\d+) lost \(in flight on the killed node's connections: (\d+), unexplained: (\d+)\)/.exec(stdout);
+    expect(m, stdout).not.toBeNull();
+    const [sent, received, dropped, lost, inFlight, unexplained] = m!.slice(1).map(Number) as [number, number, number, number, number, number];
+    expect(received + dropped + lost).toBe(sent);
+    expect(inFlight).toBe(lost);
+    expect(unexplained).toBe(0);
+  }, 90_000);
 });
 
 describe('examples/vitest-agent.test.ts', () => {
