@@ -6,6 +6,7 @@
  * @module
  */
 import { benchCodec } from './codec.js';
+import { benchFleet } from './fleet.js';
 
 /** A benchmark: a name and a function returning named results. */
 export interface BenchEntry {
@@ -16,7 +17,10 @@ export interface BenchEntry {
 }
 
 /** The benchmarks, in run order. Add new ones here. */
-export const BENCHES: BenchEntry[] = [{ name: 'codec', run: () => benchCodec() }];
+export const BENCHES: BenchEntry[] = [
+  { name: 'codec', run: () => benchCodec() },
+  { name: 'fleet', run: () => benchFleet() },
+];
 
 function printTable(title: string, results: Record<string, number>): void {
   const rows = Object.entries(results);

@@ -44,7 +44,7 @@ function parse(argv: string[]) {
  * @param argv - the arguments after `keys`.
  * @param io - streams.
  * @returns the exit code (0 on success).
- * @throws {@link ToolError} `ERR_USAGE` for a bad count, prefix or subcommand, or an existing file without `--force`.
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` for a bad count, prefix or subcommand, or an existing file without `--force`.
  */
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv);

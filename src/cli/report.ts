@@ -66,7 +66,7 @@ async function write(path: string, shown: string, text: string): Promise<void> {
  * @param argv - the arguments after `report`.
  * @param io - streams and working directory.
  * @returns the exit code (0 on success).
- * @throws {@link ToolError} `ERR_USAGE` for a bad subcommand, an unreadable or invalid report, or reports that do not merge.
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` for a bad subcommand, an unreadable or invalid report, or reports that do not merge.
  */
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv);

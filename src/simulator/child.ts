@@ -36,7 +36,7 @@ function packageRoot(from: string): string | undefined {
  *
  * @param entry - `worker` or `cluster-process`.
  * @returns the absolute path of the `.js` file.
- * @throws {@link ToolError} `ERR_USAGE` when the compiled file does not exist (run `npm run build`).
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` when the compiled file does not exist (run `npm run build`).
  */
 export function childEntryPath(entry: ChildEntry): string {
   const here = fileURLToPath(import.meta.url);

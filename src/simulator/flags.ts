@@ -1,6 +1,6 @@
 /**
  * The `agentlink simulate` flags: parsed strictly with `node:util` `parseArgs` into a typed
- * {@link SimulateConfig}. Every bad input is a {@link ToolError} `ERR_USAGE` with one line that
+ * {@link SimulateConfig}. Every bad input is a {@link agentlink!ToolError} `ERR_USAGE` with one line that
  * names the flag and says what to write instead.
  *
  * @module
@@ -328,7 +328,7 @@ export function translateParseArgsError(err: unknown, known: readonly string[], 
  * @param text - the value.
  * @param flag - the flag, for the error message.
  * @returns milliseconds.
- * @throws {@link ToolError} `ERR_USAGE` naming the flag and the accepted forms.
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` naming the flag and the accepted forms.
  */
 export function parseFlagDuration(text: string, flag: string): number {
   try {
@@ -370,7 +370,7 @@ function parseChoice<T extends string>(text: string, flag: string, choices: read
  * @param flag - the flag, for errors.
  * @param defaultPort - port when none is given.
  * @returns host and port.
- * @throws {@link ToolError} `ERR_USAGE` for an empty host or a bad port.
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` for an empty host or a bad port.
  */
 export function parseHostPort(text: string, flag: string, defaultPort: number): HostPort {
   const t = text.trim();
@@ -419,7 +419,7 @@ function parseShard(text: string): { index: number; count: number } {
  * @param text - e.g. `kill:node1@20s,restart:node1@40s`.
  * @param nodes - the cluster size, to check node names (`node1`…`nodeN`).
  * @returns the steps, in time order.
- * @throws {@link ToolError} `ERR_USAGE` naming the bad step.
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` naming the bad step.
  */
 export function parseChaos(text: string, nodes: number): ChaosStep[] {
   const steps: ChaosStep[] = [];
@@ -458,7 +458,7 @@ function isLoopback(host: string): boolean {
  *
  * @param argv - the arguments after `simulate`.
  * @returns the typed configuration, with defaults filled in.
- * @throws {@link ToolError} `ERR_USAGE` with one line naming the flag at fault and the fix: unknown
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` with one line naming the flag at fault and the fix: unknown
  *   flag, missing or malformed value, no target or two targets, `--shard 3/2`, chaos on an unknown
  *   node or without `--cluster`, and flags that need another flag.
  */

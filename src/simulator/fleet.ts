@@ -373,7 +373,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
 
   /**
    * @param options - agents, servers, ramp, workload and shared client options.
-   * @throws {@link ToolError} `ERR_USAGE` for an empty server list, identities that do not match
+   * @throws {@link agentlink!ToolError} `ERR_USAGE` for an empty server list, identities that do not match
    *   the indexes, a negative rate, or a bad workload spec.
    */
   constructor(options: FleetOptions) {
@@ -510,7 +510,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
    *
    * @param runStartedAt - wall-clock start of the run (ms since the epoch), overriding the
    *   `runStartedAt` option; defaults to now.
-   * @throws {@link ToolError} `ERR_USAGE` when called twice.
+   * @throws {@link agentlink!ToolError} `ERR_USAGE` when called twice.
    */
   start(runStartedAt?: number): void {
     if (this.#state !== 'new') throw new ToolError('Fleet.start() was already called', 'ERR_USAGE');
@@ -531,7 +531,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
    * @param n - how many connected agents to wait for.
    * @param timeoutMs - deadline.
    * @returns resolves with nothing.
-   * @throws {@link AgentlinkError} `ERR_TIMEOUT` (a StateError) at the deadline, naming how many were connected.
+   * @throws {@link agentlink!AgentlinkError} `ERR_TIMEOUT` (a StateError) at the deadline, naming how many were connected.
    */
   waitForConnected(n: number, timeoutMs: number): Promise<void> {
     if (this.#connectedNow() >= n) return Promise.resolve();

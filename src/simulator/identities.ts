@@ -59,7 +59,7 @@ export function simulatedIdentities(indexes: readonly number[], seed: string): A
  * @param agents - fleet size (all shards together): the file must hold at least this many entries.
  * @param cwd - directory relative paths are resolved against.
  * @returns the entries, in file order.
- * @throws {@link ToolError} `ERR_USAGE` when the file cannot be read, has an invalid line (named by
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` when the file cannot be read, has an invalid line (named by
  *   number) or holds fewer identities than `agents`, saying what to change.
  */
 export function loadKeysFile(path: string, agents: number, cwd = process.cwd()): AgentKey[] {

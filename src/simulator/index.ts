@@ -52,3 +52,32 @@ export {
   MAX_SOURCE_IPS,
 } from './flags.js';
 export type { SimulateConfig, SimulateTarget, ChaosStep, HostPort } from './flags.js';
+export { Fleet, resourceLimitOf, nextSample } from './fleet.js';
+export type {
+  FleetOptions,
+  FleetServer,
+  FleetClientOptions,
+  FleetProgress,
+  FleetTotals,
+  FleetStopOptions,
+  FleetEvents,
+  ResourceLimit,
+} from './fleet.js';
+export { simulate, CLUSTER_PROCESS_THRESHOLD } from './run.js';
+export type { SimulateOptions, SimulationResult, SimulationChaosStep, ProgressStream } from './run.js';
+export { startEmbeddedCluster } from './cluster-host.js';
+export type { EmbeddedCluster, EmbeddedClusterOptions, ClusterRebalanceResult } from './cluster-host.js';
+export {
+  simulatedIdentity,
+  simulatedIdentities,
+  simulatedAgentName,
+  loadKeysFile,
+  sourceAddressFor,
+  autoSourceAddresses,
+  AGENTS_PER_SOURCE_ADDRESS,
+  SIMULATED_NAME_PREFIX,
+} from './identities.js';
+export { PrometheusExporter } from './prometheus.js';
+export type { PrometheusValues } from './prometheus.js';
+export { startBalancerForCluster } from './lb.js';
+export type { LbKind, BalancedCluster, ClusterNodeEndpoint, ClusterBalancerOptions, ClusterBalancer, LbReport } from './lb.js';

@@ -192,7 +192,7 @@ function nodesOf(cluster: BalancedCluster): LbBackend[] {
  * @param cluster - the nodes (a MockCluster, the simulator's embedded cluster, or alike).
  * @param options - ports, health checks, balancer options, and an optional rebalancer (HAProxy).
  * @returns the running balancer; stop it with {@link ClusterBalancer.stop}.
- * @throws {@link ToolError} `ERR_USAGE` for an unknown kind, UDP nodes, or a rebalancer with nginx;
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` for an unknown kind, UDP nodes, or a rebalancer with nginx;
  *   `ERR_EXTERNAL_PROGRAM` when the program is missing (naming the Debian package) or does not start;
  *   `ConfigError` for impossible balancer options.
  * @example

@@ -94,7 +94,7 @@ export class LatencyHistogram {
    * @param encoded - HdrHistogram V2 compressed base64; an empty string gives an empty histogram.
    * @param what - what the string is, for the error message (`histograms.failover in a.json`).
    * @returns the histogram.
-   * @throws {@link ToolError} `ERR_USAGE` when the text is not a compressed HdrHistogram.
+   * @throws {@link agentlink!ToolError} `ERR_USAGE` when the text is not a compressed HdrHistogram.
    */
   static decode(encoded: string, what = 'histogram'): LatencyHistogram {
     if (encoded.trim() === '') return new LatencyHistogram();
@@ -465,7 +465,7 @@ export class FleetMetrics {
    *
    * @param snapshots - at least one snapshot; all must use the same bucket width.
    * @returns the combined snapshot.
-   * @throws {@link ToolError} `ERR_USAGE` for no snapshots, different bucket widths, or a bad histogram.
+   * @throws {@link agentlink!ToolError} `ERR_USAGE` for no snapshots, different bucket widths, or a bad histogram.
    */
   static merge(snapshots: readonly MetricsSnapshot[]): MetricsSnapshot {
     const first = snapshots[0];

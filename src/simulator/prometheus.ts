@@ -64,7 +64,7 @@ export class PrometheusExporter {
    *
    * @param port - the port; 0 picks a free one.
    * @returns the running exporter.
-   * @throws {@link ToolError} `ERR_USAGE` when the port cannot be bound (names it).
+   * @throws {@link agentlink!ToolError} `ERR_USAGE` when the port cannot be bound (names it).
    */
   static async start(port: number): Promise<PrometheusExporter> {
     const server = createServer();

@@ -296,7 +296,7 @@ function sumRecords(records: readonly Record<string, number>[]): Record<string, 
  * @param reports - at least one report, all with the same shard count and timeline bucket width.
  * @param names - a name per report for error messages (file names).
  * @returns the merged report.
- * @throws {@link ToolError} `ERR_USAGE` when there is nothing to merge, when the shard counts or
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` when there is nothing to merge, when the shard counts or
  *   bucket widths differ, or when the same shard appears twice.
  */
 export function mergeReports(reports: readonly FleetReport[], names?: readonly string[]): FleetReport {
@@ -386,7 +386,7 @@ export function mergeReports(reports: readonly FleetReport[], names?: readonly s
  * @param value - the parsed JSON.
  * @param source - where it came from (a file name), for error messages.
  * @returns the report.
- * @throws {@link ToolError} `ERR_USAGE` naming the first missing or mistyped field.
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` naming the first missing or mistyped field.
  */
 export function parseReport(value: unknown, source = 'the report'): FleetReport {
   const fail = (what: string): never => {

@@ -496,7 +496,7 @@ function sleep(ms: number, clock: Clock, signal: AbortSignal | undefined): Promi
  * @param config - the parsed `simulate` flags.
  * @param options - streams, signal, and programmatic extras (chaos selectors, short timers).
  * @returns the report, the fleet's totals, and the problems that make the run a failure.
- * @throws {@link ToolError} `ERR_USAGE` for bad input found before the run (unreadable files,
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` for bad input found before the run (unreadable files,
  *   too few keys, a bad workload) and `ERR_RESOURCE_LIMIT` when the cluster cannot even start;
  *   `ConfigError` for a bad ossec.conf.
  */

@@ -482,7 +482,7 @@ function replayWorkload(options: WorkloadOptions, events: readonly WorkloadEvent
  *   `{ "queue"?, "location", "message" }` or raw log lines, replayed in a cycle).
  * @param options - `cwd` to resolve a file path against (default `process.cwd()`).
  * @returns the factory.
- * @throws {@link ToolError} `ERR_USAGE` for bad weights, an unreadable file, or a bad line (named by number).
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` for bad weights, an unreadable file, or a bad line (named by number).
  */
 export function workloadFactory(spec: string, options: { cwd?: string } = {}): WorkloadFactory {
   if (spec === 'syslog') return syslogWorkload;
@@ -502,7 +502,7 @@ export function workloadFactory(spec: string, options: { cwd?: string } = {}): W
  * @param spec - see {@link workloadFactory}.
  * @param options - seed, agent name and clock.
  * @returns the workload; `next()` gives `{ queue, location, message }`.
- * @throws {@link ToolError} `ERR_USAGE` as {@link workloadFactory}.
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` as {@link workloadFactory}.
  * @example
  * ```ts
  * const w = createWorkload('syslog', { seed: 42, agentName: 'sim-001' });

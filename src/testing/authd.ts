@@ -214,7 +214,7 @@ export class MockAuthd extends EventEmitter<MockAuthdEvents> {
 
   /**
    * @param options - key store, password, groups, force rules, TLS material; see {@link MockAuthdOptions}.
-   * @throws {@link ConfigError} `ERR_CONFIG` for an impossible option.
+   * @throws {@link agentlink!ConfigError} `ERR_CONFIG` for an impossible option.
    */
   constructor(options: MockAuthdOptions) {
     super();
@@ -257,7 +257,7 @@ export class MockAuthd extends EventEmitter<MockAuthdEvents> {
    * Starts listening.
    *
    * @returns the port actually bound.
-   * @throws {@link StateError} `ERR_INVALID_STATE` when already started, `ERR_CLOSED` after {@link MockAuthd.close}.
+   * @throws {@link agentlink!StateError} `ERR_INVALID_STATE` when already started, `ERR_CLOSED` after {@link MockAuthd.close}.
    */
   async start(): Promise<{ port: number }> {
     if (this.#state === 'closed') throw new StateError('MockAuthd is closed', 'ERR_CLOSED');

@@ -164,7 +164,7 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
 
   /**
    * @param options - nodes, keys, protocols, authd and per-node options.
-   * @throws {@link ConfigError} `ERR_CONFIG` for no nodes, duplicate names or a bad option.
+   * @throws {@link agentlink!ConfigError} `ERR_CONFIG` for no nodes, duplicate names or a bad option.
    */
   constructor(options: MockClusterOptions) {
     super();
@@ -196,7 +196,7 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
    * Starts every node (and authd).
    *
    * @returns the port of each node, and the authd port.
-   * @throws {@link StateError} `ERR_INVALID_STATE` when called twice, `ERR_CLOSED` after close.
+   * @throws {@link agentlink!StateError} `ERR_INVALID_STATE` when called twice, `ERR_CLOSED` after close.
    */
   async start(): Promise<{ nodes: { name: string; port: number }[]; authd?: number }> {
     if (this.#state === 'closed') throw new StateError('MockCluster is closed', 'ERR_CLOSED');
@@ -247,7 +247,7 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
   /**
    * @param name - node name.
    * @returns the node's manager.
-   * @throws {@link ConfigError} `ERR_CONFIG` for an unknown node name.
+   * @throws {@link agentlink!ConfigError} `ERR_CONFIG` for an unknown node name.
    */
   node(name: string): MockManager {
     return this.#slot(name).manager;
@@ -292,7 +292,7 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
    *
    * @param name - node name.
    * @returns the port.
-   * @throws {@link ConfigError} `ERR_CONFIG` when the port cannot be bound again within 5 s.
+   * @throws {@link agentlink!ConfigError} `ERR_CONFIG` when the port cannot be bound again within 5 s.
    */
   async restart(name: string): Promise<number> {
     if (this.#state !== 'running') throw new StateError(`MockCluster is not running; cannot restart ${name}`, 'ERR_INVALID_STATE');
@@ -389,7 +389,7 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
    *
    * @param opts - tolerance, chunking, and optional external counts.
    * @returns the counts used, how many agents were told to reconnect, and the verdict.
-   * @throws {@link AbortError} when `signal` aborts between chunks; {@link StateError} `ERR_CLOSED`
+   * @throws {@link agentlink!AbortError} when `signal` aborts between chunks; {@link agentlink!StateError} `ERR_CLOSED`
    *   when the cluster closes between chunks.
    */
   async rebalance(opts: RebalanceOptions = {}): Promise<RebalanceResult> {
@@ -436,7 +436,7 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
    * @param n - how many agents.
    * @param opts - as {@link MockManager.waitForAgents}.
    * @returns one record per matching agent.
-   * @throws {@link StateError} `ERR_TIMEOUT` after the deadline (default 10 s), `ERR_CLOSED` on close.
+   * @throws {@link agentlink!StateError} `ERR_TIMEOUT` after the deadline (default 10 s), `ERR_CLOSED` on close.
    */
   waitForAgents(n: number, opts: WaitForAgentsOptions = {}): Promise<AgentRecord[]> {
     const status = opts.status ?? 'active';
@@ -487,7 +487,7 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
    * @param what - a count, or a predicate.
    * @param opts - `count` for a predicate, `timeout`.
    * @returns the first matching events.
-   * @throws {@link StateError} `ERR_TIMEOUT` or `ERR_CLOSED`.
+   * @throws {@link agentlink!StateError} `ERR_TIMEOUT` or `ERR_CLOSED`.
    */
   waitForEvents(what: number | ((e: ReceivedEvent) => boolean), opts: WaitForEventsOptions = {}): Promise<ReceivedEvent[]> {
     const pred = typeof what === 'number' ? () => true : what;

@@ -200,7 +200,7 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
 
   /**
    * @param options - target, listen address, initial latency and bandwidth.
-   * @throws {@link ConfigError} `ERR_CONFIG` for a bad port, latency or bandwidth.
+   * @throws {@link agentlink!ConfigError} `ERR_CONFIG` for a bad port, latency or bandwidth.
    */
   constructor(options: FaultProxyOptions) {
     super();
@@ -225,7 +225,7 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
    * Starts listening.
    *
    * @returns the bound port.
-   * @throws {@link StateError} `ERR_INVALID_STATE` when already started, `ERR_CLOSED` after close.
+   * @throws {@link agentlink!StateError} `ERR_INVALID_STATE` when already started, `ERR_CLOSED` after close.
    */
   async start(): Promise<{ port: number }> {
     if (this.#state === 'closed') throw new StateError('FaultProxy is closed', 'ERR_CLOSED');

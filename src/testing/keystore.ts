@@ -69,7 +69,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
   /**
    * @param keys - initial entries, as key objects or as client.keys text (removed `!name`/`#name`
    *   entries in the text reserve their ids).
-   * @throws {@link ConfigError} `ERR_CONFIG_KEYS` for an invalid client.keys line or a duplicate id.
+   * @throws {@link agentlink!ConfigError} `ERR_CONFIG_KEYS` for an invalid client.keys line or a duplicate id.
    */
   constructor(keys?: readonly AgentKey[] | string) {
     super();
@@ -87,7 +87,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
    *
    * @param path - the file path.
    * @returns a store holding the file's entries.
-   * @throws {@link ConfigError} `ERR_CONFIG_KEYS` when the file cannot be read or has an invalid line.
+   * @throws {@link agentlink!ConfigError} `ERR_CONFIG_KEYS` when the file cannot be read or has an invalid line.
    */
   static async load(path: string): Promise<KeyStore> {
     let text: string;
@@ -105,7 +105,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
    * name so their ids stay reserved when the file is loaded again.
    *
    * @param path - the file path.
-   * @throws {@link ConfigError} `ERR_CONFIG_KEYS` when the file cannot be written.
+   * @throws {@link agentlink!ConfigError} `ERR_CONFIG_KEYS` when the file cannot be written.
    */
   async save(path: string): Promise<void> {
     const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
@@ -183,7 +183,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
    *
    * @param key - the entry; its id must not be live (re-adding a removed id is allowed).
    * @returns the stored key (a copy of `key`).
-   * @throws {@link ConfigError} `ERR_CONFIG_KEYS` for an invalid id or name, an empty key, or an id already used.
+   * @throws {@link agentlink!ConfigError} `ERR_CONFIG_KEYS` for an invalid id or name, an empty key, or an id already used.
    */
   add(key: AgentKey): AgentKey {
     return this.#insert(key, true);
@@ -245,7 +245,7 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
    * @param count - how many, at least 0.
    * @param opts - name prefix and IP field.
    * @returns the new keys, in id order.
-   * @throws {@link ConfigError} `ERR_CONFIG` for a negative or non-integer count, `ERR_CONFIG_KEYS` for a
+   * @throws {@link agentlink!ConfigError} `ERR_CONFIG` for a negative or non-integer count, `ERR_CONFIG_KEYS` for a
    *   prefix that makes invalid names.
    */
   generate(count: number, opts: GenerateKeysOptions = {}): AgentKey[] {

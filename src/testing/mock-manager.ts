@@ -573,7 +573,7 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
 
   /**
    * @param options - see {@link MockManagerOptions}; every field is optional.
-   * @throws {@link ConfigError} `ERR_CONFIG` for an impossible option value.
+   * @throws {@link agentlink!ConfigError} `ERR_CONFIG` for an impossible option value.
    */
   constructor(options: MockManagerOptions = {}) {
     super();
@@ -624,8 +624,8 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
    * Starts listening (and the authd mock when configured).
    *
    * @returns the bound ports: `tcp`, `udp` (the same number when both) and `authd`.
-   * @throws {@link StateError} `ERR_INVALID_STATE` when called twice; `ERR_CLOSED` after close.
-   * @throws {@link ConfigError} `ERR_CONFIG` when the port cannot be bound (the message names it).
+   * @throws {@link agentlink!StateError} `ERR_INVALID_STATE` when called twice; `ERR_CLOSED` after close.
+   * @throws {@link agentlink!ConfigError} `ERR_CONFIG` when the port cannot be bound (the message names it).
    */
   async start(): Promise<{ tcp?: number; udp?: number; authd?: number }> {
     if (this.#state === 'closing' || this.#state === 'closed') throw new StateError('MockManager is closed', 'ERR_CLOSED');
@@ -1495,7 +1495,7 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
    * @param command - e.g. `getconfig client`.
    * @param opts - `timeout` in milliseconds (default `requestTimeout`, 60 s).
    * @returns the response text after the counter (`ok {...}`, `err ...`, or getstate JSON).
-   * @throws {@link RequestError} `ERR_REQUEST` when the agent is unreachable, never acknowledges (UDP),
+   * @throws {@link agentlink!RequestError} `ERR_REQUEST` when the agent is unreachable, never acknowledges (UDP),
    *   its connection closes, the deadline passes, or the manager closes.
    */
   request(id: string, target: string, command: string, opts: { timeout?: number } = {}): Promise<string> {
@@ -1825,7 +1825,7 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
    * @param n - how many agents.
    * @param opts - status, connected, ids, timeout.
    * @returns the matching records.
-   * @throws {@link StateError} `ERR_TIMEOUT` after the deadline, `ERR_CLOSED` when the manager closes.
+   * @throws {@link agentlink!StateError} `ERR_TIMEOUT` after the deadline, `ERR_CLOSED` when the manager closes.
    */
   waitForAgents(n: number, opts: WaitForAgentsOptions = {}): Promise<AgentRecord[]> {
     const status = opts.status ?? 'active';
@@ -1864,7 +1864,7 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
    * @param what - a count, or a predicate.
    * @param opts - `count` for a predicate, `timeout`.
    * @returns the first matching events (exactly the number asked for).
-   * @throws {@link StateError} `ERR_TIMEOUT` after the deadline, `ERR_CLOSED` when the manager closes.
+   * @throws {@link agentlink!StateError} `ERR_TIMEOUT` after the deadline, `ERR_CLOSED` when the manager closes.
    */
   waitForEvents(what: number | ((e: ReceivedEvent) => boolean), opts: WaitForEventsOptions = {}): Promise<ReceivedEvent[]> {
     const pred = typeof what === 'number' ? () => true : what;

@@ -28,7 +28,7 @@ const ADDRESS_RE = /^[A-Za-z0-9_.:-]{1,255}$/;
  * @param element - the option path, for the error.
  * @param allowZero - whether 0 (pick a free port) is allowed.
  * @returns the port.
- * @throws {@link ConfigError} when it is not an integer in range.
+ * @throws {@link agentlink!ConfigError} when it is not an integer in range.
  */
 export function checkPort(value: unknown, element: string, allowZero: boolean): number {
   const min = allowZero ? 0 : 1;
@@ -44,7 +44,7 @@ export function checkPort(value: unknown, element: string, allowZero: boolean): 
  * @param value - the value given.
  * @param element - the option path, for the error.
  * @returns the value.
- * @throws {@link ConfigError} when it is not a positive integer.
+ * @throws {@link agentlink!ConfigError} when it is not a positive integer.
  */
 export function checkPositiveInt(value: unknown, element: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
@@ -59,7 +59,7 @@ export function checkPositiveInt(value: unknown, element: string): number {
  * @param value - the value given.
  * @param element - the option path, for the error.
  * @returns the address.
- * @throws {@link ConfigError} when it contains anything but letters, digits and `_ . : -`.
+ * @throws {@link agentlink!ConfigError} when it contains anything but letters, digits and `_ . : -`.
  */
 export function checkAddress(value: unknown, element: string): string {
   if (typeof value !== 'string' || !ADDRESS_RE.test(value)) {
@@ -74,7 +74,7 @@ export function checkAddress(value: unknown, element: string): string {
  * @param value - the list given.
  * @param element - the option path, for the error.
  * @returns a copy of the list.
- * @throws {@link ConfigError} naming the first bad entry.
+ * @throws {@link agentlink!ConfigError} naming the first bad entry.
  */
 export function checkBackends(value: unknown, element: string): LbBackend[] {
   if (!Array.isArray(value) || value.length === 0) {
@@ -100,7 +100,7 @@ export function checkBackends(value: unknown, element: string): LbBackend[] {
  * @param value - the lines given, or undefined.
  * @param element - the option path, for the error.
  * @returns the lines (empty when none).
- * @throws {@link ConfigError} when an entry is not a single line.
+ * @throws {@link agentlink!ConfigError} when an entry is not a single line.
  */
 export function checkExtraLines(value: unknown, element: string): string[] {
   if (value === undefined) return [];

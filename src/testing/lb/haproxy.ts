@@ -226,7 +226,7 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
  *
  * @param binary - an explicit path, or undefined to search.
  * @returns the path.
- * @throws {@link ToolError} `ERR_EXTERNAL_PROGRAM` naming the Debian package.
+ * @throws {@link agentlink!ToolError} `ERR_EXTERNAL_PROGRAM` naming the Debian package.
  */
 export async function resolveHaproxyBinary(binary?: string): Promise<string> {
   const install = `install it with 'apt-get install ${LB_DEBIAN_PACKAGE.haproxy}' (Debian/Ubuntu)`;
@@ -329,7 +329,7 @@ export class HaproxyBalancer {
    *
    * @param options - backends, ports, checks, timeouts.
    * @returns the running balancer.
-   * @throws {@link ConfigError} for impossible options; {@link ToolError} `ERR_EXTERNAL_PROGRAM` when haproxy
+   * @throws {@link agentlink!ConfigError} for impossible options; {@link agentlink!ToolError} `ERR_EXTERNAL_PROGRAM` when haproxy
    *   is missing (naming the Debian package), rejects the config (with its output) or does not start.
    */
   static async start(options: HaproxyBalancerOptions): Promise<HaproxyBalancer> {

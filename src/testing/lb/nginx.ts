@@ -204,7 +204,7 @@ export function renderNginxConfig(input: NginxConfigInput): string {
  *
  * @param binary - an explicit path, or undefined to search.
  * @returns the path.
- * @throws {@link ToolError} `ERR_EXTERNAL_PROGRAM` naming the Debian packages.
+ * @throws {@link agentlink!ToolError} `ERR_EXTERNAL_PROGRAM` naming the Debian packages.
  */
 export async function resolveNginxBinary(binary?: string): Promise<string> {
   const install = `install it with 'apt-get install ${LB_DEBIAN_PACKAGE.nginx} ${NGINX_STREAM_DEBIAN_PACKAGE}' (Debian/Ubuntu)`;
@@ -305,7 +305,7 @@ export class NginxStreamBalancer {
    *
    * @param options - backends, ports, failure detection, timeouts.
    * @returns the running balancer.
-   * @throws {@link ConfigError} for impossible options; {@link ToolError} `ERR_EXTERNAL_PROGRAM` when nginx or its
+   * @throws {@link agentlink!ConfigError} for impossible options; {@link agentlink!ToolError} `ERR_EXTERNAL_PROGRAM` when nginx or its
    *   stream module is missing (naming the Debian packages), rejects the config (with its output) or does not start.
    */
   static async start(options: NginxStreamBalancerOptions): Promise<NginxStreamBalancer> {

@@ -128,7 +128,7 @@ export class ManagedProcess {
    * @param args - its arguments.
    * @param options - working directory and the clock used for stop deadlines.
    * @returns the running process.
-   * @throws {@link ToolError} `ERR_EXTERNAL_PROGRAM` when it cannot be spawned.
+   * @throws {@link agentlink!ToolError} `ERR_EXTERNAL_PROGRAM` when it cannot be spawned.
    */
   static async spawn(binary: string, args: readonly string[], options: { cwd: string; clock: Clock }): Promise<ManagedProcess> {
     const child = spawn(binary, args, { cwd: options.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

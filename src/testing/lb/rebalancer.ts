@@ -86,7 +86,7 @@ function compareIds(a: string, b: string): number {
  *
  * @param cluster - a MockCluster, or anything implementing {@link RebalanceCluster}.
  * @returns the interface the rebalancer calls.
- * @throws {@link ConfigError} (later, from the returned functions) for a node name the MockCluster does not have.
+ * @throws {@link agentlink!ConfigError} (later, from the returned functions) for a node name the MockCluster does not have.
  */
 export function rebalanceClusterOf(cluster: RebalanceCluster | MockClusterNodes): RebalanceCluster {
   if (isRebalanceCluster(cluster)) return cluster;
@@ -272,7 +272,7 @@ export class HaproxyRebalancer extends EventEmitter<HaproxyRebalancerEvents> {
 
   /**
    * @param options - runtime API, cluster, and the helper's settings.
-   * @throws {@link ConfigError} `ERR_CONFIG` for a bad tolerance, chunk size or delay.
+   * @throws {@link agentlink!ConfigError} `ERR_CONFIG` for a bad tolerance, chunk size or delay.
    */
   constructor(options: HaproxyRebalancerOptions) {
     super();
@@ -318,7 +318,7 @@ export class HaproxyRebalancer extends EventEmitter<HaproxyRebalancerEvents> {
    * asked to reconnect in chunks). Waits for a run or migration in progress first.
    *
    * @returns what was found and done.
-   * @throws {@link ToolError} when the runtime API fails; {@link AbortError} when {@link HaproxyRebalancer.stop}
+   * @throws {@link agentlink!ToolError} when the runtime API fails; {@link agentlink!AbortError} when {@link HaproxyRebalancer.stop}
    *   interrupts it; whatever the cluster's functions throw.
    */
   runOnce(): Promise<RebalanceRunResult> {
@@ -334,8 +334,8 @@ export class HaproxyRebalancer extends EventEmitter<HaproxyRebalancerEvents> {
    *
    * @param nodes - the node (HAProxy server) name, or several.
    * @returns what was done.
-   * @throws {@link ToolError} `ERR_EXTERNAL_PROGRAM` when a node is not UP within `nodeUpTimeout` or
-   *   the runtime API fails; `ERR_USAGE` for a server the backend does not have; {@link AbortError}
+   * @throws {@link agentlink!ToolError} `ERR_EXTERNAL_PROGRAM` when a node is not UP within `nodeUpTimeout` or
+   *   the runtime API fails; `ERR_USAGE` for a server the backend does not have; {@link agentlink!AbortError}
    *   on {@link HaproxyRebalancer.stop}.
    */
   onNodeBack(nodes: string | readonly string[]): Promise<MigrationResult> {

@@ -140,7 +140,7 @@ function num(text: string | undefined): number | undefined {
  *
  * @param text - the reply, header line (`# pxname,svname,…`) first.
  * @returns one typed row per line.
- * @throws {@link ToolError} `ERR_EXTERNAL_PROGRAM` when the header is missing.
+ * @throws {@link agentlink!ToolError} `ERR_EXTERNAL_PROGRAM` when the header is missing.
  */
 export function parseShowStat(text: string): StatRow[] {
   const lines = text.split('\n').filter((line) => line.trim() !== '');
@@ -182,7 +182,7 @@ export function parseShowStat(text: string): StatRow[] {
  *
  * @param text - the reply.
  * @returns one typed row per server.
- * @throws {@link ToolError} `ERR_EXTERNAL_PROGRAM` when the header is missing.
+ * @throws {@link agentlink!ToolError} `ERR_EXTERNAL_PROGRAM` when the header is missing.
  */
 export function parseServersState(text: string): ServerStateRow[] {
   const lines = text.split('\n').filter((line) => line.trim() !== '');
@@ -265,7 +265,7 @@ export class HaproxyRuntimeApi {
    *
    * @param command - a runtime API command (`show info`, `show stat`, `set server b/s state drain`, …).
    * @returns the reply text.
-   * @throws {@link ToolError} `ERR_EXTERNAL_PROGRAM` when the socket cannot be reached or the deadline passes;
+   * @throws {@link agentlink!ToolError} `ERR_EXTERNAL_PROGRAM` when the socket cannot be reached or the deadline passes;
    *   `ERR_USAGE` when the command contains a line break.
    */
   raw(command: string): Promise<string> {
@@ -339,7 +339,7 @@ export class HaproxyRuntimeApi {
    *
    * @param backend - the backend name.
    * @returns the server rows (no `FRONTEND`/`BACKEND` rows).
-   * @throws {@link ToolError} `ERR_USAGE` when the backend does not exist.
+   * @throws {@link agentlink!ToolError} `ERR_USAGE` when the backend does not exist.
    */
   async serverRows(backend = 'wazuh_cluster'): Promise<StatRow[]> {
     checkName(backend, 'backend');
@@ -379,7 +379,7 @@ export class HaproxyRuntimeApi {
    * @param backend - the backend name.
    * @param server - the server name.
    * @param state - the administrative state to set.
-   * @throws {@link ToolError} `ERR_EXTERNAL_PROGRAM` with HAProxy's answer when it refuses.
+   * @throws {@link agentlink!ToolError} `ERR_EXTERNAL_PROGRAM` with HAProxy's answer when it refuses.
    */
   async setServerState(backend: string, server: string, state: SettableServerState): Promise<void> {
     checkName(backend, 'backend');
@@ -446,7 +446,7 @@ export class HaproxyRuntimeApi {
    * @param state - the state to wait for.
    * @param options - `timeoutMs` (default 10 000) and `intervalMs` (default 100).
    * @returns milliseconds waited.
-   * @throws {@link ToolError} `ERR_EXTERNAL_PROGRAM` naming the last state seen when the deadline passes.
+   * @throws {@link agentlink!ToolError} `ERR_EXTERNAL_PROGRAM` naming the last state seen when the deadline passes.
    */
   async waitForServerState(
     backend: string,
