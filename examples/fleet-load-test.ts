@@ -11,12 +11,9 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { AGENT_LOCATION } from 'agentlink';
-import { createReport, renderSummaryTable, stringifyReport } from 'agentlink/simulator';
+import { Fleet, createReport, renderSummaryTable, stringifyReport } from 'agentlink/simulator';
 import type { ChaosEvent } from 'agentlink/simulator';
 import { KeyStore, MockCluster } from 'agentlink/testing';
-// The Fleet class is not in the `agentlink/simulator` entry point yet; this import becomes
-// `import { Fleet } from 'agentlink/simulator'` once it is.
-import { Fleet } from '../src/simulator/fleet.js';
 
 const AGENTS = 300;
 const RUN_MS = 8000;
