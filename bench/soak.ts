@@ -1,58 +1,202 @@
 /**
- * Soak run (`npm run soak`): a fleet against an embedded cluster for a long time, with a node
- * killed and restarted every few minutes, to catch leaks and accounting drift. It prints the
- * resident memory of this process once a minute and, at the end, whether every event is accounted
- * for (`sent = received + dropped + lost`, lost explained by connections lost in flight).
+ * Chaos soak and thundering herd (`npm run soak`; minutes, not part of `npm test`).
  *
- * Sizes from the environment: `AGENTLINK_SOAK_AGENTS` (default 2000), `AGENTLINK_SOAK_DURATION`
- * (default 10m), `AGENTLINK_SOAK_EPS` (per agent, default 0.5), `AGENTLINK_SOAK_CHAOS_EVERY`
- * (default 2m). Exit code 1 when the accounting does not hold or memory grew more than 50 % after
- * the first minute.
+ * 1. Thundering herd: 1000 agents on node1 of a 3-node mock cluster, node1 killed, connections
+ *    accepted by node2 and node3 counted per 100 ms until every agent is back; for the `backoff`
+ *    strategy (initial delay 5 s) and the `wazuh` strategy (retry interval 5 s, one retry), each
+ *    without and with full jitter. Prints the curves.
+ * 2. Chaos soak: 1000 agents at 1 event per second against 3 mock managers, each behind a FaultProxy,
+ *    under seeded random faults for the whole run (node kills and restarts, node hangs, proxy
+ *    blackholes, latency spikes of 200 to 800 ms, resets, frames cut in the middle, forced
+ *    reconnects); then the faults are cleared, the fleet settles, drains and stops, and the run
+ *    checks every agent connected, every event accounted for per agent, no handle or timer left,
+ *    and reports the memory trend.
+ *
+ * Sizes from flags or the environment: `--agents` / `AGENTLINK_SOAK_AGENTS` (1000), `--duration` /
+ * `AGENTLINK_SOAK_DURATION` (5m), `--seed` / `AGENTLINK_SOAK_SEED`, `--eps` / `AGENTLINK_SOAK_EPS` (1),
+ * `--nodes` (3), `--herd-agents` (1000), `--no-herd`, `--herd-only`, `--no-gc`, `--report`
+ * (`.tmp/soak-report.json`). Ctrl-C ends the chaos early and still runs the checks. Exit code 1 when
+ * a check fails.
  *
  * @module
  */
-import { parseFlagDuration, parseSimulateArgs } from '../src/simulator/index.js';
-import { simulate } from '../src/simulator/run.js';
-import type { SimulationChaosStep } from '../src/simulator/run.js';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseFlagDuration } from '../src/simulator/flags.js';
+import { measureThunderingHerd, renderHerdCurve, runChaosSoak } from '../src/simulator/soak.js';
+import type { ChaosSoakReport, HerdOptions, HerdResult } from '../src/simulator/soak.js';
 
-const agents = process.env.AGENTLINK_SOAK_AGENTS ?? '2000';
-const duration = parseFlagDuration(process.env.AGENTLINK_SOAK_DURATION ?? '10m', 'AGENTLINK_SOAK_DURATION');
-const every = parseFlagDuration(process.env.AGENTLINK_SOAK_CHAOS_EVERY ?? '2m', 'AGENTLINK_SOAK_CHAOS_EVERY');
-const eps = process.env.AGENTLINK_SOAK_EPS ?? '0.5';
+const { values: flags } = parseArgs({
+  options: {
+    agents: { type: 'string' },
+    duration: { type: 'string' },
+    seed: { type: 'string' },
+    eps: { type: 'string' },
+    nodes: { type: 'string' },
+    'herd-agents': { type: 'string' },
+    'no-herd': { type: 'boolean', default: false },
+    'herd-only': { type: 'boolean', default: false },
+    'no-gc': { type: 'boolean', default: false },
+    report: { type: 'string' },
+  },
+  strict: true,
+});
 
-// kill a node, restart it a quarter period later, rebalance half a period later; node by node
-const chaos: SimulationChaosStep[] = [];
-for (let t = every, i = 0; t + every / 2 < duration; t += every, i++) {
-  const node = `node${(i % 3) + 1}`;
-  chaos.push({ action: 'kill', node, atMs: t });
-  chaos.push({ action: 'restart', node, atMs: t + every / 4 });
-  chaos.push({ action: 'rebalance', atMs: t + every / 2 });
+function positiveInt(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`${what} must be a positive integer, got '${text}'`);
+    process.exit(2);
+  }
+  return n;
 }
 
-const config = parseSimulateArgs([
-  '--agents', agents, '--cluster', '3', '--duration', `${duration}ms`, '--eps', eps,
-  '--notify', '10s', '--time-reconnect', '30s', '--strategy', 'backoff', '--ramp', '500/s',
-  '--report', 'soak-report.json', '--html', 'soak-report.html', '--quiet',
-]);
+const agents = positiveInt(flags.agents ?? process.env.AGENTLINK_SOAK_AGENTS ?? '1000', '--agents / AGENTLINK_SOAK_AGENTS');
+const durationMs = parseFlagDuration(flags.duration ?? process.env.AGENTLINK_SOAK_DURATION ?? '5m', '--duration / AGENTLINK_SOAK_DURATION');
+const seed = flags.seed ?? process.env.AGENTLINK_SOAK_SEED ?? 'agentlink-soak';
+const eps = Number(flags.eps ?? process.env.AGENTLINK_SOAK_EPS ?? '1');
+const nodes = positiveInt(flags.nodes ?? '3', '--nodes');
+const herdAgents = positiveInt(flags['herd-agents'] ?? '1000', '--herd-agents');
+const reportPath = resolve(flags.report ?? '.tmp/soak-report.json');
+if (!(eps >= 0) || !Number.isFinite(eps)) {
+  console.error(`--eps / AGENTLINK_SOAK_EPS must be a number of events per second, got '${String(flags.eps ?? process.env.AGENTLINK_SOAK_EPS)}'`);
+  process.exit(2);
+}
 
-const rss: number[] = [];
-const sampler = setInterval(() => {
-  const mb = process.memoryUsage().rss / 1048576;
-  rss.push(mb);
-  console.log(`[soak] ${rss.length} min: RSS ${mb.toFixed(0)} MiB`);
-}, 60_000);
-sampler.unref();
+const say = (line: string): void => console.log(`[soak] ${line}`);
 
-const result = await simulate(config, { chaos, rebalance: { chunkDelay: 1000 }, log: (l) => console.log(`[soak] ${l}`) });
-clearInterval(sampler);
-const r = result.report;
-const e = r.events;
-const balanced = e.received !== null && e.lost !== null && e.sent === e.received + e.dropped + e.lost;
-const explained = (r.lostExplained.unexplained ?? 0) === 0;
-const growth = rss.length >= 2 ? rss[rss.length - 1]! / rss[0]! : 1;
-console.log(`[soak] agents ${r.agents.connected}/${r.agents.total} connected at the end; reconnects ${r.reconnects.total}, failovers ${r.failover.count}`);
-console.log(`[soak] events sent ${e.sent} = received ${e.received} + dropped ${e.dropped} + lost ${e.lost}: ${balanced ? 'yes' : 'NO'}; lost explained: ${explained ? 'yes' : 'NO'}`);
-console.log(`[soak] RSS growth after the first minute: ${((growth - 1) * 100).toFixed(1)} %`);
-for (const p of result.problems) console.log(`[soak] problem: ${p}`);
-console.log(`[soak] report: ${result.reportPath}, ${result.htmlPath}`);
-process.exitCode = balanced && explained && growth < 1.5 && result.problems.length === 0 ? 0 : 1;
+function table(title: string, rows: [string, string | number][]): void {
+  const w = Math.max(title.length, ...rows.map(([k]) => k.length));
+  console.log(`\n${title}`);
+  console.log(`${'-'.repeat(w)}  ${'-'.repeat(24)}`);
+  for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${typeof v === 'number' ? v.toLocaleString('en-US') : v}`);
+}
+
+const ms = (v: number): string => `${Math.round(v).toLocaleString('en-US')} ms`;
+
+// --- thundering herd -------------------------------------------------------------------------
+
+interface HerdSection {
+  results: HerdResult[];
+  checks: { name: string; ok: boolean; detail: string }[];
+}
+
+async function herd(): Promise<HerdSection> {
+  const D = 5000;
+  const configs: HerdOptions[] = [
+    { agents: herdAgents, reconnect: { strategy: 'backoff', initialDelay: D, jitter: 0 } },
+    { agents: herdAgents, reconnect: { strategy: 'backoff', initialDelay: D, jitter: 1 } },
+    { agents: herdAgents, reconnect: { strategy: 'wazuh', jitter: 0 }, retryInterval: D, maxRetries: 1 },
+    { agents: herdAgents, reconnect: { strategy: 'wazuh', jitter: 1 }, retryInterval: D, maxRetries: 1 },
+  ];
+  const results: HerdResult[] = [];
+  for (const c of configs) {
+    say(`herd: ${herdAgents} agents, ${c.reconnect.strategy} jitter ${c.reconnect.jitter}`);
+    const r = await measureThunderingHerd(c);
+    results.push(r);
+    console.log(`\n${r.label}: ${r.accepted} connections accepted by the surviving nodes, every agent back after ${r.recoveredMs === null ? 'NOT within the deadline' : ms(r.recoveredMs)}`);
+    console.log(`peak ${r.peakPerBucket} per 100 ms, ${r.peakPerSecond} per second${r.theoryPerSecond !== null ? ` (theory ${r.theoryPerSecond}/s)` : ''}; reconnect p50 ${ms(r.reconnect.p50Ms)}, p99 ${ms(r.reconnect.p99Ms)}`);
+    for (const line of renderHerdCurve(r, 25)) console.log(`  ${line}`);
+  }
+  const checks: HerdSection['checks'] = [];
+  for (let i = 0; i < results.length; i += 2) {
+    const flat = results[i]!;
+    const spread = results[i + 1]!;
+    checks.push({
+      name: `${spread.label}: peak bucket < 50 % of no jitter`,
+      ok: spread.peakPerBucket < flat.peakPerBucket * 0.5,
+      detail: `${spread.peakPerBucket} vs ${flat.peakPerBucket} (${((spread.peakPerBucket / Math.max(1, flat.peakPerBucket)) * 100).toFixed(0)} %)`,
+    });
+    if (spread.theoryPerSecond !== null) {
+      checks.push({
+        name: `${spread.label}: peak second <= 2 x theory`,
+        ok: spread.peakPerSecond <= 2 * spread.theoryPerSecond,
+        detail: `${spread.peakPerSecond}/s vs theory ${spread.theoryPerSecond}/s (${(spread.peakPerSecond / spread.theoryPerSecond).toFixed(2)} x)`,
+      });
+    }
+    for (const r of [flat, spread]) checks.push({ name: `${r.label}: every agent back`, ok: r.recoveredMs !== null, detail: r.recoveredMs === null ? 'no' : ms(r.recoveredMs) });
+  }
+  table(
+    `thundering herd: ${herdAgents} agents, node1 killed`,
+    results.map((r) => [
+      r.label,
+      `peak ${r.peakPerBucket}/100ms, ${r.peakPerSecond}/s${r.theoryPerSecond !== null ? ` (N/D ${r.theoryPerSecond}/s)` : ''}, back in ${r.recoveredMs === null ? '-' : ms(r.recoveredMs)}, reconnect p50/p99 ${ms(r.reconnect.p50Ms)}/${ms(r.reconnect.p99Ms)}`,
+    ]),
+  );
+  return { results, checks };
+}
+
+// --- soak ------------------------------------------------------------------------------------
+
+function printSoak(r: ChaosSoakReport): void {
+  const e = r.events;
+  const drops = Object.entries(e.droppedByReason)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  const faults = Object.entries(r.chaos.done)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  const res = (m: Record<string, number>): string =>
+    Object.entries(m)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none';
+  table(`chaos soak: ${r.settings.agents} agents, ${r.settings.nodes} nodes behind FaultProxies, ${(r.settings.durationMs / 1000).toFixed(0)} s, seed ${r.settings.seed}`, [
+    ['machine', `${r.machine.platform}, ${r.machine.cpus} CPUs, node ${r.machine.node}`],
+    ['faults', `${r.chaos.log.length} (${faults}); skipped ${r.chaos.skipped}, failed ${r.chaos.failed}`],
+    ['connected at the end', `${r.agents.connectedAtEnd} / ${r.agents.total} (managers: ${r.agents.connectedOnManagers})`],
+    ['settle after the chaos', r.timing.settleMs === null ? 'NOT all back' : ms(r.timing.settleMs)],
+    ['events sent', e.sent],
+    ['received', e.received],
+    ['dropped (counted)', `${e.dropped} (${drops})`],
+    ['lost in flight', e.lost],
+    ['unconfirmed (bound)', e.unconfirmed],
+    ['sent = received + dropped + lost', e.balanced ? 'yes' : 'NO'],
+    ['agents with unexplained loss', `${e.agentsUnexplained} (${e.unexplained} events)`],
+    ['out of order or duplicated', e.outOfOrder],
+    ['reconnects', r.reconnects.total],
+    ['failovers', r.reconnects.failovers],
+    ['failed attempts', r.reconnects.connectFailures],
+    ['reconnect p50 / p99', `${ms(r.reconnects.reconnect.p50Ms)} / ${ms(r.reconnects.reconnect.p99Ms)}`],
+    ['failover p50 / p99', `${ms(r.reconnects.failover.p50Ms)} / ${ms(r.reconnects.failover.p99Ms)}`],
+    ['heap (after GC: ' + (r.memory.gcForced ? 'yes' : 'no') + ')', `${r.memory.heapFirstMB} -> ${r.memory.heapLastMB} MB, slope ${r.memory.heapSlopeKBPerMin} KB/min`],
+    ['RSS', `${r.memory.rssFirstMB} -> ${r.memory.rssLastMB} MB, slope ${r.memory.rssSlopeKBPerMin} KB/min`],
+    ['memory samples', `${r.memory.samples.length} (every 5 s after the warm-up)`],
+    ['handles before', res(r.resources.before)],
+    ['handles after teardown', res(r.resources.after)],
+    ['leaked handles / pending timers', `${res(r.resources.leaked)} / ${r.resources.pendingTimers}`],
+    ['result', r.ok ? 'ok' : `FAILED: ${r.problems.join('; ')}`],
+  ]);
+}
+
+async function main(): Promise<number> {
+  console.log(`node ${process.version}, ${process.platform}/${process.arch}`);
+  let herdSection: HerdSection | undefined;
+  if (!flags['no-herd']) herdSection = await herd();
+  let soak: ChaosSoakReport | undefined;
+  if (!flags['herd-only']) {
+    const abort = new AbortController();
+    const onSigint = (): void => {
+      say('interrupted: stopping the chaos, then checking');
+      abort.abort();
+    };
+    process.once('SIGINT', onSigint);
+    say(`chaos soak: ${agents} agents, ${nodes} nodes, ${(durationMs / 1000).toFixed(0)} s, ${eps} events/s per agent, seed ${seed}`);
+    soak = await runChaosSoak({ agents, nodes, durationMs, eps, seed, forceGc: !flags['no-gc'], log: say, signal: abort.signal });
+    process.off('SIGINT', onSigint);
+    printSoak(soak);
+  }
+  if (herdSection) {
+    table(
+      'herd checks',
+      herdSection.checks.map((c) => [c.name, `${c.ok ? 'ok' : 'FAILED'}: ${c.detail}`]),
+    );
+  }
+  await mkdir(dirname(reportPath), { recursive: true });
+  await writeFile(reportPath, `${JSON.stringify({ herd: herdSection, soak }, null, 2)}\n`);
+  console.log(`\nreport: ${reportPath}`);
+  const herdOk = herdSection?.checks.every((c) => c.ok) ?? true;
+  return herdOk && (soak?.ok ?? true) ? 0 : 1;
+}
+
+process.exitCode = await main();

@@ -1111,6 +1111,7 @@ export async function measureThunderingHerd(options: HerdOptions): Promise<HerdR
   let theory: number | null = null;
   if (jitter >= 1) theory = r.strategy === 'backoff' ? agents / (initialDelay / 1000) : maxRetries === 1 ? agents / (retryInterval / 1000) : null;
 
+  const resourcesBefore = activeResources();
   const indexes = Array.from({ length: agents }, (_, i) => i);
   const seed = options.seed ?? 'agentlink-herd';
   const keys = simulatedIdentities(indexes, seed);
@@ -1186,6 +1187,8 @@ export async function measureThunderingHerd(options: HerdOptions): Promise<HerdR
   } finally {
     await fleet?.stop({ drainTimeout: 0 }).catch(() => undefined);
     await cluster.close();
+    // let the sockets finish closing, so what runs next starts from a quiet process
+    for (let i = 0; i < 50 && Object.keys(excessResources(resourcesBefore, activeResources())).length > 0; i++) await sleepReal(100);
   }
 }
 
