@@ -20,6 +20,7 @@ import {
   parseAgentMessage,
 } from '../../../src/protocol/index.js';
 import type { AgentKey, AgentMessage, MessageCounter } from '../../../src/protocol/index.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
 /** Functions run after each test, newest first. */
 export type Cleanups = (() => Promise<unknown> | unknown)[];
@@ -77,14 +78,7 @@ export function memoryLogger(level: 'debug' | 'trace' = 'debug'): { logger: Logg
 
 /** Deterministic PRNG (mulberry32), so fuzz runs are reproducible from their seed. */
 export function seeded(seed: number): { next: () => number; int: (lo: number, hi: number) => number; bytes: (n: number) => Buffer } {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const int = (lo: number, hi: number): number => lo + Math.floor(next() * (hi - lo + 1));
   const bytes = (n: number): Buffer => {
     const b = Buffer.alloc(n);

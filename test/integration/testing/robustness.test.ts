@@ -8,20 +8,11 @@ import { KeyStore } from '../../../src/testing/keystore.js';
 import { MockManager } from '../../../src/testing/mock-manager.js';
 import { useCleanup } from './fixtures.js';
 import { ACK, KEEPALIVE, RawAgent, STARTUP } from './raw-agent.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
 const cleanup = useCleanup();
 
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 describe('MockManager robustness', () => {
   it('survives 10 000 random and mutated frames from 50 sockets at once, closing offenders and keeping memory bounded', async () => {

@@ -16,6 +16,7 @@ import {
   until,
   useHandleCheck,
 } from './helpers.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
 useHandleCheck();
 
@@ -48,17 +49,7 @@ async function rejection(p: Promise<unknown>): Promise<AgentlinkError> {
   return err as AgentlinkError;
 }
 
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 describe('TcpTransport connect', () => {
   it('connects, reports the local address, and enables TCP_NODELAY and keepalive (30 s)', async () => {

@@ -3,6 +3,7 @@ import type { ReconnectContext, ResolvedReconnect, ResolvedServer } from '../../
 import { ConfigError, StateError } from '../../../src/errors.js';
 import { ReconnectPlanner, applyJitter } from '../../../src/agent/reconnect.js';
 import type { PlannedAttempt } from '../../../src/agent/reconnect.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
 const server = (address: string, maxRetries = 5, retryInterval = 10_000): ResolvedServer => ({
   address,
@@ -13,17 +14,7 @@ const server = (address: string, maxRetries = 5, retryInterval = 10_000): Resolv
 });
 const three = [server('s0'), server('s1'), server('s2')];
 
-/** A small seeded PRNG (mulberry32) so jitter tests are reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seeded = mulberry32;
 
 /** Runs a cycle where every attempt fails; returns [time, server, plan] per attempt. */
 function walk(planner: ReconnectPlanner, first: PlannedAttempt, attempts: number): Array<[number, number, PlannedAttempt]> {

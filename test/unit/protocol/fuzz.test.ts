@@ -15,18 +15,9 @@ import {
 } from '../../../src/protocol/index.js';
 import type { AgentKey } from '../../../src/protocol/index.js';
 import { V, hex, keyFromLine } from './vectors.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
-/** mulberry32: a tiny seeded PRNG, so every failure is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 const rnd = prng(0x5eed1234);
 const int = (n: number) => Math.floor(rnd() * n);

@@ -21,19 +21,13 @@ import {
   parseMergedMg,
 } from '../../../src/protocol/index.js';
 import type { AgentKey, CryptoMethod } from '../../../src/protocol/index.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
 const KEY: AgentKey = { id: '001', name: 'agent1', ip: 'any', key: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' };
 const OTHER: AgentKey = { id: '002', name: 'agent2', ip: 'any', key: 'fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210' };
 
 function rng(seed: number): { int: (lo: number, hi: number) => number; bytes: (n: number) => Buffer; pick: <T>(xs: readonly T[]) => T } {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const int = (lo: number, hi: number): number => lo + Math.floor(next() * (hi - lo + 1));
   return {
     int,

@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileCounterStore, parseCounterText } from '../../../src/agent/counter-store.js';
 import { nextCounter } from '../../../src/protocol/index.js';
 import type { MessageCounter } from '../../../src/protocol/index.js';
+import { mulberry32 } from '../../helpers/prng.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -24,17 +25,7 @@ async function onDisk(path: string): Promise<MessageCounter | undefined> {
   return parseCounterText(await readFile(path, 'latin1'));
 }
 
-/** mulberry32: reproducible interleavings. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 describe('FileCounterStore with saves interleaved with writes', () => {
   it('keeps a value saved while the very first write (which reads the file first) is in flight', async () => {

@@ -1,0 +1,17 @@
+/**
+ * mulberry32: a tiny deterministic PRNG, so every fuzz run, jitter test and interleaving is
+ * reproducible from its seed.
+ *
+ * @param seed - any 32-bit integer.
+ * @returns a function returning floats in [0, 1).
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
