@@ -386,27 +386,47 @@ export class FleetMetrics {
     if (failover) this.histograms.failover.record(ms);
   }
 
-  /** @param n - events accepted for sending. */
+  /**
+   * Counts events accepted for sending.
+   *
+   * @param n - events accepted for sending.
+   */
   countSent(n = 1): void {
     this.counters.eventsSent += n;
   }
 
-  /** @param n - events received by the managers. */
+  /**
+   * Counts events the managers received.
+   *
+   * @param n - events received by the managers.
+   */
   countReceived(n = 1): void {
     this.counters.eventsReceived += n;
   }
 
-  /** @param n - events dropped by client buffers. */
+  /**
+   * Counts events dropped by client buffers.
+   *
+   * @param n - events dropped by client buffers.
+   */
   countDropped(n = 1): void {
     this.counters.eventsDropped += n;
   }
 
-  /** @param n - events established as lost. */
+  /**
+   * Counts events established as lost.
+   *
+   * @param n - events established as lost.
+   */
   countLost(n = 1): void {
     this.counters.eventsLost += n;
   }
 
-  /** @param n - failed connection attempts. */
+  /**
+   * Counts failed connection attempts.
+   *
+   * @param n - failed connection attempts.
+   */
   countConnectFailure(n = 1): void {
     this.counters.connectFailures += n;
   }

@@ -306,6 +306,7 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
     return this.#blackhole;
   }
 
+  /** Turns the blackhole on or off (see the getter). */
   set blackhole(on: boolean) {
     this.#blackhole = on;
     if (on) {
@@ -329,6 +330,7 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
     return this.#refuse;
   }
 
+  /** Turns refusing new connections on or off (see the getter). */
   set refuse(on: boolean) {
     if (on === this.#refuse) return;
     this.#refuse = on;
