@@ -362,6 +362,12 @@ export interface ChaosSoakOptions {
    */
   settleTimeoutMs?: number;
   /**
+   * Every agent must stay connected this long in a row for the fleet to count as settled (the
+   * resets that clear the faults reach the agents a moment after they are sent).
+   * @default 2000
+   */
+  settleQuietMs?: number;
+  /**
    * Time the agents get to flush their buffers before they stop.
    * @default 10000
    */
@@ -415,6 +421,8 @@ export interface MemorySample {
   heapUsed: number;
   /** `process.memoryUsage().rss`, bytes. */
   rss: number;
+  /** `process.memoryUsage().external` (C++ objects bound to JS objects, Buffers included), bytes. */
+  external: number;
 }
 
 /** What {@link runChaosSoak} found. */
@@ -536,6 +544,12 @@ export interface ChaosSoakReport {
     heapSlopeKBPerMin: number;
     /** RSS trend, KB per minute (least squares). */
     rssSlopeKBPerMin: number;
+    /** `external` trend, KB per minute (least squares). */
+    externalSlopeKBPerMin: number;
+    /** Heap trend over the second half of the samples only, KB per minute. */
+    heapSlopeLastHalfKBPerMin: number;
+    /** RSS trend over the second half of the samples only, KB per minute (a plateau shows here as about 0). */
+    rssSlopeLastHalfKBPerMin: number;
     /** First and last heap used, MB. */
     heapFirstMB: number;
     /** Last heap used, MB. */
@@ -674,7 +688,7 @@ export async function runChaosSoak(options: ChaosSoakOptions = {}): Promise<Chao
       sampleTimer = clock.setTimeout(sampleMemory, memoryEvery);
       gc?.();
       const m = process.memoryUsage();
-      samples.push({ t: Math.round(elapsed()), heapUsed: m.heapUsed, rss: m.rss });
+      samples.push({ t: Math.round(elapsed()), heapUsed: m.heapUsed, rss: m.rss, external: m.external });
     };
     sampleTimer = clock.setTimeout(sampleMemory, memoryEvery);
     const progressEvery = options.progressMs ?? 10_000;
@@ -829,12 +843,24 @@ export async function runChaosSoak(options: ChaosSoakOptions = {}): Promise<Chao
     }
     chaosStopMs = Math.round(elapsed());
     log(`chaos stopped after ${chaosLog.length} faults; waiting for every agent`);
+    // settled: every agent connected, and still so settleQuietMs later
     const settleFrom = performance.now();
-    try {
-      await f.waitForConnected(agents, options.settleTimeoutMs ?? 60_000);
-      settleMs = Math.round(performance.now() - settleFrom);
-    } catch {
-      problems.push(`only ${f.progress().connected} of ${agents} agents connected within ${options.settleTimeoutMs ?? 60_000} ms after the chaos stopped`);
+    const settleDeadline = settleFrom + (options.settleTimeoutMs ?? 60_000);
+    const quiet = options.settleQuietMs ?? 2000;
+    let allSince: number | undefined;
+    for (;;) {
+      const now = performance.now();
+      if (f.progress().connected === agents) allSince ??= now;
+      else allSince = undefined;
+      if (allSince !== undefined && now - allSince >= quiet) {
+        settleMs = Math.round(allSince - settleFrom);
+        break;
+      }
+      if (now > settleDeadline) {
+        problems.push(`only ${f.progress().connected} of ${agents} agents connected ${options.settleTimeoutMs ?? 60_000} ms after the chaos stopped`);
+        break;
+      }
+      await sleepReal(20);
     }
     connectedOnManagers = cluster.stats().connectedAgents;
 
@@ -924,8 +950,9 @@ export async function runChaosSoak(options: ChaosSoakOptions = {}): Promise<Chao
 
   // --- memory trend ---------------------------------------------------------------------------
   const kept = samples.filter((s) => s.t >= warmupMs);
-  const heapSlope = leastSquaresSlope(kept.map((s) => [s.t / 60_000, s.heapUsed / 1024]));
-  const rssSlope = leastSquaresSlope(kept.map((s) => [s.t / 60_000, s.rss / 1024]));
+  const slope = (list: MemorySample[], pick: (s: MemorySample) => number): number =>
+    Math.round(leastSquaresSlope(list.map((s) => [s.t / 60_000, pick(s) / 1024])) * 10) / 10;
+  const lastHalf = kept.slice(Math.floor(kept.length / 2));
   const mb = (b: number | undefined): number => Math.round(((b ?? 0) / 1048576) * 10) / 10;
 
   // --- verdict --------------------------------------------------------------------------------
@@ -978,8 +1005,11 @@ export async function runChaosSoak(options: ChaosSoakOptions = {}): Promise<Chao
     memory: {
       gcForced: gc !== undefined,
       samples: kept,
-      heapSlopeKBPerMin: Math.round(heapSlope * 10) / 10,
-      rssSlopeKBPerMin: Math.round(rssSlope * 10) / 10,
+      heapSlopeKBPerMin: slope(kept, (s) => s.heapUsed),
+      rssSlopeKBPerMin: slope(kept, (s) => s.rss),
+      externalSlopeKBPerMin: slope(kept, (s) => s.external),
+      heapSlopeLastHalfKBPerMin: slope(lastHalf, (s) => s.heapUsed),
+      rssSlopeLastHalfKBPerMin: slope(lastHalf, (s) => s.rss),
       heapFirstMB: mb(kept[0]?.heapUsed),
       heapLastMB: mb(kept[kept.length - 1]?.heapUsed),
       rssFirstMB: mb(kept[0]?.rss),

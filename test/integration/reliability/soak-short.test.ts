@@ -45,6 +45,7 @@ describe('chaos soak (short)', () => {
         forceFraction: [0.02, 0.1],
       },
       settleTimeoutMs: 15_000,
+      settleQuietMs: 1000,
       drainTimeoutMs: 5000,
       memorySampleMs: 1000,
       forceGc: false,
