@@ -14,7 +14,8 @@
  *
  * Sizes from flags or the environment: `--agents` / `AGENTLINK_SOAK_AGENTS` (1000), `--duration` /
  * `AGENTLINK_SOAK_DURATION` (5m), `--seed` / `AGENTLINK_SOAK_SEED`, `--eps` / `AGENTLINK_SOAK_EPS` (1),
- * `--nodes` (3), `--herd-agents` (1000), `--no-herd`, `--herd-only`, `--no-gc`, `--report`
+ * `--nodes` (3), `--herd-agents` (1000), `--no-herd`, `--herd-only`, `--no-gc`, `--keep-blackholed`
+ * (connections that lived through a blackhole or hang are kept, not reset: shows why they must be), `--report`
  * (`.tmp/soak-report.json`). Ctrl-C ends the chaos early and still runs the checks. Exit code 1 when
  * a check fails.
  *
@@ -38,6 +39,7 @@ const { values: flags } = parseArgs({
     'no-herd': { type: 'boolean', default: false },
     'herd-only': { type: 'boolean', default: false },
     'no-gc': { type: 'boolean', default: false },
+    'keep-blackholed': { type: 'boolean', default: false },
     report: { type: 'string' },
   },
   strict: true,
@@ -185,7 +187,7 @@ async function main(): Promise<number> {
     };
     process.once('SIGINT', onSigint);
     say(`chaos soak: ${agents} agents, ${nodes} nodes, ${(durationMs / 1000).toFixed(0)} s, ${eps} events/s per agent, seed ${seed}`);
-    soak = await runChaosSoak({ agents, nodes, durationMs, eps, seed, forceGc: !flags['no-gc'], log: say, signal: abort.signal });
+    soak = await runChaosSoak({ agents, nodes, durationMs, eps, seed, forceGc: !flags['no-gc'], resetAfterBlackhole: !flags['keep-blackholed'], log: say, signal: abort.signal });
     process.off('SIGINT', onSigint);
     printSoak(soak);
   }

@@ -389,6 +389,16 @@ export interface ChaosSoakOptions {
    */
   forceGc?: boolean;
   /**
+   * End every blackhole and hang with a reset of the connections that lived through it. A FaultProxy
+   * blackhole discards bytes in the middle of a stream and a hung MockManager reads and discards
+   * messages, which no TCP path and no stalled manager does (the kernel keeps and retransmits the
+   * bytes); a connection that survived one has a hole in its stream, and the keepalive ACKs after it
+   * confirm events that never arrived. `false` keeps such connections, to show that effect: the
+   * loss is then no longer within the unconfirmed counts.
+   * @default true
+   */
+  resetAfterBlackhole?: boolean;
+  /**
    * Progress line period (0: none).
    * @default 10000
    */
@@ -454,6 +464,8 @@ export interface ChaosSoakReport {
     client: Record<string, unknown>;
     /** The chaos settings. */
     chaos: ChaosSettings;
+    /** Whether blackholes and hangs ended with a reset ({@link ChaosSoakOptions.resetAfterBlackhole}). */
+    resetAfterBlackhole: boolean;
   };
   /** Whether every check passed. */
   ok: boolean;
@@ -601,6 +613,7 @@ export async function runChaosSoak(options: ChaosSoakOptions = {}): Promise<Chao
   const memoryEvery = options.memorySampleMs ?? 5000;
   const warmupMs = options.warmupMs ?? Math.min(30_000, durationMs / 5);
   const gc = options.forceGc === false ? undefined : findGc();
+  const resetAfterBlackhole = options.resetAfterBlackhole !== false;
   const client: FleetClientOptions = {
     notifyTime: 2000,
     timeReconnect: 6000,
@@ -770,7 +783,7 @@ export async function runChaosSoak(options: ChaosSoakOptions = {}): Promise<Chao
               hung.delete(step.target);
               if (cluster.node(node) !== m || !cluster.isAlive(node)) return;
               await m.setFaults({ blackhole: false });
-              m.resetConnections();
+              if (resetAfterBlackhole) m.resetConnections();
             });
             return;
           }
@@ -782,7 +795,7 @@ export async function runChaosSoak(options: ChaosSoakOptions = {}): Promise<Chao
             later(step.durationMs!, async () => {
               // the streams that lived through it have holes: reset them, as a firewall that forgot them would
               proxy.blackhole = false;
-              proxy.reset();
+              if (resetAfterBlackhole) proxy.reset();
               blackholed.delete(step.target);
             });
             return;
@@ -982,6 +995,7 @@ export async function runChaosSoak(options: ChaosSoakOptions = {}): Promise<Chao
         reconnect: typeof client.reconnect === 'function' ? 'custom' : client.reconnect,
       },
       chaos: chaosSettings,
+      resetAfterBlackhole,
     },
     ok: problems.length === 0,
     problems,
@@ -1223,11 +1237,11 @@ export async function measureThunderingHerd(options: HerdOptions): Promise<HerdR
 }
 
 /**
- * Renders a herd curve as text: one line per bucket range with a bar, grouped so the curve fits
- * in about `rows` lines.
+ * Renders a herd curve as text: a header, then one line per range of buckets (grouped so the curve
+ * fits in about `rows` lines) with the largest bucket of the range and a bar.
  *
  * @param result - a herd measurement.
- * @param rows - the most lines to print.
+ * @param rows - the most lines to print after the header.
  * @returns the lines.
  */
 export function renderHerdCurve(result: HerdResult, rows = 30): string[] {
@@ -1238,7 +1252,8 @@ export function renderHerdCurve(result: HerdResult, rows = 30): string[] {
     groups.push({ from: i * result.bucketMs, to: (i + slice.length) * result.bucketMs, n: Math.max(...slice) });
   }
   const max = Math.max(1, ...groups.map((g) => g.n));
-  return groups.map(
+  const header = `${'ms after the kill'.padEnd(20)} most connections accepted in one ${result.bucketMs} ms bucket`;
+  return [header, ...groups.map(
     (g) => `${String(g.from).padStart(6)}-${String(g.to).padEnd(6)} ms ${String(g.n).padStart(5)} ${'#'.repeat(Math.round((g.n / max) * 50))}`,
-  );
+  )];
 }
