@@ -140,7 +140,7 @@ export interface PlanChaosOptions {
  *
  * @param options - length, cluster and fleet size, seed and settings.
  * @returns the steps, in time order.
- * @throws {@link ToolError} `ERR_USAGE` for a non-positive interval, no action with weight, or a bad range.
+ * @throws `ToolError` (`ERR_USAGE`) for a non-positive interval, no action with weight, or a bad range.
  */
 export function planChaos(options: PlanChaosOptions): ChaosPlanStep[] {
   const s = resolveChaosSettings(options.settings);
@@ -597,7 +597,7 @@ export interface ChaosSoakReport {
  *
  * @param options - size, length, seed, client options and chaos settings.
  * @returns the report; `ok` tells whether every check passed (the memory trend is reported, not judged).
- * @throws {@link ToolError} `ERR_USAGE` for bad sizes or chaos settings.
+ * @throws `ToolError` (`ERR_USAGE`) for bad sizes or chaos settings.
  */
 export async function runChaosSoak(options: ChaosSoakOptions = {}): Promise<ChaosSoakReport> {
   const agents = options.agents ?? 1000;
@@ -1137,7 +1137,7 @@ export interface HerdResult {
  *
  * @param options - fleet size and the reconnect strategy under test.
  * @returns the curve, its peaks, the theory and the recovery time.
- * @throws {@link ToolError} `ERR_USAGE` for bad sizes; `ERR_USAGE` when the fleet does not connect before the kill.
+ * @throws `ToolError` (`ERR_USAGE`) for bad sizes; `ERR_USAGE` when the fleet does not connect before the kill.
  */
 export async function measureThunderingHerd(options: HerdOptions): Promise<HerdResult> {
   const agents = options.agents ?? 1000;
