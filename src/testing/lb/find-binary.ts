@@ -9,6 +9,7 @@ import { constants as fsConstants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { ToolError } from '../../errors.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -152,4 +153,26 @@ export async function lbAvailability(env: NodeJS.ProcessEnv = process.env): Prom
   if (stream?.modulePath !== undefined) result.nginxStreamModule = stream.modulePath;
   if (missing.length > 0) result.reason = missing.join('; ');
   return result;
+}
+
+/**
+ * Resolves the binary of a load-balancer program, or explains how to install it.
+ *
+ * @param name - the program.
+ * @param binary - an explicit path, or undefined to search (PATH, /usr/sbin, the `AGENTLINK_*` override).
+ * @param packages - the Debian packages that provide it, for the error message.
+ * @returns the path.
+ * @throws {@link agentlink!ToolError} `ERR_EXTERNAL_PROGRAM` naming the Debian packages.
+ */
+export async function resolveLbBinary(name: LbProgram, binary: string | undefined, packages: readonly string[]): Promise<string> {
+  const install = `install it with 'apt-get install ${packages.join(' ')}' (Debian/Ubuntu)`;
+  if (binary !== undefined) {
+    if (await isExecutable(binary)) return binary;
+    throw new ToolError(`${name} binary '${binary}' does not exist or is not executable; ${install} or fix the 'binary' option`, 'ERR_EXTERNAL_PROGRAM');
+  }
+  const found = await findBinary(name);
+  if (found === undefined) {
+    throw new ToolError(`${name} is not installed (searched PATH, /usr/sbin, ${LB_BINARY_ENV[name]}); ${install}`, 'ERR_EXTERNAL_PROGRAM');
+  }
+  return found;
 }

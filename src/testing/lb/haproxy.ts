@@ -17,7 +17,7 @@ import { AgentlinkError, ConfigError, ToolError } from '../../errors.js';
 import { silentLogger } from '../../logger.js';
 import { checkAddress, checkBackends, checkExtraLines, checkPort, checkPositiveInt, duration, endpoint, isBindFailure } from './common.js';
 import type { ExtraLines, LbBackend } from './common.js';
-import { findBinary, isExecutable, LB_DEBIAN_PACKAGE } from './find-binary.js';
+import { LB_DEBIAN_PACKAGE, resolveLbBinary } from './find-binary.js';
 import { ManagedProcess, pickFreePorts, sleep } from './process.js';
 import { HaproxyRuntimeApi } from './runtime-api.js';
 
@@ -229,14 +229,7 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
  * @throws {@link agentlink!ToolError} `ERR_EXTERNAL_PROGRAM` naming the Debian package.
  */
 export async function resolveHaproxyBinary(binary?: string): Promise<string> {
-  const install = `install it with 'apt-get install ${LB_DEBIAN_PACKAGE.haproxy}' (Debian/Ubuntu)`;
-  if (binary !== undefined) {
-    if (await isExecutable(binary)) return binary;
-    throw new ToolError(`haproxy binary '${binary}' does not exist or is not executable; ${install} or fix the 'binary' option`, 'ERR_EXTERNAL_PROGRAM');
-  }
-  const found = await findBinary('haproxy');
-  if (found === undefined) throw new ToolError(`haproxy is not installed (searched PATH, /usr/sbin, AGENTLINK_HAPROXY); ${install}`, 'ERR_EXTERNAL_PROGRAM');
-  return found;
+  return resolveLbBinary('haproxy', binary, [LB_DEBIAN_PACKAGE.haproxy]);
 }
 
 const MAX_START_ATTEMPTS = 3;

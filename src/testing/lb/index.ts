@@ -7,6 +7,7 @@
 export type { ExtraLines, LbBackend } from './common.js';
 export {
   findBinary,
+  resolveLbBinary,
   findNginxStreamModule,
   isExecutable,
   lbAvailability,

@@ -17,7 +17,7 @@ import { AgentlinkError, ConfigError, ToolError } from '../../errors.js';
 import { silentLogger } from '../../logger.js';
 import { checkAddress, checkBackends, checkExtraLines, checkPort, checkPositiveInt, duration, endpoint, isBindFailure } from './common.js';
 import type { ExtraLines, LbBackend } from './common.js';
-import { findBinary, findNginxStreamModule, isExecutable, LB_DEBIAN_PACKAGE, NGINX_STREAM_DEBIAN_PACKAGE } from './find-binary.js';
+import { findNginxStreamModule, LB_DEBIAN_PACKAGE, NGINX_STREAM_DEBIAN_PACKAGE, resolveLbBinary } from './find-binary.js';
 import { ManagedProcess, pickFreePorts, sleep } from './process.js';
 
 const execFileAsync = promisify(execFile);
@@ -207,14 +207,7 @@ export function renderNginxConfig(input: NginxConfigInput): string {
  * @throws {@link agentlink!ToolError} `ERR_EXTERNAL_PROGRAM` naming the Debian packages.
  */
 export async function resolveNginxBinary(binary?: string): Promise<string> {
-  const install = `install it with 'apt-get install ${LB_DEBIAN_PACKAGE.nginx} ${NGINX_STREAM_DEBIAN_PACKAGE}' (Debian/Ubuntu)`;
-  if (binary !== undefined) {
-    if (await isExecutable(binary)) return binary;
-    throw new ToolError(`nginx binary '${binary}' does not exist or is not executable; ${install} or fix the 'binary' option`, 'ERR_EXTERNAL_PROGRAM');
-  }
-  const found = await findBinary('nginx');
-  if (found === undefined) throw new ToolError(`nginx is not installed (searched PATH, /usr/sbin, AGENTLINK_NGINX); ${install}`, 'ERR_EXTERNAL_PROGRAM');
-  return found;
+  return resolveLbBinary('nginx', binary, [LB_DEBIAN_PACKAGE.nginx, NGINX_STREAM_DEBIAN_PACKAGE]);
 }
 
 const MAX_START_ATTEMPTS = 3;
