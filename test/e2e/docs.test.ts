@@ -15,6 +15,12 @@ import { typecheckSnippets } from '../unit/docs/typecheck.js';
 
 const run = promisify(execFile);
 
+/** Links into this repository's own tree, written absolute so they also work from the npm package. */
+const REPO_BLOB = (() => {
+  const { repository } = JSON.parse(readDoc('package.json')) as { repository: { url: string } };
+  return `${repository.url.replace(/^git\+/, '').replace(/\.git$/, '')}/blob/main/`;
+})();
+
 describe('documentation links', () => {
   const files = docFiles();
 
@@ -28,6 +34,11 @@ describe('documentation links', () => {
     it(`every relative link in ${file} points to an existing file and heading`, () => {
       const broken: string[] = [];
       for (const { target, line } of links(readDoc(file))) {
+        if (target.startsWith(REPO_BLOB)) {
+          const rel = target.slice(REPO_BLOB.length).split('#')[0] ?? '';
+          if (!existsSync(join(ROOT, rel))) broken.push(`${file}:${line}: ${target} (no ${rel} in this repository)`);
+          continue;
+        }
         if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // https:, mailto:, ...
         const hash = target.indexOf('#');
         const path = decodeURIComponent(hash < 0 ? target : target.slice(0, hash));
