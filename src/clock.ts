@@ -5,7 +5,7 @@
  */
 
 /** An opaque timer handle. */
-export type TimerHandle = { unref?: () => unknown } | number;
+export type TimerHandle = { ref?: () => unknown; unref?: () => unknown } | number;
 
 /** Time source and timers. The default reads the globals at call time, so vitest fake timers apply. */
 export interface Clock {

@@ -134,6 +134,25 @@ interface State {
 }
 
 /**
+ * The options `AgentClient.fromOssecConf` runs on: the file's options with `extra` over them
+ * (`extra.enrollment` and `extra.buffer` complete the parsed ones field by field).
+ *
+ * @param xml - the whole ossec.conf text.
+ * @param extra - options that override or complete it (identity, logger, ...).
+ * @returns the merged options, not yet resolved.
+ * @throws {@link ConfigError} as {@link parseOssecConf}.
+ */
+export function optionsFromOssecConf(xml: string, extra: Partial<AgentClientOptions> = {}): AgentClientOptions {
+  const parsed = parseOssecConf(xml);
+  const merged = { ...parsed.options, ...extra } as AgentClientOptions;
+  if (parsed.options.enrollment && extra.enrollment) {
+    merged.enrollment = { ...parsed.options.enrollment, ...extra.enrollment };
+  }
+  if (parsed.options.buffer && extra.buffer) merged.buffer = { ...parsed.options.buffer, ...extra.buffer };
+  return merged;
+}
+
+/**
  * Parses an ossec.conf into agent options.
  *
  * @example
