@@ -1,7 +1,7 @@
 /**
- * The `agentlink` command lines in the documentation and in deploy/k8s are valid: the command
- * exists, `simulate` lines pass the real flag parser, and the other commands only use flags their
- * help text lists. The Kubernetes manifest's shard count matches its `--shard` argument.
+ * The `agentlink` command lines in the documentation are valid: the command exists, `simulate`
+ * lines pass the real flag parser, and the other commands only use flags their help text lists.
+ * (deploy/k8s's command lines run as their pods would in test/e2e/k8s.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
 import { KEYS_USAGE } from '../../../src/cli/keys.js';
@@ -12,7 +12,6 @@ import { parseSimulateArgs } from '../../../src/simulator/index.js';
 import { codeBlocks, readDoc } from './markdown.js';
 
 const PAGES = ['README.md', 'docs/getting-started.md', 'docs/testing.md', 'docs/load-testing.md', 'docs/failover.md', 'examples/README.md'];
-const MANIFEST = 'deploy/k8s/simulate-indexed-job.yaml';
 
 /**
  * Splits a shell command line into commands of words: quotes, `$((...))` and `$VAR` handled,
@@ -56,7 +55,6 @@ function commandsOf(line: string): string[][] {
 function invocations(text: string): { args: string[]; line: string }[] {
   const joined = text
     .replace(/\\\n/g, ' ')
-    .replace(/\$\(\(JOB_COMPLETION_INDEX\+1\)\)/g, '1')
     .replace(/\$\{?(\w+)\}?/g, 'VALUE');
   const out: { args: string[]; line: string }[] = [];
   for (const raw of joined.split('\n')) {
@@ -118,31 +116,5 @@ describe('agentlink command lines in the documentation', () => {
     expect(check(['simulate', '--agents', '10', '--managr', 'x:1514'])).toMatch(/unknown flag/);
     expect(check(['manager', '--prot', '1514'])).toMatch(/--prot/);
     expect(check(['simulat'])).toMatch(/unknown command/);
-  });
-});
-
-describe(MANIFEST, () => {
-  const text = readDoc(MANIFEST);
-  const found = invocations(text);
-
-  it('runs a simulate shard and a report merge that are valid command lines', () => {
-    expect(found.map((f) => f.args[0])).toEqual(['simulate', 'report']);
-    expect(found.map((f) => check(f.args))).toEqual([undefined, undefined]);
-  });
-
-  it('uses one shard count everywhere: completions, parallelism, --shard and the merge wait', () => {
-    const completions = Number(/completions: (\d+)/.exec(text)?.[1]);
-    const parallelism = Number(/parallelism: (\d+)/.exec(text)?.[1]);
-    const shard = /--shard \$\(\(JOB_COMPLETION_INDEX\+1\)\)\/(\d+)/.exec(text)?.[1];
-    const wait = /name: SHARDS\s+value: "(\d+)"/.exec(text)?.[1];
-    expect(completions).toBeGreaterThan(1);
-    expect([parallelism, Number(shard), Number(wait)]).toEqual([completions, completions, completions]);
-    expect(text).toMatch(/completionMode: Indexed/);
-  });
-
-  it('writes each shard report under a temporary name and renames it when complete', () => {
-    expect(text).toMatch(/--report "\/reports\/\$RUN\/shard-\$I\.json\.part"/);
-    expect(text).toMatch(/mv "\/reports\/\$RUN\/shard-\$I\.json\.part" "\/reports\/\$RUN\/shard-\$I\.json"/);
-    expect(text).toMatch(/report merge shard-\*\.json/);
   });
 });
