@@ -25,6 +25,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, it } from 'vitest';
+import type { TestContext } from 'vitest';
 import type { AgentKey } from '../../src/protocol/types.js';
 import { waitFor } from '../integration/lb/backends.js';
 
@@ -199,7 +200,7 @@ async function build(shared: string): Promise<void> {
  * the reason in its name (and a warning), or, with `AGENTLINK_REQUIRE_REAL_AGENT=1`, it holds one
  * failing test that gives the reason. Use with top-level await.
  */
-export async function describeIfRealAgent(name: string, body: () => void): Promise<RealAgentRequirement> {
+export async function describeIfRealAgent(name: string, body: () => void | Promise<void>, opts: { concurrent?: boolean } = {}): Promise<RealAgentRequirement> {
   const req = await realAgentRequirement();
   if (req.fail) {
     describe(name, () => {
@@ -211,7 +212,7 @@ export async function describeIfRealAgent(name: string, body: () => void): Promi
     console.warn(`[agentlink] ${name}: SKIPPED: ${req.reason}`);
     describe.skip(`${name} (SKIPPED: ${req.reason})`, body);
   } else {
-    describe(name, body);
+    (opts.concurrent === true ? describe.concurrent : describe)(name, body);
   }
   return req;
 }
@@ -245,8 +246,8 @@ export interface RealAgentOptions {
   timeReconnect?: number;
   /** `crypto_method`. @default 'aes' */
   cryptoMethod?: 'aes' | 'blowfish';
-  /** `<labels>`. */
-  labels?: Record<string, string>;
+  /** `<labels>`: key → value, or `{ value, hidden: true }` for `hidden="yes"`. */
+  labels?: Record<string, string | { value: string; hidden: true }>;
   /** `<enrollment>`: authd port, agent name, password (written to a file), groups, delay in seconds. */
   enrollment?: { port: number; agentName: string; password?: string; groups?: readonly string[]; delayAfterEnrollment?: number; managerAddress?: string };
   /** `etc/local_internal_options.conf`; merged over `agent.state_interval=1`, `agent.recv_timeout=5`. */
@@ -295,7 +296,7 @@ function ossecConf(o: RealAgentOptions, home: string): string {
     o.labels === undefined
       ? ''
       : `  <labels>\n${Object.entries(o.labels)
-          .map(([k, v]) => `    <label key="${k}">${v}</label>`)
+          .map(([k, v]) => (typeof v === 'string' ? `    <label key="${k}">${v}</label>` : `    <label key="${k}" hidden="yes">${v.value}</label>`))
           .join('\n')}\n  </labels>\n`;
   return [
     '<ossec_config>',
@@ -606,4 +607,19 @@ export class RealAgent {
 /** Stops every agent this process started and has not stopped (for `afterAll`). */
 export async function stopAllRealAgents(): Promise<void> {
   await Promise.all([...running].map((a) => a.dispose()));
+}
+
+
+/**
+ * Starts an agent that is stopped when the test ends; its home is removed, or kept (and its path
+ * printed) when the test failed, to read its log.
+ */
+export async function startRealAgent(ctx: TestContext, options: RealAgentOptions): Promise<RealAgent> {
+  const agent = await RealAgent.start(options);
+  ctx.onTestFinished(async (c) => {
+    const failed = c.task.result?.state === 'fail';
+    if (failed) console.warn(`[real-agent] test failed: agent home kept at ${agent.home}`);
+    await agent.dispose(failed);
+  });
+  return agent;
 }

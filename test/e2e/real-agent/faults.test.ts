@@ -1,0 +1,176 @@
+/**
+ * MockManager's faults as the real Wazuh agent (wazuh-agentd 4.14.7) lives them: a hung manager,
+ * withheld ACKs, corrupt frames, a version error, a wrong key, counter verification across an
+ * agent restart. Short timers: notify_time 1 s, time-reconnect 3 s, agent.recv_timeout 2 s,
+ * retry_interval 1 s. Each test has its own manager and agent; they run concurrently.
+ */
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { KeyStore, MockManager } from '../../../src/testing/index.js';
+import type { AgentKey } from '../../../src/index.js';
+import { describeIfRealAgent, queueMessage, startRealAgent, stopAllRealAgents } from '../../helpers/real-agent.js';
+import type { RealAgentOptions } from '../../helpers/real-agent.js';
+
+afterAll(stopAllRealAgents);
+
+const FAST = { notifyTime: 1, timeReconnect: 3, internalOptions: { 'agent.recv_timeout': 2 } } satisfies Partial<RealAgentOptions>;
+const CONNECTED = '(4102): Connected to the server';
+
+async function managerWithKey(opts: ConstructorParameters<typeof MockManager>[0] = {}): Promise<{ manager: MockManager; key: AgentKey }> {
+  const keys = new KeyStore();
+  const [key] = keys.generate(1);
+  const manager = new MockManager({ keys, ...opts });
+  await manager.start();
+  return { manager, key: key! };
+}
+
+/** Times (ms since the epoch) at which the manager received a startup from the agent. */
+function startupTimes(manager: MockManager): number[] {
+  const times: number[] = [];
+  manager.on('control', (_id, m) => {
+    if (m.type === 'startup') times.push(Date.now());
+  });
+  return times;
+}
+
+await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager faults', () => {
+  describe.concurrent('faults', () => {
+    it('blackhole: agentd gives the connection up once time-reconnect passes without an ACK, then retries every recv_timeout + retry_interval until the manager answers', async (ctx) => {
+      const { manager, key } = await managerWithKey();
+      ctx.onTestFinished(() => manager.close());
+      const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key, ...FAST });
+      await manager.waitForAgents(1, { timeout: 15_000 });
+      const mark = agent.mark();
+      const connectionsBefore = manager.stats().connectionsTotal;
+      const on = Date.now();
+      await manager.setFaults({ blackhole: true });
+      await agent.waitForLog('Server unavailable. Setting lock.', { since: mark, timeout: 10_000 });
+      const noticed = Date.now() - on;
+      // last ACK at most notify_time before the fault; agentd compares whole seconds with '>'
+      expect(noticed).toBeGreaterThanOrEqual(2_000);
+      expect(noticed).toBeLessThan(8_000);
+      // while hung, each attempt connects (the kernel accepts) and waits recv_timeout for the ACK
+      await ctx.expect.poll(() => manager.stats().connectionsTotal, { timeout: 10_000 }).toBeGreaterThanOrEqual(connectionsBefore + 2);
+      await manager.clearFaults();
+      await agent.waitForLog('Server responded. Releasing lock.', { since: mark, timeout: 10_000 });
+      await manager.waitForAgents(1, { timeout: 5_000 });
+    }, 40_000);
+
+    it('withheld ACKs: events still arrive, agentd leaves after time-reconnect, and its startups are spaced by recv_timeout + retry_interval', async (ctx) => {
+      const { manager, key } = await managerWithKey();
+      ctx.onTestFinished(() => manager.close());
+      const startups = startupTimes(manager);
+      const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key, ...FAST });
+      await manager.waitForAgents(1, { timeout: 15_000 });
+      const mark = agent.mark();
+      await manager.setFaults({ withholdAcks: true });
+      await agent.inject([queueMessage('1', 'withheld', 'still delivered')]);
+      await manager.waitForEvents((e) => e.location === 'withheld', { timeout: 5_000 });
+      await agent.waitForLog('Server unavailable. Setting lock.', { since: mark, timeout: 10_000 });
+      await ctx.expect.poll(() => startups.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(4);
+      // attempts 2, 3, ...: each waits recv_timeout (2 s) for the ACK, then sleeps retry_interval (1 s)
+      const gaps = startups.slice(1).map((t, i) => t - startups[i]!).slice(1);
+      for (const gap of gaps) {
+        expect(gap).toBeGreaterThanOrEqual(2_500);
+        expect(gap).toBeLessThan(6_000);
+      }
+      await manager.clearFaults();
+      await agent.waitForLog('Server responded. Releasing lock.', { since: mark, timeout: 10_000 });
+    }, 45_000);
+
+    it('corrupt frames: an undecryptable frame is logged (1404, 1214) and the connection kept; an oversize frame makes agentd reconnect', async (ctx) => {
+      const { manager, key } = await managerWithKey();
+      ctx.onTestFinished(() => manager.close());
+      const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key, notifyTime: 1, timeReconnect: 20 });
+      await manager.waitForAgents(1, { timeout: 15_000 });
+      let mark = agent.mark();
+      await manager.setFaults({ corruptFrames: true, corruptMode: 'ciphertext' });
+      await agent.waitForLog('(1214): Problem receiving message from', { since: mark, timeout: 5_000 });
+      expect(agent.logSince(mark)).toMatch(/\(1404\): Authentication error\. Wrong key or corrupt payload/);
+      // three keepalives later, still one connection and no reconnect
+      await ctx.expect.poll(() => agent.logLines(/\(1214\)/, mark).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+      expect(manager.stats().connectionsTotal).toBe(1);
+      expect(agent.logSince(mark)).not.toMatch(/Lost connection|Trying to connect/);
+
+      mark = agent.mark();
+      await manager.setFaults({ corruptMode: 'oversize' });
+      await agent.waitForLog('Corrupt payload (exceeding size) received.', { since: mark, timeout: 5_000 });
+      await agent.waitForLog('(1137): Lost connection with manager. Setting lock.', { since: mark, timeout: 5_000 });
+      await manager.clearFaults();
+      await agent.waitForLog(CONNECTED, { since: mark, timeout: 10_000 });
+      expect(manager.stats().connectionsTotal).toBeGreaterThanOrEqual(2);
+    }, 40_000);
+
+    it('version error: agentd logs the manager\'s #!-err message, is not registered, and connects once the manager accepts it', async (ctx) => {
+      const { manager, key } = await managerWithKey();
+      ctx.onTestFinished(() => manager.close());
+      await manager.setFaults({ versionError: true });
+      const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key, ...FAST });
+      await agent.waitForLog("Couldn't connect to server '127.0.0.1': 'Agent version must be lower or equal to manager version'");
+      expect(manager.agent(key.id)).toMatchObject({ status: 'never_connected', statusCode: 'invalid_version' });
+      await manager.clearFaults();
+      await manager.waitForAgents(1, { timeout: 10_000 });
+      expect(manager.agent(key.id)?.statusCode).toBeUndefined();
+    }, 30_000);
+
+    it('a manager older than the agent (v4.9.0) refuses its startup with the same error', async (ctx) => {
+      const { manager, key } = await managerWithKey({ managerVersion: 'v4.9.0' });
+      ctx.onTestFinished(() => manager.close());
+      const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key, ...FAST });
+      await agent.waitForLog("Couldn't connect to server '127.0.0.1': 'Agent version must be lower or equal to manager version'");
+      expect(manager.agent(key.id)?.statusCode).toBe('invalid_version');
+      expect(agent.log()).not.toContain(CONNECTED);
+    }, 30_000);
+
+    it('a wrong key: the manager cannot decrypt the startup and closes; agentd never connects and keeps retrying', async (ctx) => {
+      const { manager, key } = await managerWithKey();
+      ctx.onTestFinished(() => manager.close());
+      const wrong: AgentKey = { ...key, key: key.key.replace(/^./, (c) => (c === 'a' ? 'b' : 'a')) };
+      const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key: wrong, ...FAST });
+      await ctx.expect.poll(() => manager.stats().connectionsTotal, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+      const stats = manager.stats();
+      expect(stats.decodeErrors).toBeGreaterThanOrEqual(2);
+      // garbage after decryption: bad padding almost always, else a zlib or checksum failure
+      const codes = Object.keys(stats.decodeErrorsByCode);
+      expect(codes.filter((c) => !['ERR_DECODE_DECRYPT', 'ERR_DECODE_COMPRESSION', 'ERR_DECODE_CHECKSUM'].includes(c))).toEqual([]);
+      expect(manager.agent(key.id)?.status).toBe('never_connected');
+      expect(agent.log()).not.toContain(CONNECTED);
+    }, 30_000);
+
+    it('rejectKeys: the manager treats the agent as unknown (1408) and agentd never connects', async (ctx) => {
+      const { manager, key } = await managerWithKey();
+      ctx.onTestFinished(() => manager.close());
+      await manager.setFaults({ rejectKeys: [key.id] });
+      const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key, ...FAST });
+      await ctx.expect.poll(() => manager.stats().decodeErrorsByCode.ERR_DECODE_UNKNOWN_AGENT ?? 0, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+      expect(agent.log()).not.toContain(CONNECTED);
+      await manager.clearFaults();
+      await manager.waitForAgents(1, { timeout: 10_000 });
+    }, 30_000);
+
+    it('counter verification: agentd restarted with its queue/rids continues its counter and is accepted; with queue/rids removed it starts over and is refused as a duplicate (1407)', async (ctx) => {
+      const { manager, key } = await managerWithKey({ verifyCounters: true });
+      ctx.onTestFinished(() => manager.close());
+      const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key, ...FAST });
+      await manager.waitForAgents(1, { timeout: 15_000 });
+      await agent.inject(['a', 'b', 'c'].map((m) => queueMessage('1', 'counter', m)));
+      await manager.waitForEvents((e) => e.location === 'counter', { count: 3, timeout: 5_000 });
+      const before = manager.agent(key.id)!.counter!;
+
+      await agent.restart();
+      await manager.waitForAgents(1, { timeout: 15_000, status: 'pending' });
+      await manager.waitForAgents(1, { timeout: 15_000 });
+      expect(manager.stats().counterRejections).toBe(0);
+      const after = manager.agent(key.id)!.counter!;
+      expect(after.global * 10_000 + after.local).toBeGreaterThan(before.global * 10_000 + before.local);
+
+      await agent.stop();
+      for (const f of readdirSync(join(agent.home, 'queue', 'rids'))) rmSync(join(agent.home, 'queue', 'rids', f));
+      const mark = agent.mark();
+      await agent.restart();
+      await ctx.expect.poll(() => manager.stats().decodeErrorsByCode.ERR_DECODE_COUNTER ?? 0, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+      expect(agent.logSince(mark)).not.toContain(CONNECTED);
+    }, 45_000);
+  });
+});
