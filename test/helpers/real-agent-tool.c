@@ -59,7 +59,8 @@ static int write_full(int fd, const void *buf, size_t n) {
     return 0;
 }
 
-static int socket_address(const char *path, struct sockaddr_un *addr) {
+/* A unix datagram socket and the address of PATH; returns the fd, or -1 (reported on stderr). */
+static int dgram_socket(const char *path, struct sockaddr_un *addr) {
     memset(addr, 0, sizeof *addr);
     addr->sun_family = AF_UNIX;
     if (strlen(path) >= sizeof addr->sun_path) {
@@ -68,17 +69,15 @@ static int socket_address(const char *path, struct sockaddr_un *addr) {
         return -1;
     }
     strcpy(addr->sun_path, path);
-    return 0;
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (fd < 0) perror("real-agent-tool: socket");
+    return fd;
 }
 
 static int do_send(const char *path) {
     struct sockaddr_un addr;
-    if (socket_address(path, &addr) < 0) return 2;
-    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
-    if (fd < 0) {
-        perror("real-agent-tool: socket");
-        return 1;
-    }
+    int fd = dgram_socket(path, &addr);
+    if (fd < 0) return 1;
     int sndbuf = MAX_DGRAM * 2;
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     char *buf = malloc(MAX_DGRAM);
@@ -111,12 +110,8 @@ static int do_send(const char *path) {
 
 static int do_recv(const char *path) {
     struct sockaddr_un addr;
-    if (socket_address(path, &addr) < 0) return 2;
-    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
-    if (fd < 0) {
-        perror("real-agent-tool: socket");
-        return 1;
-    }
+    int fd = dgram_socket(path, &addr);
+    if (fd < 0) return 1;
     unlink(path);
     if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
         fprintf(stderr, "real-agent-tool: bind %s: %s\n", path, strerror(errno));

@@ -27,6 +27,8 @@ import { promisify } from 'node:util';
 import { describe, it } from 'vitest';
 import type { TestContext } from 'vitest';
 import type { AgentKey } from '../../src/protocol/types.js';
+import { KeyStore, MockManager } from '../../src/testing/index.js';
+import type { MockManagerOptions } from '../../src/testing/index.js';
 import { waitFor } from '../integration/lb/backends.js';
 
 const run = promisify(execFile);
@@ -622,4 +624,14 @@ export async function startRealAgent(ctx: TestContext, options: RealAgentOptions
     await agent.dispose(failed);
   });
   return agent;
+}
+
+/** A started MockManager that knows one generated agent key, closed when the test ends. */
+export async function managerWithKey(ctx: TestContext, options: MockManagerOptions = {}): Promise<{ manager: MockManager; key: AgentKey }> {
+  const keys = new KeyStore();
+  const [key] = keys.generate(1);
+  const manager = new MockManager({ keys, ...options });
+  ctx.onTestFinished(() => manager.close());
+  await manager.start();
+  return { manager, key: key! };
 }

@@ -7,26 +7,17 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KeyStore, MockManager } from '../../../src/testing/index.js';
-import { describeIfRealAgent, startRealAgent, stopAllRealAgents } from '../../helpers/real-agent.js';
+import { describeIfRealAgent, managerWithKey, startRealAgent, stopAllRealAgents } from '../../helpers/real-agent.js';
 
 afterAll(stopAllRealAgents);
 
 const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex');
 
-async function managerWithKey(opts: ConstructorParameters<typeof MockManager>[0] = {}) {
-  const keys = new KeyStore();
-  const [key] = keys.generate(1);
-  const manager = new MockManager({ keys, ...opts });
-  await manager.start();
-  return { manager, key: key! };
-}
 
 await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager: manager commands', () => {
   describe.concurrent('commands', () => {
     it('force_reconnect: agentd closes its connection and connects again to the same server at once', async (ctx) => {
-      const { manager, key } = await managerWithKey();
-      ctx.onTestFinished(() => manager.close());
+      const { manager, key } = await managerWithKey(ctx);
       const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key });
       await manager.waitForAgents(1, { timeout: 15_000 });
       const mark = agent.mark();
@@ -44,8 +35,7 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager: manager comm
     it('a shared-file push: agentd writes etc/shared/merged.mg, unpacks it, and reports the new sums in its next keepalive', async (ctx) => {
       const agentConf = '<agent_config>\n  <labels>\n    <label key="pushed">yes</label>\n  </labels>\n</agent_config>\n';
       const extra = 'line one\nline two: ünïcödé\n';
-      const { manager, key } = await managerWithKey({ sharedFiles: { default: [{ name: 'agent.conf', content: agentConf }, { name: 'extra.txt', content: extra }] } });
-      ctx.onTestFinished(() => manager.close());
+      const { manager, key } = await managerWithKey(ctx, { sharedFiles: { default: [{ name: 'agent.conf', content: agentConf }, { name: 'extra.txt', content: extra }] } });
       const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key });
       const sum = manager.sharedFilesSum('default')!;
       await manager.waitForAgents(1, { timeout: 15_000 });
@@ -61,8 +51,7 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager: manager comm
     }, 30_000);
 
     it('#!-req: agentd answers getstate, getconfig labels, buffer and client, and the errors for unknown sections, commands and components', async (ctx) => {
-      const { manager, key } = await managerWithKey();
-      ctx.onTestFinished(() => manager.close());
+      const { manager, key } = await managerWithKey(ctx);
       await startRealAgent(ctx, { servers: [{ port: manager.port, maxRetries: 3, retryInterval: 2 }], key, labels: { env: 'ci' }, notifyTime: 2, timeReconnect: 12 });
       await manager.waitForAgents(1, { timeout: 15_000 });
       const state = JSON.parse(await manager.request(key.id, 'agent', 'getstate', { timeout: 5_000 })) as { error: number; data: Record<string, unknown> };
@@ -85,8 +74,7 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager: manager comm
     }, 30_000);
 
     it('active response: agentd forwards the text after "#!-execd " to queue/alerts/execq, NUL-terminated', async (ctx) => {
-      const { manager, key } = await managerWithKey();
-      ctx.onTestFinished(() => manager.close());
+      const { manager, key } = await managerWithKey(ctx);
       const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key, execd: true });
       await manager.waitForAgents(1, { timeout: 15_000 });
       const command = { version: 1, command: 'firewall-drop5', parameters: { extra_args: [], alert: { data: { srcip: '10.1.2.3' } }, program: 'active-response/bin/firewall-drop' }, origin: { name: 'node01', module: 'wazuh-analysisd' } };

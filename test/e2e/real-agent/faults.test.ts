@@ -7,9 +7,9 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KeyStore, MockManager } from '../../../src/testing/index.js';
+import type { MockManager } from '../../../src/testing/index.js';
 import type { AgentKey } from '../../../src/index.js';
-import { describeIfRealAgent, queueMessage, startRealAgent, stopAllRealAgents } from '../../helpers/real-agent.js';
+import { describeIfRealAgent, managerWithKey, queueMessage, startRealAgent, stopAllRealAgents } from '../../helpers/real-agent.js';
 import type { RealAgentOptions } from '../../helpers/real-agent.js';
 
 afterAll(stopAllRealAgents);
@@ -17,13 +17,6 @@ afterAll(stopAllRealAgents);
 const FAST = { notifyTime: 1, timeReconnect: 3, internalOptions: { 'agent.recv_timeout': 2 } } satisfies Partial<RealAgentOptions>;
 const CONNECTED = '(4102): Connected to the server';
 
-async function managerWithKey(opts: ConstructorParameters<typeof MockManager>[0] = {}): Promise<{ manager: MockManager; key: AgentKey }> {
-  const keys = new KeyStore();
-  const [key] = keys.generate(1);
-  const manager = new MockManager({ keys, ...opts });
-  await manager.start();
-  return { manager, key: key! };
-}
 
 /** Times (ms since the epoch) at which the manager received a startup from the agent. */
 function startupTimes(manager: MockManager): number[] {
@@ -37,8 +30,7 @@ function startupTimes(manager: MockManager): number[] {
 await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager faults', () => {
   describe.concurrent('faults', () => {
     it('blackhole: agentd gives the connection up once time-reconnect passes without an ACK, then retries every recv_timeout + retry_interval until the manager answers', async (ctx) => {
-      const { manager, key } = await managerWithKey();
-      ctx.onTestFinished(() => manager.close());
+      const { manager, key } = await managerWithKey(ctx);
       const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key, ...FAST });
       await manager.waitForAgents(1, { timeout: 15_000 });
       const mark = agent.mark();
@@ -58,8 +50,7 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager faults', () =
     }, 40_000);
 
     it('withheld ACKs: events still arrive, agentd leaves after time-reconnect, and its startups are spaced by recv_timeout + retry_interval', async (ctx) => {
-      const { manager, key } = await managerWithKey();
-      ctx.onTestFinished(() => manager.close());
+      const { manager, key } = await managerWithKey(ctx);
       const startups = startupTimes(manager);
       const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key, ...FAST });
       await manager.waitForAgents(1, { timeout: 15_000 });
@@ -80,8 +71,7 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager faults', () =
     }, 45_000);
 
     it('corrupt frames: an undecryptable frame is logged (1404, 1214) and the connection kept; an oversize frame makes agentd reconnect', async (ctx) => {
-      const { manager, key } = await managerWithKey();
-      ctx.onTestFinished(() => manager.close());
+      const { manager, key } = await managerWithKey(ctx);
       const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key, notifyTime: 1, timeReconnect: 20 });
       await manager.waitForAgents(1, { timeout: 15_000 });
       let mark = agent.mark();
@@ -103,8 +93,7 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager faults', () =
     }, 40_000);
 
     it('version error: agentd logs the manager\'s #!-err message, is not registered, and connects once the manager accepts it', async (ctx) => {
-      const { manager, key } = await managerWithKey();
-      ctx.onTestFinished(() => manager.close());
+      const { manager, key } = await managerWithKey(ctx);
       await manager.setFaults({ versionError: true });
       const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key, ...FAST });
       await agent.waitForLog("Couldn't connect to server '127.0.0.1': 'Agent version must be lower or equal to manager version'");
@@ -115,8 +104,7 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager faults', () =
     }, 30_000);
 
     it('a manager older than the agent (v4.9.0) refuses its startup with the same error', async (ctx) => {
-      const { manager, key } = await managerWithKey({ managerVersion: 'v4.9.0' });
-      ctx.onTestFinished(() => manager.close());
+      const { manager, key } = await managerWithKey(ctx, { managerVersion: 'v4.9.0' });
       const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key, ...FAST });
       await agent.waitForLog("Couldn't connect to server '127.0.0.1': 'Agent version must be lower or equal to manager version'");
       expect(manager.agent(key.id)?.statusCode).toBe('invalid_version');
@@ -124,8 +112,7 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager faults', () =
     }, 30_000);
 
     it('a wrong key: the manager cannot decrypt the startup and closes; agentd never connects and keeps retrying', async (ctx) => {
-      const { manager, key } = await managerWithKey();
-      ctx.onTestFinished(() => manager.close());
+      const { manager, key } = await managerWithKey(ctx);
       const wrong: AgentKey = { ...key, key: key.key.replace(/^./, (c) => (c === 'a' ? 'b' : 'a')) };
       const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key: wrong, ...FAST });
       await ctx.expect.poll(() => manager.stats().connectionsTotal, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
@@ -139,8 +126,7 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager faults', () =
     }, 30_000);
 
     it('rejectKeys: the manager treats the agent as unknown (1408) and agentd never connects', async (ctx) => {
-      const { manager, key } = await managerWithKey();
-      ctx.onTestFinished(() => manager.close());
+      const { manager, key } = await managerWithKey(ctx);
       await manager.setFaults({ rejectKeys: [key.id] });
       const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key, ...FAST });
       await ctx.expect.poll(() => manager.stats().decodeErrorsByCode.ERR_DECODE_UNKNOWN_AGENT ?? 0, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
@@ -150,8 +136,7 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager faults', () =
     }, 30_000);
 
     it('counter verification: agentd restarted with its queue/rids continues its counter and is accepted; with queue/rids removed it starts over and is refused as a duplicate (1407)', async (ctx) => {
-      const { manager, key } = await managerWithKey({ verifyCounters: true });
-      ctx.onTestFinished(() => manager.close());
+      const { manager, key } = await managerWithKey(ctx, { verifyCounters: true });
       const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key, ...FAST });
       await manager.waitForAgents(1, { timeout: 15_000 });
       await agent.inject(['a', 'b', 'c'].map((m) => queueMessage('1', 'counter', m)));

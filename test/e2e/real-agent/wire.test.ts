@@ -4,24 +4,15 @@
  * own manager and agent home).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { KeyStore, MockManager } from '../../../src/testing/index.js';
-import { describeIfRealAgent, queueMessage, startRealAgent, stopAllRealAgents } from '../../helpers/real-agent.js';
+import { describeIfRealAgent, managerWithKey, queueMessage, startRealAgent, stopAllRealAgents } from '../../helpers/real-agent.js';
 
 afterAll(stopAllRealAgents);
 
-async function managerWithKey(opts: ConstructorParameters<typeof MockManager>[0] = {}) {
-  const keys = new KeyStore();
-  const [key] = keys.generate(1);
-  const manager = new MockManager({ keys, ...opts });
-  await manager.start();
-  return { manager, key: key! };
-}
 
 await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager: handshake and events', () => {
   describe.concurrent('handshake', () => {
     it('the manager parses the real keepalive (uname, version, labels, merged.mg sum, agent IP), shows the agent active, and its records agree with agentd\'s state file', async (ctx) => {
-      const { manager, key } = await managerWithKey();
-      ctx.onTestFinished(() => manager.close());
+      const { manager, key } = await managerWithKey(ctx);
       const startups: string[] = [];
       manager.on('control', (_id, m) => {
         if (m.type === 'startup') startups.push(JSON.stringify(m));
@@ -65,8 +56,7 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager: handshake an
 
   describe.concurrent('events from the local queue', () => {
     it('arrive byte for byte and in order: locations with ":" and "|", non-ASCII text, JSON, 60 KB lines', async (ctx) => {
-      const { manager, key } = await managerWithKey();
-      ctx.onTestFinished(() => manager.close());
+      const { manager, key } = await managerWithKey(ctx);
       const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key });
       await manager.waitForAgents(1, { timeout: 15_000 });
       const events = [
@@ -92,9 +82,8 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager: handshake an
       ['blowfish', 'udp'],
     ] as const) {
       it(`${cryptoMethod} over ${protocol}: the handshake, keepalives and events work and the manager replies with the agent's cipher`, async (ctx) => {
-        const { manager, key } = await managerWithKey({ protocols: ['tcp', 'udp'] });
-        ctx.onTestFinished(() => manager.close());
-        const agent = await startRealAgent(ctx, { servers: [{ port: manager.port, protocol }], key, cryptoMethod });
+        const { manager, key } = await managerWithKey(ctx, { protocols: ['tcp', 'udp'] });
+          const agent = await startRealAgent(ctx, { servers: [{ port: manager.port, protocol }], key, cryptoMethod });
         const [record] = await manager.waitForAgents(1, { timeout: 15_000 });
         expect(record).toMatchObject({ method: cryptoMethod, protocol, status: 'active' });
         await agent.waitForLog(cryptoMethod === 'aes' ? 'Using AES as encryption method.' : 'Using Blowfish as encryption method.');
