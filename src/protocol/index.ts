@@ -35,6 +35,8 @@ export {
   encodeSecureMessage,
   encodeSecureFrame,
   decodeSecureMessage,
+  decodeSecurePayload,
+  peekAgentId,
   isPing,
 } from './secure.js';
 export type {
@@ -42,6 +44,7 @@ export type {
   EncodeSecureMessageOptions,
   DecodeSecureMessageOptions,
   DecodedSecureMessage,
+  AgentIdHeader,
   KeySource,
 } from './secure.js';
 export {

@@ -345,11 +345,7 @@ export function decodeSecureMessage(payload: Buffer, opts: DecodeSecureMessageOp
       agentId = id;
     });
   } catch (err) {
-    if (err instanceof DecodeError) {
-      if (err.agentId !== undefined || agentId === undefined) throw err;
-      throw fail(err.message, err.code as DecodeErrorCode, agentId, err.cause);
-    }
-    throw fail(`Unexpected failure while decoding a secure message: ${err instanceof Error ? err.message : String(err)}`, 'ERR_DECODE_FORMAT', agentId, err);
+    throw withAgentId(err, agentId);
   }
 }
 
@@ -358,19 +354,12 @@ function decode(payload: Buffer, opts: DecodeSecureMessageOptions, setId: (id: s
   if (n === 0) throw fail('Empty secure-message payload', 'ERR_DECODE_SIZE', undefined);
   if (n > MAX_FRAME_SIZE) throw fail(`Secure-message payload of ${n} bytes exceeds ${MAX_FRAME_SIZE} bytes`, 'ERR_DECODE_SIZE', undefined);
 
-  let off = 0;
-  let agentId: string | undefined;
   let key: AgentKey | undefined;
   const sourceIp = opts.sourceIp === undefined ? undefined : normalizeSourceIp(opts.sourceIp);
-  if (payload[0] === BANG) {
-    let i = 1;
-    while (i < n && i < MAX_HEADER_SCAN && isDigit(payload[i])) i++;
-    if (i === 1 || payload[i] !== BANG) {
-      throw fail("Bad '!id!' header: expected 1 to 8 digits between '!' (offset 0)", 'ERR_DECODE_FORMAT', undefined);
-    }
-    agentId = payload.toString('latin1', 1, i);
+  const header = peekAgentId(payload);
+  if (header !== undefined) {
+    const agentId = header.id;
     setId(agentId);
-    off = i + 1;
     key = findById(opts.keys, agentId);
     if (key === undefined) throw fail(`No key for agent id '${agentId}'`, 'ERR_DECODE_UNKNOWN_AGENT', agentId);
     if (sourceIp !== undefined && !keyIpAllows(key.ip, sourceIp)) {
@@ -381,15 +370,82 @@ function decode(payload: Buffer, opts: DecodeSecureMessageOptions, setId: (id: s
     if (key === undefined) {
       throw fail(`Message from '${sourceIp}' has no '!id!' header and no key has that IP`, 'ERR_DECODE_UNKNOWN_AGENT', undefined);
     }
-    agentId = key.id;
-    setId(agentId);
+    setId(key.id);
+    return decodeBody(payload, 0, key, key.id, opts.method);
   } else {
     key = firstKey(opts.keys);
     if (key === undefined) {
       throw fail("Payload has no '!id!' header and there is no key to use (empty key list, or a lookup function)", 'ERR_DECODE_UNKNOWN_AGENT', undefined);
     }
   }
+  return decodeBody(payload, header?.end ?? 0, key, header?.id, opts.method);
+}
 
+/** The `!id!` header that starts an agent's payload when the key's IP is not a single host (protocol.md 3.1 step 9). */
+export interface AgentIdHeader {
+  /** The agent id: 1 to 8 digits. */
+  id: string;
+  /** Offset of the first byte after the header (the method token). */
+  end: number;
+}
+
+/**
+ * Reads the `!id!` header of a payload without decrypting anything, so that a server finds the key
+ * (and checks the source address) before it pays for a decryption. {@link decodeSecurePayload}
+ * then decrypts without reading the header again.
+ *
+ * @param payload - a frame payload or datagram from an agent.
+ * @returns the header, or undefined when the payload does not start with `!` (the key is then found
+ *   by the sender's address).
+ * @throws {@link DecodeError} `ERR_DECODE_FORMAT` when the payload starts with `!` but no valid
+ *   header (1 to 8 digits, then `!`) follows.
+ */
+export function peekAgentId(payload: Buffer): AgentIdHeader | undefined {
+  if (payload[0] !== BANG) return undefined;
+  const n = payload.length;
+  let i = 1;
+  while (i < n && i < MAX_HEADER_SCAN && isDigit(payload[i])) i++;
+  if (i === 1 || payload[i] !== BANG) {
+    throw fail("Bad '!id!' header: expected 1 to 8 digits between '!' (offset 0)", 'ERR_DECODE_FORMAT', undefined);
+  }
+  return { id: payload.toString('latin1', 1, i), end: i + 1 };
+}
+
+/**
+ * Decrypts a payload with a key the caller already found: after {@link peekAgentId} and a key
+ * lookup by id (the header is not parsed again), or by the sender's address (no header).
+ *
+ * @param payload - the payload, header included.
+ * @param key - the sender's key.
+ * @param header - what {@link peekAgentId} returned for this payload.
+ * @param opts - `method`: when set, the payload must use this cipher.
+ * @returns the message; `agentId` is the header's id, or the key's when there is no header.
+ * @throws {@link DecodeError} as {@link decodeSecureMessage}, with `agentId` set.
+ */
+export function decodeSecurePayload(payload: Buffer, key: AgentKey, header: AgentIdHeader | undefined, opts: { method?: CryptoMethod } = {}): DecodedSecureMessage {
+  const agentId = header?.id ?? key.id;
+  const n = payload.length;
+  try {
+    if (n === 0) throw fail('Empty secure-message payload', 'ERR_DECODE_SIZE', agentId);
+    if (n > MAX_FRAME_SIZE) throw fail(`Secure-message payload of ${n} bytes exceeds ${MAX_FRAME_SIZE} bytes`, 'ERR_DECODE_SIZE', agentId);
+    return decodeBody(payload, header?.end ?? 0, key, agentId, opts.method);
+  } catch (err) {
+    throw withAgentId(err, agentId);
+  }
+}
+
+/** A {@link DecodeError} that names the agent, whatever was thrown. */
+function withAgentId(err: unknown, agentId: string | undefined): DecodeError {
+  if (err instanceof DecodeError) {
+    if (err.agentId !== undefined || agentId === undefined) return err;
+    return fail(err.message, err.code as DecodeErrorCode, agentId, err.cause);
+  }
+  return fail(`Unexpected failure while decoding a secure message: ${err instanceof Error ? err.message : String(err)}`, 'ERR_DECODE_FORMAT', agentId, err);
+}
+
+/** Decrypts and checks what follows the header, from `off`. */
+function decodeBody(payload: Buffer, start: number, key: AgentKey, agentId: string | undefined, required: CryptoMethod | undefined): DecodedSecureMessage {
+  let off = start;
   let method: CryptoMethod;
   if (payload[off] === HASH && payload[off + 1] === 0x41 && payload[off + 2] === 0x45 && payload[off + 3] === 0x53) {
     method = 'aes';
@@ -397,8 +453,8 @@ function decode(payload: Buffer, opts: DecodeSecureMessageOptions, setId: (id: s
   } else {
     method = 'blowfish';
   }
-  if (opts.method !== undefined && opts.method !== method) {
-    throw fail(`Payload uses ${method} but ${opts.method} is configured (offset ${off})`, 'ERR_DECODE_FORMAT', agentId);
+  if (required !== undefined && required !== method) {
+    throw fail(`Payload uses ${method} but ${required} is configured (offset ${off})`, 'ERR_DECODE_FORMAT', agentId);
   }
   if (payload[off] !== COLON) {
     throw fail(`Expected ':' after the method token at offset ${off}`, 'ERR_DECODE_FORMAT', agentId);

@@ -16,8 +16,10 @@ import { AsyncQueue } from './async-queue.js';
 import { MockAuthd } from './authd.js';
 import type { AgentStatusInfo, MockAuthdOptions } from './authd.js';
 import { KeyStore } from './keystore.js';
+import { RunStateHolder } from './run-state.js';
+import { DEFAULT_WAIT_TIMEOUT, Waiters } from './waiters.js';
 import { DEFAULT_AGENT_TOLERANCE, checkBalance } from './lb/rebalance.js';
-import { MockManager } from './mock-manager.js';
+import { MockManager } from './manager/mock-manager.js';
 import type {
   AgentRecord,
   AgentStatus,
@@ -27,7 +29,7 @@ import type {
   ReceivedEvent,
   WaitForAgentsOptions,
   WaitForEventsOptions,
-} from './mock-manager.js';
+} from './manager/types.js';
 
 /** Options of `new MockCluster(options)`. */
 export interface MockClusterOptions {
@@ -156,11 +158,10 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
   readonly #clock: Clock;
   readonly #log: Logger;
   #authd: MockAuthd | undefined;
-  #state: 'new' | 'starting' | 'running' | 'closed' = 'new';
+  readonly #run: RunStateHolder;
   readonly #queues = new Set<AsyncQueue<ReceivedEvent>>();
-  readonly #waiters = new Set<{ check: () => void; reject: (e: Error) => void }>();
+  readonly #waiters: Waiters;
   #checkTimer: TimerHandle | undefined;
-  readonly #sleepers = new Set<() => void>();
 
   /**
    * @param options - nodes, keys, protocols, authd and per-node options.
@@ -189,6 +190,8 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
     this.#authdOption = options.authd === false || options.authd === undefined ? undefined : options.authd;
     this.#clock = options.clock ?? systemClock;
     this.#log = (options.logger ?? silentLogger).child({ component: 'mock-cluster' });
+    this.#run = new RunStateHolder('MockCluster', this.#log);
+    this.#waiters = new Waiters(this.#clock, () => new StateError('MockCluster closed', 'ERR_CLOSED'));
     this.#slots = names.map((name) => ({ name, manager: this.#newManager(name, 0), port: 0, alive: false, events: 0 }));
   }
 
@@ -199,9 +202,7 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
    * @throws {@link agentlink!StateError} `ERR_INVALID_STATE` when called twice, `ERR_CLOSED` after close.
    */
   async start(): Promise<{ nodes: { name: string; port: number }[]; authd?: number }> {
-    if (this.#state === 'closed') throw new StateError('MockCluster is closed', 'ERR_CLOSED');
-    if (this.#state !== 'new') throw new StateError('MockCluster.start() was already called', 'ERR_INVALID_STATE');
-    this.#state = 'starting';
+    this.#run.beginStart();
     try {
       for (const slot of this.#slots) {
         await slot.manager.start();
@@ -218,11 +219,10 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
         await authd.start();
       }
     } catch (err) {
-      this.#state = 'running';
       await this.close();
       throw err;
     }
-    this.#state = 'running';
+    this.#run.transition('running');
     for (const s of this.#slots) this.emit('nodeUp', s.name, s.port);
     const out: { nodes: { name: string; port: number }[]; authd?: number } = { nodes: this.#slots.map((s) => ({ name: s.name, port: s.port })) };
     if (this.#authd !== undefined) out.authd = this.#authd.port;
@@ -295,7 +295,7 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
    * @throws {@link agentlink!ConfigError} `ERR_CONFIG` when the port cannot be bound again within 5 s.
    */
   async restart(name: string): Promise<number> {
-    if (this.#state !== 'running') throw new StateError(`MockCluster is not running; cannot restart ${name}`, 'ERR_INVALID_STATE');
+    if (this.#run.state !== 'running') throw new StateError(`MockCluster is not running; cannot restart ${name}`, 'ERR_INVALID_STATE');
     const slot = this.#slot(name);
     if (slot.alive) await this.kill(name);
     const deadline = this.#clock.monotonic() + RESTART_DEADLINE_MS;
@@ -309,8 +309,8 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
       } catch (err) {
         await m.close();
         const code = ((err as { cause?: NodeJS.ErrnoException }).cause ?? (err as NodeJS.ErrnoException)).code;
-        if (code !== 'EADDRINUSE' || this.#clock.monotonic() > deadline || this.#state !== 'running') throw err;
-        await this.#sleep(50);
+        if (code !== 'EADDRINUSE' || this.#clock.monotonic() > deadline || this.#run.state !== 'running') throw err;
+        await this.#waiters.sleep(50);
       }
     }
     this.#log.info({ node: name, port: slot.port }, 'node restarted');
@@ -419,8 +419,8 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
     let moved = 0;
     for (let i = 0; i < picks.length; i += chunkSize) {
       if (i > 0) {
-        await this.#sleep(chunkDelay, opts.signal);
-        if (this.#state === 'closed') throw new StateError(`MockCluster closed during rebalance (${moved} agents asked to reconnect)`, 'ERR_CLOSED');
+        await this.#waiters.sleep(chunkDelay, opts.signal);
+        if (this.#run.closed) throw new StateError(`MockCluster closed during rebalance (${moved} agents asked to reconnect)`, 'ERR_CLOSED');
         if (opts.signal?.aborted) throw new AbortError(`rebalance aborted (${moved} agents asked to reconnect)`, { cause: opts.signal.reason });
       }
       for (const p of picks.slice(i, i + chunkSize)) moved += p.manager.forceReconnect([p.id]);
@@ -455,30 +455,8 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
       }
       return seen.size >= n ? [...seen.values()] : undefined;
     };
-    const first = collect();
-    if (first !== undefined) return Promise.resolve(first);
-    if (this.#state === 'closed') return Promise.reject(new StateError('MockCluster closed', 'ERR_CLOSED'));
-    return new Promise((resolve, reject) => {
-      const w = {
-        check: (): void => {
-          const r = collect();
-          if (r !== undefined) done(r);
-        },
-        reject: (e: Error): void => done(undefined, e),
-      };
-      const done = (r: AgentRecord[] | undefined, e?: Error): void => {
-        this.#clock.clearTimeout(timer);
-        this.#waiters.delete(w);
-        if (e !== undefined) reject(e);
-        else resolve(r!);
-      };
-      const timer = unrefTimeout(
-        this.#clock,
-        () => done(undefined, new StateError(`Timed out waiting for ${n} agent(s) ${status}${connected ? ' and connected' : ''} on the cluster`, 'ERR_TIMEOUT')),
-        opts.timeout ?? 10_000,
-      );
-      this.#waiters.add(w);
-    });
+    const what = `${n} agent(s) ${status}${connected ? ' and connected' : ''}`;
+    return this.#waiters.until(collect, opts.timeout ?? DEFAULT_WAIT_TIMEOUT, () => `Timed out waiting for ${what} on the cluster`);
   }
 
   /**
@@ -490,33 +468,11 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
    * @throws {@link agentlink!StateError} `ERR_TIMEOUT` or `ERR_CLOSED`.
    */
   waitForEvents(what: number | ((e: ReceivedEvent) => boolean), opts: WaitForEventsOptions = {}): Promise<ReceivedEvent[]> {
-    const pred = typeof what === 'number' ? () => true : what;
-    const need = typeof what === 'number' ? what : (opts.count ?? 1);
-    const found = this.receivedEvents().filter(pred);
-    if (found.length >= need) return Promise.resolve(found.slice(0, need));
-    if (this.#state === 'closed') return Promise.reject(new StateError('MockCluster closed', 'ERR_CLOSED'));
-    return new Promise((resolve, reject) => {
-      const onEvent = (e: ReceivedEvent): void => {
-        if (!pred(e)) return;
-        found.push(e);
-        if (found.length >= need) done();
-      };
-      const w = { check: (): void => undefined, reject: (e: Error): void => done(e) };
-      const done = (e?: Error): void => {
-        this.off('event', onEvent);
-        this.#clock.clearTimeout(timer);
-        this.#waiters.delete(w);
-        if (e !== undefined) reject(e);
-        else resolve(found.slice(0, need));
-      };
-      const timer = unrefTimeout(
-        this.#clock,
-        () => done(new StateError(`Timed out waiting for ${need} event(s) on the cluster (have ${found.length})`, 'ERR_TIMEOUT')),
-        opts.timeout ?? 10_000,
-      );
-      this.#waiters.add(w);
-      this.on('event', onEvent);
-    });
+    const subscribe = (listener: (e: ReceivedEvent) => void): (() => void) => {
+      this.on('event', listener);
+      return () => this.off('event', listener);
+    };
+    return this.#waiters.events(this.receivedEvents(), subscribe, what, opts, 'the cluster');
   }
 
   /**
@@ -537,7 +493,7 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
    */
   events(opts: { bufferSize?: number } = {}): AsyncIterableIterator<ReceivedEvent> {
     const q: AsyncQueue<ReceivedEvent> = new AsyncQueue<ReceivedEvent>(opts.bufferSize ?? 100_000, () => this.#queues.delete(q));
-    if (this.#state === 'closed') q.end();
+    if (this.#run.closed) q.end();
     else this.#queues.add(q);
     return q;
   }
@@ -560,19 +516,16 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
 
   /** Closes every node and authd, ends iterators and rejects waits. Idempotent. */
   async close(): Promise<void> {
-    if (this.#state === 'closed') return;
-    this.#state = 'closed';
+    if (this.#run.closed) return;
+    this.#run.transition('closing');
     this.#clock.clearTimeout(this.#checkTimer);
     this.#checkTimer = undefined;
-    for (const wake of this.#sleepers) wake();
-    this.#sleepers.clear();
-    const closed = new StateError('MockCluster closed', 'ERR_CLOSED');
-    for (const w of [...this.#waiters]) w.reject(closed);
-    this.#waiters.clear();
+    this.#waiters.close();
     await Promise.all([...this.#slots.map((s) => s.manager.close()), this.#authd?.close()]);
     for (const s of this.#slots) s.alive = false;
     for (const q of this.#queues) q.end();
     this.#queues.clear();
+    this.#run.transition('closed');
   }
 
   /** Same as {@link MockCluster.close}. */
@@ -619,24 +572,10 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
       this.#clock,
       () => {
         this.#checkTimer = undefined;
-        for (const w of [...this.#waiters]) w.check();
+        this.#waiters.check();
       },
       CHECK_DEBOUNCE_MS,
     );
-  }
-
-  #sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        this.#sleepers.delete(wake);
-        this.#clock.clearTimeout(handle);
-        signal?.removeEventListener('abort', wake);
-        resolve();
-      };
-      const handle = unrefTimeout(this.#clock, wake, ms);
-      this.#sleepers.add(wake);
-      signal?.addEventListener('abort', wake, { once: true });
-    });
   }
 }
 

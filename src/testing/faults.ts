@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { MockManager } from './mock-manager.js';
+import type { MockManager } from './manager/mock-manager.js';
 
 /** A fault that applies to every agent (`true`), to none (`false`), or to the listed agent ids. */
 export type AgentSelector = boolean | ReadonlySet<string>;

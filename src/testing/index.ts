@@ -6,7 +6,7 @@
  */
 export { KeyStore } from './keystore.js';
 export type { KeyStoreEvents, GenerateKeysOptions } from './keystore.js';
-export { MockManager } from './mock-manager.js';
+export { MockManager } from './manager/mock-manager.js';
 export type {
   AgentStatus,
   AgentRecord,
@@ -20,7 +20,7 @@ export type {
   SharedFileInput,
   WaitForAgentsOptions,
   WaitForEventsOptions,
-} from './mock-manager.js';
+} from './manager/types.js';
 export { defaultFaults } from './faults.js';
 export type { AgentIds, AgentSelector, CorruptMode, FaultsUpdate, ManagerFaults } from './faults.js';
 export { FaultProxy } from './fault-proxy.js';

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../../src/agent/client.js';
 import type { AgentClientOptions } from '../../../src/config/options.js';
 import type { AgentlinkError } from '../../../src/errors.js';
-import { MockManager } from '../../../src/testing/mock-manager.js';
+import { MockManager } from '../../../src/testing/index.js';
 import { KeyStore } from '../../../src/testing/keystore.js';
 import { TEST_CA_CERT } from '../../../src/testing/certs.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { enroll } from '../../../src/enrollment/index.js';
 import { EnrollmentError } from '../../../src/errors.js';
-import { MockManager } from '../../../src/testing/mock-manager.js';
+import { MockManager } from '../../../src/testing/index.js';
 import { ACK, RawAgent } from '../testing/raw-agent.js';
 import { HOST } from './helpers.js';
 

@@ -9,7 +9,7 @@ import type { DropReason } from '../../../src/agent/client-buffer.js';
 import { MAX_MESSAGE_SIZE } from '../../../src/protocol/index.js';
 import type { AgentKey } from '../../../src/protocol/index.js';
 import { KeyStore } from '../../../src/testing/keystore.js';
-import { MockManager } from '../../../src/testing/mock-manager.js';
+import { MockManager } from '../../../src/testing/index.js';
 import type { Cleanups } from './helpers.js';
 import { runCleanups, until } from './helpers.js';
 

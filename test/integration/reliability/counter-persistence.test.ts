@@ -20,7 +20,7 @@ import type { AgentlinkError } from '../../../src/errors.js';
 import { MAX_LOCAL_COUNTER } from '../../../src/protocol/index.js';
 import type { AgentKey, MessageCounter } from '../../../src/protocol/index.js';
 import { KeyStore } from '../../../src/testing/keystore.js';
-import { MockManager } from '../../../src/testing/mock-manager.js';
+import { MockManager } from '../../../src/testing/index.js';
 import type { Cleanups } from './helpers.js';
 import { runCleanups, sleep, until } from './helpers.js';
 

@@ -10,7 +10,7 @@ import type { AgentClientOptions } from '../../../src/config/options.js';
 import { DEFAULT_TCP_KEEPALIVE_DELAY } from '../../../src/transport/tcp.js';
 import { FaultProxy } from '../../../src/testing/fault-proxy.js';
 import { KeyStore } from '../../../src/testing/keystore.js';
-import { MockManager } from '../../../src/testing/mock-manager.js';
+import { MockManager } from '../../../src/testing/index.js';
 import type { Cleanups } from './helpers.js';
 import { ScriptedTcpManager, runCleanups, until } from './helpers.js';
 

@@ -16,7 +16,7 @@ import { EnrollmentError } from '../../../src/errors.js';
 import { MAX_FRAME_SIZE, deriveEncryptionKey, encodeSecureMessage, encodeTcpFrame, nextCounter } from '../../../src/protocol/index.js';
 import type { AgentKey, MessageCounter } from '../../../src/protocol/index.js';
 import { KeyStore } from '../../../src/testing/keystore.js';
-import { MockManager } from '../../../src/testing/mock-manager.js';
+import { MockManager } from '../../../src/testing/index.js';
 import { KEEPALIVE, RawAgent } from '../testing/raw-agent.js';
 import type { Cleanups } from './helpers.js';
 import { heapAfterGc, memoryLogger, runCleanups, seeded, sleep, until } from './helpers.js';

@@ -3,7 +3,7 @@ import type { Clock, TimerHandle } from '../../../src/clock.js';
 import { MockCluster } from '../../../src/testing/cluster.js';
 import { FaultProxy } from '../../../src/testing/fault-proxy.js';
 import { KeyStore } from '../../../src/testing/keystore.js';
-import { MockManager } from '../../../src/testing/mock-manager.js';
+import { MockManager } from '../../../src/testing/index.js';
 import { sleep, useCleanup } from './fixtures.js';
 import { RawAgent, STARTUP } from './raw-agent.js';
 

@@ -6,8 +6,8 @@ import { parseMergedMg } from '../../../src/protocol/merged.js';
 import { buildRequestReply } from '../../../src/protocol/messages.js';
 import { encodeTcpFrame } from '../../../src/protocol/framing.js';
 import { KeyStore } from '../../../src/testing/keystore.js';
-import { MockManager } from '../../../src/testing/mock-manager.js';
-import type { AgentStatus } from '../../../src/testing/mock-manager.js';
+import { MockManager } from '../../../src/testing/index.js';
+import type { AgentStatus } from '../../../src/testing/index.js';
 import { VECTORS, VECTOR_KEY, sleep, until, useCleanup } from './fixtures.js';
 import { ACK, KEEPALIVE, RawAgent, SHUTDOWN, STARTUP, keepaliveWithSum } from './raw-agent.js';
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { FrameDecoder, encodeTcpFrame } from '../../../src/protocol/framing.js';
 import { encodeSecureMessage } from '../../../src/protocol/secure.js';
 import { KeyStore } from '../../../src/testing/keystore.js';
-import { MockManager } from '../../../src/testing/mock-manager.js';
+import { MockManager } from '../../../src/testing/index.js';
 import { useCleanup } from './fixtures.js';
 import { ACK, KEEPALIVE, RawAgent, STARTUP } from './raw-agent.js';
 import { mulberry32 } from '../../helpers/prng.js';
