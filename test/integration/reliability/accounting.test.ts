@@ -58,6 +58,9 @@ describe('event accounting', () => {
     // 4. stop with events still queued and no drain time: dropped as 'cleared'
     for (let i = 0; i < 30; i++) attempt();
     await c.stop({ drainTimeout: 0 });
+    // What the client wrote before stop() is still on its way: the manager has read it all once it
+    // sees the connection close (TCP delivers in order).
+    await until(() => m.agent(key.id)?.connected === false, 3000, 'the manager saw the connection close');
     // 5. after stop: refused as 'rejected'
     for (let i = 0; i < 5; i++) attempt();
 
