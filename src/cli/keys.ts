@@ -8,8 +8,10 @@ import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ToolError } from '../errors.js';
+import { isValidKeyIp } from '../protocol/keys.js';
 import { MAX_AGENTS, translateParseArgsError } from '../simulator/index.js';
 import { KeyStore } from '../testing/index.js';
+import type { AgentKey } from '../protocol/types.js';
 import type { CliIo } from './io.js';
 
 /** Help text of `agentlink keys`. */
@@ -59,7 +61,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   const prefix = values.prefix ?? 'sim-';
   const ip = values.ip ?? 'any';
-  if (ip === '' || /\s/.test(ip)) throw new ToolError(`--ip '${ip}' must be any, an IP address or a CIDR without spaces`, 'ERR_USAGE');
+  if (!isValidKeyIp(ip)) throw new ToolError(`--ip '${ip}' must be any, an IP address or a CIDR block (e.g. 10.0.0.0/8)`, 'ERR_USAGE');
   const store = new KeyStore();
   try {
     store.generate(count, { namePrefix: prefix, ip });
@@ -74,15 +76,30 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(store.toString());
     return 0;
   }
-  const path = resolve(io.cwd ?? process.cwd(), values.output);
-  if (values.force !== true) {
+  await writeKeysFile(store.list(), values.output, { cwd: io.cwd ?? process.cwd(), force: values.force === true });
+  io.stderr.write(`agentlink keys: wrote ${count} agent ${count === 1 ? 'identity' : 'identities'} to ${values.output}\n`);
+  return 0;
+}
+
+/**
+ * Writes client.keys entries to the file an `-o` flag names (mode 0640, replaced atomically),
+ * refusing to replace an existing file unless `force`: the file may be the keys a running manager
+ * or agent uses.
+ *
+ * @param keys - the entries (secrets: never printed).
+ * @param output - the path as the user wrote it, relative to `options.cwd`.
+ * @param options - the working directory and whether to overwrite.
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` when the file exists and `force` is false.
+ * @throws {@link agentlink!ConfigError} `ERR_CONFIG_KEYS` when the file cannot be written.
+ */
+export async function writeKeysFile(keys: readonly AgentKey[], output: string, options: { cwd: string; force: boolean }): Promise<void> {
+  const path = resolve(options.cwd, output);
+  if (!options.force) {
     const exists = await access(path).then(
       () => true,
       () => false,
     );
-    if (exists) throw new ToolError(`${values.output} already exists; add --force to overwrite it or choose another -o file`, 'ERR_USAGE');
+    if (exists) throw new ToolError(`${output} already exists; add --force to overwrite it or choose another -o file`, 'ERR_USAGE');
   }
-  await store.save(path);
-  io.stderr.write(`agentlink keys: wrote ${count} agent ${count === 1 ? 'identity' : 'identities'} to ${values.output}\n`);
-  return 0;
+  await new KeyStore(keys).save(path);
 }

@@ -26,7 +26,7 @@ Commands:
   demo                 embedded 3-node mock cluster, a few hundred agents, a node killed and restarted
   simulate             run a fleet of simulated agents against managers (agentlink simulate --help)
   manager              run a mock Wazuh manager (remoted and authd)
-  enroll               enroll one agent with a manager's authd
+  enroll               enroll one agent with a manager's authd and print its client.keys line
   keys generate N      write N agent identities in client.keys format
   report merge A B...  merge the JSON reports of several shards
   help [command]       show help
@@ -46,6 +46,7 @@ const COMMANDS: Record<string, () => Promise<CommandRun>> = {
 /** Help texts main prints itself for `<command> --help` and `help <command>`. */
 const USAGES: Record<string, () => Promise<string>> = {
   simulate: async () => SIMULATE_USAGE,
+  enroll: async () => (await import('./enroll.js')).ENROLL_USAGE,
   keys: async () => (await import('./keys.js')).KEYS_USAGE,
   report: async () => (await import('./report.js')).REPORT_USAGE,
   manager: async () => (await import('./manager.js')).MANAGER_USAGE,

@@ -5,9 +5,10 @@
  * @module
  */
 import { createWriteStream } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { readPasswordFile } from '../config/files.js';
 import { AgentlinkError, ToolError } from '../errors.js';
 import { KeyStore, MockManager } from '../testing/index.js';
 import type { ManagerProtocol, MockManagerOptions } from '../testing/index.js';
@@ -183,17 +184,8 @@ async function prepare(argv: string[], cwd: string) {
     else if (authdPort === undefined) throw usage(`--keys file '${values.keys}' does not exist`);
   }
 
-  let password: string | undefined;
-  if (values['password-file'] !== undefined) {
-    let text: string;
-    try {
-      text = await readFile(resolve(cwd, values['password-file']), 'utf8');
-    } catch (err) {
-      throw usage(`cannot read --password-file '${values['password-file']}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-    password = (text.split('\n')[0] ?? '').replace(/\r$/, '');
-    if (password.length <= 2) throw usage('the password in --password-file must be longer than 2 characters');
-  }
+  const password =
+    values['password-file'] === undefined ? undefined : await readPasswordFile(values['password-file'], { baseDir: cwd, element: '--password-file' });
 
   const protocols: ManagerProtocol[] = values.udp ? ['tcp', 'udp'] : ['tcp'];
   const options: MockManagerOptions = {

@@ -54,44 +54,80 @@ export async function loadEnrollmentFiles(result: OssecConfResult, options: Load
 
   const read = async (field: keyof OssecEnrollmentFiles): Promise<string | undefined> => {
     const path = files[field];
+    return path === undefined ? undefined : readConfigFile(path, { baseDir, element: FILE_ELEMENTS[field] });
+  };
+  const readPassword = async (): Promise<string | undefined> => {
+    const path = files.authorizationPassPath;
     if (path === undefined) return undefined;
-    const full = resolve(baseDir, path);
     try {
-      return await readFile(full, 'utf8');
+      return await readPasswordFile(path, { baseDir, element: FILE_ELEMENTS.authorizationPassPath });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (field === 'authorizationPassPath' && code === 'ENOENT') {
-        warnings.push(`${FILE_ELEMENTS[field]}: '${full}' does not exist: enrolling without a password`);
-        return undefined;
-      }
-      throw new ConfigError(`${FILE_ELEMENTS[field]}: cannot read '${full}'${code ? ` (${code})` : ''}`, {
-        element: FILE_ELEMENTS[field],
-        value: path,
-        cause: err,
-      });
+      if (((err as Error).cause as NodeJS.ErrnoException | undefined)?.code !== 'ENOENT') throw err;
+      warnings.push(`${FILE_ELEMENTS.authorizationPassPath}: '${resolve(baseDir, path)}' does not exist: enrolling without a password`);
+      return undefined;
     }
   };
 
-  const [ca, cert, key, pass] = await Promise.all([
-    read('serverCaPath'),
-    read('agentCertificatePath'),
-    read('agentKeyPath'),
-    read('authorizationPassPath'),
-  ]);
+  const [ca, cert, key, password] = await Promise.all([read('serverCaPath'), read('agentCertificatePath'), read('agentKeyPath'), readPassword()]);
   if (ca !== undefined) enrollment.ca = ca;
   if (cert !== undefined) enrollment.cert = cert;
   if (key !== undefined) enrollment.key = key;
-  if (pass !== undefined) {
-    const password = (pass.split('\n', 1)[0] ?? '').replace(/\r$/, '');
-    if (password.length <= 2) {
-      throw new ConfigError(`${FILE_ELEMENTS.authorizationPassPath}: the password (first line of the file) must be longer than 2 characters`, {
-        element: FILE_ELEMENTS.authorizationPassPath,
-        value: REDACTED,
-      });
-    }
-    enrollment.password = password;
-  }
+  if (password !== undefined) enrollment.password = password;
   const out = { ...result.options };
   if (result.options.enrollment !== undefined || Object.keys(enrollment).length > 0) out.enrollment = enrollment;
   return { ...result, warnings, options: out };
+}
+
+/** Options of {@link readConfigFile} and {@link readPasswordFile}. */
+export interface ReadConfigFileOptions {
+  /**
+   * Directory that a relative path is resolved against.
+   * @default process.cwd()
+   */
+  baseDir?: string | undefined;
+  /** The element or flag that named the file (`client/enrollment/server_ca_path`, `--ca`), for errors. */
+  element: string;
+}
+
+/**
+ * Reads a file that a configuration element or a command-line flag names (a CA, a certificate, a
+ * key), as UTF-8 text. Its content never appears in errors.
+ *
+ * @param path - the path, relative to `options.baseDir`.
+ * @param options - where relative paths start and what named the file.
+ * @returns the file content.
+ * @throws {@link ConfigError} `ERR_CONFIG` naming the element and the full path, with the system error
+ *   (`ENOENT`, `EACCES`, ...) as `cause`, when the file cannot be read.
+ */
+export async function readConfigFile(path: string, options: ReadConfigFileOptions): Promise<string> {
+  const full = resolve(options.baseDir ?? process.cwd(), path);
+  try {
+    return await readFile(full, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(`${options.element}: cannot read '${full}'${code ? ` (${code})` : ''}`, { element: options.element, value: path, cause: err });
+  }
+}
+
+/**
+ * Reads an authd password file (`authd.pass`, `<authorization_pass_path>`, `--password-file`): the
+ * password is the first line, without its line ending, and must be longer than 2 characters, as
+ * authd requires. The password never appears in errors.
+ *
+ * @param path - the path, relative to `options.baseDir`.
+ * @param options - where relative paths start and what named the file.
+ * @returns the password.
+ * @throws {@link ConfigError} `ERR_CONFIG` naming the element when the file cannot be read (the system
+ *   error is the `cause`) or the password is 2 characters or shorter.
+ */
+export async function readPasswordFile(path: string, options: ReadConfigFileOptions): Promise<string> {
+  const text = await readConfigFile(path, options);
+  const password = (text.split('\n', 1)[0] ?? '').replace(/\r$/, '');
+  if (password.length <= 2) {
+    throw new ConfigError(`${options.element}: the password (first line of '${path}') must be longer than 2 characters`, {
+      element: options.element,
+      value: REDACTED,
+    });
+  }
+  return password;
 }

@@ -364,7 +364,10 @@ export interface AgentClientOptions {
    * `ip` decides whether the `!id!` header is sent (protocol.md 3.1 step 9).
    */
   agent?: AgentIdentityOptions;
-  /** client.keys text (the first valid entry is used), as Wazuh agents read it. */
+  /**
+   * client.keys text: the first entry is the agent's, as Wazuh agents read it. Every line must be
+   * valid (a bad id, name or IP, a missing key or an id used twice throws `ERR_CONFIG_KEYS`).
+   */
   keys?: string;
   /** The ordered server list; its order is the failover order. At least one. */
   servers: ServerOptions[];

@@ -4,7 +4,7 @@
  * @module
  */
 import { isIP } from 'node:net';
-import { isValidAgentId, isValidAgentName, parseClientKeys } from '../protocol/keys.js';
+import { isValidAgentId, isValidAgentName, isValidKeyIp, parseClientKeys } from '../protocol/keys.js';
 import type { AgentKey } from '../protocol/types.js';
 import { defaultAgentName, hostUname } from './host.js';
 import {
@@ -60,7 +60,6 @@ import {
   checkLabel,
   checkOneOf,
   configError,
-  isValidKeyIp,
   optBoolean,
   optNumber,
   show,
@@ -278,7 +277,7 @@ function resolveIdentity(options: AgentClientOptions): AgentKey | undefined {
     if (typeof options.keys !== 'string') {
       throw configError('keys', `keys must be client.keys text (a string); got ${kind(options.keys)}`, REDACTED);
     }
-    // The first valid entry is the agent's own (protocol.md 2.1); an empty file means "enroll".
+    // The first entry is the agent's own (protocol.md 2.1); any bad line has thrown; an empty file means "enroll".
     return parseClientKeys(options.keys)[0];
   }
   return undefined;

@@ -8,6 +8,7 @@
  */
 import { isIP } from 'node:net';
 import { ConfigError } from '../errors.js';
+import { isValidKeyIp } from '../protocol/keys.js';
 
 /** What a secret is replaced with in error values. */
 export const REDACTED = '[redacted]';
@@ -174,24 +175,6 @@ export function checkHost(value: unknown, element: string): string {
 }
 
 /**
- * Tells whether a string is an IP address or CIDR block: IPv4 `a.b.c.d`, `a.b.c.d/n` (0 to 32) or
- * `a.b.c.d/m.m.m.m`, or IPv6 with an optional `/n` (0 to 128).
- *
- * @param value - the candidate.
- * @returns `true` when valid.
- */
-export function isIpOrCidr(value: string): boolean {
-  const slash = value.indexOf('/');
-  if (slash < 0) return isIP(value) !== 0;
-  const addr = value.slice(0, slash);
-  const mask = value.slice(slash + 1);
-  const family = isIP(addr);
-  if (family === 0) return false;
-  if (/^\d{1,3}$/.test(mask)) return Number(mask) <= (family === 4 ? 32 : 128);
-  return family === 4 && isIP(mask) === 4;
-}
-
-/**
  * Checks an enrollment agent address: `src` or an IP address or CIDR block.
  *
  * @param value - the candidate.
@@ -199,18 +182,8 @@ export function isIpOrCidr(value: string): boolean {
  * @returns the value.
  */
 export function checkAgentAddress(value: unknown, element: string): string {
-  if (typeof value === 'string' && (value === 'src' || isIpOrCidr(value))) return value;
+  if (typeof value === 'string' && (value === 'src' || (value !== 'any' && isValidKeyIp(value)))) return value;
   throw configError(element, `${element} must be 'src', an IP address or a CIDR block; got ${show(value)}`, value);
-}
-
-/**
- * Tells whether a client.keys `ip` field is valid: `any`, an IP address or a CIDR block.
- *
- * @param value - the candidate.
- * @returns `true` when valid.
- */
-export function isValidKeyIp(value: string): boolean {
-  return value === 'any' || isIpOrCidr(value);
 }
 
 const GROUP_RE = /^[A-Za-z0-9_.-]+$/;

@@ -5,9 +5,8 @@
  *
  * @module
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { ConfigError, EnrollmentError } from '../errors.js';
-import { isValidAgentId, isValidAgentName } from './keys.js';
+import { isValidAgentId, isValidAgentName, isValidKeyIp } from './keys.js';
 import type { AgentKey } from './types.js';
 
 /** The version an agentlink agent announces in `V:` and a mock authd reports as its own. */
@@ -111,7 +110,7 @@ export function buildEnrollmentRequest(fields: EnrollmentRequestFields): string 
     line += ` G:'${groups.join(',')}'`;
   }
   if (agentAddress !== undefined) {
-    if (typeof agentAddress !== 'string' || (agentAddress !== 'src' && !isValidEnrollmentIp(agentAddress))) {
+    if (typeof agentAddress !== 'string' || (agentAddress !== 'src' && !isValidKeyIp(agentAddress))) {
       throw new ConfigError(`invalid enrollment agent address '${printable(agentAddress)}': expected an IP address, a CIDR or 'src'`, {
         element: 'enrollment.agentAddress',
         value: agentAddress,
@@ -268,7 +267,7 @@ export function parseEnrollmentRequest(
     if (requestedIp.startsWith('src')) {
       ip = source;
     } else {
-      if (!isValidEnrollmentIp(requestedIp)) return fail(`Invalid IP: ${requestedIp}`);
+      if (!isValidKeyIp(requestedIp)) return fail(`Invalid IP: ${requestedIp}`);
       ip = requestedIp;
     }
     pos += requestedIp.length + 6;
@@ -354,7 +353,7 @@ export function parseEnrollmentResponse(text: string): EnrollmentResponse {
     const [id, name, ip, key] = fields as [string, string, string, string];
     if (!isValidAgentId(id)) throw responseError(`authd's key reply has an invalid agent id '${printable(id)}'`);
     if (!isValidAgentName(name)) throw responseError(`authd's key reply has an invalid agent name '${printable(name)}'`);
-    if (!isValidEnrollmentIp(ip)) throw responseError(`authd's key reply has an invalid IP '${printable(ip)}'`);
+    if (!isValidKeyIp(ip)) throw responseError(`authd's key reply has an invalid IP '${printable(ip)}'`);
     if (!isValidAgentName(key)) throw responseError("authd's key reply has an invalid key (expected 2 to 128 characters of [A-Za-z0-9._-])");
     return { ok: true, key: { id, name, ip, key } };
   }
@@ -367,30 +366,6 @@ export function parseEnrollmentResponse(text: string): EnrollmentResponse {
   }
   if (text.length === 0) throw responseError('authd sent an empty reply');
   throw responseError(`authd sent an unexpected reply starting with '${printable(text)}' (expected OSSEC K:'…' or ERROR: …)`);
-}
-
-/**
- * Tells whether a value is a valid `IP:` field or key IP (`OS_IsValidIP`): `any`, an IPv4 address,
- * an IPv4 CIDR (`10.0.0.0/8` or `10.0.0.0/255.0.0.0`), an IPv6 address, or an IPv6 prefix.
- *
- * @param ip - the candidate.
- * @returns `true` when valid.
- */
-export function isValidEnrollmentIp(ip: string): boolean {
-  if (ip === 'any') return true;
-  const slash = ip.indexOf('/');
-  const base = slash < 0 ? ip : ip.slice(0, slash);
-  const mask = slash < 0 ? undefined : ip.slice(slash + 1);
-  if (isIPv4(base)) {
-    if (mask === undefined) return true;
-    if (/^[0-9]{1,2}$/.test(mask)) return Number(mask) <= 32;
-    return isIPv4(mask) && isContiguousMask(mask);
-  }
-  if (isIPv6(base)) {
-    if (mask === undefined) return true;
-    return /^[0-9]{1,3}$/.test(mask) && Number(mask) <= 128;
-  }
-  return false;
 }
 
 /**
@@ -463,12 +438,6 @@ function validateGroupList(group: string): string | undefined {
   if (group.startsWith(',') || group.endsWith(',')) return `Invalid group name: ${head}... cannot start or end with ','`;
   if (!GROUP_LIST_CHARS.test(group)) return prohibited;
   return undefined;
-}
-
-function isContiguousMask(mask: string): boolean {
-  const n = mask.split('.').reduce((acc, p) => acc * 256 + Number(p), 0);
-  const inverted = ~n >>> 0;
-  return (inverted & (inverted + 1)) === 0;
 }
 
 function fail(reason: string): EnrollmentRequestError {

@@ -13,6 +13,7 @@ export {
   parseClientKeysDetailed,
   formatClientKeys,
   isValidAgentId,
+  isValidKeyIp,
   isValidAgentName,
   deriveEncryptionKey,
   enrollmentKeyHash,

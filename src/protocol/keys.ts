@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { ConfigError } from '../errors.js';
 import { hexDigest } from './hash.js';
 import type { AgentKey } from './types.js';
@@ -56,6 +56,37 @@ export function isValidAgentName(name: string): boolean {
 }
 
 /**
+ * Tells whether a client.keys `ip` field or an enrollment `IP:` field is valid (`OS_IsValidIP`):
+ * `any`, an IPv4 address, an IPv4 CIDR (`10.0.0.0/8` or `10.0.0.0/255.0.0.0`, contiguous mask), an
+ * IPv6 address, or an IPv6 prefix (`fd00::/64`).
+ *
+ * @param ip - the candidate.
+ * @returns `true` when valid.
+ */
+export function isValidKeyIp(ip: string): boolean {
+  if (ip === 'any') return true;
+  const slash = ip.indexOf('/');
+  const base = slash < 0 ? ip : ip.slice(0, slash);
+  const mask = slash < 0 ? undefined : ip.slice(slash + 1);
+  if (isIPv4(base)) {
+    if (mask === undefined) return true;
+    if (/^[0-9]{1,2}$/.test(mask)) return Number(mask) <= 32;
+    return isIPv4(mask) && isContiguousMask(mask);
+  }
+  if (isIPv6(base)) {
+    if (mask === undefined) return true;
+    return /^[0-9]{1,3}$/.test(mask) && Number(mask) <= 128;
+  }
+  return false;
+}
+
+function isContiguousMask(mask: string): boolean {
+  const n = mask.split('.').reduce((acc, p) => acc * 256 + Number(p), 0);
+  const inverted = ~n >>> 0;
+  return (inverted & (inverted + 1)) === 0;
+}
+
+/**
  * Parses client.keys text, also returning the ids of removed entries.
  *
  * Lines are split on `\n` only, so a trailing `\r` becomes part of the key, as in Wazuh. Empty lines
@@ -70,6 +101,7 @@ export function isValidAgentName(name: string): boolean {
 export function parseClientKeysDetailed(text: string): ParsedClientKeys {
   const keys: AgentKey[] = [];
   const removedIds: string[] = [];
+  const lineOfId = new Map<string, number>();
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
@@ -97,8 +129,14 @@ export function parseClientKeysDetailed(text: string): ParsedClientKeys {
       throw keysError(`client.keys line ${lineNo}: agent ${id} has no IP and key fields`, lineNo);
     }
     const ip = line.slice(s2 + 1, s3);
+    if (!isValidKeyIp(ip)) {
+      throw keysError(`client.keys line ${lineNo}: agent ${id} has an invalid IP field '${printable(ip)}' (expected any, an IP address or a CIDR block)`, lineNo);
+    }
     const key = line.slice(s3 + 1, s3 + 1 + KEY_FIELD_LIMIT);
     if (key.length === 0) throw keysError(`client.keys line ${lineNo}: agent ${id} has an empty key`, lineNo);
+    const first = lineOfId.get(id);
+    if (first !== undefined) throw keysError(`client.keys line ${lineNo}: agent id ${id} is already on line ${first}; every agent needs its own id`, lineNo);
+    lineOfId.set(id, lineNo);
     keys.push({ id, name: name.slice(0, KEY_FIELD_LIMIT), ip, key });
   }
   return { keys, removedIds };

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { EventEmitter } from 'eventemitter3';
 import { ConfigError } from '../errors.js';
-import { isValidAgentId, isValidAgentName, normalizeSourceIp, parseClientKeysDetailed } from '../protocol/keys.js';
+import { isValidAgentId, isValidAgentName, isValidKeyIp, normalizeSourceIp, parseClientKeysDetailed } from '../protocol/keys.js';
 import type { AgentKey } from '../protocol/types.js';
 
 /** Events of a {@link KeyStore}. */
@@ -285,8 +285,12 @@ export class KeyStore extends EventEmitter<KeyStoreEvents> {
     if (typeof key.key !== 'string' || key.key.length === 0 || /[\s]/.test(key.key)) {
       throw new ConfigError(`agent ${key.id} has an empty key or a key with whitespace`, { element: 'key', value: '[redacted]' }, 'ERR_CONFIG_KEYS');
     }
-    if (typeof key.ip !== 'string' || key.ip.length === 0 || /\s/.test(key.ip)) {
-      throw new ConfigError(`agent ${key.id} has an empty IP field`, { element: 'ip', value: key.ip }, 'ERR_CONFIG_KEYS');
+    if (typeof key.ip !== 'string' || !isValidKeyIp(key.ip)) {
+      throw new ConfigError(
+        `agent ${key.id} has an invalid IP field '${String(key.ip).slice(0, 40)}' (expected any, an IP address or a CIDR block)`,
+        { element: 'ip', value: key.ip },
+        'ERR_CONFIG_KEYS',
+      );
     }
     if (this.#byId.has(key.id)) {
       throw new ConfigError(`agent id ${key.id} is already in use`, { element: 'id', value: key.id }, 'ERR_CONFIG_KEYS');

@@ -62,6 +62,8 @@ describe('agentlink keys generate', () => {
     [['keys', 'generate', '2', 'extra'], /unexpected argument 'extra'/],
     [['keys', 'generate', '2', '--prefix', '.'], /--prefix '\.' makes invalid agent names/],
     [['keys', 'generate', '2', '--count', '3'], /unknown flag '--count'/],
+    [['keys', 'generate', '2', '--ip', 'notanip'], /--ip 'notanip' must be any, an IP address or a CIDR block/],
+    [['keys', 'generate', '2', '--ip', '10.0.0.0/33'], /--ip '10\.0\.0\.0\/33' must be/],
   ])('%j is a usage error', async (argv, message) => {
     const io = testIo();
     expect(await main(argv, io)).toBe(2);

@@ -197,6 +197,14 @@ describe('resolveOptions identity', () => {
     expect(resolveOptions(base({ agent: { ...agent, ip: '10.0.0.0/8' } })).agent?.ip).toBe('10.0.0.0/8');
   });
 
+  it('refuses client.keys text with any bad line, even after a valid first entry (not "the first valid entry is used")', () => {
+    for (const bad of [`abc web02 any ${KEY}`, `003 web02 notanip ${KEY}`, `002 web02 any ${KEY}`]) {
+      expectConfigError(() => resolveOptions({ servers: [{ address: 'm' }], keys: `002 web01 any ${KEY}\n${bad}\n` }), 'client.keys:2', {
+        code: 'ERR_CONFIG_KEYS',
+      });
+    }
+  });
+
   it('reports bad client.keys text with ERR_CONFIG_KEYS', () => {
     expectConfigError(() => resolveOptions({ servers: [{ address: 'm' }], keys: `abc web01 any ${KEY}\n` }), /client\.keys/, {
       code: 'ERR_CONFIG_KEYS',

@@ -4,6 +4,7 @@
  * (deploy/k8s's command lines run as their pods would in test/e2e/k8s.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
+import { ENROLL_USAGE } from '../../../src/cli/enroll.js';
 import { KEYS_USAGE } from '../../../src/cli/keys.js';
 import { MAIN_USAGE } from '../../../src/cli/main.js';
 import { MANAGER_USAGE } from '../../../src/cli/manager.js';
@@ -73,7 +74,7 @@ function flagsOf(args: readonly string[]): string[] {
 }
 
 const commands = new Set([...MAIN_USAGE.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]!));
-const usageOf: Record<string, string> = { keys: KEYS_USAGE, report: REPORT_USAGE, manager: MANAGER_USAGE };
+const usageOf: Record<string, string> = { enroll: ENROLL_USAGE, keys: KEYS_USAGE, report: REPORT_USAGE, manager: MANAGER_USAGE };
 
 function check(args: string[]): string | undefined {
   const [command, ...rest] = args;

@@ -6,13 +6,12 @@ import {
   compareWazuhVersions,
   formatEnrollmentError,
   formatEnrollmentSuccess,
-  isValidEnrollmentIp,
   parseEnrollmentRequest,
   parseEnrollmentResponse,
   validateEnrollmentGroups,
 } from '../../../src/protocol/enrollment.js';
 import type { ParseEnrollmentRequestOptions } from '../../../src/protocol/enrollment.js';
-import { enrollmentKeyHash } from '../../../src/protocol/keys.js';
+import { enrollmentKeyHash, isValidKeyIp } from '../../../src/protocol/keys.js';
 
 interface EnrollmentVectors {
   request_min: string;
@@ -376,7 +375,7 @@ describe('replies', () => {
   });
 
   it('accepts the IP forms of OS_IsValidIP', () => {
-    for (const ip of ['any', '10.1.2.3', '10.0.0.0/8', '10.0.0.0/255.0.0.0', '::1', 'fd00::/64']) expect(isValidEnrollmentIp(ip)).toBe(true);
-    for (const ip of ['', 'src', '10.0.0.0/255.0.255.0', '10.0.0.1/', 'fd00::/129', 'localhost']) expect(isValidEnrollmentIp(ip)).toBe(false);
+    for (const ip of ['any', '10.1.2.3', '10.0.0.0/8', '10.0.0.0/255.0.0.0', '::1', 'fd00::/64']) expect(isValidKeyIp(ip)).toBe(true);
+    for (const ip of ['', 'src', '10.0.0.0/255.0.255.0', '10.0.0.1/', 'fd00::/129', 'localhost']) expect(isValidKeyIp(ip)).toBe(false);
   });
 });

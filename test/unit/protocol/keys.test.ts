@@ -82,6 +82,9 @@ describe('parseClientKeys', () => {
     ['001 agent1 any', 'no IP and key'],
     ['001 agent1', 'no IP and key'],
     ['001 agent1 any ', 'empty key'],
+    ['001 agent1 notanip k', 'invalid IP field'],
+    ['001 agent1 10.0.0.0/255.0.255.0 k', 'invalid IP field'],
+    ['001 agent1 fd00::/129 k', 'invalid IP field'],
   ];
   for (const [line, what] of bad) {
     it(`rejects '${line}' with ERR_CONFIG_KEYS naming the line (${what})`, () => {
@@ -97,6 +100,26 @@ describe('parseClientKeys', () => {
       expect((err as ConfigError).message).toContain(what);
     });
   }
+
+  it('rejects an agent id used twice, naming both lines (a removed entry does not count)', () => {
+    const text = `001 agent1 any ${KEY}\n002 !old any ${KEY}\n002 agent2 any ${KEY}\n# c\n001 agent3 any ${KEY}\n`;
+    let err: unknown;
+    try {
+      parseClientKeys(text);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).code).toBe('ERR_CONFIG_KEYS');
+    expect((err as ConfigError).element).toBe('client.keys:5');
+    expect((err as ConfigError).message).toBe('client.keys line 5: agent id 001 is already on line 1; every agent needs its own id');
+  });
+
+  it('accepts the IP fields Wazuh accepts: any, IPv4, IPv4 CIDR in both notations, IPv6 and IPv6 prefixes', () => {
+    const ips = ['any', '10.1.2.3', '10.0.0.0/8', '10.0.0.0/255.0.0.0', '::1', 'fd00::/64'];
+    const text = ips.map((ip, i) => `00${i + 1} agent${i + 1} ${ip} ${KEY}`).join('\n');
+    expect(parseClientKeys(text).map((k) => k.ip)).toEqual(ips);
+  });
 
   it('never puts the key text in the error', () => {
     const secret = 'supersecretkeymaterial';

@@ -8,6 +8,11 @@ import { KeyStore } from '../../../src/testing/keystore.js';
 const KEY = '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
 
 describe('KeyStore', () => {
+  it('refuses an entry whose IP field the SDK would refuse', () => {
+    expect(() => new KeyStore([{ id: '001', name: 'agent1', ip: 'notanip', key: 'k'.repeat(64) }])).toThrow(/invalid IP field 'notanip'/);
+    expect(() => new KeyStore().generate(1, { ip: '10.0.0.0/33' })).toThrow(/invalid IP field/);
+  });
+
   const dirs: string[] = [];
   afterEach(async () => {
     for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
