@@ -39,11 +39,12 @@ const DURATION = '36s';
  * @returns the exit code.
  */
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  let values: { agents?: string; lb?: string; quiet?: boolean; help?: boolean };
+  // `--help` never reaches here: the dispatcher prints DEMO_USAGE before any flag is checked
+  let values: { agents?: string; lb?: string; quiet?: boolean };
   try {
     values = parseArgs({
       args: argv,
-      options: { agents: { type: 'string' }, lb: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' } },
+      options: { agents: { type: 'string' }, lb: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } },
       strict: true,
       allowPositionals: false,
     }).values;
@@ -57,10 +58,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   let lb: 'haproxy' | 'nginx' | undefined;
   if (lbChoice === 'haproxy' || lbChoice === 'nginx') lb = lbChoice;
   else if (lbChoice === 'auto' && (await lbAvailability()).haproxy !== undefined) lb = 'haproxy';
-  if (values.help) {
-    io.stdout.write(`${DEMO_USAGE}\n`);
-    return 0;
-  }
   const config = parseSimulateArgs([
     '--agents',
     values.agents ?? '300',

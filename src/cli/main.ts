@@ -45,6 +45,7 @@ const COMMANDS: Record<string, () => Promise<CommandRun>> = {
 
 /** Help texts main prints itself for `<command> --help` and `help <command>`. */
 const USAGES: Record<string, () => Promise<string>> = {
+  demo: async () => (await import('./demo.js')).DEMO_USAGE,
   simulate: async () => SIMULATE_USAGE,
   enroll: async () => (await import('./enroll.js')).ENROLL_USAGE,
   keys: async () => (await import('./keys.js')).KEYS_USAGE,

@@ -4,7 +4,6 @@
  * refusals, a certificate that does not verify and a closed port are the SDK's enrollment errors,
  * with their codes and exit code 1.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,22 +12,12 @@ import { parseClientKeys } from 'agentlink';
 import { KeyStore, MockAuthd, TEST_CA_CERT, TEST_CLIENT_CERT, TEST_CLIENT_KEY } from 'agentlink/testing';
 import type { MockAuthdOptions } from 'agentlink/testing';
 import { UNTRUSTED_CA_CERT, UNTRUSTED_SERVER_CERT, UNTRUSTED_SERVER_KEY } from '../fixtures/certs/untrusted.js';
+import { runCli } from '../helpers/cli.js';
+import type { CliRun } from '../helpers/cli.js';
 import { startTcpServer } from '../integration/enrollment/helpers.js';
 
-const BIN = new URL('../../bin/agentlink.js', import.meta.url).pathname;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function agentlink(args: string[], cwd: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd, timeout: 20_000, env: { ...process.env, AGENTLINK_DEBUG: '' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
-    });
-  });
+function agentlink(args: string[], cwd: string): Promise<CliRun> {
+  return runCli(args, { cwd, timeout: 20_000 });
 }
 
 async function workdir(): Promise<string> {

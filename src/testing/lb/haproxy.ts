@@ -6,8 +6,7 @@
  * @module
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { systemClock } from '../../clock.js';
@@ -18,7 +17,7 @@ import { silentLogger } from '../../logger.js';
 import { checkAddress, checkBackends, checkExtraLines, checkPort, checkPositiveInt, duration, endpoint, isBindFailure } from './common.js';
 import type { ExtraLines, LbBackend } from './common.js';
 import { LB_DEBIAN_PACKAGE, resolveLbBinary } from './find-binary.js';
-import { ManagedProcess, pickFreePorts, sleep } from './process.js';
+import { createRunDir, ManagedProcess, pickFreePorts, sleep } from './process.js';
 import { HaproxyRuntimeApi } from './runtime-api.js';
 
 const execFileAsync = promisify(execFile);
@@ -364,7 +363,7 @@ export class HaproxyBalancer {
     const picksPorts = eventsPort === 0 || (enrollmentBackends.length > 0 && enrollmentPort === 0);
 
     for (let attempt = 1; ; attempt++) {
-      const dir = await mkdtemp(path.join(os.tmpdir(), 'agentlink-haproxy-'));
+      const dir = await createRunDir('agentlink-haproxy-');
       try {
         const [freeA = 0, freeB = 0] = picksPorts ? await pickFreePorts(2, host) : [];
         const input: HaproxyConfigInput = {

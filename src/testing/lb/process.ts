@@ -1,13 +1,19 @@
 /**
- * Child-process plumbing shared by the HAProxy and nginx harnesses: free-port picking, a spawned
- * balancer with a bounded output tail, signal escalation on stop, and a last-resort kill of every
- * still-running balancer when the Node process exits.
+ * Child-process plumbing shared by the HAProxy and nginx harnesses: free-port picking, per-run
+ * temp directories (stale ones of dead processes removed), a spawned balancer with a bounded output
+ * tail, signal escalation on stop, and two last resorts so no balancer outlives its Node process:
+ * a kill of every still-running balancer when Node exits, and a watchdog that kills the balancer's
+ * process group when Node dies without exiting (SIGKILL, a crash in native code).
  *
  * @module
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
 import type { Clock, TimerHandle } from '../../clock.js';
 import { ToolError } from '../../errors.js';
 
@@ -77,6 +83,53 @@ export interface StopStep {
   group?: boolean;
 }
 
+/** File in a run directory that holds the pid of the Node process that owns it. */
+const OWNER_FILE = 'owner.pid';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+/**
+ * Creates the temp directory of one balancer run (`<tmp>/<prefix>XXXXXX`, holding `owner.pid`), after
+ * removing the directories with the same prefix whose owner process is gone: a run that was killed
+ * (SIGKILL) could not remove its own. Directories without an owner file are left alone (another
+ * process may be creating one right now).
+ *
+ * @param prefix - `agentlink-haproxy-` or `agentlink-nginx-`.
+ * @param tmp - where to create it.
+ * @returns the new directory's path.
+ */
+export async function createRunDir(prefix: string, tmp: string = os.tmpdir()): Promise<string> {
+  const entries = await readdir(tmp).catch(() => [] as string[]);
+  await Promise.all(
+    entries
+      .filter((name) => name.startsWith(prefix))
+      .map(async (name) => {
+        const dir = path.join(tmp, name);
+        const owner = Number((await readFile(path.join(dir, OWNER_FILE), 'utf8').catch(() => '')).trim());
+        if (Number.isSafeInteger(owner) && owner > 0 && !isAlive(owner)) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      }),
+  );
+  const dir = await mkdtemp(path.join(tmp, prefix));
+  await writeFile(path.join(dir, OWNER_FILE), `${process.pid}\n`);
+  return dir;
+}
+
+/**
+ * Runs as `/bin/sh -c WATCHDOG agentlink-lb-watchdog BINARY ARGS...` in a new process group: a
+ * background subshell blocks reading fd 3, a pipe whose other end only this Node process holds, and
+ * the shell then becomes the balancer (`exec`, same pid, fd 3 closed). When Node dies, however it
+ * dies, the read ends and the subshell kills the whole group (balancer and workers). When the
+ * balancer exits normally, {@link ManagedProcess} closes its end, and the subshell ends the same way.
+ */
+const WATCHDOG = '(read -r _ <&3; kill -s KILL 0) </dev/null >/dev/null 2>&1 & exec "$@" 3<&-';
+
 const OUTPUT_TAIL_BYTES = 64 * 1024;
 const live = new Set<ManagedProcess>();
 let exitHookInstalled = false;
@@ -105,6 +158,8 @@ export class ManagedProcess {
   private constructor(child: ChildProcess, clock: Clock) {
     this.#clock = clock;
     this.pid = child.pid ?? 0;
+    const lifeline = child.stdio[3] as Readable | null | undefined;
+    lifeline?.on('error', () => undefined);
     const append = (chunk: Buffer): void => {
       this.#output += chunk.toString('utf8');
       if (this.#output.length > OUTPUT_TAIL_BYTES) this.#output = this.#output.slice(-OUTPUT_TAIL_BYTES);
@@ -115,6 +170,7 @@ export class ManagedProcess {
       child.once('exit', (code, signal) => {
         this.#exit = { code, signal };
         live.delete(this);
+        lifeline?.destroy(); // the watchdog ends with it
         resolve(this.#exit);
       });
     });
@@ -122,7 +178,8 @@ export class ManagedProcess {
   }
 
   /**
-   * Starts `binary args` detached into its own process group, stdin closed, output captured.
+   * Starts `binary args` detached into its own process group, stdin closed, output captured, behind
+   * the watchdog that kills the group if this Node process dies without stopping it.
    *
    * @param binary - the program.
    * @param args - its arguments.
@@ -131,7 +188,11 @@ export class ManagedProcess {
    * @throws {@link agentlink!ToolError} `ERR_EXTERNAL_PROGRAM` when it cannot be spawned.
    */
   static async spawn(binary: string, args: readonly string[], options: { cwd: string; clock: Clock }): Promise<ManagedProcess> {
-    const child = spawn(binary, args, { cwd: options.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/bin/sh', ['-c', WATCHDOG, 'agentlink-lb-watchdog', binary, ...args], {
+      cwd: options.cwd,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', (err) =>
