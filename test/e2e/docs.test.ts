@@ -5,11 +5,11 @@
  * examples/README.md says.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import ts from 'typescript';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { anchors, codeBlocks, docFiles, links, readDoc, ROOT } from '../unit/docs/markdown.js';
 import { typecheckSnippets } from '../unit/docs/typecheck.js';
 
@@ -91,8 +91,11 @@ describe('documentation code', () => {
 });
 
 describe('documentation programs', () => {
-  // Blocks marked ```ts run use only mock managers on 127.0.0.1: each is executed as a module
-  // (through vitest's resolver, so `agentlink` imports resolve to the sources) and must finish.
+  // Blocks marked ```ts run use only mock managers on 127.0.0.1. Each runs as a standalone program,
+  // as a reader would run it: its types stripped, saved as an ES module in a scratch project where
+  // `agentlink` is this package (built dist/, resolved through package.json exports), started with
+  // `node` in a child process. It must exit by itself with code 0: a snippet that leaves a socket or
+  // timer open hangs and fails here.
   const runnable = CHECKED_CODE.filter((f) => docFiles().includes(f)).flatMap((file) =>
     codeBlocks(readDoc(file))
       .filter((b) => (b.lang === 'ts' || b.lang === 'typescript') && /\brun\b/.test(b.info))
@@ -100,21 +103,34 @@ describe('documentation programs', () => {
   );
   const dir = join(ROOT, '.tmp', 'docs-run');
 
+  beforeAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(join(dir, 'node_modules'), { recursive: true });
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'docs-programs', private: true, type: 'module' }));
+    symlinkSync(ROOT, join(dir, 'node_modules', 'agentlink'), 'dir');
+  });
+
   it('finds runnable blocks', () => {
     expect(runnable.length).toBeGreaterThan(0);
   });
 
   for (const block of runnable) {
-    it(`${block.file}:${block.line} runs to the end`, async () => {
-      mkdirSync(dir, { recursive: true });
-      const path = join(dir, `${block.file.replace(/[/.]/g, '_')}_${block.line}.ts`);
-      writeFileSync(path, `${block.code}\nexport {};\n`);
-      try {
-        await import(/* @vite-ignore */ pathToFileURL(path).href);
-      } finally {
-        rmSync(path, { force: true });
-      }
-    }, 30_000);
+    it(`${block.file}:${block.line} runs to the end as a standalone program`, async () => {
+      expect(existsSync(join(ROOT, 'dist/src/index.js')), 'dist/ missing: the build failed (see the global setup warning)').toBe(true);
+      const js = ts.transpileModule(block.code, {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
+      }).outputText;
+      const path = join(dir, `${block.file.replace(/[/.]/g, '_')}_${block.line}.mjs`);
+      writeFileSync(path, js);
+      const result = await new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) => {
+        execFile(process.execPath, [path], { cwd: dir, timeout: 30_000 }, (err, _stdout, stderr) => {
+          const e = err as (Error & { code?: number | string; signal?: string; killed?: boolean }) | null;
+          resolve({ code: e === null ? 0 : typeof e.code === 'number' ? e.code : null, signal: e?.signal ?? null, stderr });
+        });
+      });
+      expect(result.signal, `still running after 30 s (something keeps the process alive)\n${result.stderr}`).toBeNull();
+      expect(result.code, result.stderr).toBe(0);
+    }, 40_000);
   }
 });
 
