@@ -6,8 +6,6 @@
  *
  * @module
  */
-import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
-import { deflateSync, inflateSync } from 'node:zlib';
 import {
   Blowfish,
   decodeSecureMessage,
@@ -15,7 +13,8 @@ import {
   encodeSecureFrame,
   nextCounter,
 } from '../src/protocol/index.js';
-import type { AgentKey, MessageCounter } from '../src/protocol/index.js';
+import type { MessageCounter } from '../src/protocol/index.js';
+import { BENCH_KEY as KEY, EVENT_170, bareDecode, bareEncodeFrame } from './bare.js';
 
 /** Options of {@link benchCodec}. */
 export interface BenchCodecOptions {
@@ -23,59 +22,6 @@ export interface BenchCodecOptions {
   durationMs?: number;
   /** Alternating rounds per comparison (medians are reported). @default 21 */
   rounds?: number;
-}
-
-const KEY: AgentKey = {
-  id: '001',
-  name: 'agent1',
-  ip: 'any',
-  key: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
-};
-
-/** A 170-byte logcollector event. */
-export const EVENT_170 = Buffer.from(
-  `1:/var/log/auth.log:${'Jan  1 00:00:00 web01 sshd[31337]: Accepted publickey for deploy from 10.20.30.40 port 52144 ssh2: ED25519 SHA256:Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0'.padEnd(150, '.')}`,
-  'latin1',
-).subarray(0, 170);
-
-const IV = Buffer.from('FEDCBA0987654321', 'latin1');
-
-function pad(n: number, w: number): string {
-  return String(n).padStart(w, '0');
-}
-
-/** The bare pipeline, encode side: the steps of protocol.md 3.1 with node:crypto and node:zlib only. */
-function bareEncodeFrame(msg: Buffer, aesKey: Buffer, id: string, c: MessageCounter, random: number): Buffer {
-  const block = Buffer.concat([Buffer.from(`${pad(random, 5)}${pad(c.global, 10)}:${pad(c.local, 4)}:`, 'latin1'), msg]);
-  const sum = createHash('md5').update(block).digest('hex');
-  const comp = deflateSync(Buffer.concat([Buffer.from(sum, 'latin1'), block]), { level: 9 });
-  const bangs = ((8 - ((comp.length + 1) % 8)) % 8) + 1;
-  const padded = Buffer.concat([Buffer.alloc(bangs, 0x21), comp]);
-  const cipher = createCipheriv('aes-256-cbc', aesKey, IV);
-  const payload = Buffer.concat([Buffer.from(`!${id}!#AES:`, 'latin1'), cipher.update(padded), cipher.final()]);
-  const frame = Buffer.allocUnsafe(4 + payload.length);
-  frame.writeUInt32LE(payload.length, 0);
-  payload.copy(frame, 4);
-  return frame;
-}
-
-/** The bare pipeline, decode side (header, decrypt, strip '!', inflate, md5, counters). */
-function bareDecode(payload: Buffer, aesKey: Buffer): { id: string; global: number; local: number; message: Buffer } {
-  const end = payload.indexOf(0x21, 1);
-  const id = payload.toString('latin1', 1, end);
-  if (payload.toString('latin1', end + 1, end + 6) !== '#AES:') throw new Error('bad header');
-  const decipher = createDecipheriv('aes-256-cbc', aesKey, IV);
-  const plain = Buffer.concat([decipher.update(payload.subarray(end + 6)), decipher.final()]);
-  let i = 0;
-  while (plain[i] === 0x21) i++;
-  const block = inflateSync(plain.subarray(i));
-  if (block.toString('latin1', 0, 32) !== createHash('md5').update(block.subarray(32)).digest('hex')) throw new Error('checksum');
-  return {
-    id,
-    global: Number(block.toString('latin1', 37, 47)),
-    local: Number(block.toString('latin1', 48, 52)),
-    message: block.subarray(53),
-  };
 }
 
 /** Runs `fn` in batches for about `ms` milliseconds and returns calls per second. */

@@ -6,6 +6,7 @@
  * @module
  */
 import { benchCodec } from './codec.js';
+import { benchE2e } from './e2e.js';
 import { benchFleet } from './fleet.js';
 
 /** A benchmark: a name and a function returning named results. */
@@ -19,6 +20,7 @@ export interface BenchEntry {
 /** The benchmarks, in run order. Add new ones here. */
 export const BENCHES: BenchEntry[] = [
   { name: 'codec', run: () => benchCodec() },
+  { name: 'e2e', run: () => benchE2e() },
   { name: 'fleet', run: () => benchFleet() },
 ];
 

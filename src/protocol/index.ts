@@ -30,6 +30,7 @@ export {
   MAX_DECOMPRESSED_SIZE,
   MESSAGE_OVERHEAD,
   MAX_LOCAL_COUNTER,
+  DEFAULT_COMPRESSION_LEVEL,
   nextCounter,
   formatCounter,
   checkCounter,

@@ -1,3 +1,4 @@
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from '../../../src/errors.js';
 import {
@@ -6,6 +7,7 @@ import {
   BLOWFISH_IV,
   aesDecrypt,
   aesEncrypt,
+  aesEncryptNoPadding,
   blowfishDecrypt,
   blowfishEncrypt,
   deriveEncryptionKey,
@@ -82,6 +84,40 @@ describe('AES', () => {
       expect(aesDecrypt(key, hex(v.expected.ciphertext_hex)).toString('hex')).toBe(v.expected.padded_hex);
     });
   }
+
+  it('gives the same bytes as a fresh node:crypto cipher per message over many messages, keys interleaved, and leaves its input alone', async () => {
+    const { mulberry32 } = await import('../../helpers/prng.js');
+    const rnd = mulberry32(77);
+    const keys = [Buffer.alloc(32, 0x61), Buffer.alloc(32, 0x62), Buffer.from('0123456789abcdef0123456789abcdef')];
+    for (let t = 0; t < 300; t++) {
+      const key = keys[t % keys.length]!;
+      const data = Buffer.from(Array.from({ length: 16 * (1 + Math.floor(rnd() * 20)) }, () => Math.floor(rnd() * 256)));
+      const copy = Buffer.from(data);
+      const c = createCipheriv('aes-256-cbc', key, AES_IV);
+      c.setAutoPadding(false);
+      const want = c.update(data);
+      expect(aesEncryptNoPadding(key, data).equals(want)).toBe(true);
+      expect(data.equals(copy)).toBe(true);
+      const d = createDecipheriv('aes-256-cbc', key, AES_IV);
+      const plain = Buffer.concat([d.update(aesEncrypt(key, data)), d.final()]);
+      expect(plain.equals(data)).toBe(true);
+      expect(aesDecrypt(key, aesEncrypt(key, data)).equals(data)).toBe(true);
+    }
+  });
+
+  it('follows a key buffer whose bytes change between calls', () => {
+    const key = Buffer.alloc(32, 0x61);
+    const data = Buffer.alloc(32, 7);
+    const first = aesEncryptNoPadding(key, data);
+    key.fill(0x62);
+    const c = createCipheriv('aes-256-cbc', Buffer.alloc(32, 0x62), AES_IV);
+    c.setAutoPadding(false);
+    const second = aesEncryptNoPadding(key, data);
+    expect(second.equals(c.update(data))).toBe(true);
+    expect(second.equals(first)).toBe(false);
+    expect(() => aesEncryptNoPadding(key, Buffer.alloc(0))).toThrow(DecodeError);
+    expect(() => aesEncryptNoPadding(key, Buffer.alloc(17))).toThrow(DecodeError);
+  });
 
   it('rejects a bad length and bad padding with ERR_DECODE_DECRYPT', () => {
     const key = Buffer.alloc(32, 0x61);

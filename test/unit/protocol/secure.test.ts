@@ -330,6 +330,8 @@ describe('encodeSecureMessage round trip (our zlib)', () => {
       { ...base, counter: { global: 0.5, local: 1 } },
       { ...base, random: 65536 },
       { ...base, compressionLevel: 10 },
+      { ...base, compressionLevel: -1 },
+      { ...base, compressionLevel: 4.5 },
       { ...base, key: { ...KEY, id: '1!2' } },
     ];
     for (const opts of bad) {
@@ -342,6 +344,44 @@ describe('encodeSecureMessage round trip (our zlib)', () => {
     }
     // A manager never writes the id, so any id works there.
     expect(() => encodeSecureMessage('1:a:b', { ...base, sender: 'manager', key: { ...KEY, id: 'x' } })).not.toThrow();
+  });
+
+  it('every compression level gives frames an independent decoder (node:crypto + node:zlib) reads, on seeded random messages', async () => {
+    const { createDecipheriv, createHash } = await import('node:crypto');
+    const { inflateSync } = await import('node:zlib');
+    const { mulberry32 } = await import('../../helpers/prng.js');
+    const rnd = mulberry32(0xc0ffee);
+    const aesKey = deriveEncryptionKey(KEY).aes;
+    for (let t = 0; t < 300; t++) {
+      const level = t % 10;
+      const len = 1 + Math.floor(rnd() ** 3 * 5000);
+      const msg = Buffer.from(Array.from({ length: len }, (_, i) => (rnd() < 0.5 ? 0x61 + (i % 7) : Math.floor(rnd() * 256))));
+      const counter = { global: Math.floor(rnd() * 2 ** 32), local: 1 + Math.floor(rnd() * 9997) };
+      const random = Math.floor(rnd() * 65536);
+      const frame = encodeSecureFrame(msg, { key: KEY, method: 'aes', sender: 'agent', counter, random, compressionLevel: level });
+      expect(frame.toString('latin1', 4, 14)).toBe('!001!#AES:');
+      const d = createDecipheriv('aes-256-cbc', aesKey, Buffer.from('FEDCBA0987654321'));
+      const padded = Buffer.concat([d.update(frame.subarray(14)), d.final()]);
+      let z = 0;
+      while (padded[z] === 0x21) z++;
+      expect(z).toBeGreaterThanOrEqual(1);
+      expect(z).toBeLessThanOrEqual(8);
+      expect(padded.length % 8).toBe(0);
+      if (level === 0) {
+        expect(padded.readUInt16BE(z)).toBe(0x7801);
+        expect(padded[z + 2]).toBe(1); // one final stored block
+        expect(padded.readUInt16LE(z + 3)).toBe(53 + len);
+      }
+      const block = inflateSync(padded.subarray(z));
+      expect(block.toString('latin1', 0, 32)).toBe(createHash('md5').update(block.subarray(32)).digest('hex'));
+      expect(block.toString('latin1', 32, 53)).toBe(`${String(random).padStart(5, '0')}${formatCounter(counter)}:`);
+      expect(block.subarray(53).equals(msg)).toBe(true);
+      for (const method of ['aes', 'blowfish'] as const) {
+        const r = decodeSecureMessage(encodeSecureMessage(msg, { key: KEY, method, sender: 'agent', counter, random, compressionLevel: level }), { keys: [KEY] });
+        expect(r.message.equals(msg)).toBe(true);
+        expect([r.global, r.local, r.random]).toEqual([counter.global, counter.local, random]);
+      }
+    }
   });
 
   it('uses a random field between 0 and 65535 when none is given', () => {

@@ -1,0 +1,469 @@
+/**
+ * End to end (DESIGN.md "Budgets", issue 12): events per agent-side CPU second for 1, 50 and 1000
+ * agents at the largest configurable rate (`buffer.eventsPerSecond` 1000), against a bare loop doing
+ * the same work with the same primitives in the same process and run; the MockManager's events
+ * decoded per CPU second; handshakes per second and RSS per connected idle agent.
+ *
+ * Layout: the mock manager (one MockCluster node, the simulator's event sink) runs in a child
+ * process of its own; each measurement runs its agents in a fresh child process (this file with
+ * `--e2e-child`), so the CPU time read with `process.cpuUsage()` is the agents' alone and RSS starts
+ * from a clean heap. Throughput alternates short rounds of agentlink and of the bare loop inside one
+ * child (both sides connected, only one fed at a time) so background load hits both alike; the
+ * reported ratio is the median of the per-round ratios.
+ *
+ * The bare loop: `net` sockets, each event built as a string, then md5 + `zlib.deflateSync` +
+ * `createCipheriv` + one `socket.write` per frame (bench/bare.ts), fed by one 10 ms interval at the
+ * same rate. Its handshake: connect, startup, wait for and decode the ACK, keepalive.
+ *
+ * Sizes come from the environment: `AGENTLINK_E2E_SIZES` (default `1,50,1000`), `AGENTLINK_E2E_MS`
+ * (window of one round, default 1500), `AGENTLINK_E2E_ROUNDS` (rounds per side, default 2),
+ * `AGENTLINK_E2E_IDLE` (agents of the handshake and RSS measurement, default 10000; 0 skips it),
+ * `AGENTLINK_E2E_LEVELS` (compression levels of the agentlink side, default `9`),
+ * `AGENTLINK_E2E_PROF` (a directory: the agent children write `--cpu-prof` profiles there; run the
+ * whole bench under `NODE_OPTIONS=--cpu-prof` to profile the manager too).
+ *
+ * Run: `npm run bench e2e`.
+ *
+ * @module
+ */
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { AgentClient } from '../src/agent/index.js';
+import { deriveEncryptionKey } from '../src/protocol/keys.js';
+import { buildKeepalive, buildStartup } from '../src/protocol/messages.js';
+import type { AgentKey, MessageCounter } from '../src/protocol/index.js';
+import { startEmbeddedCluster } from '../src/simulator/cluster-host.js';
+import { simulatedIdentities } from '../src/simulator/identities.js';
+import { bareDecode, bareEncodeFrame } from './bare.js';
+
+/** Options of {@link benchE2e}; each defaults to its environment variable. */
+export interface BenchE2eOptions {
+  /** Agent counts of the throughput measurement. @default [1, 50, 1000] */
+  sizes?: number[];
+  /** Milliseconds of one round. @default 1500 */
+  windowMs?: number;
+  /** Rounds per side and size. @default 2 */
+  rounds?: number;
+  /** Agents of the handshake and RSS measurement. @default 10000 */
+  idleAgents?: number;
+  /** Compression levels of the agentlink side. @default [9] */
+  levels?: number[];
+}
+
+/** Largest configurable `buffer.eventsPerSecond`: the rate of every agent. */
+const RATE = 1000;
+/** The feeder's period, as the client buffer's drain tick. */
+const TICK_MS = 10;
+/** At most this many events per agent per feeder turn: a saturated process is offered what it can drain, not a growing backlog. */
+const BURST = (RATE * TICK_MS) / 1000;
+/** Handshakes in flight at once during the connect measurement. */
+const CONNECT_WINDOW = 500;
+const SEED = 'e2e';
+const LOCATION = '/var/log/auth.log';
+const MESSAGE = 'Jan  1 00:00:00 web01 sshd[31337]: Accepted publickey for deploy from 10.20.30.40 port 52144 ssh2: ED25519 SHA256:Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0'.padEnd(150, '.');
+/** Source addresses: one per kind of client, so TIME_WAIT of one phase never starves the next of ports. */
+const SOURCE = { idleAgentlink: '127.0.0.2', idleBare: '127.0.0.3', throughput: '127.0.0.4' } as const;
+
+function envList(name: string, fallback: number[]): number[] {
+  const v = process.env[name];
+  if (v === undefined || v.trim() === '') return fallback;
+  return v.split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n >= 0);
+}
+
+function envInt(name: string, fallback: number, min = 1): number {
+  const v = process.env[name];
+  const n = Number(v);
+  return v !== undefined && v.trim() !== '' && Number.isFinite(n) && n >= min ? Math.floor(n) : fallback;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** CPU seconds (user + system) of another process, from /proc (10 ms resolution). */
+function processCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)]!;
+}
+
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+
+// --- child side -----------------------------------------------------------------------------------
+
+/** What the parent asks a child to do. */
+type ChildTask =
+  | { mode: 'idle'; kind: 'agentlink' | 'bare'; first: number; count: number; port: number; localAddress: string }
+  | { mode: 'throughput'; first: number; count: number; port: number; level: number; windowMs: number; rounds: number; localAddress: string };
+
+/** One measured round of one side. */
+interface Round {
+  side: 'agentlink' | 'bare';
+  events: number;
+  cpu: number;
+  wall: number;
+}
+
+/** A hand-written agent: a socket, the bare codec, no state machine. */
+class BareAgent {
+  readonly #key: AgentKey;
+  readonly #aes: Buffer;
+  #socket: net.Socket | undefined;
+  #counter: MessageCounter = { global: 0, local: 0 };
+  #rx: Buffer = Buffer.alloc(0);
+  #onAck: (() => void) | undefined;
+  sent = 0;
+  acks = 0;
+
+  constructor(key: AgentKey) {
+    this.#key = key;
+    this.#aes = deriveEncryptionKey(key).aes;
+  }
+
+  /** Connects, sends the startup, waits for its ACK, sends a keepalive. */
+  connect(port: number, localAddress: string, keepalive: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+      this.#socket = socket;
+      socket.setNoDelay(true);
+      socket.once('error', reject);
+      socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+      socket.once('connect', () => {
+        this.#onAck = () => {
+          this.#onAck = undefined;
+          socket.off('error', reject);
+          socket.on('error', () => {});
+          this.#write(Buffer.from(keepalive, 'latin1'), 9);
+          resolve();
+        };
+        this.#write(Buffer.from(buildStartup(), 'latin1'), 9);
+      });
+    });
+  }
+
+  /** Sends one event. */
+  send(level: number): void {
+    this.#write(Buffer.from(`1:${LOCATION}:${MESSAGE}`, 'utf8'), level);
+    this.sent++;
+  }
+
+  #write(text: Buffer, level: number): void {
+    const c = this.#counter;
+    this.#counter = c.local >= 9997 ? { global: c.global + 1, local: 1 } : { global: c.global, local: c.local + 1 };
+    this.#socket!.write(bareEncodeFrame(text, this.#aes, this.#key.id, this.#counter, Math.floor(Math.random() * 65536), level));
+  }
+
+  #onData(chunk: Buffer): void {
+    this.#rx = this.#rx.length === 0 ? chunk : Buffer.concat([this.#rx, chunk]);
+    while (this.#rx.length >= 4) {
+      const len = this.#rx.readUInt32LE(0);
+      if (this.#rx.length < 4 + len) break;
+      const payload = this.#rx.subarray(4, 4 + len);
+      this.#rx = this.#rx.subarray(4 + len);
+      bareDecode(payload, this.#aes);
+      this.acks++;
+      this.#onAck?.();
+    }
+  }
+}
+
+function newClient(key: AgentKey, port: number, localAddress: string, level: number): AgentClient {
+  const options = {
+    agent: { id: key.id, name: key.name, key: key.key },
+    servers: [{ address: '127.0.0.1', port }],
+    localAddress,
+    buffer: { eventsPerSecond: RATE },
+    compressionLevel: level,
+  };
+  // compressionLevel is passed only where AgentClient knows it (older builds reject unknown values)
+  if (level === 9) delete (options as { compressionLevel?: number }).compressionLevel;
+  return new AgentClient(options);
+}
+
+/** Connects `count` items with at most CONNECT_WINDOW in flight; resolves when all are connected. */
+async function connectAll(count: number, connectOne: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      await connectOne(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONNECT_WINDOW, count) }, lane));
+}
+
+function keepaliveText(): string {
+  return buildKeepalive({ uname: 'Linux |bench |6.1.0 |#1 SMP |x86_64 [Debian GNU/Linux|debian: 12] - Wazuh v4.14.7', labels: [], mergedSum: 'x', agentIp: '127.0.0.1' });
+}
+
+async function gcTwice(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  await sleep(100);
+  gc?.();
+}
+
+async function childIdle(task: Extract<ChildTask, { mode: 'idle' }>): Promise<Record<string, number>> {
+  const keys = simulatedIdentities(Array.from({ length: task.count }, (_, i) => task.first + i), SEED);
+  const keepalive = keepaliveText();
+  await gcTwice();
+  const m0 = process.memoryUsage();
+  const held: unknown[] = [];
+  const cpu0 = cpuSeconds();
+  const t0 = performance.now();
+  if (task.kind === 'agentlink') {
+    await connectAll(task.count, async (i) => {
+      const c = newClient(keys[i]!, task.port, task.localAddress, 9);
+      held.push(c);
+      await c.start();
+    });
+  } else {
+    await connectAll(task.count, async (i) => {
+      const a = new BareAgent(keys[i]!);
+      held.push(a);
+      await a.connect(task.port, task.localAddress, keepalive);
+    });
+  }
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds() - cpu0;
+  await sleep(1000);
+  await gcTwice();
+  const m1 = process.memoryUsage();
+  const kb = (b: number): number => Math.round((b / task.count / 1024) * 10) / 10;
+  return {
+    handshakesPerSec: Math.round(task.count / wall),
+    handshakesPerCpuSec: Math.round(task.count / cpu),
+    rssPerAgentKB: kb(m1.rss - m0.rss),
+    heapPerAgentKB: kb(m1.heapUsed - m0.heapUsed),
+    externalPerAgentKB: kb(m1.external + m1.arrayBuffers - m0.external - m0.arrayBuffers),
+    held: held.length,
+  };
+}
+
+async function childThroughput(task: Extract<ChildTask, { mode: 'throughput' }>, mark: () => Promise<void>): Promise<Round[]> {
+  const n = task.count;
+  const keys = simulatedIdentities(Array.from({ length: 2 * n }, (_, i) => task.first + i), SEED);
+  const keepalive = keepaliveText();
+  const clients: AgentClient[] = [];
+  const bare: BareAgent[] = [];
+  await connectAll(n, async (i) => {
+    const c = newClient(keys[i]!, task.port, task.localAddress, task.level);
+    clients.push(c);
+    await c.start();
+  });
+  await connectAll(n, async (i) => {
+    const a = new BareAgent(keys[n + i]!);
+    bare.push(a);
+    await a.connect(task.port, task.localAddress, keepalive);
+  });
+
+  const agentlinkSent = (): number => sum(clients.map((c) => c.stats().eventsSent));
+  const bareSent = (): number => sum(bare.map((a) => a.sent));
+  const feeders = {
+    agentlink: (k: number): void => {
+      for (const c of clients) for (let j = 0; j < k; j++) c.send(MESSAGE, LOCATION);
+    },
+    bare: (k: number): void => {
+      for (const a of bare) for (let j = 0; j < k; j++) a.send(task.level);
+    },
+  };
+
+  const run = async (side: 'agentlink' | 'bare', ms: number, measured: boolean): Promise<Round | undefined> => {
+    const count = side === 'agentlink' ? agentlinkSent : bareSent;
+    const feed = feeders[side];
+    if (measured) await mark();
+    const e0 = count();
+    const c0 = cpuSeconds();
+    const t0 = performance.now();
+    let last = t0;
+    let owed = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      owed = Math.min(BURST, owed + ((now - last) * RATE) / 1000);
+      last = now;
+      const k = Math.floor(owed);
+      owed -= k;
+      if (k > 0) feed(k);
+    }, TICK_MS);
+    await sleep(ms);
+    clearInterval(timer);
+    const round: Round = { side, events: count() - e0, cpu: cpuSeconds() - c0, wall: (performance.now() - t0) / 1000 };
+    if (measured) await mark();
+    // let the client buffers and the manager empty before the other side runs
+    await sleep(300);
+    return measured ? round : undefined;
+  };
+
+  // warm-up (JIT) of both sides, not measured
+  await run('agentlink', 400, false);
+  await run('bare', 400, false);
+  const rounds: Round[] = [];
+  for (let r = 0; r < task.rounds; r++) {
+    const order: ('agentlink' | 'bare')[] = r % 2 === 0 ? ['agentlink', 'bare'] : ['bare', 'agentlink'];
+    for (const side of order) rounds.push((await run(side, task.windowMs, true))!);
+  }
+  const dropped = sum(clients.map((c) => c.stats().buffer.dropped));
+  if (dropped > 0) process.stderr.write(`[e2e bench] ${dropped} events dropped by full client buffers\n`);
+  return rounds;
+}
+
+async function childMain(): Promise<void> {
+  const send = (m: unknown): void => void process.send!(m);
+  const task = await new Promise<ChildTask>((resolve) => process.once('message', (m) => resolve(m as ChildTask)));
+  let marks = 0;
+  const waiting = new Map<number, () => void>();
+  process.on('message', (m: { type?: string; id?: number }) => {
+    if (m.type === 'marked' && m.id !== undefined) waiting.get(m.id)?.();
+  });
+  const mark = (): Promise<void> =>
+    new Promise((resolve) => {
+      const id = ++marks;
+      waiting.set(id, resolve);
+      send({ type: 'mark', id });
+    });
+  const result = task.mode === 'idle' ? await childIdle(task) : await childThroughput(task, mark);
+  send({ type: 'result', result });
+  process.disconnect();
+  // sockets and timers die with the process: the manager sees the connections close
+  process.exit(0);
+}
+
+// --- parent side ----------------------------------------------------------------------------------
+
+/** A mark snapshot of the manager: events received and its CPU seconds. */
+interface ManagerMark {
+  received: number;
+  cpu: number;
+}
+
+function runChild<T>(task: ChildTask, onMark?: () => Promise<void>): Promise<T> {
+  const prof = process.env.AGENTLINK_E2E_PROF;
+  const execArgv = ['--expose-gc', ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [])];
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--e2e-child'], { execArgv, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise<T>((resolve, reject) => {
+    let result: T | undefined;
+    child.on('message', (m: { type: string; id?: number; result?: T }) => {
+      if (m.type === 'mark') {
+        void (onMark ? onMark() : Promise.resolve()).then(() => child.send({ type: 'marked', id: m.id }));
+      } else if (m.type === 'result') {
+        result = m.result;
+      }
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (result !== undefined) resolve(result);
+      else reject(new Error(`e2e bench child (${task.mode}) exited with code ${String(code)} before reporting`));
+    });
+    child.send(task);
+  });
+}
+
+/**
+ * Runs the end-to-end benchmark; prints progress on stderr.
+ *
+ * @param options - sizes (environment variables by default).
+ * @returns the measured numbers.
+ */
+export async function benchE2e(options: BenchE2eOptions = {}): Promise<Record<string, number>> {
+  const sizes = options.sizes ?? envList('AGENTLINK_E2E_SIZES', [1, 50, 1000]);
+  const windowMs = options.windowMs ?? envInt('AGENTLINK_E2E_MS', 1500);
+  const rounds = options.rounds ?? envInt('AGENTLINK_E2E_ROUNDS', 2);
+  const idle = options.idleAgents ?? envInt('AGENTLINK_E2E_IDLE', 10_000, 0);
+  const levels = options.levels ?? envList('AGENTLINK_E2E_LEVELS', [9]);
+  const note = (s: string): void => void process.stderr.write(`[e2e bench] ${s}\n`);
+
+  // identities: idle agentlink, idle bare, then per (level, size) 2 × size for throughput
+  let next = 0;
+  const take = (n: number): number => {
+    const first = next;
+    next += n;
+    return first;
+  };
+  const idleAgentlink = take(idle);
+  const idleBare = take(idle);
+  const plan = levels.flatMap((level) => sizes.map((size) => ({ level, size, first: take(2 * size) })));
+  const keys = simulatedIdentities(Array.from({ length: next }, (_, i) => i), SEED);
+  const cluster = await startEmbeddedCluster({ nodes: 1, keys, forked: true });
+  const port = cluster.servers[0]!.port ?? 1514;
+  const out: Record<string, number> = {};
+  try {
+    // --- handshakes and RSS ----------------------------------------------------------------------
+    for (const kind of idle > 0 ? (['agentlink', 'bare'] as const) : []) {
+      const r = await runChild<Record<string, number>>({
+        mode: 'idle',
+        kind,
+        first: kind === 'agentlink' ? idleAgentlink : idleBare,
+        count: idle,
+        port,
+        localAddress: kind === 'agentlink' ? SOURCE.idleAgentlink : SOURCE.idleBare,
+      });
+      note(`${kind}: ${idle} handshakes at ${r.handshakesPerSec}/s, RSS ${r.rssPerAgentKB} KB per idle agent`);
+      out[`handshakes/s, ${idle} agents (${kind})`] = r.handshakesPerSec!;
+      out[`handshakes/CPU-s (${kind})`] = r.handshakesPerCpuSec!;
+      out[`RSS KB per idle agent (${kind})`] = r.rssPerAgentKB!;
+      if (kind === 'agentlink') {
+        out['heap KB per idle agent (agentlink)'] = r.heapPerAgentKB!;
+        out['external KB per idle agent (agentlink)'] = r.externalPerAgentKB!;
+      }
+    }
+    await sleep(500);
+
+    // --- throughput ------------------------------------------------------------------------------
+    for (const { level, size, first } of plan) {
+      const marks: ManagerMark[] = [];
+      const onMark = async (): Promise<void> => {
+        marks.push({ received: await cluster.received(), cpu: processCpuSeconds(cluster.pid) });
+      };
+      const rs = await runChild<Round[]>({ mode: 'throughput', first, count: size, port, level, windowMs, rounds, localAddress: SOURCE.throughput }, onMark);
+      const perCpu = (r: Round): number => r.events / r.cpu;
+      const ours = rs.filter((r) => r.side === 'agentlink');
+      const bare = rs.filter((r) => r.side === 'bare');
+      const ratios = ours.map((r, i) => perCpu(r) / perCpu(bare[i]!));
+      // manager: every measured window, both sides (marks come in pairs around each round)
+      let mEvents = 0;
+      let mCpu = 0;
+      for (let i = 0; i + 1 < marks.length; i += 2) {
+        mEvents += marks[i + 1]!.received - marks[i]!.received;
+        mCpu += marks[i + 1]!.cpu - marks[i]!.cpu;
+      }
+      const tag = `${size} agent${size === 1 ? '' : 's'}, level ${level}`;
+      const oursRate = sum(ours.map((r) => r.events)) / sum(ours.map((r) => r.cpu));
+      const bareRate = sum(bare.map((r) => r.events)) / sum(bare.map((r) => r.cpu));
+      out[`events/agent-CPU-s, ${tag} (agentlink)`] = Math.round(oursRate);
+      out[`events/agent-CPU-s, ${tag} (bare)`] = Math.round(bareRate);
+      out[`ratio agentlink/bare, ${tag}`] = Number(median(ratios).toFixed(3));
+      out[`events/s sent, ${tag} (agentlink)`] = Math.round(sum(ours.map((r) => r.events)) / sum(ours.map((r) => r.wall)));
+      out[`manager events decoded/CPU-s, ${tag}`] = Math.round(mEvents / mCpu);
+      note(`${tag}: agentlink ${Math.round(oursRate)}/CPU-s, bare ${Math.round(bareRate)}/CPU-s, manager ${Math.round(mEvents / mCpu)}/CPU-s`);
+      await sleep(300);
+    }
+  } finally {
+    await cluster.close();
+  }
+  return out;
+}
+
+if (process.argv[2] === '--e2e-child') {
+  await childMain();
+} else if (import.meta.url === `file://${process.argv[1]}`) {
+  const results = await benchE2e();
+  for (const [k, v] of Object.entries(results)) console.log(`${k.padEnd(56)} ${v}`);
+}

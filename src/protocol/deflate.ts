@@ -1,0 +1,708 @@
+/**
+ * zlib streams (RFC 1950 around RFC 1951 deflate) for secure messages, without a zlib stream
+ * object per message.
+ *
+ * Why this is written here and not left to `node:zlib`: a secure message compresses about 220
+ * bytes, and `zlib.deflateSync` builds a stream object (Zlib, ZlibBase, Transform, Duplex) and a
+ * native zlib state for every call: that costs more than compressing the bytes (measured: level 0,
+ * which compresses nothing, costs half of level 9; issue 12). Inputs up to
+ * {@link SMALL_DEFLATE_LIMIT} bytes are compressed here, in one block, with zlib's match search
+ * (hash chains, lazy matching, zlib's per-level effort table) and whichever block type is smallest
+ * (stored, fixed or dynamic Huffman codes), as zlib chooses; larger inputs go through
+ * `zlib.deflateSync`, where the per-call cost no longer matters. Level 0 writes stored blocks
+ * (zlib header, stored blocks, Adler-32) and never touches zlib. Every output is a standard zlib
+ * stream that any inflater accepts; sizes stay within a few percent of zlib's at the same level
+ * (tests check both, fuzzed).
+ *
+ * Pure: the working tables are module-level scratch, reused across calls and never observable.
+ *
+ * @internal
+ * @module
+ */
+import { deflateSync } from 'node:zlib';
+import type { ZlibOptions } from 'node:zlib';
+import {
+  CODELEN_CODES,
+  CODELEN_ORDER,
+  DIST_BASE,
+  DIST_CODES,
+  DIST_EXTRA,
+  END_OF_BLOCK,
+  FIXED_DIST_LENGTHS,
+  FIXED_LITLEN_LENGTHS,
+  LENGTH_BASE,
+  LENGTH_EXTRA,
+  LITLEN_CODES,
+  MAX_BITS,
+  MAX_CODELEN_BITS,
+  MAX_DISTANCE,
+  MAX_MATCH,
+  MIN_MATCH,
+  adler32,
+} from './zlib-format.js';
+
+/** Inputs up to this many bytes are compressed by the TypeScript deflate; larger ones by `node:zlib`. */
+export const SMALL_DEFLATE_LIMIT = 16_384;
+
+/** Largest stored block. */
+const MAX_STORED = 65_535;
+
+/**
+ * Most bytes {@link deflateInto} writes for `length` input bytes at any level: the stored size
+ * (header, 5 bytes per stored block, Adler-32), plus room for zlib's own blocks above the limit.
+ *
+ * @param length - input bytes.
+ * @returns an upper bound of the output size.
+ * @internal
+ */
+export function deflateBound(length: number): number {
+  return length + 5 * Math.max(1, Math.ceil(length / MAX_STORED)) + (length >> 12) + (length >> 14) + 64;
+}
+
+/** zlib's effort per level: good length, lazy limit, nice length, chain length; levels 1–3 match greedily. */
+const CONFIG: readonly (readonly [number, number, number, number])[] = [
+  [0, 0, 0, 0],
+  [4, 4, 8, 4],
+  [4, 5, 16, 8],
+  [4, 6, 32, 32],
+  [4, 4, 16, 16],
+  [8, 16, 32, 32],
+  [8, 16, 128, 128],
+  [8, 32, 128, 256],
+  [32, 128, 258, 1024],
+  [32, 258, 258, 4096],
+];
+/** A 3-byte match this far back is not worth it (zlib's TOO_FAR). */
+const TOO_FAR = 4096;
+/** zlib keeps this much lookahead out of the window. */
+const MAX_DIST = MAX_DISTANCE - (MAX_MATCH + MIN_MATCH + 1);
+
+// --- scratch ------------------------------------------------------------------------------------
+
+const HASH_BITS = 12;
+const HASH_SHIFT = 32 - HASH_BITS;
+/** Newest position (plus `base`) of each 3-byte hash. */
+const head = new Int32Array(1 << HASH_BITS);
+/** Previous position (plus `base`) with the same hash, per position. */
+const prev = new Int32Array(SMALL_DEFLATE_LIMIT);
+/** Positions are stored as `i + base`; entries below `base` belong to earlier calls. */
+let base = 1;
+
+/** The block's symbols: a literal byte, or a match length (3..258) with its distance (> 0). */
+const symLen = new Uint16Array(SMALL_DEFLATE_LIMIT);
+const symDist = new Uint16Array(SMALL_DEFLATE_LIMIT);
+let symCount = 0;
+
+/**
+ * One alphabet of a block: symbol frequencies, code lengths and codes, and the list of symbols in
+ * use, so that per-block work follows the symbols a short message uses rather than the whole
+ * alphabet (286 literal/length symbols for a 200-byte message).
+ */
+class Alphabet {
+  readonly freq: Uint32Array;
+  readonly lens: Uint8Array;
+  readonly codes: Uint16Array;
+  /** Symbols with a nonzero frequency or length, in first-use order (sorted by `sortUsed`). */
+  readonly used: Uint16Array;
+  usedCount = 0;
+  /** Highest symbol in use, or −1. */
+  maxUsed = -1;
+
+  constructor(readonly size: number) {
+    this.freq = new Uint32Array(size);
+    this.lens = new Uint8Array(size);
+    this.codes = new Uint16Array(size);
+    this.used = new Uint16Array(size);
+  }
+
+  /** Counts one occurrence of `s`. */
+  add(s: number): void {
+    if (this.freq[s]!++ === 0) {
+      this.used[this.usedCount++] = s;
+      if (s > this.maxUsed) this.maxUsed = s;
+    }
+  }
+
+  /** Clears the frequencies and lengths of the symbols in use. */
+  reset(): void {
+    const used = this.used;
+    for (let k = 0; k < this.usedCount; k++) {
+      const s = used[k]!;
+      this.freq[s] = 0;
+      this.lens[s] = 0;
+    }
+    this.usedCount = 0;
+    this.maxUsed = -1;
+  }
+}
+
+const lit = new Alphabet(LITLEN_CODES);
+const dist = new Alphabet(DIST_CODES);
+const bl = new Alphabet(CODELEN_CODES);
+/** Run-length coded code lengths of the dynamic header: symbol (0..18) and its extra-bits value. */
+const rleSym = new Uint8Array(LITLEN_CODES + DIST_CODES);
+const rleExtra = new Uint8Array(LITLEN_CODES + DIST_CODES);
+let rleCount = 0;
+
+/** Length (3..258) − 3 → length symbol − 257. */
+const LENGTH_CODE = new Uint8Array(256);
+/** Distance − 1 → distance symbol: entries 0..255 directly, then (distance − 1) >> 7 from 256. */
+const DIST_CODE = new Uint8Array(512);
+(() => {
+  for (let code = 0; code < 28; code++) {
+    for (let k = 0; k < 1 << LENGTH_EXTRA[code]!; k++) LENGTH_CODE[LENGTH_BASE[code]! - 3 + k] = code;
+  }
+  LENGTH_CODE[255] = 28;
+  let d = 0;
+  for (let code = 0; code < 16; code++) for (let k = 0; k < 1 << DIST_EXTRA[code]!; k++) DIST_CODE[d++] = code;
+  d >>= 7;
+  for (let code = 16; code < DIST_CODES; code++) for (let k = 0; k < 1 << (DIST_EXTRA[code]! - 7); k++) DIST_CODE[256 + d++] = code;
+})();
+
+function distCode(d: number): number {
+  const x = d - 1;
+  return x < 256 ? DIST_CODE[x]! : DIST_CODE[256 + (x >> 7)]!;
+}
+
+// --- Huffman codes -------------------------------------------------------------------------------
+
+const sortKeys = new Int32Array(LITLEN_CODES);
+const depth = new Int32Array(LITLEN_CODES);
+const lengthCount = new Int32Array(MAX_BITS + 2);
+
+/**
+ * Code lengths of an optimal prefix code for the alphabet's frequencies, no longer than `maxBits`
+ * (unused symbols keep length 0). As zlib does, at least two symbols get a code, so every code is
+ * complete and any inflater accepts it. Minimum-redundancy lengths are computed in place over the
+ * symbols sorted by frequency (Moffat and Katajainen), then, when a length exceeds `maxBits`, the
+ * length histogram is rebalanced (longest codes shortened, Kraft sum restored) and reassigned in
+ * frequency order.
+ */
+function buildLengths(al: Alphabet, maxBits: number): void {
+  // zlib's rule for fewer than two used symbols: give symbol maxUsed+1 (when below 2) or 0 a code
+  while (al.usedCount < 2) {
+    const s = al.maxUsed < 2 ? al.maxUsed + 1 : 0;
+    al.used[al.usedCount++] = s;
+    if (s > al.maxUsed) al.maxUsed = s;
+  }
+  const m = al.usedCount;
+  const freq = al.freq;
+  const used = al.used;
+  for (let k = 0; k < m; k++) {
+    const s = used[k]!;
+    sortKeys[k] = (Math.max(1, freq[s]!) << 9) | s;
+  }
+  const keys = sortKeys;
+  sortAscending(keys, m);
+  const a = depth;
+  for (let i = 0; i < m; i++) a[i] = keys[i]! >>> 9;
+  // in-place minimum-redundancy code lengths over ascending weights
+  a[0] = a[0]! + a[1]!;
+  let root = 0;
+  let leaf = 2;
+  for (let next = 1; next < m - 1; next++) {
+    if (leaf >= m || a[root]! < a[leaf]!) {
+      a[next] = a[root]!;
+      a[root++] = next;
+    } else {
+      a[next] = a[leaf++]!;
+    }
+    if (leaf >= m || (root < next && a[root]! < a[leaf]!)) {
+      a[next] = a[next]! + a[root]!;
+      a[root++] = next;
+    } else {
+      a[next] = a[next]! + a[leaf++]!;
+    }
+  }
+  a[m - 2] = 0;
+  for (let next = m - 3; next >= 0; next--) a[next] = a[a[next]!]! + 1;
+  let avail = 1;
+  let used2 = 0;
+  let d = 0;
+  root = m - 2;
+  let next = m - 1;
+  while (avail > 0) {
+    while (root >= 0 && a[root] === d) {
+      used2++;
+      root--;
+    }
+    while (avail > used2) {
+      a[next--] = d;
+      avail--;
+    }
+    avail = 2 * used2;
+    d++;
+    used2 = 0;
+  }
+  // a[i] is now the length of the i-th least frequent symbol; enforce maxBits on the histogram
+  lengthCount.fill(0);
+  let over = false;
+  for (let i = 0; i < m; i++) {
+    const l = a[i]!;
+    if (l > maxBits) {
+      over = true;
+      lengthCount[maxBits]!++;
+    } else {
+      lengthCount[l]!++;
+    }
+  }
+  if (over) {
+    let total = 0;
+    for (let l = maxBits; l > 0; l--) total += lengthCount[l]! << (maxBits - l);
+    while (total !== 1 << maxBits) {
+      lengthCount[maxBits]!--;
+      for (let l = maxBits - 1; l > 0; l--) {
+        if (lengthCount[l] !== 0) {
+          lengthCount[l]!--;
+          lengthCount[l + 1]! += 2;
+          break;
+        }
+      }
+      total--;
+    }
+  }
+  const lens = al.lens;
+  let i = 0;
+  for (let l = maxBits; l > 0; l--) {
+    for (let k = lengthCount[l]!; k > 0; k--) lens[keys[i++]! & 511] = l;
+  }
+}
+
+const nextCode = new Uint16Array(MAX_BITS + 2);
+const codeCount = new Uint16Array(MAX_BITS + 1);
+
+/** Canonical codes of the alphabet's symbols in use, bit-reversed for LSB-first output. */
+function canonicalCodes(al: Alphabet): void {
+  const m = al.usedCount;
+  const used = al.used;
+  const lens = al.lens;
+  codeCount.fill(0);
+  for (let k = 0; k < m; k++) codeCount[lens[used[k]!]!]!++;
+  let code = 0;
+  for (let l = 1; l <= MAX_BITS; l++) {
+    code = (code + (l === 1 ? 0 : codeCount[l - 1]!)) << 1;
+    nextCode[l] = code;
+  }
+  // canonical order is symbol order within each length
+  const codes = al.codes;
+  for (let s = 0; s <= al.maxUsed; s++) {
+    const l = lens[s]!;
+    if (l !== 0) codes[s] = reverse(nextCode[l]!++, l);
+  }
+}
+
+/** Sorts `a[0, n)` ascending (Shell sort: the arrays are short, and a typed array's sort() costs more here). */
+function sortAscending(a: Int32Array, n: number): void {
+  for (const gap of SHELL_GAPS) {
+    if (gap >= n) continue;
+    for (let i = gap; i < n; i++) {
+      const v = a[i]!;
+      let j = i;
+      while (j >= gap && a[j - gap]! > v) {
+        a[j] = a[j - gap]!;
+        j -= gap;
+      }
+      a[j] = v;
+    }
+  }
+}
+
+const SHELL_GAPS = [132, 57, 23, 10, 4, 1] as const;
+
+function reverse(c: number, len: number): number {
+  let r = 0;
+  for (let k = 0; k < len; k++) {
+    r = (r << 1) | (c & 1);
+    c >>= 1;
+  }
+  return r;
+}
+
+function fixedCodes(lens: Uint8Array): Uint16Array {
+  const count = new Uint16Array(MAX_BITS + 1);
+  for (const l of lens) count[l]!++;
+  const next = new Uint16Array(MAX_BITS + 2);
+  let code = 0;
+  for (let l = 2; l <= MAX_BITS; l++) {
+    code = (code + count[l - 1]!) << 1;
+    next[l] = code;
+  }
+  return Uint16Array.from(lens, (l) => reverse(next[l]!++, l));
+}
+
+const FIXED_LITLEN_CODES = fixedCodes(FIXED_LITLEN_LENGTHS);
+const FIXED_DIST_CODES = fixedCodes(FIXED_DIST_LENGTHS);
+
+/**
+ * Run-length codes one code-length sequence (RFC 1951 3.2.7) the way zlib does: runs of a repeated
+ * nonzero length as the length then 16 (3–6 repeats), runs of zeros as 17 (3–10) or 18 (11–138).
+ */
+function runLengths(lens: Uint8Array, n: number): void {
+  let prevLen = -1;
+  let nextLen = lens[0]!;
+  let count = 0;
+  let maxCount = nextLen === 0 ? 138 : 7;
+  let minCount = nextLen === 0 ? 3 : 4;
+  for (let i = 0; i < n; i++) {
+    const cur = nextLen;
+    nextLen = i + 1 < n ? lens[i + 1]! : -1;
+    if (++count < maxCount && cur === nextLen) continue;
+    if (count < minCount) {
+      for (; count > 0; count--) pushRle(cur, 0);
+    } else if (cur !== 0) {
+      if (cur !== prevLen) {
+        pushRle(cur, 0);
+        count--;
+      }
+      pushRle(16, count - 3);
+    } else if (count <= 10) {
+      pushRle(17, count - 3);
+    } else {
+      pushRle(18, count - 11);
+    }
+    count = 0;
+    prevLen = cur;
+    if (nextLen === 0) {
+      maxCount = 138;
+      minCount = 3;
+    } else if (cur === nextLen) {
+      maxCount = 6;
+      minCount = 3;
+    } else {
+      maxCount = 7;
+      minCount = 4;
+    }
+  }
+}
+
+function pushRle(sym: number, extra: number): void {
+  rleSym[rleCount] = sym;
+  rleExtra[rleCount++] = extra;
+  bl.add(sym);
+}
+
+const RLE_EXTRA_BITS = [2, 3, 7] as const;
+
+// --- bit output -----------------------------------------------------------------------------------
+
+let out: Uint8Array = new Uint8Array(0);
+let outPos = 0;
+let bitBuf = 0;
+let bitCount = 0;
+
+function putBits(value: number, bits: number): void {
+  bitBuf |= value << bitCount;
+  bitCount += bits;
+  while (bitCount >= 8) {
+    out[outPos++] = bitBuf & 0xff;
+    bitBuf >>>= 8;
+    bitCount -= 8;
+  }
+}
+
+function flushBits(): void {
+  if (bitCount > 0) out[outPos++] = bitBuf & 0xff;
+  bitBuf = 0;
+  bitCount = 0;
+}
+
+// --- match search ---------------------------------------------------------------------------------
+
+let matchDist = 0;
+
+/**
+ * Longest match at `i` among the chain starting at `cand` (an absolute position), longer than
+ * `bestLen`; sets `matchDist`. Returns `bestLen` when nothing longer was found.
+ */
+function longestMatch(d: Uint8Array, i: number, end: number, cand: number, chain: number, nice: number, bestLen: number): number {
+  const maxLen = Math.min(MAX_MATCH, end - i);
+  if (nice > maxLen) nice = maxLen;
+  let best = bestLen;
+  while (cand >= base && chain-- > 0) {
+    const j = cand - base;
+    if (i - j > MAX_DIST) break;
+    if (d[j + best] === d[i + best] && d[j] === d[i] && d[j + 1] === d[i + 1] && d[j + 2] === d[i + 2]) {
+      let k = 3;
+      while (k < maxLen && d[j + k] === d[i + k]) k++;
+      if (k > best) {
+        best = k;
+        matchDist = i - j;
+        if (k >= nice) break;
+      }
+    }
+    cand = prev[j]!;
+  }
+  return best;
+}
+
+function insertHash(d: Uint8Array, i: number): number {
+  const h = Math.imul((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!, 0x9e3779b1) >>> HASH_SHIFT;
+  const c = head[h]!;
+  prev[i] = c;
+  head[h] = i + base;
+  return c;
+}
+
+function emitLiteral(c: number): void {
+  symLen[symCount] = c;
+  symDist[symCount++] = 0;
+  lit.add(c);
+}
+
+function emitMatch(len: number, d: number): void {
+  symLen[symCount] = len;
+  symDist[symCount++] = d;
+  lit.add(257 + LENGTH_CODE[len - 3]!);
+  dist.add(distCode(d));
+}
+
+/** Fills the symbol buffer for `d[start, end)` with zlib's search at `level` (1..9). */
+function findMatches(d: Uint8Array, start: number, end: number, level: number): void {
+  const [good, lazy, nice, maxChain] = CONFIG[level]!;
+  const n = end - start;
+  if (base + n + 1 > 0x3fff_ffff) {
+    head.fill(0);
+    base = 1;
+  }
+  // positions are relative to `start`; prev is indexed the same way
+  const rel = start === 0 ? d : d.subarray(start, end);
+  if (level <= 3) {
+    let i = 0;
+    while (i < n) {
+      let len = 0;
+      if (i + MIN_MATCH <= n) {
+        const cand = insertHash(rel, i);
+        if (cand >= base) len = longestMatch(rel, i, n, cand, maxChain, nice, MIN_MATCH - 1);
+      }
+      if (len >= MIN_MATCH) {
+        emitMatch(len, matchDist);
+        if (len <= lazy && i + len + MIN_MATCH <= n) {
+          for (let k = 1; k < len; k++) insertHash(rel, i + k);
+        }
+        i += len;
+      } else {
+        emitLiteral(rel[i]!);
+        i++;
+      }
+    }
+  } else {
+    let prevLen = MIN_MATCH - 1;
+    let prevDist = 0;
+    let available = false;
+    let i = 0;
+    while (i < n) {
+      let cand = -1;
+      if (i + MIN_MATCH <= n) cand = insertHash(rel, i);
+      let curLen = MIN_MATCH - 1;
+      let curDist = 0;
+      if (cand >= base && prevLen < lazy) {
+        matchDist = 0;
+        const found = longestMatch(rel, i, n, cand, prevLen >= good ? maxChain >> 2 : maxChain, nice, prevLen);
+        if (found > prevLen) {
+          curLen = found;
+          curDist = matchDist;
+          if (curLen === MIN_MATCH && curDist > TOO_FAR) curLen = MIN_MATCH - 1;
+        }
+      }
+      if (prevLen >= MIN_MATCH && curLen <= prevLen) {
+        emitMatch(prevLen, prevDist);
+        // positions i-1 and i are hashed; hash the rest of the match
+        const stop = i - 1 + prevLen;
+        for (let k = i + 1; k < stop; k++) if (k + MIN_MATCH <= n) insertHash(rel, k);
+        i = stop;
+        available = false;
+        prevLen = MIN_MATCH - 1;
+        continue;
+      }
+      if (available) emitLiteral(rel[i - 1]!);
+      available = true;
+      prevLen = curLen;
+      prevDist = curDist;
+      i++;
+    }
+    if (available) emitLiteral(rel[n - 1]!);
+  }
+  base += n + 1;
+}
+
+// --- blocks -------------------------------------------------------------------------------------
+
+function writeStored(d: Uint8Array, start: number, end: number, final: boolean): void {
+  let pos = start;
+  do {
+    const len = Math.min(MAX_STORED, end - pos);
+    const last = final && pos + len === end;
+    putBits(last ? 1 : 0, 3);
+    flushBits();
+    out[outPos++] = len & 0xff;
+    out[outPos++] = len >>> 8;
+    out[outPos++] = ~len & 0xff;
+    out[outPos++] = (~len >>> 8) & 0xff;
+    out.set(d.subarray(pos, pos + len), outPos);
+    outPos += len;
+    pos += len;
+  } while (pos < end);
+}
+
+function writeSymbols(lLens: Uint8Array, lCodes: Uint16Array, dLens: Uint8Array, dCodes: Uint16Array): void {
+  for (let k = 0; k < symCount; k++) {
+    const d = symDist[k]!;
+    const v = symLen[k]!;
+    if (d === 0) {
+      putBits(lCodes[v]!, lLens[v]!);
+    } else {
+      const lc = LENGTH_CODE[v - 3]!;
+      putBits(lCodes[257 + lc]!, lLens[257 + lc]!);
+      const le = LENGTH_EXTRA[lc]!;
+      if (le !== 0) putBits(v - LENGTH_BASE[lc]!, le);
+      const dc = distCode(d);
+      putBits(dCodes[dc]!, dLens[dc]!);
+      const de = DIST_EXTRA[dc]!;
+      if (de !== 0) putBits(d - DIST_BASE[dc]!, de);
+    }
+  }
+  putBits(lCodes[END_OF_BLOCK]!, lLens[END_OF_BLOCK]!);
+}
+
+/** Bits of the block's symbols with the given code lengths (extra bits included). */
+function dataBits(lLens: Uint8Array, dLens: Uint8Array): number {
+  let bits = 0;
+  const freq = lit.freq;
+  for (let k = 0; k < lit.usedCount; k++) {
+    const s = lit.used[k]!;
+    bits += freq[s]! * (lLens[s]! + (s > 256 ? LENGTH_EXTRA[s - 257]! : 0));
+  }
+  for (let k = 0; k < dist.usedCount; k++) {
+    const s = dist.used[k]!;
+    bits += dist.freq[s]! * (dLens[s]! + DIST_EXTRA[s]!);
+  }
+  return bits;
+}
+
+/** Compresses `d[start, end)` as one final block, choosing stored, fixed or dynamic codes as zlib does. */
+function writeBlock(d: Uint8Array, start: number, end: number, level: number): void {
+  lit.reset();
+  dist.reset();
+  bl.reset();
+  symCount = 0;
+  findMatches(d, start, end, level);
+  lit.add(END_OF_BLOCK);
+  const fixedBytes = (3 + dataBits(FIXED_LITLEN_LENGTHS, FIXED_DIST_LENGTHS) + 7) >> 3;
+
+  // dynamic codes and their header
+  buildLengths(lit, MAX_BITS);
+  buildLengths(dist, MAX_BITS);
+  const hlit = Math.max(257, lit.maxUsed + 1);
+  const hdist = Math.max(1, dist.maxUsed + 1);
+  rleCount = 0;
+  runLengths(lit.lens, hlit);
+  runLengths(dist.lens, hdist);
+  buildLengths(bl, MAX_CODELEN_BITS);
+  let hclen = CODELEN_CODES;
+  while (hclen > 4 && bl.lens[CODELEN_ORDER[hclen - 1]!] === 0) hclen--;
+  let headerBits = 5 + 5 + 4 + 3 * hclen;
+  for (let k = 0; k < bl.usedCount; k++) {
+    const s = bl.used[k]!;
+    headerBits += bl.freq[s]! * (bl.lens[s]! + (s >= 16 ? RLE_EXTRA_BITS[s - 16]! : 0));
+  }
+  const dynamicBytes = (3 + headerBits + dataBits(lit.lens, dist.lens) + 7) >> 3;
+  const storedBytes = end - start + 4;
+
+  if (storedBytes <= Math.min(dynamicBytes, fixedBytes)) {
+    writeStored(d, start, end, true);
+  } else if (fixedBytes <= dynamicBytes) {
+    putBits(1 | (1 << 1), 3);
+    writeSymbols(FIXED_LITLEN_LENGTHS, FIXED_LITLEN_CODES, FIXED_DIST_LENGTHS, FIXED_DIST_CODES);
+  } else {
+    canonicalCodes(lit);
+    canonicalCodes(dist);
+    canonicalCodes(bl);
+    putBits(1 | (2 << 1), 3);
+    putBits(hlit - 257, 5);
+    putBits(hdist - 1, 5);
+    putBits(hclen - 4, 4);
+    for (let k = 0; k < hclen; k++) putBits(bl.lens[CODELEN_ORDER[k]!]!, 3);
+    for (let k = 0; k < rleCount; k++) {
+      const s = rleSym[k]!;
+      putBits(bl.codes[s]!, bl.lens[s]!);
+      if (s >= 16) putBits(rleExtra[k]!, RLE_EXTRA_BITS[s - 16]!);
+    }
+    writeSymbols(lit.lens, lit.codes, dist.lens, dist.codes);
+  }
+  flushBits();
+}
+
+// --- zlib stream ------------------------------------------------------------------------------------
+
+/** zlib's FLEVEL for a level (RFC 1950: 0 fastest … 3 maximum). */
+function zlibHeader(level: number): number {
+  const flevel = level < 2 ? 0 : level < 6 ? 1 : level === 6 ? 2 : 3;
+  const h = (0x78 << 8) | (flevel << 6);
+  return h + 31 - (h % 31);
+}
+
+/** node:zlib options for a large input, per level: the smallest window that covers the input (far less per-call setup). */
+const largeOptions = new Map<number, ZlibOptions>();
+
+function nodeDeflate(input: Uint8Array, level: number): Buffer {
+  const windowBits = Math.max(9, Math.min(15, Math.ceil(Math.log2(input.length + 262))));
+  const id = level * 16 + windowBits;
+  let o = largeOptions.get(id);
+  if (o === undefined) {
+    o = { level, windowBits };
+    largeOptions.set(id, o);
+  }
+  return deflateSync(input, o);
+}
+
+/**
+ * Compresses `input[start, end)` into a zlib stream written at `dest[offset]`.
+ *
+ * @param input - the bytes.
+ * @param start - first byte.
+ * @param end - one past the last byte.
+ * @param level - 0 (stored) to 9; the caller validates it.
+ * @param dest - where to write; must hold {@link deflateBound}(end − start) bytes from `offset`.
+ * @param offset - first byte written.
+ * @returns bytes written.
+ * @internal
+ */
+export function deflateInto(input: Uint8Array, start: number, end: number, level: number, dest: Uint8Array, offset: number): number {
+  const n = end - start;
+  if (level > 0 && n > SMALL_DEFLATE_LIMIT) {
+    const z = nodeDeflate(start === 0 && end === input.length ? input : input.subarray(start, end), level);
+    dest.set(z, offset);
+    return z.length;
+  }
+  out = dest;
+  outPos = offset;
+  const h = zlibHeader(level);
+  out[outPos++] = h >>> 8;
+  out[outPos++] = h & 0xff;
+  if (level === 0) writeStored(input, start, end, true);
+  else writeBlock(input, start, end, level);
+  const sum = adler32(input, start, end);
+  out[outPos++] = sum >>> 24;
+  out[outPos++] = (sum >>> 16) & 0xff;
+  out[outPos++] = (sum >>> 8) & 0xff;
+  out[outPos++] = sum & 0xff;
+  const written = outPos - offset;
+  out = EMPTY;
+  return written;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Compresses `input` into a new zlib stream.
+ *
+ * @param input - the bytes.
+ * @param level - 0 (stored) to 9; the caller validates it.
+ * @returns the zlib stream.
+ * @internal
+ */
+export function deflateZlib(input: Uint8Array, level: number): Buffer {
+  const dest = Buffer.allocUnsafe(deflateBound(input.length));
+  const n = deflateInto(input, 0, input.length, level, dest, 0);
+  return dest.subarray(0, n);
+}

@@ -1,0 +1,211 @@
+import { createHash } from 'node:crypto';
+import { deflateSync, inflateSync, constants as zc } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { DecodeError } from '../../../src/errors.js';
+import { SMALL_DEFLATE_LIMIT, deflateBound, deflateInto, deflateZlib } from '../../../src/protocol/deflate.js';
+import { SMALL_INFLATE_LIMIT, inflateZlib } from '../../../src/protocol/inflate.js';
+import { mulberry32 } from '../../helpers/prng.js';
+
+const rnd = mulberry32(0x2f1b0c);
+const int = (n: number): number => Math.floor(rnd() * n);
+
+const SYSLOG = 'Jan  1 00:00:00 web01 sshd[31337]: Accepted publickey for deploy from 10.20.30.40 port 52144 ssh2: ED25519 SHA256:Zm9vYmFyYmF6cXV4';
+const FIM = '{"path":"/etc/passwd","mode":"realtime","size_after":"2373","perm_after":"rw-r--r--","uid_after":"0","md5_after":"0f3c2d9c6b1f0e5a4b3c2d1e0f9a8b7c"}';
+
+/** A secure-message block as the encoder compresses it: md5 hex ‖ random global:local: ‖ message. */
+function secureBlock(message: string, i: number): Buffer {
+  const block = Buffer.from(`${String(i % 65536).padStart(5, '0')}${String(i >> 10).padStart(10, '0')}:${String(i % 9997).padStart(4, '0')}:${message}`, 'latin1');
+  return Buffer.concat([Buffer.from(createHash('md5').update(block).digest('hex'), 'latin1'), block]);
+}
+
+/** Seeded inputs of several kinds: random bytes, small alphabets, text with repeats, zeros, log lines. */
+function input(n: number): Buffer {
+  const kind = int(6);
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) {
+    if (kind === 0) b[i] = int(256);
+    else if (kind === 1) b[i] = 97 + int(4);
+    else if (kind === 2) b[i] = i > 10 && rnd() < 0.7 ? b[i - 1 - int(10)]! : 32 + int(90);
+    else if (kind === 3) b[i] = 0;
+    else if (kind === 4) b[i] = SYSLOG.charCodeAt(i % SYSLOG.length);
+    else b[i] = i > 300 && rnd() < 0.9 ? b[i - 1 - int(300)]! : int(256);
+  }
+  return b;
+}
+
+/** Independent Adler-32 (RFC 1950 section 9), the slow way. */
+function adler(data: Buffer): number {
+  let a = 1;
+  let b = 0;
+  for (const x of data) {
+    a = (a + x) % 65521;
+    b = (b + a) % 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    expect(err).toBeInstanceOf(DecodeError);
+    return (err as DecodeError).code;
+  }
+}
+
+describe('deflateZlib', () => {
+  it('level 0 writes a zlib header, stored blocks of the input and its Adler-32, without compressing', () => {
+    for (const n of [0, 1, 223, 65_535, 65_536, 70_000]) {
+      const data = input(n);
+      const z = deflateZlib(data, 0);
+      const blocks = Math.max(1, Math.ceil(n / 65_535));
+      expect(z.length).toBe(2 + 5 * blocks + n + 4);
+      expect(z.readUInt16BE(0) % 31).toBe(0);
+      expect(z[0]).toBe(0x78);
+      let off = 2;
+      for (let k = 0; k < blocks; k++) {
+        const len = Math.min(65_535, n - k * 65_535);
+        expect(z[off]).toBe(k === blocks - 1 ? 1 : 0); // BFINAL, BTYPE 00
+        expect(z.readUInt16LE(off + 1)).toBe(len);
+        expect(z.readUInt16LE(off + 3)).toBe(~len & 0xffff);
+        expect(z.subarray(off + 5, off + 5 + len).equals(data.subarray(k * 65_535, k * 65_535 + len))).toBe(true);
+        off += 5 + len;
+      }
+      expect(z.readUInt32BE(off)).toBe(adler(data));
+    }
+  });
+
+  it('every level round-trips through node:zlib and through inflateZlib, on seeded random inputs on both sides of the size limit', () => {
+    for (let t = 0; t < 250; t++) {
+      const n = t < 40 ? t : int(rnd() < 0.9 ? 2000 : 3 * SMALL_DEFLATE_LIMIT);
+      const data = t % 3 === 0 ? secureBlock(input(Math.min(n, 1500)).toString('latin1'), t) : input(n);
+      for (let level = 0; level <= 9; level++) {
+        const z = deflateZlib(data, level);
+        expect(z.length).toBeLessThanOrEqual(deflateBound(data.length));
+        expect(inflateSync(z).equals(data)).toBe(true);
+        expect(inflateZlib(z, 0, z.length, 1 << 20).equals(data)).toBe(true);
+      }
+    }
+  });
+
+  it('compresses secure-message blocks to within 3 % of zlib level 9, at every level from 1 to 9', () => {
+    const messages = [`1:/var/log/auth.log:${SYSLOG}`, `8:syscheck:${FIM}`, '#!-agent startup {"version":"v4.14.7"}', `1:app:${SYSLOG.repeat(3)}`];
+    for (let level = 1; level <= 9; level++) {
+      let ours = 0;
+      let zlib = 0;
+      for (let i = 0; i < 200; i++) {
+        const block = secureBlock(messages[i % messages.length]!, i * 7919);
+        const mine = deflateZlib(block, level).length;
+        const theirs = deflateSync(block, { level: 9 }).length;
+        expect(mine).toBeLessThanOrEqual(Math.ceil(theirs * 1.03));
+        ours += mine;
+        zlib += theirs;
+      }
+      expect(ours).toBeLessThanOrEqual(zlib * 1.03);
+    }
+  });
+
+  it('falls back to a stored block for incompressible data and to fixed codes for tiny inputs, as zlib does', () => {
+    const random = Buffer.from(Array.from({ length: 500 }, () => int(256)));
+    const z = deflateZlib(random, 9);
+    expect(z.length).toBe(2 + 5 + 500 + 4);
+    expect(z[2]! & 0b111).toBe(0b001);
+    const tiny = deflateZlib(Buffer.from('abc'), 9);
+    expect(tiny[2]! & 0b111).toBe(0b011); // BFINAL, fixed codes
+    expect(inflateSync(tiny).toString()).toBe('abc');
+  });
+
+  it('writes at an offset inside a larger buffer and leaves the bytes around it alone', () => {
+    const data = secureBlock(`1:x:${SYSLOG}`, 3);
+    const dest = Buffer.alloc(8 + deflateBound(data.length) + 8, 0xee);
+    const n = deflateInto(data, 0, data.length, 9, dest, 8);
+    expect(dest.subarray(0, 8).every((b) => b === 0xee)).toBe(true);
+    expect(dest.subarray(8 + n).every((b) => b === 0xee)).toBe(true);
+    expect(inflateSync(dest.subarray(8, 8 + n)).equals(data)).toBe(true);
+    const inner = deflateInto(data, 10, 60, 6, dest, 0);
+    expect(inflateSync(dest.subarray(0, inner)).equals(data.subarray(10, 60))).toBe(true);
+  });
+
+  it('gives the same bytes for the same input whatever was compressed before', () => {
+    const data = secureBlock(`1:x:${SYSLOG}`, 11);
+    const first = deflateZlib(data, 9);
+    for (let i = 0; i < 50; i++) deflateZlib(input(int(3000)), 1 + int(9));
+    expect(deflateZlib(data, 9).equals(first)).toBe(true);
+  });
+});
+
+describe('inflateZlib', () => {
+  const strategies = [zc.Z_DEFAULT_STRATEGY, zc.Z_FILTERED, zc.Z_HUFFMAN_ONLY, zc.Z_RLE, zc.Z_FIXED];
+
+  it('inflates what node:zlib writes at every level and strategy, with or without trailing bytes', () => {
+    for (let t = 0; t < 600; t++) {
+      const data = t % 2 === 0 ? secureBlock(input(int(400)).toString('latin1'), t) : input(int(rnd() < 0.9 ? 600 : 8000));
+      const z = deflateSync(data, { level: int(10), strategy: strategies[t % strategies.length]!, windowBits: 9 + int(7) });
+      expect(inflateZlib(z, 0, z.length, 65_536).equals(data)).toBe(true);
+      const trailing = Buffer.concat([Buffer.from('xx'), z, Buffer.from('trailing')]);
+      expect(inflateZlib(trailing, 2, trailing.length, 65_536).equals(data)).toBe(true);
+    }
+  });
+
+  it('accepts and rejects exactly what node:zlib does on mutated streams, and only with ERR_DECODE_COMPRESSION', () => {
+    let rejected = 0;
+    for (let t = 0; t < 3000; t++) {
+      const data = t % 2 === 0 ? secureBlock(input(int(300)).toString('latin1'), t) : input(int(500));
+      let z = Buffer.from(deflateSync(data, { level: int(10), strategy: strategies[t % strategies.length]! }));
+      for (let m = 1 + int(3); m > 0; m--) {
+        const pos = int(z.length);
+        switch (int(4)) {
+          case 0:
+            z[pos]! ^= 1 << int(8);
+            break;
+          case 1:
+            z[pos] = int(256);
+            break;
+          case 2:
+            z = z.subarray(0, pos);
+            break;
+          default:
+            z = Buffer.concat([z, Buffer.from([int(256)])]);
+        }
+      }
+      let expected: Buffer | undefined;
+      try {
+        expected = inflateSync(z, { maxOutputLength: 65_536 });
+      } catch {
+        expected = undefined;
+      }
+      if (expected === undefined) {
+        rejected++;
+        expect(code(() => inflateZlib(z, 0, z.length, 65_536))).toBe('ERR_DECODE_COMPRESSION');
+      } else {
+        expect(inflateZlib(z, 0, z.length, 65_536).equals(expected)).toBe(true);
+      }
+    }
+    expect(rejected).toBeGreaterThan(1000);
+  });
+
+  it('rejects a wrong header, a preset dictionary, a wrong Adler-32, a truncated stream and output over the limit', () => {
+    const data = Buffer.from(SYSLOG.repeat(4));
+    const z = deflateSync(data);
+    const bad = (b: Buffer, max = 65_536) => code(() => inflateZlib(b, 0, b.length, max));
+    expect(bad(Buffer.from([0x79, 0x9c, ...z.subarray(2)]))).toBe('ERR_DECODE_COMPRESSION');
+    expect(bad(Buffer.from([0x78, 0xbb, ...z.subarray(2)]))).toBe('ERR_DECODE_COMPRESSION'); // FDICT (0x78bb % 31 == 0)
+    const wrongSum = Buffer.from(z);
+    wrongSum[wrongSum.length - 1]! ^= 1;
+    expect(bad(wrongSum)).toBe('ERR_DECODE_COMPRESSION');
+    expect(bad(z.subarray(0, z.length - 1))).toBe('ERR_DECODE_COMPRESSION');
+    expect(bad(z.subarray(0, 1))).toBe('ERR_DECODE_COMPRESSION');
+    expect(bad(z, data.length - 1)).toBe('ERR_DECODE_COMPRESSION');
+    expect(inflateZlib(z, 0, z.length, data.length).equals(data)).toBe(true);
+  });
+
+  it('gives the same answers above the size limit, where node:zlib does the work', () => {
+    const data = input(SMALL_INFLATE_LIMIT * 4);
+    const z = deflateSync(data, { level: 0 });
+    expect(z.length).toBeGreaterThan(SMALL_INFLATE_LIMIT);
+    expect(inflateZlib(z, 0, z.length, 1 << 20).equals(data)).toBe(true);
+    expect(code(() => inflateZlib(z, 0, z.length, 100))).toBe('ERR_DECODE_COMPRESSION');
+    expect(code(() => inflateZlib(z, 0, z.length - 1, 1 << 20))).toBe('ERR_DECODE_COMPRESSION');
+  });
+});
