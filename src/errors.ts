@@ -89,6 +89,8 @@ export const ERROR_CODES = {
   ERR_EXTERNAL_PROGRAM: 'ERR_EXTERNAL_PROGRAM',
   /** A system limit (open files, ephemeral ports) was reached. */
   ERR_RESOURCE_LIMIT: 'ERR_RESOURCE_LIMIT',
+  /** A test-kit server (remoted, authd, a fault proxy) cannot listen on its address and port. */
+  ERR_LISTEN: 'ERR_LISTEN',
 } as const;
 
 /** One of the stable error codes in {@link ERROR_CODES}. */
@@ -298,13 +300,16 @@ export class RequestError extends AgentlinkError {
 }
 
 /** Codes a {@link ToolError} can carry. */
-export type ToolErrorCode = 'ERR_USAGE' | 'ERR_EXTERNAL_PROGRAM' | 'ERR_RESOURCE_LIMIT';
+export type ToolErrorCode = 'ERR_USAGE' | 'ERR_EXTERNAL_PROGRAM' | 'ERR_RESOURCE_LIMIT' | 'ERR_LISTEN';
 
-/** A CLI usage error, a missing external program, or a system limit reached by the simulator. */
+/**
+ * A CLI usage error, a missing external program, a system limit reached by the simulator, or a
+ * test-kit server that cannot listen.
+ */
 export class ToolError extends AgentlinkError {
   /**
    * @param message - one line saying what to change.
-   * @param code - usage, external program, or resource limit.
+   * @param code - usage, external program, resource limit, or listen failure.
    * @param options - `cause`.
    */
   constructor(message: string, code: ToolErrorCode, options?: AgentlinkErrorOptions) {
@@ -332,4 +337,28 @@ export function toConnectionError(err: unknown, server: ServerRef | undefined, s
     });
   }
   return new ConnectionError(`Lost connection with '${where}': ${detail}`, 'ERR_CONNECTION_LOST', { server, cause: err });
+}
+
+const LISTEN_HINTS: Record<string, string> = {
+  EADDRINUSE: 'the port is in use (choose another, or 0 for a free one)',
+  EADDRNOTAVAIL: 'the address is not one of this host\'s',
+  EACCES: 'not allowed (ports below 1024 need privileges)',
+};
+
+/**
+ * Turns the failure of a server's `listen()` or `bind()` into a {@link ToolError} `ERR_LISTEN` that
+ * names the listener, where it tried to listen and the system code, keeping the error as `cause`.
+ *
+ * @param err - the error from `node:net`, `node:dgram` or `node:tls`.
+ * @param listener - which server: `remoted`, `authd`, `FaultProxy`.
+ * @param host - the address it tried.
+ * @param port - the port it tried (0: any free port).
+ * @returns the translated error (an AgentlinkError is returned as is).
+ */
+export function toListenError(err: unknown, listener: string, host: string, port: number): AgentlinkError {
+  if (err instanceof AgentlinkError) return err;
+  const sysCode = (err as NodeJS.ErrnoException | undefined)?.code;
+  const detail = (sysCode !== undefined ? LISTEN_HINTS[sysCode] : undefined) ?? (err instanceof Error ? err.message : String(err));
+  const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return new ToolError(`${listener} cannot listen on ${where}: ${detail}${sysCode !== undefined ? ` (${sysCode})` : ''}`, 'ERR_LISTEN', { cause: err });
 }

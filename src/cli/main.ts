@@ -128,7 +128,7 @@ function report(command: string, err: unknown, io: CliIo): number {
     return EXIT_INTERRUPTED;
   }
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof ToolError || err instanceof ConfigError) {
+  if ((err instanceof ToolError && err.code === 'ERR_USAGE') || err instanceof ConfigError) {
     io.stderr.write(`agentlink ${command}: ${oneLine(message)}\n`);
     if (debug && err instanceof Error) io.stderr.write(`${err.stack ?? ''}\n`);
     return EXIT_USAGE;

@@ -9,7 +9,8 @@ import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readPasswordFile } from '../config/files.js';
-import { AgentlinkError, ToolError } from '../errors.js';
+import { ToolError } from '../errors.js';
+import { translateParseArgsError } from '../simulator/index.js';
 import { KeyStore, MockManager } from '../testing/index.js';
 import type { ManagerProtocol, MockManagerOptions } from '../testing/index.js';
 
@@ -44,7 +45,6 @@ const OPTIONS = {
   'password-file': { type: 'string' },
   'events-json': { type: 'string' },
   name: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** The streams and signal `runManager` uses. */
@@ -73,17 +73,7 @@ function parse(argv: string[]) {
   try {
     return parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const code = (err as { code?: string }).code;
-    const quoted = /'([^']+)'/.exec(message)?.[1] ?? '';
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw usage(`unknown flag '${quoted}' (see agentlink manager --help)`);
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      const flag = /--[\w-]+/.exec(quoted)?.[0] ?? quoted;
-      if (/does not take an argument/.test(message)) throw usage(`${flag} is a switch and takes no value`);
-      throw usage(`${flag} needs a value (see agentlink manager --help)`);
-    }
-    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw usage(`unexpected argument '${quoted}' (see agentlink manager --help)`);
-    throw usage(message.split('\n')[0] ?? message);
+    throw translateParseArgsError(err, Object.keys(OPTIONS), 'manager');
   }
 }
 
@@ -92,29 +82,17 @@ function oneLine(s: string): string {
 }
 
 /**
- * Runs `agentlink manager` until `io.signal` aborts.
+ * Runs `agentlink manager` until `io.signal` aborts. (`--help` is printed by the dispatcher.)
  *
  * @param argv - the arguments after `manager`.
  * @param io - output streams, the stop signal and the working directory.
- * @returns 0 after a clean stop (or `--help`), 2 for a usage error, 1 when the manager cannot start.
+ * @returns 0 after a clean stop.
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` for a bad flag, `ERR_LISTEN` when remoted or authd
+ *   cannot listen; {@link agentlink!ConfigError} for a keys or password file that cannot be used.
  */
 export async function runManager(argv: string[], io: ManagerCliIo): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
-  let setup: Awaited<ReturnType<typeof prepare>>;
-  try {
-    setup = await prepare(argv, cwd);
-  } catch (err) {
-    if (err instanceof ToolError || (err instanceof AgentlinkError && err.code.startsWith('ERR_CONFIG'))) {
-      io.stderr.write(`agentlink manager: ${oneLine(err.message)}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  if (setup === 'help') {
-    io.stdout.write(`${MANAGER_USAGE}\n`);
-    return 0;
-  }
-  const { options, keysPath, eventsPath } = setup;
+  const { options, keysPath, eventsPath } = await prepare(argv, cwd);
   if (io.signal?.aborted) return 0;
 
   const manager = new MockManager(options);
@@ -123,8 +101,7 @@ export async function runManager(argv: string[], io: ManagerCliIo): Promise<numb
     ports = await manager.start();
   } catch (err) {
     await manager.close();
-    io.stderr.write(`agentlink manager: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
-    return 1;
+    throw err;
   }
 
   const sink = eventsPath === undefined ? io.stdout : createWriteStream(resolve(cwd, eventsPath), { flags: 'a' });
@@ -135,6 +112,12 @@ export async function runManager(argv: string[], io: ManagerCliIo): Promise<numb
 
   manager.on('event', (e) => {
     sink.write(`${JSON.stringify({ agentId: e.agentId, queue: e.queue, location: e.location, message: e.message })}\n`);
+  });
+  // what remoted refuses (an unknown agent id, a wrong key, a bad source address, a replayed
+  // counter...) is one line each, as wazuh-remoted logs it
+  manager.on('decodeError', (err, peer) => {
+    const agent = peer.agentId === undefined ? '' : ` (agent ${peer.agentId})`;
+    io.stderr.write(`refused ${peer.protocol} ${peer.remoteAddress}:${peer.remotePort}${agent}: ${oneLine(err.message)} (${err.code})\n`);
   });
   manager.on('agentStatus', (id, status) => {
     io.stderr.write(`agent ${id} (${manager.keyStore.get(id)?.name ?? '?'}) ${status}\n`);
@@ -165,7 +148,6 @@ export async function runManager(argv: string[], io: ManagerCliIo): Promise<numb
 
 async function prepare(argv: string[], cwd: string) {
   const { values } = parse(argv);
-  if (values.help) return 'help' as const;
   const port = parsePort(values.port, '--port', 1514)!;
   const authdPort = parsePort(values['authd-port'], '--authd-port', undefined);
   if (values['password-file'] !== undefined && authdPort === undefined) throw usage('--password-file needs --authd-port');

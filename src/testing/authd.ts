@@ -12,7 +12,7 @@ import type { SecureVersion, Server as TlsServer, TLSSocket } from 'node:tls';
 import { EventEmitter } from 'eventemitter3';
 import { systemClock, unrefTimeout } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
-import { ConfigError, StateError } from '../errors.js';
+import { ConfigError, StateError, toListenError } from '../errors.js';
 import {
   ENROLLMENT_DEFAULT_VERSION,
   MAX_ENROLLMENT_REQUEST_SIZE,
@@ -258,6 +258,7 @@ export class MockAuthd extends EventEmitter<MockAuthdEvents> {
    *
    * @returns the port actually bound.
    * @throws {@link agentlink!StateError} `ERR_INVALID_STATE` when already started, `ERR_CLOSED` after {@link MockAuthd.close}.
+   * @throws {@link agentlink!ToolError} `ERR_LISTEN` when it cannot listen (port in use, address not on this host).
    */
   async start(): Promise<{ port: number }> {
     if (this.#state === 'closed') throw new StateError('MockAuthd is closed', 'ERR_CLOSED');
@@ -284,7 +285,7 @@ export class MockAuthd extends EventEmitter<MockAuthdEvents> {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         this.#state = 'closed';
-        reject(err);
+        reject(toListenError(err, 'authd', o.host ?? '127.0.0.1', o.port ?? 0));
       };
       server.once('error', onError);
       server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => {

@@ -10,7 +10,7 @@ import { EventEmitter } from 'eventemitter3';
 import { systemClock, unrefTimeout } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../config/options.js';
-import { ConfigError, StateError } from '../errors.js';
+import { ConfigError, StateError, toListenError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { FRAME_HEADER_SIZE } from '../protocol/index.js';
 
@@ -226,6 +226,7 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
    *
    * @returns the bound port.
    * @throws {@link agentlink!StateError} `ERR_INVALID_STATE` when already started, `ERR_CLOSED` after close.
+   * @throws {@link agentlink!ToolError} `ERR_LISTEN` when it cannot listen (port in use, address not on this host).
    */
   async start(): Promise<{ port: number }> {
     if (this.#state === 'closed') throw new StateError('FaultProxy is closed', 'ERR_CLOSED');
@@ -235,11 +236,7 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
       this.#server = await this.#listen(this.#requestedPort);
     } catch (err) {
       this.#state = 'closed';
-      throw new ConfigError(`FaultProxy cannot listen on ${this.#host}:${this.#requestedPort}: ${(err as Error).message}`, {
-        element: 'port',
-        value: this.#requestedPort,
-        cause: err,
-      });
+      throw toListenError(err, 'FaultProxy', this.#host, this.#requestedPort);
     }
     this.#port = (this.#server.address() as { port: number }).port;
     return { port: this.#port };

@@ -8,6 +8,7 @@
 import { unrefTimeout } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import { StateError } from '../errors.js';
+import { AGENT_LOCATION } from '../protocol/messages.js';
 import type { ReceivedEvent, WaitForEventsOptions } from './manager/types.js';
 
 /** Default deadline of `waitForAgents` and `waitForEvents`, in milliseconds. */
@@ -16,6 +17,18 @@ export const DEFAULT_WAIT_TIMEOUT = 10_000;
 interface Waiter {
   check: () => void;
   fail: (err: Error) => void;
+}
+
+/**
+ * Whether an event is one the agent's program sent: not one of the agent's own notices (location
+ * `wazuh-agent`: `Agent started` after the first ACK, buffer levels, invalid remote configuration)
+ * and not one the manager generated itself (`Agent stopped`). `waitForEvents(n)` counts these.
+ *
+ * @param e - a received event.
+ * @returns `true` for an event of the agent's program.
+ */
+export function isProgramEvent(e: ReceivedEvent): boolean {
+  return !e.generated && e.location !== AGENT_LOCATION;
 }
 
 /** The pending waits and sleeps of one owner. */
@@ -80,8 +93,9 @@ export class Waiters {
   }
 
   /**
-   * Waits for received events: with a number, until that many arrived in all; with a predicate,
-   * until `count` (default 1) kept or new events match.
+   * Waits for received events: with a number, until that many events of the agents' programs
+   * arrived ({@link isProgramEvent}); with a predicate, until `count` (default 1) kept or new events
+   * match (every event is offered to it).
    *
    * @param kept - the events received so far.
    * @param subscribe - registers a listener for new events; returns its removal.
@@ -97,7 +111,7 @@ export class Waiters {
     opts: WaitForEventsOptions,
     where: string,
   ): Promise<ReceivedEvent[]> {
-    const pred = typeof what === 'number' ? () => true : what;
+    const pred = typeof what === 'number' ? isProgramEvent : what;
     const need = typeof what === 'number' ? what : (opts.count ?? 1);
     const found = kept.filter(pred);
     const collect = (): ReceivedEvent[] | undefined => (found.length >= need ? found.slice(0, need) : undefined);

@@ -7,7 +7,7 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { ConfigError, StateError } from '../../errors.js';
+import { StateError, toListenError } from '../../errors.js';
 import { FORCE_RECONNECT_MESSAGE, buildExecd } from '../../protocol/index.js';
 import type { AgentKey } from '../../protocol/index.js';
 import type { Listener, ServerConnection } from '../../transport/listener.js';
@@ -142,7 +142,7 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
    *
    * @returns the bound ports: `tcp`, `udp` (the same number when both) and `authd`.
    * @throws {@link agentlink!StateError} `ERR_INVALID_STATE` when called twice; `ERR_CLOSED` after close.
-   * @throws {@link agentlink!ConfigError} `ERR_CONFIG` when the port cannot be bound (the message names it).
+   * @throws {@link agentlink!ToolError} `ERR_LISTEN` when remoted or authd cannot listen (the message names which, where and the system code).
    */
   async start(): Promise<{ tcp?: number; udp?: number; authd?: number }> {
     this.#run.beginStart();
@@ -151,8 +151,7 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
       try {
         this.#ctx.listener = await listenNode({ host, port, protocols, udpReceiveBufferSize: this.#opts.udpRecvBuffer, clock: this.#opts.clock, logger });
       } catch (err) {
-        const detail = err instanceof Error ? err.message : String(err);
-        throw new ConfigError(`MockManager cannot listen on ${host}:${port}: ${detail}`, { element: 'port', value: port, cause: err });
+        throw toListenError(err, 'remoted', host, port);
       }
       const listener = this.#ctx.listener;
       listener.on('connection', (conn) => this.#onConnection(conn));
@@ -611,8 +610,11 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
   }
 
   /**
-   * Waits for events: with a number, until that many events were received in all; with a
-   * predicate, until `count` (default 1) kept or new events match it.
+   * Waits for events: with a number, until that many events sent by the agents' programs were
+   * received: the agents' own notices (location `wazuh-agent`: `Agent started`, buffer levels) and
+   * the events the manager generates (`Agent stopped`) do not count, so after ten `sendEvent()`
+   * calls `waitForEvents(10)` waits for those ten. With a predicate, until `count` (default 1)
+   * kept or new events match it (every event is offered, notices included).
    *
    * @param what - a count, or a predicate.
    * @param opts - `count` for a predicate, `timeout`.

@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
 import { runManager } from '../../../src/cli/manager.js';
 import { KeyStore } from '../../../src/testing/keystore.js';
 import { until, useCleanup } from './fixtures.js';
-import { ACK, KEEPALIVE, RawAgent } from './raw-agent.js';
+import { testIo } from '../../unit/cli/helpers.js';
+import { ACK, KEEPALIVE, RawAgent, STARTUP } from './raw-agent.js';
 
 const cleanup = useCleanup();
 
@@ -106,29 +108,59 @@ describe('agentlink manager', () => {
     [['extra'], /unexpected argument 'extra'/],
   ])('rejects %j with one line on stderr and exit code 2', async (argv, re) => {
     const dir = await tmp();
-    const out = capture();
-    const err = capture();
-    expect(await runManager(argv, { stdout: out.stream, stderr: err.stream, cwd: dir })).toBe(2);
-    expect(err.text()).toMatch(re);
-    expect(err.text().trim().split('\n')).toHaveLength(1);
-    expect(err.text()).not.toMatch(/\bat /);
+    const io = testIo({ cwd: dir });
+    expect(await main(['manager', ...argv], io)).toBe(2);
+    expect(io.stderr.text).toMatch(re);
+    expect(io.stderr.lines).toHaveLength(1);
+    expect(io.stderr.text).not.toMatch(/\bat /);
   });
 
   it('prints help with --help and exits 0', async () => {
-    const out = capture();
-    const err = capture();
-    expect(await runManager(['--help'], { stdout: out.stream, stderr: err.stream })).toBe(0);
-    expect(out.text()).toMatch(/^Usage: agentlink manager/);
+    const io = testIo();
+    expect(await main(['manager', '--help'], io)).toBe(0);
+    expect(io.stdout.text).toMatch(/^Usage: agentlink manager/);
   });
 
-  it('returns 1 with one line when the port is taken', async () => {
+  it('says which listener cannot listen, with the system code and ERR_LISTEN, and exits 1', async () => {
     const dir = await tmp();
-    const first = start(['--port', '0'], dir);
-    await until(() => /listening tcp/.test(first.out.text()));
+    const first = start(['--port', '0', '--authd-port', '0'], dir);
+    await until(() => /listening authd/.test(first.out.text()));
     const port = /listening tcp 127\.0\.0\.1:(\d+)/.exec(first.out.text())![1]!;
-    const out = capture();
-    const err = capture();
-    expect(await runManager(['--port', port], { stdout: out.stream, stderr: err.stream, cwd: dir })).toBe(1);
-    expect(err.text()).toMatch(/^agentlink manager: MockManager cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    const authdPort = /listening authd 127\.0\.0\.1:(\d+)/.exec(first.out.text())![1]!;
+    const remoted = testIo({ cwd: dir });
+    expect(await main(['manager', '--port', port], remoted)).toBe(1);
+    expect(remoted.stderr.lines).toEqual([
+      `agentlink manager: remoted cannot listen on 127.0.0.1:${port}: the port is in use (choose another, or 0 for a free one) (EADDRINUSE) (ERR_LISTEN)`,
+    ]);
+    const authd = testIo({ cwd: dir, env: { AGENTLINK_DEBUG: '1' } });
+    expect(await main(['manager', '--port', '0', '--authd-port', authdPort], authd)).toBe(1);
+    expect(authd.stderr.lines[0]).toBe(
+      `agentlink manager: authd cannot listen on 127.0.0.1:${authdPort}: the port is in use (choose another, or 0 for a free one) (EADDRINUSE) (ERR_LISTEN)`,
+    );
+    expect(authd.stderr.text).toMatch(/\n\s+at /); // AGENTLINK_DEBUG=1 adds the stack
+  });
+
+  it('prints a line for every payload it refuses: an unknown agent, a wrong key', async () => {
+    const dir = await tmp();
+    const store = new KeyStore();
+    const [k] = store.generate(1, { namePrefix: 'web' });
+    await store.save(join(dir, 'client.keys'));
+    const { out, err } = start(['--port', '0', '--keys', 'client.keys'], dir);
+    await until(() => /listening tcp/.test(out.text()));
+    const port = Number(/listening tcp 127\.0\.0\.1:(\d+)/.exec(out.text())![1]);
+    const wrongKey = await RawAgent.tcp({ ...k!, key: 'f'.repeat(64) }, port);
+    cleanup(() => wrongKey.close());
+    wrongKey.send(STARTUP);
+    const unknown = await RawAgent.tcp({ ...k!, id: '999', name: 'ghost' }, port);
+    cleanup(() => unknown.close());
+    unknown.send(STARTUP);
+    await until(() => err.text().split('\n').filter((l) => l.startsWith('refused ')).length >= 2);
+    const lines = err.text().split('\n').filter((l) => l.startsWith('refused '));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(new RegExp(`^refused tcp 127\\.0\\.0\\.1:\\d+ \\(agent ${k!.id}\\): .* \\(ERR_DECODE_(DECRYPT|CHECKSUM)\\)$`)),
+        expect.stringMatching(/^refused tcp 127\.0\.0\.1:\d+( \(agent 999\))?: .*999.* \(ERR_DECODE_UNKNOWN_AGENT\)$/),
+      ]),
+    );
   });
 });

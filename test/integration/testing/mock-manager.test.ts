@@ -244,6 +244,21 @@ describe('MockManager protocol behaviour', () => {
     expect((await it.next()).done).toBe(true);
   });
 
+  it("waitForEvents(n) counts the agent program's events, not the agent's own notices or the manager's generated ones", async () => {
+    const keys = new KeyStore();
+    const [k] = keys.generate(1);
+    const m = await startManager({ keys });
+    const a = await agentOn(m, k);
+    a.send("1:wazuh-agent:ossec: Agent started: 'x->any'."); // what every agent sends after its first ACK
+    a.send('1:app:one');
+    a.send('1:app:two');
+    const got = await m.waitForEvents(2);
+    expect(got.map((e) => e.message)).toEqual(['one', 'two']);
+    expect(m.receivedEvents().map((e) => e.message)).toEqual(["ossec: Agent started: 'x->any'.", 'one', 'two']);
+    const [started] = await m.waitForEvents((e) => e.location === 'wazuh-agent');
+    expect(started!.message).toMatch(/^ossec: Agent started/);
+  });
+
   it('waitForEvents and waitForAgents reject with ERR_TIMEOUT', async () => {
     const m = await startManager({ keys: new KeyStore() });
     await expect(m.waitForEvents(1, { timeout: 50 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });

@@ -94,6 +94,15 @@ describe('main: errors from commands', () => {
     expect(conn.stderr.lines).toEqual(['agentlink demo: Unable to connect to [127.0.0.1]:1/tcp (ERR_CONNECT)']);
   });
 
+  test('a ToolError other than ERR_USAGE is a failure: exit code 1 and its code', async () => {
+    for (const code of ['ERR_EXTERNAL_PROGRAM', 'ERR_RESOURCE_LIMIT', 'ERR_LISTEN'] as const) {
+      demoRun.impl = () => Promise.reject(new ToolError('it failed', code));
+      const io = testIo();
+      expect(await main(['demo'], io)).toBe(1);
+      expect(io.stderr.lines).toEqual([`agentlink demo: it failed (${code})`]);
+    }
+  });
+
   test('an abort ends the command quietly with exit code 130', async () => {
     const controller = new AbortController();
     controller.abort();
