@@ -1,6 +1,6 @@
 /**
- * What the agent does with what the manager sends: decoding (an undecodable payload is a corrupt
- * frame), then requests (`#!-req`, with the UDP reply retransmissions), active responses
+ * What the agent does with what the manager sends: decoding (an undecodable payload is counted,
+ * reported and dropped, as wazuh-agentd does), then requests (`#!-req`, with the UDP reply retransmissions), active responses
  * (`#!-execd`), shared files (`#!-up file` … `#!-close file `, md5 verified, `merged.mg` unpacked)
  * and any other message. The startup reply, ACKs and `force_reconnect` change the connection: they
  * go back to {@link AgentClient} through {@link ManagerCommandsOwner}.
@@ -45,8 +45,8 @@ export interface ManagerCommandsOwner {
   /** The startup message waiting for its reply (then only that reply is read: protocol.md 5.2). */
   handshake(): Handshake | undefined;
   /**
-   * The established connection must go: a corrupt frame, or `#!-force_reconnect` (`forced`: closed
-   * gracefully). The owner reconnects.
+   * The established connection must go (`#!-force_reconnect`; `forced`: closed gracefully). The
+   * owner reconnects.
    */
   connectionLost(reason: AgentlinkError, forced: boolean): void;
   /** The agent's counters (bytes and messages in, decode errors). */
@@ -114,10 +114,10 @@ export class ManagerCommands {
       const error = err instanceof AgentlinkError ? err : new DecodeError('Undecodable payload from the manager', 'ERR_DECODE_FORMAT', { cause: err });
       owner.log.warn({ code: error.code }, `Bad message from the manager: ${error.message}`);
       owner.events.emit('error', error);
-      // a corrupt frame is a reconnect trigger (protocol.md 5.5)
-      const handshake = owner.handshake();
-      if (handshake) handshake.fail(error);
-      else owner.connectionLost(error, false);
+      // As wazuh-agentd (receiver.c: warn and read on): the frame is dropped and the connection kept;
+      // only a frame that breaks the stream (oversize) or the silence of timeReconnect ends it.
+      // A bad reply to the startup fails that attempt, as agentd's handshake does.
+      owner.handshake()?.fail(error);
       return;
     }
     owner.stats.bytesIn += payload.length;

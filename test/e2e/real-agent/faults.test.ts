@@ -8,6 +8,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MockManager } from '../../../src/testing/index.js';
+import { AgentClient } from '../../../src/index.js';
 import type { AgentKey } from '../../../src/index.js';
 import { describeIfRealAgent, managerWithKey, queueMessage, startRealAgent, stopAllRealAgents } from '../../helpers/real-agent.js';
 import type { RealAgentOptions } from '../../helpers/real-agent.js';
@@ -16,7 +17,6 @@ afterAll(stopAllRealAgents);
 
 const FAST = { notifyTime: 1, timeReconnect: 3, internalOptions: { 'agent.recv_timeout': 2 } } satisfies Partial<RealAgentOptions>;
 const CONNECTED = '(4102): Connected to the server';
-
 
 /** Times (ms since the epoch) at which the manager received a startup from the agent. */
 function startupTimes(manager: MockManager): number[] {
@@ -70,26 +70,38 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager faults', () =
       await agent.waitForLog('Server responded. Releasing lock.', { since: mark, timeout: 10_000 });
     }, 45_000);
 
-    it('corrupt frames: an undecryptable frame is logged (1404, 1214) and the connection kept; an oversize frame makes agentd reconnect', async (ctx) => {
+    it('corrupt frames: agentd and AgentClient alike log an undecryptable frame and keep the connection; an oversize frame makes both reconnect', async (ctx) => {
       const { manager, key } = await managerWithKey(ctx);
+      const [sdkKey] = manager.keyStore.generate(1);
       const agent = await startRealAgent(ctx, { servers: [{ port: manager.port }], key, notifyTime: 1, timeReconnect: 20 });
-      await manager.waitForAgents(1, { timeout: 15_000 });
+      const sdk = new AgentClient({ agent: sdkKey!, servers: [{ ...manager.address, retryInterval: 1000 }], notifyTime: 1000, timeReconnect: 20_000 });
+      const sdkErrors: string[] = [];
+      sdk.on('error', (e) => sdkErrors.push(e.code));
+      ctx.onTestFinished(() => sdk.stop({ drainTimeout: 0 }));
+      await sdk.start();
+      await manager.waitForAgents(2, { timeout: 15_000 });
       let mark = agent.mark();
       await manager.setFaults({ corruptFrames: true, corruptMode: 'ciphertext' });
       await agent.waitForLog('(1214): Problem receiving message from', { since: mark, timeout: 5_000 });
       expect(agent.logSince(mark)).toMatch(/\(1404\): Authentication error\. Wrong key or corrupt payload/);
-      // three keepalives later, still one connection and no reconnect
+      // three keepalives later, still one connection each and no reconnect
       await ctx.expect.poll(() => agent.logLines(/\(1214\)/, mark).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
-      expect(manager.stats().connectionsTotal).toBe(1);
+      await ctx.expect.poll(() => sdk.stats().decodeErrors, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
+      expect(manager.stats().connectionsTotal).toBe(2);
       expect(agent.logSince(mark)).not.toMatch(/Lost connection|Trying to connect/);
+      expect(sdk.stats()).toMatchObject({ connects: 1, disconnects: 0 });
+      expect(new Set(sdkErrors)).toEqual(new Set(['ERR_DECODE_DECRYPT']));
 
       mark = agent.mark();
       await manager.setFaults({ corruptMode: 'oversize' });
       await agent.waitForLog('Corrupt payload (exceeding size) received.', { since: mark, timeout: 5_000 });
       await agent.waitForLog('(1137): Lost connection with manager. Setting lock.', { since: mark, timeout: 5_000 });
+      await ctx.expect.poll(() => sdk.stats().disconnects, { timeout: 5_000 }).toBeGreaterThanOrEqual(1);
+      expect(sdkErrors).toContain('ERR_DECODE_FRAME_TOO_LARGE');
       await manager.clearFaults();
       await agent.waitForLog(CONNECTED, { since: mark, timeout: 10_000 });
-      expect(manager.stats().connectionsTotal).toBeGreaterThanOrEqual(2);
+      await manager.waitForAgents(2, { timeout: 10_000 });
+      expect(manager.stats().connectionsTotal).toBeGreaterThanOrEqual(4);
     }, 40_000);
 
     it('version error: agentd logs the manager\'s #!-err message, is not registered, and connects once the manager accepts it', async (ctx) => {

@@ -175,19 +175,40 @@ describe('AgentClient against MockManager (TCP on 127.0.0.1)', () => {
     expect(e.managerMessage).toBe('Agent version must be lower or equal to manager version');
   });
 
-  for (const mode of ['garbage', 'oversize', 'ciphertext'] as const) {
-    it(`survives ${mode} frames from the manager: counts them and reconnects`, async () => {
+  for (const mode of ['garbage', 'ciphertext'] as const) {
+    it(`${mode} frames instead of ACKs: counted, the connection kept until timeReconnect passes without an ACK, then a reconnect`, async () => {
       const m = await manager();
-      const c = agent([m]);
+      const c = agent([m], { notifyTime: 200, timeReconnect: 800 });
+      const reasons: string[] = [];
+      c.on('disconnected', ({ reason }) => reasons.push(reason.code));
       await c.start();
       await m.setFaults({ corruptFrames: true, corruptMode: mode });
-      await until(() => c.stats().disconnects >= 1 || c.stats().decodeErrors >= 1);
+      await until(() => c.stats().decodeErrors >= 2);
+      expect(c.stats().disconnects).toBe(0);
+      await until(() => c.stats().disconnects >= 1, 3000);
+      expect(reasons[0]).toBe('ERR_SERVER_SILENT');
       await m.clearFaults();
       await until(() => c.connected && c.stats().connects >= 2);
       c.send('still alive', 'after-corruption');
       await m.waitForEvents((e) => e.location === 'after-corruption');
     });
   }
+
+  it('an oversize frame: counted, and the agent reconnects at once (ERR_DECODE_FRAME_TOO_LARGE)', async () => {
+    const m = await manager();
+    const c = agent([m]);
+    const reasons: string[] = [];
+    c.on('disconnected', ({ reason }) => reasons.push(reason.code));
+    await c.start();
+    await m.setFaults({ corruptFrames: true, corruptMode: 'oversize' });
+    await until(() => c.stats().disconnects >= 1);
+    expect(reasons[0]).toBe('ERR_DECODE_FRAME_TOO_LARGE');
+    expect(c.stats().decodeErrors).toBeGreaterThanOrEqual(1);
+    await m.clearFaults();
+    await until(() => c.connected && c.stats().connects >= 2);
+    c.send('still alive', 'after-corruption');
+    await m.waitForEvents((e) => e.location === 'after-corruption');
+  });
 
   it('receives a shared merged.mg push and verifies its md5', async () => {
     const m = await manager({ sharedFiles: { default: [{ name: 'agent.conf', content: '<agent_config></agent_config>\n' }] } });

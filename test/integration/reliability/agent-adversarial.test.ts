@@ -95,13 +95,13 @@ async function stayedAndUsable(r: Rig, settleMs = 300): Promise<void> {
 }
 
 describe('the agent under adversarial input from a manager', () => {
-  it('a well-framed payload of random bytes: counted, reported, and the agent reconnects (corrupt payload)', async () => {
+  it('a well-framed payload of random bytes: counted, reported, dropped; the connection stays (as wazuh-agentd: warn and read on)', async () => {
     const rnd = seeded(11);
     const r = await rig((conn) => conn.writeFrame(rnd.bytes(173)));
     await until(() => r.client.stats().decodeErrors === 1, 3000, 'decode error counted');
     expect(r.errors.some((c) => c.startsWith('ERR_DECODE'))).toBe(true);
-    expect(r.disconnects[0]).toMatch(/^ERR_DECODE/);
-    await reconnectedAndUsable(r);
+    // longer than timeReconnect (600 ms): the ACKs after the bad frame keep the connection
+    await stayedAndUsable(r, 900);
   });
 
   it('seeded raw garbage (no framing at all) never crashes the agent: it reconnects, by decode error, oversize prefix or silence', async () => {
@@ -129,7 +129,7 @@ describe('the agent under adversarial input from a manager', () => {
     await reconnectedAndUsable(r);
   });
 
-  it('a truncated frame followed by normal traffic puts the stream out of step: decode error, reconnect', async () => {
+  it('a truncated frame followed by normal traffic puts the stream out of step: decode errors, then silence or an oversize length, reconnect', async () => {
     const r = await rig((conn) => {
       const h = Buffer.alloc(4);
       h.writeUInt32LE(120, 0);

@@ -288,15 +288,19 @@ describe('AgentClient manager commands and bad input', () => {
     expect(c.state).toBe('reconnecting');
   });
 
-  it('survives garbage from the manager: counts it and reconnects', async () => {
+  it('counts and reports an undecryptable message from the manager and keeps the connection, as wazuh-agentd does', async () => {
     const h = harness();
     const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
     const c = client(options(['m1']), h);
+    const errors: string[] = [];
+    c.on('error', (e) => errors.push(e.code));
     await c.start();
     m.live!.send(Buffer.from('#AES:this is not ciphertext'));
     await vi.advanceTimersByTimeAsync(100);
     expect(c.stats().decodeErrors).toBe(1);
-    expect(m.connections.length).toBe(2);
+    expect(errors).toEqual(['ERR_DECODE_DECRYPT']);
+    expect(m.connections.length).toBe(1);
+    expect(c.stats().disconnects).toBe(0);
     expect(c.state).toBe('connected');
   });
 
