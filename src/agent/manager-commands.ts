@@ -27,9 +27,10 @@ import type { AgentClientEvents, SharedFile } from './types.js';
 
 /** Largest shared file accepted in memory (bytes). */
 export const MAX_SHARED_FILE = 64 * 1024 * 1024;
-/** UDP request-reply retransmissions (protocol.md 4.5). */
-const UDP_REQUEST_ATTEMPTS = 4;
-const UDP_REQUEST_RTO = 1000;
+/** UDP request-reply sends at most (protocol.md 4.5; remoted's `max_attempts`). */
+export const UDP_REQUEST_ATTEMPTS = 4;
+/** Milliseconds between UDP request-reply retransmissions (remoted's `request_rto`). */
+export const UDP_REQUEST_RTO = 1000;
 
 /** The manager messages {@link ManagerCommands} handles. */
 export type ManagerCommand = Exclude<ManagerMessage, { type: 'ack' } | { type: 'force_reconnect' }>;

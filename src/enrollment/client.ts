@@ -7,7 +7,7 @@
  * @module
  */
 import { isIP } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, DEFAULT_CIPHERS } from 'node:tls';
 import type { ConnectionOptions, SecureVersion, TLSSocket } from 'node:tls';
 import pRetry, { AbortError as PRetryAbortError } from 'p-retry';
 import { systemClock } from '../clock.js';
@@ -18,6 +18,16 @@ import { AbortError, AgentlinkError, ConfigError, EnrollmentError } from '../err
 import { buildEnrollmentRequest, parseEnrollmentResponse } from '../protocol/enrollment.js';
 import { enrollmentKeyHash } from '../protocol/keys.js';
 import type { AgentKey } from '../protocol/types.js';
+
+/**
+ * The TLS cipher list an enrollment uses when `ciphers` is not given: Node's default list
+ * (`tls.DEFAULT_CIPHERS`), as `getconfig client` reports it (`ssl_cipher`).
+ *
+ * @returns the OpenSSL cipher list.
+ */
+export function enrollmentCiphers(): string {
+  return DEFAULT_CIPHERS;
+}
 
 /** Default enrollment deadline (TCP connect, TLS handshake and reply), in milliseconds (`agent.recv_timeout`). */
 export const DEFAULT_ENROLLMENT_TIMEOUT = 60_000;

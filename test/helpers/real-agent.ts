@@ -251,7 +251,16 @@ export interface RealAgentOptions {
   /** `<labels>`: key → value, or `{ value, hidden: true }` for `hidden="yes"`. */
   labels?: Record<string, string | { value: string; hidden: true }>;
   /** `<enrollment>`: authd port, agent name, password (written to a file), groups, delay in seconds. */
-  enrollment?: { port: number; agentName: string; password?: string; groups?: readonly string[]; delayAfterEnrollment?: number; managerAddress?: string };
+  enrollment?: {
+    port: number;
+    agentName: string;
+    password?: string;
+    groups?: readonly string[];
+    delayAfterEnrollment?: number;
+    managerAddress?: string;
+    /** `<enabled>`. @default true */
+    enabled?: boolean;
+  };
   /** `etc/local_internal_options.conf`; merged over `agent.state_interval=1`, `agent.recv_timeout=5`. */
   internalOptions?: Record<string, string | number>;
   /** Bind a fake execd queue (`queue/alerts/execq`) before agentd starts, to capture active responses. */
@@ -283,7 +292,7 @@ function ossecConf(o: RealAgentOptions, home: string): string {
       ? '    <enrollment><enabled>no</enabled></enrollment>'
       : [
           '    <enrollment>',
-          '      <enabled>yes</enabled>',
+          `      <enabled>${e.enabled === false ? 'no' : 'yes'}</enabled>`,
           `      <manager_address>${e.managerAddress ?? '127.0.0.1'}</manager_address>`,
           `      <port>${e.port}</port>`,
           `      <agent_name>${e.agentName}</agent_name>`,

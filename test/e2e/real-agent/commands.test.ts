@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { AgentClient } from '../../../src/index.js';
 import { describeIfRealAgent, managerWithKey, startRealAgent, stopAllRealAgents } from '../../helpers/real-agent.js';
 
 afterAll(stopAllRealAgents);
@@ -71,6 +72,51 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager: manager comm
       expect(await manager.request(key.id, 'agent', 'reboot', { timeout: 5_000 })).toBe('err Unrecognized command');
       // a component that is not running (no logcollector in these tests): the socket error
       expect(await manager.request(key.id, 'logcollector', 'getconfig localfile', { timeout: 5_000 })).toMatch(/^err /);
+    }, 30_000);
+
+    it('the same requests to agentd and to an AgentClient with the same settings get the same answers (getconfig client, buffer, labels, internal, anti_tampering; getstate; errors)', async (ctx) => {
+      const { manager, key } = await managerWithKey(ctx);
+      const [sdkKey] = manager.keyStore.generate(1);
+      const servers = [{ port: manager.port, maxRetries: 3, retryInterval: 2 }];
+      await startRealAgent(ctx, {
+        servers,
+        key,
+        notifyTime: 2,
+        timeReconnect: 12,
+        labels: { env: 'ci', token: { value: 'x', hidden: true } },
+        enrollment: { port: 1515, agentName: 'same-name', groups: ['web', 'db'], delayAfterEnrollment: 20, enabled: false },
+        internalOptions: { 'agent.state_interval': 5, 'agent.recv_timeout': 5 },
+      });
+      const sdk = new AgentClient({
+        agent: sdkKey!,
+        servers: servers.map((s) => ({ address: '127.0.0.1', port: s.port, maxRetries: s.maxRetries, retryInterval: s.retryInterval * 1000 })),
+        notifyTime: 2000,
+        timeReconnect: 12_000,
+        handshakeTimeout: 5000,
+        configProfile: 'debian, debian12',
+        autoRestart: false,
+        labels: [
+          { key: 'env', value: 'ci' },
+          { key: 'token', value: 'x', hidden: true },
+        ],
+        enrollment: { enabled: false, managerAddress: '127.0.0.1', agentName: 'same-name', groups: ['web', 'db'] },
+      });
+      ctx.onTestFinished(() => sdk.stop({ drainTimeout: 0 }));
+      await sdk.start();
+      await manager.waitForAgents(2, { timeout: 15_000 });
+      const ask = (id: string, command: string) => manager.request(id, 'agent', command, { timeout: 5_000 });
+      // the TLS cipher list is each one's own (OpenSSL's for agentd, Node's for agentlink)
+      const sameCiphers = (text: string) => text.replace(/"ssl_cipher":"[^"]*"/, '"ssl_cipher":"…"');
+      for (const command of ['getconfig client', 'getconfig buffer', 'getconfig labels', 'getconfig internal', 'getconfig anti_tampering', 'getconfig nosuch', 'getconfig', 'reboot']) {
+        const [real, ours] = await Promise.all([ask(key.id, command), ask(sdkKey!.id, command)]);
+        expect({ command, answer: sameCiphers(ours) }).toEqual({ command, answer: sameCiphers(real) });
+      }
+      // getstate: the same fields, types and status (the counters and times are each agent's own)
+      const [real, ours] = (await Promise.all([ask(key.id, 'getstate'), ask(sdkKey!.id, 'getstate')])).map((t) => JSON.parse(t) as { error: number; data: Record<string, unknown> });
+      const shape = (s: { error: number; data: Record<string, unknown> }) => ({ error: s.error, data: Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, typeof v])) });
+      expect(Object.keys(ours!.data)).toEqual(Object.keys(real!.data));
+      expect(shape(ours!)).toEqual(shape(real!));
+      expect(ours!.data.status).toBe(real!.data.status);
     }, 30_000);
 
     it('active response: agentd forwards the text after "#!-execd " to queue/alerts/execq, NUL-terminated', async (ctx) => {
