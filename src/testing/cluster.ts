@@ -267,8 +267,9 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
   }
 
   /**
-   * Kills a node: every connection is reset (RST) and the port closed, so agents see their
-   * connection fail and new connects get `ECONNREFUSED`. Its agents are marked `disconnected`.
+   * Kills a node: the port is closed, then every connection reset (RST), so agents see their
+   * connection fail and new connects get `ECONNREFUSED`, even one made right after the reset. Its
+   * agents are marked `disconnected`.
    *
    * @param name - node name.
    */
@@ -278,6 +279,9 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
     slot.alive = false;
     const m = slot.manager;
     for (const id of m.connectedAgentIds()) m.markDisconnected(id);
+    // The port closes first, as when the process dies: an agent that reconnects at once after the
+    // reset is refused, instead of reaching the dying node's listener in between.
+    await m.setFaults({ refuseConnections: true });
     m.resetConnections();
     slot.events += m.stats().eventsReceived;
     await m.close();
