@@ -89,14 +89,18 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 failover over MockCluster', async
     const { arrivals, reset } = recordArrivals(cluster);
     const arrival = (id: string, node: string): number | undefined => arrivals.get(id)?.find((a) => a.node === node)?.at;
     const bothOn = (node: string) => () => arrival(realKey.id, node) !== undefined && arrival(sdkKey.id, node) !== undefined;
+    // Arrival times are seen by this process, which also runs the AgentClient: on a loaded machine
+    // its timers fire late, agentd's do not. The tolerances allow for that; the measured
+    // differences on an idle machine are in the comments at each phase.
     const compare = (phase: string, node: string, expectedMs: number, toleranceMs: number) => {
       const a = arrival(realKey.id, node)!;
       const b = arrival(sdkKey.id, node)!;
-      ctx.annotate(`${phase}: agentd reached ${node} after ${a} ms, AgentClient after ${b} ms (expected about ${expectedMs} ms)`);
-      expect(Math.abs(a - b)).toBeLessThanOrEqual(toleranceMs);
+      const what = `${phase}: agentd reached ${node} after ${a} ms, AgentClient after ${b} ms (expected about ${expectedMs} ms, at most ${toleranceMs} ms apart)`;
+      ctx.annotate(what);
+      expect(Math.abs(a - b), what).toBeLessThanOrEqual(toleranceMs);
       for (const t of [a, b]) {
-        expect(t).toBeGreaterThanOrEqual(expectedMs - 1_000);
-        expect(t).toBeLessThanOrEqual(expectedMs * 2);
+        expect(t, what).toBeGreaterThanOrEqual(expectedMs - 1_000);
+        expect(t, what).toBeLessThanOrEqual(expectedMs * 2);
       }
     };
 
@@ -107,8 +111,8 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 failover over MockCluster', async
     reset();
     await cluster.kill('node1');
     await ctx.expect.poll(bothOn('node2'), { timeout: 15_000 }).toBe(true);
-    // both sleep exactly retry_interval: measured within 50 ms of each other
-    compare('node1 killed', 'node2', 4_000, 1_000);
+    // both sleep exactly retry_interval: measured 20 to 50 ms apart when the machine is idle
+    compare('node1 killed', 'node2', 4_000, 2_000);
     expect(agentdAttempts(real, mark, portToNode)).toEqual(['node1', 'node1', 'node2']);
     expect(sdkAttempts).toEqual(['node1', 'node1', 'node2']);
 
@@ -127,7 +131,7 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 failover over MockCluster', async
     await ctx.expect.poll(bothOn('node1'), { timeout: 25_000, interval: 100 }).toBe(true);
     // agentd checks time-reconnect once a second on whole seconds with '>': it notices the silence
     // 0 to 2 s later than AgentClient, which times it exactly (measured: about 1 s later)
-    compare('node2 hung', 'node1', 12_000, 2_500);
+    compare('node2 hung', 'node1', 12_000, 3_000);
     expect(agentdAttempts(real, mark, portToNode)).toEqual(['node2', 'node2', 'node1']);
     expect(sdkAttempts).toEqual(['node2', 'node2', 'node1']);
     await cluster.waitForAgents(2, { timeout: 5_000 });
