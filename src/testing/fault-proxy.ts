@@ -4,8 +4,6 @@
  *
  * @module
  */
-import { connect, createServer } from 'node:net';
-import type { Server, Socket } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import { systemClock, unrefTimeout } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
@@ -13,6 +11,9 @@ import type { Logger } from '../config/options.js';
 import { ConfigError, StateError, toListenError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { FRAME_HEADER_SIZE } from '../protocol/index.js';
+import { TcpAcceptor } from '../transport/node-listener.js';
+import { connectRaw } from '../transport/raw.js';
+import type { RawSocket as Socket } from '../transport/raw.js';
 
 /** A value per direction: `up` is agent → manager, `down` is manager → agent. */
 export interface PerDirection<T> {
@@ -73,7 +74,6 @@ export interface FaultProxyEvents {
 
 /** Largest amount queued in one direction before the source socket is paused. */
 const MAX_QUEUED = 1 << 20;
-const RELISTEN_DEADLINE_MS = 5000;
 
 /** Tracks frame boundaries of a length-prefixed stream and finds where to cut it. */
 class FrameTracker {
@@ -189,7 +189,7 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
   #bandwidth: PerDirection<number>;
   #blackhole = false;
   #refuse = false;
-  #server: Server | undefined;
+  readonly #acceptor: TcpAcceptor;
   #port = 0;
   #state: 'new' | 'running' | 'closed' = 'new';
   #seq = 0;
@@ -219,6 +219,7 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
     this.#log = (options.logger ?? silentLogger).child({ component: 'fault-proxy' });
     this.#latency = perDirection('latencyMs', options.latencyMs, { up: 0, down: 0 });
     this.#bandwidth = perDirection('bandwidthBytesPerSec', options.bandwidthBytesPerSec, { up: 0, down: 0 });
+    this.#acceptor = new TcpAcceptor({ host: this.#host, allowHalfOpen: true, onSocket: (s) => this.#onClient(s), clock: this.#clock, logger: this.#log });
   }
 
   /**
@@ -233,12 +234,11 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
     if (this.#state !== 'new') throw new StateError('FaultProxy.start() was already called', 'ERR_INVALID_STATE');
     this.#state = 'running';
     try {
-      this.#server = await this.#listen(this.#requestedPort);
+      this.#port = await this.#acceptor.listen(this.#requestedPort);
     } catch (err) {
       this.#state = 'closed';
       throw toListenError(err, 'FaultProxy', this.#host, this.#requestedPort);
     }
-    this.#port = (this.#server.address() as { port: number }).port;
     return { port: this.#port };
   }
 
@@ -331,7 +331,7 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
   set refuse(on: boolean) {
     if (on === this.#refuse) return;
     this.#refuse = on;
-    this.#listenOp = this.#listenOp.then(() => this.#applyRefuse()).catch(() => undefined);
+    if (this.#state === 'running') this.#listenOp = this.#acceptor.refuse(on);
   }
 
   /** Resolves once the listener follows the last {@link FaultProxy.refuse} change. */
@@ -381,13 +381,11 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
-    await this.#listenOp;
+    const stopped = this.#acceptor.close();
     for (const c of [...this.#conns]) this.#end(c, 'proxy-closed');
     for (const c of [...this.#cutting]) c.release?.();
     this.#cutting.clear();
-    const server = this.#server;
-    this.#server = undefined;
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await stopped;
   }
 
   /** Same as {@link FaultProxy.close}. */
@@ -395,57 +393,12 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
     await this.close();
   }
 
-  #listen(port: number): Promise<Server> {
-    return new Promise((resolve, reject) => {
-      const server = createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.#onClient(s));
-      const onError = (err: Error): void => {
-        server.close();
-        reject(err);
-      };
-      server.once('error', onError);
-      server.listen({ host: this.#host, port, exclusive: true }, () => {
-        server.off('error', onError);
-        server.on('error', () => undefined);
-        resolve(server);
-      });
-    });
-  }
-
-  async #applyRefuse(): Promise<void> {
-    if (this.#state !== 'running') return;
-    if (this.#refuse) {
-      const s = this.#server;
-      this.#server = undefined;
-      s?.close();
-      return;
-    }
-    if (this.#server !== undefined) return;
-    const deadline = this.#clock.monotonic() + RELISTEN_DEADLINE_MS;
-    for (;;) {
-      try {
-        const s = await this.#listen(this.#port);
-        if (this.#state !== 'running' || this.#refuse) {
-          s.close();
-          return;
-        }
-        this.#server = s;
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || this.#clock.monotonic() > deadline) {
-          this.#log.error({ err: (err as Error).message }, 'FaultProxy cannot listen again');
-          return;
-        }
-        await new Promise<void>((r) => unrefTimeout(this.#clock, r, 50));
-      }
-    }
-  }
-
   #onClient(client: Socket): void {
     if (this.#state !== 'running' || this.#refuse) {
       client.destroy();
       return;
     }
-    const upstream = connect({ host: this.#target.host, port: this.#target.port, allowHalfOpen: true, noDelay: true });
+    const upstream = connectRaw(this.#target, { allowHalfOpen: true });
     const c = new ProxyConn(++this.#seq, client, upstream);
     this.#conns.add(c);
     this.#stats.connectionsTotal++;

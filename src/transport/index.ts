@@ -1,6 +1,7 @@
 /**
- * Transports: the only code that touches sockets. `createDefaultTransportFactory()` gives real TCP
- * and UDP sockets; the in-memory network for unit tests is in `agentlink/testing`.
+ * Transports: the only code that touches sockets, on both sides. `createDefaultTransportFactory()`
+ * gives the agent real TCP and UDP sockets; `listenNode()` is the server side of the same seam (a
+ * {@link Listener}). The in-memory network for unit tests, with both sides, is in `agentlink/testing`.
  *
  * @module
  */
@@ -22,6 +23,18 @@ export { TcpTransport, createTcpTransport, DEFAULT_TCP_KEEPALIVE_DELAY, DEFAULT_
 export type { TcpTransportOptions, TcpSocketFactory } from './tcp.js';
 export { UdpTransport, createUdpTransport, MAX_UDP_PAYLOAD_IPV4, MAX_UDP_PAYLOAD_IPV6 } from './udp.js';
 export type { UdpTransportOptions } from './udp.js';
+export { RELISTEN_DEADLINE_MS } from './listener.js';
+export type {
+  DatagramPeer,
+  ListenOptions,
+  Listener,
+  ListenerEvents,
+  ListenerFactory,
+  ListenerProtocol,
+  ServerConnection,
+  ServerConnectionEvents,
+} from './listener.js';
+export { listenNode } from './node-listener.js';
 export type {
   MemoryConnection,
   MemoryConnectionEvents,

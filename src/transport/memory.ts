@@ -10,11 +10,15 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
-import { systemClock, unrefTimeout } from '../clock.js';
-import type { Clock, TimerHandle } from '../clock.js';
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { AbortError, ConnectionError, DecodeError, StateError, toConnectionError } from '../errors.js';
 import type { AgentlinkError } from '../errors.js';
 import { FRAME_HEADER_SIZE, MAX_FRAME_SIZE } from '../protocol/framing.js';
+import { guardConnect, where } from './connect-guard.js';
+import type { ListenerFactory } from './listener.js';
+import { listenMemory } from './memory-listener.js';
+import type { ConnectGuard } from './connect-guard.js';
 import { MAX_UDP_PAYLOAD_IPV4 } from './udp.js';
 import type {
   Transport,
@@ -67,6 +71,8 @@ export interface MemoryConnection extends EventEmitter<MemoryConnectionEvents> {
   readonly target: TransportTarget;
   /** The client's local address (its `localAddress` option, or the network's default). */
   readonly agentAddress: string;
+  /** The client's local port, allocated by the network (from 50000) when it connected. */
+  readonly agentPort: number;
   /** Every payload received from the client, in order (copies). */
   readonly received: Buffer[];
   /** Whether the connection is closed on the server side. */
@@ -97,6 +103,11 @@ export interface MemoryConnection extends EventEmitter<MemoryConnectionEvents> {
 export interface MemoryNetwork {
   /** The transport factory to give to the code under test. */
   readonly factory: TransportFactory;
+  /**
+   * The listener factory to give to a server written against the {@link Listener} seam, such as
+   * `new MockManager({ listener: network.listenerFactory })`: it listens on this network.
+   */
+  readonly listenerFactory: ListenerFactory;
   /**
    * Starts a listener.
    *
@@ -143,10 +154,6 @@ function defer(fn: () => void): void {
   void Promise.resolve().then(fn);
 }
 
-function where(target: TransportTarget): string {
-  return `'[${target.address}]:${target.port}/${target.protocol}'`;
-}
-
 function sysError(code: 'ECONNREFUSED' | 'ECONNRESET', syscall: string, target: TransportTarget): NodeJS.ErrnoException {
   const errno = code === 'ECONNREFUSED' ? -111 : -104;
   return Object.assign(new Error(`${syscall} ${code} ${target.address}:${target.port}`), { code, errno, syscall });
@@ -154,20 +161,24 @@ function sysError(code: 'ECONNREFUSED' | 'ECONNRESET', syscall: string, target: 
 
 /** First port handed out for `listen(address, 0)`. */
 const FIRST_EPHEMERAL_PORT = 40_000;
+const FIRST_CLIENT_PORT = 50_000;
 
 class Network implements MemoryNetwork {
   readonly factory: TransportFactory;
+  readonly listenerFactory: ListenerFactory;
   readonly clock: Clock;
   readonly defaultLocalAddress: string;
   readonly #servers = new Map<string, Server>();
   readonly #unreachable = new Map<string, 'refuse' | 'blackhole'>();
   readonly #connections: Connection[] = [];
   #nextPort = FIRST_EPHEMERAL_PORT;
+  #nextClientPort = FIRST_CLIENT_PORT;
 
   constructor(options: MemoryNetworkOptions) {
     this.clock = options.clock ?? systemClock;
     this.defaultLocalAddress = options.localAddress ?? '127.0.0.1';
     this.factory = (target, connectOptions) => new MemoryTransport(this, target, connectOptions);
+    this.listenerFactory = (listenOptions) => listenMemory(this, listenOptions);
   }
 
   listen(address: string, port: number, protocol: 'tcp' | 'udp' = 'tcp'): MemoryServer {
@@ -203,6 +214,13 @@ class Network implements MemoryNetwork {
 
   server(target: TransportTarget): Server | undefined {
     return this.#servers.get(serverKey(target.protocol, target.address, target.port));
+  }
+
+  /** A local port for a client transport (wraps after 65535). */
+  clientPort(): number {
+    const p = this.#nextClientPort;
+    this.#nextClientPort = p >= 65_535 ? FIRST_CLIENT_PORT : p + 1;
+    return p;
   }
 
   addConnection(conn: Connection): void {
@@ -260,6 +278,7 @@ class Connection extends EventEmitter<MemoryConnectionEvents> implements MemoryC
   constructor(
     readonly target: TransportTarget,
     readonly agentAddress: string,
+    readonly agentPort: number,
     readonly transport: MemoryTransport,
     readonly server: Server,
   ) {
@@ -322,8 +341,9 @@ class MemoryTransport extends EventEmitter<TransportEvents> implements Transport
   readonly #options: TransportConnectOptions;
   #state: TransportState = 'idle';
   #conn: Connection | undefined = undefined;
-  #connectTimer: TimerHandle | undefined = undefined;
-  #settleConnect: ((error?: AgentlinkError) => void) | undefined = undefined;
+  /** The pending connect; set only while connecting. */
+  #connecting: ConnectGuard | undefined = undefined;
+  readonly #localPort: number;
   #localAddress: string | undefined = undefined;
   #bytesIn = 0;
   #bytesOut = 0;
@@ -331,6 +351,7 @@ class MemoryTransport extends EventEmitter<TransportEvents> implements Transport
   constructor(network: Network, target: TransportTarget, options: TransportConnectOptions) {
     super();
     this.#network = network;
+    this.#localPort = network.clientPort();
     this.target = { address: target.address, port: target.port, protocol: target.protocol };
     this.#options = options;
   }
@@ -352,54 +373,21 @@ class MemoryTransport extends EventEmitter<TransportEvents> implements Transport
   }
 
   connect(): Promise<void> {
-    if (this.#state !== 'idle') {
-      return Promise.reject(
-        new StateError(`connect() was already called on the memory transport to ${where(this.target)} (state ${this.#state})`, 'ERR_INVALID_STATE'),
-      );
-    }
-    const { signal, connectTimeout } = this.#options;
-    if (signal?.aborted) {
-      this.#state = 'closed';
-      return Promise.reject(new AbortError(`Connect to ${where(this.target)} aborted`, { cause: signal.reason }));
-    }
-    this.#state = 'connecting';
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        this.#settleConnect?.(new AbortError(`Connect to ${where(this.target)} aborted`, { cause: signal?.reason }));
-      };
-      this.#settleConnect = (error) => {
-        this.#settleConnect = undefined;
-        this.#network.clock.clearTimeout(this.#connectTimer);
-        this.#connectTimer = undefined;
-        signal?.removeEventListener('abort', onAbort);
-        if (error === undefined) {
-          resolve();
-        } else {
-          this.#state = 'closed';
-          reject(error);
-        }
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (connectTimeout > 0) {
-        this.#connectTimer = unrefTimeout(
-          this.#network.clock,
-          () => {
-            this.#settleConnect?.(
-              new ConnectionError(`Unable to connect to ${where(this.target)}: no answer within connectTimeout (${connectTimeout} ms)`, 'ERR_CONNECT_TIMEOUT', {
-                server: this.target,
-              }),
-            );
-          },
-          connectTimeout,
-        );
-      }
-      defer(() => this.#attempt());
+    const guard = guardConnect('memory', this.target, this.#state, this.#options, this.#network.clock, (error) => {
+      this.#connecting = undefined;
+      if (error !== undefined) this.#state = 'closed';
     });
+    if (!guard.pending) return guard.promise;
+    this.#state = 'connecting';
+    this.#connecting = guard;
+    defer(() => this.#attempt());
+    return guard.promise;
   }
 
   #attempt(): void {
-    if (this.#state !== 'connecting' || this.#settleConnect === undefined) return;
-    const settle = this.#settleConnect;
+    const guard = this.#connecting;
+    if (this.#state !== 'connecting' || guard === undefined) return;
+    const settle = (error?: AgentlinkError): void => guard.settle(error);
     const localAddress = this.#options.localAddress ?? this.#network.defaultLocalAddress;
     if (this.target.protocol === 'udp') {
       // A UDP connect is local: it succeeds whatever is (or is not) at the other end.
@@ -415,7 +403,7 @@ class MemoryTransport extends EventEmitter<TransportEvents> implements Transport
       settle(toConnectionError(sysError('ECONNREFUSED', 'connect', this.target), this.target, 'connect'));
       return;
     }
-    const conn = new Connection(this.target, localAddress, this, server);
+    const conn = new Connection(this.target, localAddress, this.#localPort, this, server);
     this.#conn = conn;
     this.#localAddress = localAddress;
     this.#state = 'open';
@@ -475,7 +463,7 @@ class MemoryTransport extends EventEmitter<TransportEvents> implements Transport
     }
     let conn = this.#conn;
     if (conn === undefined || conn.closed || conn.server !== server) {
-      const fresh = new Connection(this.target, this.#localAddress ?? this.#network.defaultLocalAddress, this, server);
+      const fresh = new Connection(this.target, this.#localAddress ?? this.#network.defaultLocalAddress, this.#localPort, this, server);
       conn = fresh;
       this.#conn = fresh;
       server.udpConnections.add(fresh);
@@ -550,7 +538,7 @@ class MemoryTransport extends EventEmitter<TransportEvents> implements Transport
 
   #closeLocally(abrupt: boolean): void {
     if (this.#state === 'connecting') {
-      this.#settleConnect?.(new AbortError(`Connect to ${where(this.target)} aborted by ${abrupt ? 'destroy' : 'close'}()`));
+      this.#connecting?.settle(new AbortError(`Connect to ${where(this.target)} aborted by ${abrupt ? 'destroy' : 'close'}()`));
       return;
     }
     if (this.#state === 'idle') {

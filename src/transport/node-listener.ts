@@ -17,15 +17,8 @@ import { DecodeError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { FRAME_HEADER_SIZE, FrameDecoder, MAX_FRAME_SIZE, encodeTcpFrame } from '../protocol/framing.js';
 import { RELISTEN_DEADLINE_MS } from './listener.js';
-import type {
-  DatagramPeer,
-  ListenOptions,
-  Listener,
-  ListenerEvents,
-  ListenerProtocol,
-  ServerConnection,
-  ServerConnectionEvents,
-} from './listener.js';
+import { ListenerBase } from './listener-base.js';
+import type { DatagramPeer, ListenOptions, Listener, ServerConnection, ServerConnectionEvents } from './listener.js';
 
 /** Attempts to bind a TCP + UDP pair on port 0 when UDP finds the port TCP got already taken. */
 const BIND_ATTEMPTS = 20;
@@ -208,7 +201,6 @@ class NodeServerConnection extends EventEmitter<ServerConnectionEvents> implemen
     socket.on('drain', () => this.emit('drain'));
     socket.on('close', () => {
       this.#closed = true;
-      owner.forget(this);
       this.emit('close');
     });
   }
@@ -278,47 +270,19 @@ class NodeServerConnection extends EventEmitter<ServerConnectionEvents> implemen
   }
 }
 
-class NodeListener extends EventEmitter<ListenerEvents> implements Listener {
-  readonly host: string;
-  readonly protocols: readonly ListenerProtocol[];
-  readonly clock: Clock;
+class NodeListener extends ListenerBase<NodeServerConnection> {
   readonly #log: Logger;
   readonly #udpRecvBuffer: number | undefined;
   readonly #tcp: TcpAcceptor | undefined;
-  readonly #conns = new Set<NodeServerConnection>();
   #udp: UdpSocket | undefined;
-  #port = 0;
-  #seq = 0;
-  #bytesIn = 0;
-  #maxBufferedIn = 0;
-  #closed = false;
 
   constructor(options: ListenOptions) {
-    super();
-    this.host = options.host;
-    this.protocols = [...new Set(options.protocols)];
-    this.clock = options.clock ?? systemClock;
+    super(options);
     this.#log = options.logger ?? silentLogger;
     this.#udpRecvBuffer = options.udpReceiveBufferSize;
     if (this.protocols.includes('tcp')) {
       this.#tcp = new TcpAcceptor({ host: this.host, onSocket: (s) => this.#onSocket(s), clock: this.clock, logger: this.#log });
     }
-  }
-
-  get port(): number {
-    return this.#port;
-  }
-
-  get bytesIn(): number {
-    return this.#bytesIn;
-  }
-
-  get maxBufferedIn(): number {
-    return this.#maxBufferedIn;
-  }
-
-  get connections(): number {
-    return this.#conns.size;
   }
 
   /** Binds TCP first, then UDP on its port; with port 0 the pair is retried when UDP finds the port taken. */
@@ -334,7 +298,7 @@ class NodeListener extends EventEmitter<ListenerEvents> implements Listener {
           this.#udp = await this.#bindUdp(port);
           port = this.#udp.address().port;
         }
-        this.#port = port;
+        this.bound(port);
         return;
       } catch (err) {
         lastErr = err;
@@ -366,7 +330,7 @@ class NodeListener extends EventEmitter<ListenerEvents> implements Listener {
         }
         sock.on('error', (err) => this.#log.warn({ err: err.message }, 'UDP socket error'));
         sock.on('message', (msg, rinfo) => {
-          this.#bytesIn += msg.length;
+          this.countIn(msg.length);
           this.emit('datagram', msg, { address: rinfo.address, port: rinfo.port });
         });
         resolve(sock);
@@ -375,76 +339,27 @@ class NodeListener extends EventEmitter<ListenerEvents> implements Listener {
   }
 
   #onSocket(socket: Socket): void {
-    if (this.#closed) {
-      socket.destroy();
-      return;
-    }
-    const conn = new NodeServerConnection(++this.#seq, socket, this);
-    this.#conns.add(conn);
-    this.emit('connection', conn);
-  }
-
-  /** @internal */
-  forget(conn: NodeServerConnection): void {
-    this.#conns.delete(conn);
-  }
-
-  /** @internal */
-  countIn(bytes: number): void {
-    this.#bytesIn += bytes;
-  }
-
-  /** @internal */
-  noteBuffered(bytes: number): void {
-    if (bytes > this.#maxBufferedIn) this.#maxBufferedIn = bytes;
+    if (this.closed) socket.destroy();
+    else this.adopt(new NodeServerConnection(this.nextId(), socket, this));
   }
 
   refuse(on: boolean): Promise<void> {
-    if (this.#closed || this.#tcp === undefined) return Promise.resolve();
+    if (this.closed || this.#tcp === undefined) return Promise.resolve();
     return this.#tcp.refuse(on);
   }
 
   sendDatagram(payload: Buffer, peer: DatagramPeer): boolean {
     const udp = this.#udp;
-    if (udp === undefined || this.#closed) return false;
+    if (udp === undefined || this.closed) return false;
     udp.send(payload, peer.port, peer.address, (err) => {
       if (err) this.#log.debug({ err: err.message }, 'UDP send failed');
     });
     return true;
   }
 
-  async drain(timeoutMs: number): Promise<void> {
-    if (this.#closed) return;
-    await this.#tcp?.refuse(true);
-    const open = [...this.#conns];
-    if (open.length > 0) {
-      let timer: TimerHandle | undefined;
-      await Promise.race([
-        Promise.all(
-          open.map(
-            (c) =>
-              new Promise<void>((resolve) => {
-                c.once('close', () => resolve());
-                c.end();
-              }),
-          ),
-        ),
-        new Promise<void>((resolve) => {
-          timer = unrefTimeout(this.clock, resolve, timeoutMs);
-        }),
-      ]);
-      this.clock.clearTimeout(timer);
-    }
-    await this.close();
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  protected async release(): Promise<void> {
     const tasks: Promise<unknown>[] = [];
-    const tcp = this.#tcp;
-    if (tcp !== undefined) tasks.push(tcp.close());
-    for (const c of this.#conns) c.destroy();
+    if (this.#tcp !== undefined) tasks.push(this.#tcp.close());
     const udp = this.#udp;
     this.#udp = undefined;
     if (udp !== undefined) tasks.push(new Promise<void>((resolve) => udp.close(() => resolve())));

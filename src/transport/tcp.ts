@@ -10,6 +10,8 @@ import { systemClock, unrefTimeout } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import { AbortError, AgentlinkError, ConnectionError, StateError, toConnectionError } from '../errors.js';
 import { FrameDecoder, encodeTcpFrame } from '../protocol/framing.js';
+import { detach, guardConnect, where } from './connect-guard.js';
+import type { ConnectGuard } from './connect-guard.js';
 import type { Transport, TransportConnectOptions, TransportEvents, TransportState, TransportTarget } from './types.js';
 
 /** Default TCP keepalive idle time before the first probe, in milliseconds. */
@@ -91,10 +93,9 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
   #state: TransportState = 'idle';
   #socket: net.Socket | undefined = undefined;
   #decoder: FrameDecoder | undefined = undefined;
-  #connectTimer: TimerHandle | undefined = undefined;
   #closeTimer: TimerHandle | undefined = undefined;
-  /** Settles the pending connect; set only while connecting. */
-  #settleConnect: ((error?: AgentlinkError) => void) | undefined = undefined;
+  /** The pending connect; set only while connecting. */
+  #connecting: ConnectGuard | undefined = undefined;
   /** Why the socket is going away, when the peer or the stream is at fault. */
   #closeReason: AgentlinkError | undefined = undefined;
   #localAddress: string | undefined = undefined;
@@ -146,69 +147,37 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
    *   meanwhile; {@link StateError} `ERR_INVALID_STATE` when called twice.
    */
   connect(): Promise<void> {
-    if (this.#state !== 'idle') {
-      return Promise.reject(
-        new StateError(`connect() was already called on the TCP transport to ${where(this.target)} (state ${this.#state})`, 'ERR_INVALID_STATE'),
-      );
-    }
-    const { signal, connectTimeout, localAddress } = this.#options;
-    if (signal?.aborted) {
-      this.#state = 'closed';
-      return Promise.reject(new AbortError(`Connect to ${where(this.target)} aborted`, { cause: signal.reason }));
-    }
-    this.#state = 'connecting';
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        this.#settleConnect?.(new AbortError(`Connect to ${where(this.target)} aborted`, { cause: signal?.reason }));
-      };
-      this.#settleConnect = (error) => {
-        this.#settleConnect = undefined;
-        this.#clock.clearTimeout(this.#connectTimer);
-        this.#connectTimer = undefined;
-        signal?.removeEventListener('abort', onAbort);
-        if (error === undefined) {
-          resolve();
-          return;
-        }
-        this.#state = 'closed';
-        const socket = this.#socket;
-        this.#socket = undefined;
-        if (socket !== undefined) {
-          socket.removeAllListeners();
-          socket.on('error', () => {});
-          socket.destroy();
-        }
-        reject(error);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (connectTimeout > 0) {
-        this.#connectTimer = unrefTimeout(
-          this.#clock,
-          () => {
-            this.#settleConnect?.(
-              new ConnectionError(`Unable to connect to ${where(this.target)}: no answer within connectTimeout (${connectTimeout} ms)`, 'ERR_CONNECT_TIMEOUT', {
-                server: this.target,
-              }),
-            );
-          },
-          connectTimeout,
-        );
-      }
-      const connectOptions: net.TcpNetConnectOpts = { host: this.target.address, port: this.target.port };
-      if (localAddress !== undefined) connectOptions.localAddress = localAddress;
-      let socket: net.Socket;
-      try {
-        socket = (this.#options.createSocket ?? net.connect)(connectOptions);
-      } catch (err) {
-        // net.connect throws synchronously on invalid options (bad port, bad localAddress).
-        this.#settleConnect(toConnectionError(err, this.target, 'connect'));
-        return;
-      }
-      this.#socket = socket;
-      socket.once('connect', () => this.#onConnect(socket));
-      socket.on('error', (err) => this.#onError(socket, err));
-      socket.on('close', () => this.#onSocketClose(socket));
+    const { localAddress } = this.#options;
+    const guard = guardConnect('TCP', this.target, this.#state, this.#options, this.#clock, (error) => {
+      this.#connecting = undefined;
+      if (error !== undefined) this.#abandon();
     });
+    if (!guard.pending) return guard.promise;
+    this.#state = 'connecting';
+    this.#connecting = guard;
+    const connectOptions: net.TcpNetConnectOpts = { host: this.target.address, port: this.target.port };
+    if (localAddress !== undefined) connectOptions.localAddress = localAddress;
+    let socket: net.Socket;
+    try {
+      socket = (this.#options.createSocket ?? net.connect)(connectOptions);
+    } catch (err) {
+      // net.connect throws synchronously on invalid options (bad port, bad localAddress).
+      guard.settle(toConnectionError(err, this.target, 'connect'));
+      return guard.promise;
+    }
+    this.#socket = socket;
+    socket.once('connect', () => this.#onConnect(socket));
+    socket.on('error', (err) => this.#onError(socket, err));
+    socket.on('close', () => this.#onSocketClose(socket));
+    return guard.promise;
+  }
+
+  /** A failed connect: `closed`, and the socket released without its events. */
+  #abandon(): void {
+    this.#state = 'closed';
+    const socket = this.#socket;
+    this.#socket = undefined;
+    if (socket !== undefined) detach(socket).destroy();
   }
 
   /**
@@ -240,7 +209,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
    */
   close(): void {
     if (this.#state === 'connecting') {
-      this.#settleConnect?.(new AbortError(`Connect to ${where(this.target)} aborted by close()`));
+      this.#connecting?.settle(new AbortError(`Connect to ${where(this.target)} aborted by close()`));
       return;
     }
     if (this.#state === 'idle') {
@@ -265,7 +234,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
    */
   destroy(): void {
     if (this.#state === 'connecting') {
-      this.#settleConnect?.(new AbortError(`Connect to ${where(this.target)} aborted by destroy()`));
+      this.#connecting?.settle(new AbortError(`Connect to ${where(this.target)} aborted by destroy()`));
       return;
     }
     if (this.#state === 'idle') {
@@ -297,7 +266,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       this.#fail(socket, new ConnectionError(`Lost connection with ${where(this.target)}: connection closed by the server`, 'ERR_CONNECTION_LOST', { server: this.target }));
     });
     this.#state = 'open';
-    this.#settleConnect?.();
+    this.#connecting?.settle();
   }
 
   #onData(socket: net.Socket, decoder: FrameDecoder, chunk: Buffer): void {
@@ -325,7 +294,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
 
   #onError(socket: net.Socket, err: Error): void {
     if (this.#state === 'connecting') {
-      this.#settleConnect?.(toConnectionError(err, this.target, 'connect'));
+      this.#connecting?.settle(toConnectionError(err, this.target, 'connect'));
       return;
     }
     this.#fail(socket, toConnectionError(err, this.target, 'io'));
@@ -343,7 +312,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     if (socket !== this.#socket) return;
     if (this.#state === 'connecting') {
       // Closed without an 'error' (should not happen with net.connect): still a failed connect.
-      this.#settleConnect?.(new ConnectionError(`Unable to connect to ${where(this.target)}: socket closed while connecting`, 'ERR_CONNECT', { server: this.target }));
+      this.#connecting?.settle(new ConnectionError(`Unable to connect to ${where(this.target)}: socket closed while connecting`, 'ERR_CONNECT', { server: this.target }));
       return;
     }
     const reason = this.#state === 'open' ? this.#closeReason : undefined;
@@ -357,11 +326,6 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     socket.on('error', () => {});
     this.emit('close', reason);
   }
-}
-
-/** Formats a target the way Wazuh logs it: `'[addr]:port/tcp'`. */
-function where(target: TransportTarget): string {
-  return `'[${target.address}]:${target.port}/${target.protocol}'`;
 }
 
 /**

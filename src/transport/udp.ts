@@ -8,11 +8,12 @@
 import * as dgram from 'node:dgram';
 import * as dns from 'node:dns';
 import { EventEmitter } from 'eventemitter3';
-import { systemClock, unrefTimeout } from '../clock.js';
-import type { Clock, TimerHandle } from '../clock.js';
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { AbortError, ConnectionError, StateError, toConnectionError } from '../errors.js';
-import type { AgentlinkError } from '../errors.js';
+import { detach, guardConnect, where } from './connect-guard.js';
 import { normalizeAddress } from './tcp.js';
+import type { ConnectGuard } from './connect-guard.js';
 import type { Transport, TransportConnectOptions, TransportEvents, TransportState, TransportTarget } from './types.js';
 
 /** Largest UDP payload over IPv4 (65535 − 20-byte IP header − 8-byte UDP header). */
@@ -47,8 +48,8 @@ export class UdpTransport extends EventEmitter<TransportEvents> implements Trans
   #state: TransportState = 'idle';
   #socket: dgram.Socket | undefined = undefined;
   #maxPayload = MAX_UDP_PAYLOAD_IPV4;
-  #connectTimer: TimerHandle | undefined = undefined;
-  #settleConnect: ((error?: AgentlinkError) => void) | undefined = undefined;
+  /** The pending connect; set only while connecting. */
+  #connecting: ConnectGuard | undefined = undefined;
   #localAddress: string | undefined = undefined;
   #bytesIn = 0;
   #bytesOut = 0;
@@ -93,69 +94,36 @@ export class UdpTransport extends EventEmitter<TransportEvents> implements Trans
    *   {@link StateError} `ERR_INVALID_STATE` when called twice.
    */
   connect(): Promise<void> {
-    if (this.#state !== 'idle') {
-      return Promise.reject(
-        new StateError(`connect() was already called on the UDP transport to ${where(this.target)} (state ${this.#state})`, 'ERR_INVALID_STATE'),
-      );
-    }
-    const { signal, connectTimeout, localAddress } = this.#options;
-    if (signal?.aborted) {
-      this.#state = 'closed';
-      return Promise.reject(new AbortError(`Connect to ${where(this.target)} aborted`, { cause: signal.reason }));
-    }
-    this.#state = 'connecting';
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        this.#settleConnect?.(new AbortError(`Connect to ${where(this.target)} aborted`, { cause: signal?.reason }));
-      };
-      this.#settleConnect = (error) => {
-        this.#settleConnect = undefined;
-        this.#clock.clearTimeout(this.#connectTimer);
-        this.#connectTimer = undefined;
-        signal?.removeEventListener('abort', onAbort);
-        if (error === undefined) {
-          resolve();
-          return;
-        }
-        this.#state = 'closed';
-        const socket = this.#socket;
-        this.#socket = undefined;
-        if (socket !== undefined) {
-          socket.removeAllListeners();
-          socket.on('error', () => {});
-          try {
-            socket.close();
-          } catch {
-            // already closed
-          }
-        }
-        reject(error);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (connectTimeout > 0) {
-        this.#connectTimer = unrefTimeout(
-          this.#clock,
-          () => {
-            this.#settleConnect?.(
-              new ConnectionError(`Unable to connect to ${where(this.target)}: not ready within connectTimeout (${connectTimeout} ms)`, 'ERR_CONNECT_TIMEOUT', {
-                server: this.target,
-              }),
-            );
-          },
-          connectTimeout,
-        );
-      }
-      dns.lookup(this.target.address, (err, address, family) => {
-        if (this.#state !== 'connecting' || this.#settleConnect === undefined) return;
-        if (err) {
-          this.#settleConnect(
-            new ConnectionError(`Could not resolve hostname '${this.target.address}': ${err.message}`, 'ERR_CONNECT', { server: this.target, cause: err }),
-          );
-          return;
-        }
-        this.#open(address, family, localAddress);
-      });
+    const { localAddress } = this.#options;
+    const guard = guardConnect('UDP', this.target, this.#state, this.#options, this.#clock, (error) => {
+      this.#connecting = undefined;
+      if (error !== undefined) this.#abandon();
     });
+    if (!guard.pending) return guard.promise;
+    this.#state = 'connecting';
+    this.#connecting = guard;
+    dns.lookup(this.target.address, (err, address, family) => {
+      if (this.#state !== 'connecting' || this.#connecting !== guard) return;
+      if (err) {
+        guard.settle(new ConnectionError(`Could not resolve hostname '${this.target.address}': ${err.message}`, 'ERR_CONNECT', { server: this.target, cause: err }));
+        return;
+      }
+      this.#open(address, family, localAddress);
+    });
+    return guard.promise;
+  }
+
+  /** A failed connect: `closed`, and the socket released without its events. */
+  #abandon(): void {
+    this.#state = 'closed';
+    const socket = this.#socket;
+    this.#socket = undefined;
+    if (socket === undefined) return;
+    try {
+      detach(socket).close();
+    } catch {
+      // already closed
+    }
   }
 
   #open(address: string, family: number, localAddress: string | undefined): void {
@@ -163,7 +131,7 @@ export class UdpTransport extends EventEmitter<TransportEvents> implements Trans
     try {
       socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
     } catch (err) {
-      this.#settleConnect?.(toConnectionError(err, this.target, 'connect'));
+      this.#connecting?.settle(toConnectionError(err, this.target, 'connect'));
       return;
     }
     this.#socket = socket;
@@ -179,14 +147,14 @@ export class UdpTransport extends EventEmitter<TransportEvents> implements Trans
           else this.#onConnect(socket);
         });
       } catch (err) {
-        this.#settleConnect?.(toConnectionError(err, this.target, 'connect'));
+        this.#connecting?.settle(toConnectionError(err, this.target, 'connect'));
       }
     };
     try {
       if (localAddress === undefined) connectSocket();
       else socket.bind({ address: localAddress, port: 0 }, connectSocket);
     } catch (err) {
-      this.#settleConnect?.(toConnectionError(err, this.target, 'connect'));
+      this.#connecting?.settle(toConnectionError(err, this.target, 'connect'));
     }
   }
 
@@ -202,7 +170,7 @@ export class UdpTransport extends EventEmitter<TransportEvents> implements Trans
       if (this.#state === 'open') this.emit('payload', msg);
     });
     this.#state = 'open';
-    this.#settleConnect?.();
+    this.#connecting?.settle();
   }
 
   /**
@@ -240,7 +208,7 @@ export class UdpTransport extends EventEmitter<TransportEvents> implements Trans
   /** Closes the socket; `close` follows with no error. Idempotent; during a connect it aborts the connect. */
   close(): void {
     if (this.#state === 'connecting') {
-      this.#settleConnect?.(new AbortError(`Connect to ${where(this.target)} aborted by close()`));
+      this.#connecting?.settle(new AbortError(`Connect to ${where(this.target)} aborted by close()`));
       return;
     }
     if (this.#state === 'idle') {
@@ -264,7 +232,7 @@ export class UdpTransport extends EventEmitter<TransportEvents> implements Trans
   #onError(socket: dgram.Socket, err: Error): void {
     if (socket !== this.#socket) return;
     if (this.#state === 'connecting') {
-      this.#settleConnect?.(toConnectionError(err, this.target, 'connect'));
+      this.#connecting?.settle(toConnectionError(err, this.target, 'connect'));
       return;
     }
     if (this.#state !== 'open') return;
@@ -282,7 +250,7 @@ export class UdpTransport extends EventEmitter<TransportEvents> implements Trans
   #onSocketClose(socket: dgram.Socket): void {
     if (socket !== this.#socket) return;
     if (this.#state === 'connecting') {
-      this.#settleConnect?.(new ConnectionError(`Unable to connect to ${where(this.target)}: socket closed while connecting`, 'ERR_CONNECT', { server: this.target }));
+      this.#connecting?.settle(new ConnectionError(`Unable to connect to ${where(this.target)}: socket closed while connecting`, 'ERR_CONNECT', { server: this.target }));
       return;
     }
     this.#state = 'closed';
@@ -290,11 +258,6 @@ export class UdpTransport extends EventEmitter<TransportEvents> implements Trans
     socket.removeAllListeners();
     this.emit('close');
   }
-}
-
-/** Formats a target the way Wazuh logs it: `'[addr]:port/udp'`. */
-function where(target: TransportTarget): string {
-  return `'[${target.address}]:${target.port}/${target.protocol}'`;
 }
 
 /**

@@ -11,7 +11,6 @@ import { StateError, toListenError } from '../../errors.js';
 import { FORCE_RECONNECT_MESSAGE, buildExecd } from '../../protocol/index.js';
 import type { AgentKey } from '../../protocol/index.js';
 import type { Listener, ServerConnection } from '../../transport/listener.js';
-import { listenNode } from '../../transport/node-listener.js';
 import { MockAuthd } from '../authd.js';
 import type { AgentStatusInfo } from '../authd.js';
 import { defaultFaults, mergeFaults } from '../faults.js';
@@ -149,7 +148,7 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
     const { host, port, protocols, logger } = this.#opts;
     try {
       try {
-        this.#ctx.listener = await listenNode({ host, port, protocols, udpReceiveBufferSize: this.#opts.udpRecvBuffer, clock: this.#opts.clock, logger });
+        this.#ctx.listener = await this.#opts.listener({ host, port, protocols, udpReceiveBufferSize: this.#opts.udpRecvBuffer, clock: this.#opts.clock, logger });
       } catch (err) {
         throw toListenError(err, 'remoted', host, port);
       }

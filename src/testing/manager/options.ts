@@ -8,6 +8,8 @@ import type { Clock } from '../../clock.js';
 import type { Logger } from '../../config/options.js';
 import { ConfigError } from '../../errors.js';
 import { silentLogger } from '../../logger.js';
+import type { ListenerFactory } from '../../transport/listener.js';
+import { listenNode } from '../../transport/node-listener.js';
 import type { MockAuthdOptions } from '../authd.js';
 import type { ManagerProtocol, MockManagerOptions, SharedFileInput } from './types.js';
 
@@ -36,6 +38,7 @@ export interface ResolvedManagerOptions {
   udpRecvBuffer: number;
   authd: true | Partial<MockAuthdOptions> | undefined;
   sharedFiles: Record<string, readonly SharedFileInput[]>;
+  listener: ListenerFactory;
   /** Period of the one housekeeping timer. */
   sweepPeriod: number;
 }
@@ -84,6 +87,7 @@ export function resolveManagerOptions(options: MockManagerOptions): ResolvedMana
     udpRecvBuffer: intOption('udpReceiveBufferSize', options.udpReceiveBufferSize, 4 * 1024 * 1024, 1024, 2 ** 31 - 1),
     authd: options.authd === false ? undefined : options.authd,
     sharedFiles: options.sharedFiles ?? {},
+    listener: options.listener ?? listenNode,
     sweepPeriod: Math.max(10, Math.min(1000, Math.floor(Math.min(frameDeadline, disconnectionTime) / 2))),
   };
 }

@@ -195,7 +195,8 @@ export class Registry {
 
   /** Where the manager can send to an agent now (protocol.md 8.3), or undefined. */
   channelOf(agent: AgentEntry): Channel | undefined {
-    if (agent.lastSeen === 0 || this.#ctx.opts.clock.now() - agent.lastSeen > this.#ctx.opts.disconnectionTime) return undefined;
+    // Never heard from (messages counts from the first valid one: `lastSeen` 0 is a valid time under fake timers).
+    if (agent.messages === 0 || this.#ctx.opts.clock.now() - agent.lastSeen > this.#ctx.opts.disconnectionTime) return undefined;
     if (agent.session !== undefined) return agent.session.closed ? undefined : agent.session;
     if (agent.udpPeer !== undefined && agent.live) return agent.udpPeer;
     return undefined;
@@ -308,9 +309,9 @@ export class Registry {
       group: this.#ctx.keyStore.groupsOf(k.id)[0] ?? 'default',
       remoteAddress: s?.session?.address ?? s?.udpPeer?.address,
       remotePort: s?.session?.port ?? s?.udpPeer?.port,
-      lastSeen: s?.lastSeen || undefined,
-      lastKeepalive: s?.lastKeepalive || undefined,
-      connectedAt: s?.connectedAt || undefined,
+      lastSeen: s !== undefined && s.messages > 0 ? s.lastSeen : undefined,
+      lastKeepalive: s?.keepalive !== undefined ? s.lastKeepalive : undefined,
+      connectedAt: s !== undefined && s.sessions > 0 ? s.connectedAt : undefined,
       events: s?.events ?? 0,
       messages: s?.messages ?? 0,
       bytes: s?.bytes ?? 0,
@@ -326,7 +327,7 @@ export class Registry {
       agents[s.key.id] = {
         events: s.events,
         bytes: s.bytes,
-        lastKeepalive: s.lastKeepalive || undefined,
+        lastKeepalive: s.keepalive !== undefined ? s.lastKeepalive : undefined,
         node: this.#ctx.opts.name,
         status: s.status,
         method: s.method,

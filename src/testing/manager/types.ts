@@ -7,6 +7,7 @@ import type { Clock } from '../../clock.js';
 import type { Logger } from '../../config/options.js';
 import type { DecodeError, DecodeErrorCode } from '../../errors.js';
 import type { AgentKey, AgentMessage, CryptoMethod, KeepaliveLabel, MessageCounter, ParsedUname } from '../../protocol/index.js';
+import type { ListenerFactory } from '../../transport/listener.js';
 import type { MockAuthdOptions } from '../authd.js';
 import type { KeyStore } from '../keystore.js';
 import type { MockManager } from './mock-manager.js';
@@ -154,8 +155,15 @@ export interface SharedFileInput {
 export interface MockManagerOptions {
   /** Known agents: a shared {@link KeyStore}, key entries, or client.keys text. @default an empty store */
   keys?: KeyStore | readonly AgentKey[] | string;
-  /** Address to listen on. @default '127.0.0.1' */
+  /** Address to listen on (on an in-memory network: any string). @default '127.0.0.1' */
   host?: string;
+  /**
+   * How the manager listens: on real sockets ({@link agentlink!listenNode}), or, with the
+   * `listenerFactory` of a network from `createMemoryNetwork()`, on that in-memory network (agents
+   * then connect with the network's `factory`). The authd mock always uses a real TLS socket.
+   * @default listenNode
+   */
+  listener?: ListenerFactory;
   /** Port; 0 picks a free one. @default 0 */
   port?: number;
   /**

@@ -1,6 +1,7 @@
 /**
- * An independent "raw agent" for the test-kit tests: real sockets, frames built with the codec,
- * no AgentClient. It records every frame the manager sends and whether the socket closed.
+ * An independent "raw agent" for the test-kit tests: real sockets (or a transport of the in-memory
+ * network), frames built with the codec, no AgentClient. It records every frame the manager sends
+ * and whether the connection closed.
  */
 import { createSocket } from 'node:dgram';
 import type { Socket as UdpSocket } from 'node:dgram';
@@ -9,6 +10,7 @@ import type { Socket } from 'node:net';
 import { FrameDecoder, encodeTcpFrame } from '../../../src/protocol/framing.js';
 import { decodeSecureMessage, encodeSecureMessage, nextCounter } from '../../../src/protocol/secure.js';
 import type { AgentKey, CryptoMethod, MessageCounter } from '../../../src/protocol/types.js';
+import type { Transport, TransportFactory } from '../../../src/transport/types.js';
 
 export const KEEPALIVE =
   '#!-Linux |agent1 |5.15.0 |#1 SMP |x86_64 [Ubuntu|ubuntu: 22.04.3 LTS (Jammy Jellyfish)] - Wazuh v4.14.7\n"env":prod\nx merged.mg\n#"_agent_ip":127.0.0.1\n';
@@ -44,6 +46,7 @@ export class RawAgent {
   bytesIn = 0;
   #socket: Socket | undefined;
   #udp: UdpSocket | undefined;
+  #transport: Transport | undefined;
   #decoder = new FrameDecoder();
   #waiting: Waiting[] = [];
   #closeWaiters: (() => void)[] = [];
@@ -65,6 +68,30 @@ export class RawAgent {
     return a;
   }
 
+  /** An agent over a client transport (the in-memory network's `factory`), TCP or UDP. */
+  static async over(factory: TransportFactory, key: AgentKey, port: number, protocol: 'tcp' | 'udp', method: CryptoMethod = 'aes', host = '127.0.0.1'): Promise<RawAgent> {
+    const a = new RawAgent(key, method);
+    const t = factory({ address: host, port, protocol }, { connectTimeout: 1000 });
+    a.#transport = t;
+    t.on('payload', (p) => {
+      a.bytesIn += p.length;
+      a.#onPayload(p);
+    });
+    t.on('error', (e) => a.errors.push(e.code));
+    t.on('close', () => a.#onClose());
+    await t.connect();
+    return a;
+  }
+
+  #onClose(): void {
+    this.closed = true;
+    for (const w of this.#closeWaiters.splice(0)) w();
+    for (const w of this.#waiting.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(new Error('socket closed'));
+    }
+  }
+
   connect(port: number, host = '127.0.0.1'): Promise<void> {
     return new Promise((resolve, reject) => {
       const s = connect({ host, port, noDelay: true });
@@ -84,14 +111,7 @@ export class RawAgent {
           s.destroy();
         }
       });
-      s.on('close', () => {
-        this.closed = true;
-        for (const w of this.#closeWaiters.splice(0)) w();
-        for (const w of this.#waiting.splice(0)) {
-          clearTimeout(w.timer);
-          w.reject(new Error('socket closed'));
-        }
-      });
+      s.on('close', () => this.#onClose());
     });
   }
 
@@ -155,7 +175,8 @@ export class RawAgent {
   }
 
   sendPayload(payload: Buffer): void {
-    if (this.#udp !== undefined) this.#udp.send(payload);
+    if (this.#transport !== undefined) this.#transport.send(payload);
+    else if (this.#udp !== undefined) this.#udp.send(payload);
     else this.socket.write(encodeTcpFrame(payload));
   }
 
@@ -210,6 +231,7 @@ export class RawAgent {
   }
 
   close(): void {
+    this.#transport?.destroy();
     this.#socket?.destroy();
     if (this.#udp !== undefined) {
       try {

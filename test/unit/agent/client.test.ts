@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AgentClient, AGENT_TRANSITIONS } from '../../../src/agent/client.js';
 import type { AgentClientOptions } from '../../../src/config/options.js';
-import { createMemoryNetwork } from '../../../src/transport/memory.js';
-import type { MemoryNetwork } from '../../../src/transport/memory.js';
+import type { AgentMessage } from '../../../src/protocol/index.js';
+import { MockManager, createMemoryNetwork } from '../../../src/testing/index.js';
+import type { MemoryNetwork } from '../../../src/testing/index.js';
 import type { TransportFactory } from '../../../src/transport/types.js';
-import { ScriptedManager } from '../../helpers/scripted-manager.js';
 
 const KEY = { id: '001', name: 'agent1', ip: 'any', key: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' };
 
@@ -33,6 +33,38 @@ function options(servers: string[], extra: Partial<AgentClientOptions> = {}): Ag
   };
 }
 
+/** A MockManager on the harness's memory network, with what it received and its connections. */
+interface Manager {
+  m: MockManager;
+  /** Control messages received, with their time. */
+  controls: { msg: AgentMessage; at: number }[];
+  /** Connection numbers opened, and those closed. */
+  opened: number[];
+  closed: Set<number>;
+  /** Events received, as `queue:location:message`. */
+  events(): string[];
+  count(type: AgentMessage['type']): number;
+}
+
+const managers: MockManager[] = [];
+async function manager(h: Harness, host: string): Promise<Manager> {
+  const m = new MockManager({ keys: [KEY], host, port: 1514, listener: h.network.listenerFactory });
+  managers.push(m);
+  const out: Manager = {
+    m,
+    controls: [],
+    opened: [],
+    closed: new Set(),
+    events: () => m.receivedEvents().map((e) => `${e.queue}:${e.location}:${e.message}`),
+    count: (type) => out.controls.filter((c) => c.msg.type === type).length,
+  };
+  m.on('control', (_id, msg) => out.controls.push({ msg, at: Date.now() }));
+  m.on('connection', (p) => out.opened.push(p.connectionId));
+  m.on('disconnection', (p) => out.closed.add(p.connectionId));
+  await m.start();
+  return out;
+}
+
 const clients: AgentClient[] = [];
 function client(opts: AgentClientOptions, h: Harness): AgentClient {
   const c = new AgentClient(opts, { transport: h.factory });
@@ -47,13 +79,14 @@ beforeEach(() => {
 
 afterEach(async () => {
   for (const c of clients.splice(0)) await c.stop({ drainTimeout: 0 });
+  for (const m of managers.splice(0)) await m.close();
   vi.useRealTimers();
 });
 
 describe('AgentClient state machine', () => {
   it('walks idle -> connecting -> handshaking -> connected, then closing -> closed on stop', async () => {
     const h = harness();
-    new ScriptedManager(h.network, 'm1', 1514, KEY);
+    await manager(h, 'm1');
     const c = client(options(['m1']), h);
     const seen: string[] = [];
     c.on('stateChange', ({ from, to }) => seen.push(`${from}>${to}`));
@@ -69,25 +102,27 @@ describe('AgentClient state machine', () => {
 
   it('sends the startup with the version JSON, the Agent started event and a keepalive at once', async () => {
     const h = harness();
-    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const m = await manager(h, 'm1');
     const c = client(options(['m1']), h);
     await c.start();
     await vi.advanceTimersByTimeAsync(0);
-    const texts = m.received.map((r) => r.text);
-    expect(texts[0]).toBe('#!-agent startup {"version":"v4.14.7"}');
-    expect(texts).toContain("1:wazuh-agent:ossec: Agent started: 'agent1->any'.");
+    expect(m.controls[0]!.msg).toMatchObject({ type: 'startup', version: 'v4.14.7' });
+    expect(m.events()).toContain("1:wazuh-agent:ossec: Agent started: 'agent1->any'.");
     expect(m.count('keepalive')).toBe(1);
-    expect(m.received.find((r) => r.type === 'keepalive')!.text).toMatch(/^#!-Linux \|test \|6\.1 \|#1 \|x86_64 - Wazuh v4\.14\.7\nx merged\.mg\n/);
+    const rec = m.m.agent(KEY.id)!;
+    expect(rec.uname).toBe('Linux |test |6.1 |#1 |x86_64 - Wazuh v4.14.7');
+    expect(rec.mergedSum).toBe('x');
   });
 
   it('stop() sends the shutdown message and leaves no timers', async () => {
     const h = harness();
-    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const m = await manager(h, 'm1');
     const c = client(options(['m1'], { forceReconnectInterval: 3_600_000 }), h);
     await c.start();
     await c.stop();
     await vi.advanceTimersByTimeAsync(0);
-    expect(m.received.at(-1)!.text).toBe('#!-agent shutdown ');
+    expect(m.controls.at(-1)!.msg.type).toBe('shutdown');
+    await m.m.close(); // the manager's own housekeeping timer is not the agent's
     expect(vi.getTimerCount()).toBe(0);
   });
 
@@ -120,15 +155,15 @@ describe('AgentClient wazuh strategy', () => {
 
   it('reconnects to the server it was using first, then fails over to the next', async () => {
     const h = harness();
-    const a = new ScriptedManager(h.network, 'a', 1514, KEY);
-    new ScriptedManager(h.network, 'b', 1514, KEY);
+    const a = await manager(h, 'a');
+    await manager(h, 'b');
     const c = client(options(['a', 'b']), h);
     const failovers: string[] = [];
     c.on('failover', ({ from, to }) => failovers.push(`${from.address}->${to.address}`));
     await c.start();
     h.attempts.length = 0;
-    a.server.refuse = true;
-    a.live!.end();
+    await a.m.setFaults({ refuseConnections: true });
+    a.m.disconnectAgents([KEY.id]);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(h.attempts.map((x) => `${x.t / 1000}:${x.address}`)).toEqual(['0:a', '10:a', '20:a', '30:a', '40:a', '50:b']);
     expect(c.state).toBe('connected');
@@ -163,11 +198,11 @@ describe('AgentClient backoff strategy', () => {
 describe('AgentClient keepalive and silence', () => {
   it('sends a keepalive right after the ACK and then every notifyTime', async () => {
     const h = harness();
-    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const m = await manager(h, 'm1');
     const c = client(options(['m1'], { notifyTime: 10_000 }), h);
     await c.start();
     await vi.advanceTimersByTimeAsync(0);
-    const times = () => m.received.filter((r) => r.type === 'keepalive').map((r) => r.at);
+    const times = () => m.controls.filter((r) => r.msg.type === 'keepalive').map((r) => r.at);
     expect(times()).toEqual([0]);
     await vi.advanceTimersByTimeAsync(50_000);
     expect(times()).toEqual([0, 10_000, 20_000, 30_000, 40_000, 50_000]);
@@ -175,22 +210,22 @@ describe('AgentClient keepalive and silence', () => {
 
   it('treats a silent server as lost after timeReconnect and reconnects', async () => {
     const h = harness();
-    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const m = await manager(h, 'm1');
     const c = client(options(['m1'], { notifyTime: 10_000, timeReconnect: 30_000 }), h);
     const lost: { code: string; t: number }[] = [];
     c.on('disconnected', ({ reason }) => lost.push({ code: reason.code, t: Date.now() }));
     await c.start();
-    m.autoAck = false;
+    await m.m.setFaults({ withholdAcks: true });
     await vi.advanceTimersByTimeAsync(29_000);
     expect(lost).toEqual([]);
     await vi.advanceTimersByTimeAsync(2_000);
     expect(lost).toEqual([{ code: 'ERR_SERVER_SILENT', t: 30_000 }]);
-    expect(m.connections[0]!.closed).toBe(true);
+    expect(m.closed.has(m.opened[0]!)).toBe(true);
   });
 
   it('never fires the silence timer on a chatty server', async () => {
     const h = harness();
-    new ScriptedManager(h.network, 'm1', 1514, KEY);
+    await manager(h, 'm1');
     const c = client(options(['m1'], { notifyTime: 10_000, timeReconnect: 30_000 }), h);
     const lost: string[] = [];
     c.on('disconnected', ({ reason }) => lost.push(reason.code));
@@ -204,14 +239,14 @@ describe('AgentClient keepalive and silence', () => {
 describe('AgentClient events and the buffer', () => {
   it('delivers events queued while disconnected, in order, after the reconnect', async () => {
     const h = harness();
-    const a = new ScriptedManager(h.network, 'a', 1514, KEY);
-    const b = new ScriptedManager(h.network, 'b', 1514, KEY);
+    const a = await manager(h, 'a');
+    const b = await manager(h, 'b');
     const c = client(options(['a', 'b'], { reconnect: { strategy: 'backoff', initialDelay: 100, jitter: 0 } }), h);
     await c.start();
     for (let i = 0; i < 5; i++) c.send(`before ${i}`, 'app');
     await vi.advanceTimersByTimeAsync(1000);
-    a.server.refuse = true;
-    a.live!.end();
+    await a.m.setFaults({ refuseConnections: true });
+    a.m.disconnectAgents([KEY.id]);
     await vi.advanceTimersByTimeAsync(0);
     for (let i = 0; i < 20; i++) c.send(`during ${i}`, 'app');
     await vi.advanceTimersByTimeAsync(5000);
@@ -221,12 +256,14 @@ describe('AgentClient events and the buffer', () => {
 
   it('escapes the location of events', async () => {
     const h = harness();
-    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const m = await manager(h, 'm1');
     const c = client(options(['m1']), h);
     await c.start();
     c.sendEvent({ queue: '1', location: 'C:\\logs\\a|b.log', message: 'x' });
     await vi.advanceTimersByTimeAsync(100);
-    expect(m.events()).toContain('1:C|:\\logs\\a||b.log:x');
+    // The manager splits queue:location:message at the first unescaped ':' and unescapes: only a
+    // correctly escaped location comes back whole.
+    expect(m.events()).toContain('1:C:\\logs\\a|b.log:x');
   });
 
   it('counts and emits drops when the buffer is full', async () => {
@@ -246,29 +283,29 @@ describe('AgentClient events and the buffer', () => {
 describe('AgentClient manager commands and bad input', () => {
   it('reconnects on #!-force_reconnect', async () => {
     const h = harness();
-    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const m = await manager(h, 'm1');
     const c = client(options(['m1']), h);
     let forced = 0;
     c.on('forceReconnect', () => forced++);
     await c.start();
-    m.send(m.live!, '#!-force_reconnect');
+    m.m.forceReconnect([KEY.id]);
     await vi.advanceTimersByTimeAsync(100);
     expect(forced).toBe(1);
-    expect(m.connections.length).toBe(2);
-    expect(m.connections[0]!.closed).toBe(true);
+    expect(m.opened.length).toBe(2);
+    expect(m.closed.has(m.opened[0]!)).toBe(true);
     expect(c.state).toBe('connected');
   });
 
   it('answers agent getconfig and getstate requests built in', async () => {
     const h = harness();
-    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const m = await manager(h, 'm1');
     const c = client(options(['m1'], { notifyTime: 15_000 }), h);
     await c.start();
-    m.send(m.live!, '#!-req 5e2f1a9c agent getconfig client');
-    m.send(m.live!, '#!-req 00ff agent getstate');
-    m.send(m.live!, '#!-req 01 agent getconfig nothing');
+    m.m.send(KEY.id, '#!-req 5e2f1a9c agent getconfig client');
+    m.m.send(KEY.id, '#!-req 00ff agent getstate');
+    m.m.send(KEY.id, '#!-req 01 agent getconfig nothing');
     await vi.advanceTimersByTimeAsync(10);
-    const replies = m.received.filter((r) => r.type === 'request_reply').map((r) => r.text);
+    const replies = m.controls.flatMap(({ msg }) => (msg.type === 'request_reply' ? [`#!-req ${msg.counter} ${msg.response}`] : []));
     expect(replies[0]).toMatch(/^#!-req 5e2f1a9c ok \{"client":\{/);
     expect(JSON.parse(replies[0]!.slice('#!-req 5e2f1a9c ok '.length)).client.notify_time).toBe(15);
     expect(JSON.parse(replies[1]!.slice('#!-req 00ff '.length))).toMatchObject({ error: 0, data: { status: 'connected' } });
@@ -277,8 +314,8 @@ describe('AgentClient manager commands and bad input', () => {
 
   it('counts a failed attempt when the manager answers the startup with #!-err', async () => {
     const h = harness();
-    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
-    m.handshakeReply = '#!-err {"message":"Agent version must be lower or equal to manager version"}';
+    const m = await manager(h, 'm1');
+    await m.m.setFaults({ versionError: 'Agent version must be lower or equal to manager version' });
     const c = client(options(['m1']), h);
     const errors: { code: string; managerMessage?: string }[] = [];
     c.on('error', (e) => errors.push({ code: e.code, managerMessage: (e as { managerMessage?: string }).managerMessage }));
@@ -290,28 +327,33 @@ describe('AgentClient manager commands and bad input', () => {
 
   it('counts and reports an undecryptable message from the manager and keeps the connection, as wazuh-agentd does', async () => {
     const h = harness();
-    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
-    const c = client(options(['m1']), h);
+    const m = await manager(h, 'm1');
+    const c = client(options(['m1'], { notifyTime: 10_000 }), h);
     const errors: string[] = [];
     c.on('error', (e) => errors.push(e.code));
     await c.start();
-    m.live!.send(Buffer.from('#AES:this is not ciphertext'));
-    await vi.advanceTimersByTimeAsync(100);
+    await vi.advanceTimersByTimeAsync(0); // the first keepalive and its ACK
+    // The answer to the next keepalive is a frame with the AES header and random ciphertext (once).
+    await m.m.setFaults({ corruptFrames: true, corruptMode: 'ciphertext' });
+    c.once('error', () => void m.m.clearFaults());
+    await vi.advanceTimersByTimeAsync(10_100);
     expect(c.stats().decodeErrors).toBe(1);
-    expect(errors).toEqual(['ERR_DECODE_DECRYPT']);
-    expect(m.connections.length).toBe(1);
+    // Random ciphertext: nearly always a bad padding or first byte (ERR_DECODE_DECRYPT), rarely a bad zlib stream.
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^ERR_DECODE_/);
+    expect(m.opened.length).toBe(1);
     expect(c.stats().disconnects).toBe(0);
     expect(c.state).toBe('connected');
   });
 
   it('delivers #!-execd as an activeResponse event with its JSON', async () => {
     const h = harness();
-    const m = new ScriptedManager(h.network, 'm1', 1514, KEY);
+    const m = await manager(h, 'm1');
     const c = client(options(['m1']), h);
     const got: unknown[] = [];
     c.on('activeResponse', ({ json }) => got.push(json));
     await c.start();
-    m.send(m.live!, '#!-execd {"version":1,"command":"firewall-drop0"}');
+    m.m.activeResponse(KEY.id, { version: 1, command: 'firewall-drop0' });
     await vi.advanceTimersByTimeAsync(10);
     expect(got).toEqual([{ version: 1, command: 'firewall-drop0' }]);
   });

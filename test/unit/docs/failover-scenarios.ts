@@ -8,9 +8,8 @@ import { vi } from 'vitest';
 import { AgentClient } from '../../../src/agent/client.js';
 import type { AgentClientOptions } from '../../../src/config/options.js';
 import { FORCE_RECONNECT_MESSAGE } from '../../../src/protocol/index.js';
-import { createMemoryNetwork } from '../../../src/transport/memory.js';
+import { MockManager, createMemoryNetwork } from '../../../src/testing/index.js';
 import type { TransportFactory } from '../../../src/transport/types.js';
-import { ScriptedManager } from '../../helpers/scripted-manager.js';
 
 const KEY = { id: '001', name: 'agent1', ip: 'any', key: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' };
 
@@ -35,25 +34,28 @@ export interface Scenario {
   /** Options besides identity and servers. */
   options: Partial<AgentClientOptions>;
   /** Applies the fault at t = 0. */
-  fault: (ctx: { managers: Record<'A' | 'B' | 'C', ScriptedManager>; network: ReturnType<typeof createMemoryNetwork> }) => void;
+  fault: (ctx: { managers: Record<'A' | 'B' | 'C', MockManager>; network: ReturnType<typeof createMemoryNetwork> }) => void;
   /** How long to run after the fault, in milliseconds. */
   runMs: number;
   /** Random source for jitter (fixed so the run repeats). */
   random?: () => number;
 }
 
-const hung = (m: ScriptedManager): void => {
-  m.autoAck = false; // accepts and reads, never answers: a hung remoted
+const hung = (m: MockManager): void => {
+  void m.setFaults({ withholdAcks: true }); // accepts and reads, never answers: a hung remoted
+};
+
+/** The manager dies: its port refuses, and the agent's connection is reset. */
+const dies = (...ms: MockManager[]): void => {
+  for (const m of ms) void m.setFaults({ refuseConnections: true });
+  ms[0]!.disconnectAgents([KEY.id]);
 };
 
 /** Every scenario docs/failover.md shows a timeline of, by the id in its `<!-- timeline: id -->` marker. */
 export const SCENARIOS: Record<string, Scenario> = {
   'wazuh-dies': {
     options: {},
-    fault: ({ managers }) => {
-      managers.A.server.refuse = true;
-      managers.A.live!.reset();
-    },
+    fault: ({ managers }) => dies(managers.A),
     runMs: 60_000,
   },
   'wazuh-hung': {
@@ -73,24 +75,18 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
   'wazuh-force': {
     options: {},
-    fault: ({ managers }) => managers.A.send(managers.A.live!, FORCE_RECONNECT_MESSAGE),
+    fault: ({ managers }) => managers.A.send(KEY.id, FORCE_RECONNECT_MESSAGE),
     runMs: 5_000,
   },
   'backoff-dies': {
     options: { reconnect: { strategy: 'backoff' } },
-    fault: ({ managers }) => {
-      managers.A.server.refuse = true;
-      managers.A.live!.reset();
-    },
+    fault: ({ managers }) => dies(managers.A),
     runMs: 5_000,
     random: () => 0.5,
   },
   'backoff-all-down': {
     options: { reconnect: { strategy: 'backoff' } },
-    fault: ({ managers }) => {
-      for (const m of [managers.A, managers.B, managers.C]) m.server.refuse = true;
-      managers.A.live!.reset();
-    },
+    fault: ({ managers }) => dies(managers.A, managers.B, managers.C),
     runMs: 9_000,
     random: () => 0.5,
   },
@@ -102,7 +98,7 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
   'backoff-force': {
     options: { reconnect: { strategy: 'backoff' } },
-    fault: ({ managers }) => managers.A.send(managers.A.live!, FORCE_RECONNECT_MESSAGE),
+    fault: ({ managers }) => managers.A.send(KEY.id, FORCE_RECONNECT_MESSAGE),
     runMs: 5_000,
     random: () => 0.5,
   },
@@ -116,11 +112,12 @@ export const SCENARIOS: Record<string, Scenario> = {
  */
 export async function runScenario(scenario: Scenario): Promise<TimelineEntry[]> {
   const network = createMemoryNetwork();
-  const managers = {
-    A: new ScriptedManager(network, 'A', 1514, KEY),
-    B: new ScriptedManager(network, 'B', 1514, KEY),
-    C: new ScriptedManager(network, 'C', 1514, KEY),
+  const manager = async (host: string): Promise<MockManager> => {
+    const m = new MockManager({ keys: [KEY], host, port: 1514, listener: network.listenerFactory });
+    await m.start();
+    return m;
   };
+  const managers = { A: await manager('A'), B: await manager('B'), C: await manager('C') };
   const log: TimelineEntry[] = [];
   let t0 = 0;
   let attempts = 0;
@@ -153,5 +150,6 @@ export async function runScenario(scenario: Scenario): Promise<TimelineEntry[]> 
   await vi.advanceTimersByTimeAsync(scenario.runMs);
   watching = false;
   await agent.stop({ drainTimeout: 0 });
+  await Promise.all(Object.values(managers).map((m) => m.close()));
   return log;
 }
