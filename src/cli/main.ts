@@ -61,6 +61,27 @@ function wantsHelp(argv: readonly string[]): boolean {
   return false;
 }
 
+/**
+ * Joins a negative number to the flag before it (`--agents -5` → `--agents=-5`): `parseArgs` takes
+ * a value that starts with a dash for a flag and reports the flag as missing its value, where the
+ * user gave one that the command should judge (and refuse with the valid range).
+ */
+function joinNegativeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (a === '--') return [...out, ...argv.slice(i)];
+    if (a.startsWith('--') && !a.includes('=') && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
+}
+
 function isAbort(err: unknown, signal: AbortSignal | undefined): boolean {
   return (err instanceof AgentlinkError && err.code === 'ERR_ABORTED') || (signal?.aborted === true && (err as Error | undefined)?.name === 'AbortError');
 }
@@ -113,7 +134,7 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
   }
   try {
     const run = await load();
-    return await run(rest, io);
+    return await run(joinNegativeValues(rest), io);
   } catch (err) {
     return report(command, err, io);
   }

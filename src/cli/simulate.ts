@@ -11,10 +11,12 @@ import type { SimulateConfig } from '../simulator/flags.js';
 import type { FleetReport } from '../simulator/report.js';
 import { EXIT_INTERRUPTED } from './io.js';
 import type { CliIo } from './io.js';
+import { stringifyReport } from '../simulator/report.js';
 
 /**
  * Runs a simulation for a CLI command and prints its outcome: the summary table and report paths
- * on stdout, problems on stderr (one line each).
+ * on stdout, problems on stderr (one line each). With `--report -` the JSON report is written to
+ * stdout instead, and the summary table to stderr.
  *
  * @param command - the command name for message prefixes (`simulate`, `demo`).
  * @param config - the parsed flags.
@@ -40,14 +42,17 @@ export async function runSimulation(
   const options: SimulateOptions = { ...rest, progress: io.stderr, log };
   if (io.cwd !== undefined) options.cwd = io.cwd;
   if (io.signal !== undefined) options.signal = io.signal;
+  // --report - : the JSON report is the standard output, so the summary table goes to standard error
+  const reportToStdout = config.reportPath === '-';
   let result: SimulationResult;
   try {
-    result = await simulate(config, options);
+    result = await simulate(reportToStdout ? { ...config, reportPath: undefined } : config, options);
   } finally {
     for (const line of held) io.stderr.write(`agentlink ${command}: ${line}\n`);
   }
   extra.onReport?.(result.report);
-  io.stdout.write(renderSummaryTable(result.report));
+  (reportToStdout ? io.stderr : io.stdout).write(renderSummaryTable(result.report));
+  if (reportToStdout) io.stdout.write(stringifyReport(result.report));
   if (result.reportPath) io.stdout.write(`JSON report: ${result.reportPath}\n`);
   if (result.htmlPath) io.stdout.write(`HTML report: ${result.htmlPath}\n`);
   for (const p of result.problems) io.stderr.write(`agentlink ${command}: ${p}\n`);

@@ -214,7 +214,7 @@ Scale out:
   --workers N             worker processes sharing the agents (default 1)
   --shard I/N             run part I of N (1-based), e.g. --shard 1/2 on one machine and 2/2 on another
 Output:
-  --report FILE           JSON report
+  --report FILE           JSON report; - writes it to standard output (the summary table then goes to standard error)
   --html FILE             self-contained HTML report with plots
   --prometheus PORT       Prometheus metrics on 127.0.0.1:PORT
   --quiet                 no live progress

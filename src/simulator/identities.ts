@@ -69,7 +69,7 @@ export function loadKeysFile(path: string, agents: number, cwd = process.cwd()):
     text = readFileSync(full, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'read error';
-    throw new ToolError(`--keys '${path}': cannot read the file (${code}); give a client.keys file (agentlink keys generate N > client.keys)`, 'ERR_USAGE', {
+    throw new ToolError(`--keys '${path}': cannot read the file (${code}); give a client.keys file the managers know (agentlink keys generate N -o FILE writes one)`, 'ERR_USAGE', {
       cause: err,
     });
   }
@@ -80,10 +80,19 @@ export function loadKeysFile(path: string, agents: number, cwd = process.cwd()):
     const detail = err instanceof ConfigError ? err.message : String(err);
     throw new ToolError(`--keys '${path}': ${detail}`, 'ERR_USAGE', { cause: err });
   }
+  if (keys.length === 0) {
+    throw new ToolError(
+      `--keys '${path}' holds no agent identity; give a client.keys file with at least ${agents} entries the managers know ` +
+        `(agentlink keys generate ${agents} -o FILE writes new ones; the managers must get them too)`,
+      'ERR_USAGE',
+    );
+  }
   if (keys.length < agents) {
+    // never suggest rewriting PATH: it may be the file the managers use
     throw new ToolError(
       `--keys '${path}' holds ${keys.length} agent ${keys.length === 1 ? 'identity' : 'identities'} but --agents is ${agents}; ` +
-        `lower --agents to ${keys.length} or write more keys (agentlink keys generate ${agents} > ${path})`,
+        `lower --agents to ${keys.length}, or give a file with ${agents} entries the managers know ` +
+        `(agentlink keys generate ${agents} -o FILE writes new ones; the managers must get them too)`,
       'ERR_USAGE',
     );
   }

@@ -221,7 +221,8 @@ export class ProgressReporter {
       moveCursor(stream as NodeJS.WritableStream, 0, -this.#drawnLines);
       clearScreenDown(stream as NodeJS.WritableStream);
     }
-    const lines = formatProgressBlock(s, (stream as { columns?: number }).columns ?? 80);
+    // a terminal may report 0 columns (an unset pty size): lay out for 80 then
+    const lines = formatProgressBlock(s, (stream as { columns?: number }).columns || 80);
     stream.write(`${lines.join('\n')}\n`);
     this.#drawnLines = lines.length;
   }

@@ -153,7 +153,7 @@ describe('agentlink simulate (built CLI)', () => {
     ]);
     expectUsageError(runs[0]!, /unknown flag '--duratoin'; did you mean --duration\?/);
     expectUsageError(runs[1]!, /--duration 'five' is not a duration/);
-    expectUsageError(runs[2]!, /--keys 'short\.keys' holds 1 agent identity but --agents is 10; lower --agents to 1 or write more keys/);
+    expectUsageError(runs[2]!, /--keys 'short\.keys' holds 1 agent identity but --agents is 10; lower --agents to 1, or give a file with 10 entries the managers know/);
     expectUsageError(runs[3]!, /--keys 'missing\.keys': cannot read the file \(ENOENT\)/);
     expectUsageError(runs[4]!, /--config 'missing\.conf': cannot read the file \(ENOENT\)/);
     expectUsageError(runs[5]!, /--workload 'nope\.jsonl': cannot read the file/);

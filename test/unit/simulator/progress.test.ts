@@ -84,6 +84,18 @@ describe('ProgressReporter', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  test('a terminal that reports 0 columns (or none) gets the 80-column layout, not a 20-character one', () => {
+    for (const columns of [0, undefined]) {
+      const out = Object.assign(new Capture(true), { columns });
+      const p = new ProgressReporter({ stream: out, intervalMs: 500 });
+      p.update(snap(500));
+      p.start();
+      vi.advanceTimersByTime(500);
+      p.stop();
+      expect(out.text.split('\n').filter((l) => l.startsWith('nodes'))[0]).toBe('nodes  node1 100  node2 100  node10 90');
+    }
+  });
+
   test('isTTY can be forced, and nothing is written before the first update', () => {
     const out = new Capture(true);
     const p = new ProgressReporter({ stream: out, intervalMs: 100, isTTY: false });
