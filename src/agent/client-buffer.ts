@@ -133,6 +133,7 @@ export class ClientBuffer<T> extends EventEmitter<ClientBufferEvents<T>> {
   #size = 0;
   #paused = true;
   #closed = false;
+  #rush = false;
   #pumping = false;
   #timer: TimerHandle | undefined;
   #tokens: number;
@@ -223,6 +224,18 @@ export class ClientBuffer<T> extends EventEmitter<ClientBufferEvents<T>> {
     this.#pump();
   }
 
+  /**
+   * From now on drains without the rate limit, in batches of 1000 per turn of the event loop (the
+   * owner is stopping: what is queued goes out as fast as the connection takes it). Levels still fall
+   * as the queue empties. No way back; no effect after `teardown()`.
+   */
+  rush(): void {
+    if (this.#closed || this.#rush) return;
+    this.#rush = true;
+    this.#cancelTimer();
+    this.#pump();
+  }
+
   /** Stops draining (the owner is disconnected); queued items stay, in order. */
   pause(): void {
     this.#paused = true;
@@ -301,7 +314,8 @@ export class ClientBuffer<T> extends EventEmitter<ClientBufferEvents<T>> {
     this.#pumping = true;
     try {
       let budget: number;
-      if (this.#disabled) {
+      const unlimited = this.#disabled || this.#rush;
+      if (unlimited) {
         budget = DISABLED_BATCH;
       } else {
         const now = this.#clock.monotonic();
@@ -325,7 +339,7 @@ export class ClientBuffer<T> extends EventEmitter<ClientBufferEvents<T>> {
           break;
         }
         budget--;
-        if (!this.#disabled) this.#tokens--;
+        if (!unlimited) this.#tokens--;
         this.#sent++;
         if (!this.#disabled) this.#checkFalling(before);
       }
@@ -340,7 +354,7 @@ export class ClientBuffer<T> extends EventEmitter<ClientBufferEvents<T>> {
           this.#timer = undefined;
           this.#pump();
         },
-        this.#disabled ? 0 : this.#tickMs,
+        this.#disabled || this.#rush ? 0 : this.#tickMs,
       );
     }
   }

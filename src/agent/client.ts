@@ -9,6 +9,7 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
+import { DEFAULT_DRAIN_TIMEOUT } from '../config/options.js';
 import { resolveOptions } from '../config/resolve.js';
 import { optionsFromOssecConf } from '../config/ossec-conf.js';
 import type {
@@ -35,7 +36,7 @@ import {
 } from '../protocol/messages.js';
 import { enrollWithFallback } from '../enrollment/client.js';
 import { createDefaultTransportFactory } from '../transport/index.js';
-import type { TransportFactory, TransportTarget } from '../transport/types.js';
+import type { Transport, TransportFactory, TransportTarget } from '../transport/types.js';
 import { silentLogger } from '../logger.js';
 import { ClientBuffer } from './client-buffer.js';
 import type { BufferLevel } from './client-buffer.js';
@@ -48,13 +49,14 @@ import { AgentConnection, serverRef } from './connection.js';
 import { AgentSender } from './sender.js';
 import { Handshake } from './handshake.js';
 import { Wait } from './wait.js';
+import { RetransmitWindow } from './delivery.js';
 import { answerBuiltInRequest } from './built-in-requests.js';
 import { ManagerCommands } from './manager-commands.js';
 import { AgentEnroller } from './enroll.js';
 import { AgentCounters } from './stats.js';
 import { stateChanges } from './status.js';
 import { AGENT_TRANSITIONS } from './types.js';
-import type { AgentClientEvents, AgentClientStats, AgentEvent, AgentRuntime, AgentState, StopOptions } from './types.js';
+import type { AgentClientEvents, AgentClientStats, AgentEvent, AgentRuntime, AgentState, StartOptions, StopOptions } from './types.js';
 
 export { AGENT_TRANSITIONS } from './types.js';
 export type {
@@ -66,6 +68,7 @@ export type {
   DisconnectReason,
   ManagerRequest,
   SharedFile,
+  StartOptions,
   StopOptions,
 } from './types.js';
 
@@ -123,6 +126,12 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   /** The wait before the next connection attempt. */
   readonly #retry: Wait;
   #forceReconnectTimer: TimerHandle | undefined;
+  /** Whether the agent keeps the process alive (`persistent`, `ref()`, `unref()`). */
+  #ref: boolean;
+  /** The retransmit window, with `delivery: 'at-least-once'` only. */
+  readonly #window: RetransmitWindow | undefined;
+  /** Wakes `stop()`'s drain when the connection goes away meanwhile. */
+  #drainLost: (() => void) | undefined;
   #abortListener: (() => void) | undefined;
   readonly #stats: AgentCounters;
 
@@ -136,6 +145,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#clock = runtime.clock ?? systemClock;
     const random = runtime.random ?? Math.random;
     this.#transportFactory = runtime.transport ?? createDefaultTransportFactory();
+    this.#ref = this.options.persistent;
     this.#enroller = new AgentEnroller({
       options: this.options,
       enroll: runtime.enroll ?? enrollWithFallback,
@@ -146,12 +156,26 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
         this.#log.info({}, 'Enrolled with the manager');
       },
       onError: (error) => this.emit('error', error),
+      ref: this.#ref,
     });
     this.#agent = this.options.agent;
     this.#pool = new ServerPool(this.options.servers);
-    this.#retry = new Wait(this.#clock, false);
+    this.#retry = new Wait(this.#clock, this.#ref);
     this.#planner = new ReconnectPlanner(this.options.reconnect, this.options.servers, random);
     this.#stats = new AgentCounters(this.options.servers.length);
+    this.#window =
+      this.options.delivery === 'at-least-once'
+        ? new RetransmitWindow(
+            this.options.retransmit,
+            {
+              sendBarrier: () => this.#sendKeepalive(),
+              resume: () => {
+                if (this.#sendable()) this.#buffer.resume();
+              },
+            },
+            this.#clock,
+          )
+        : undefined;
     this.#sender = new AgentSender({
       options: this.options,
       counterStore: this.options.counterStore ?? new MemoryCounterStore(),
@@ -254,9 +278,20 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   /**
    * Enrolls if needed, then connects: walks the server list until a manager ACKs the startup.
    * Resolves on the first ACK. Rejects only when the client is stopped or aborted first, or the
-   * reconnect policy gives up (the `closed` event then carries the reason).
+   * reconnect policy gives up (the `closed` event then carries the reason). From here to `stop()`
+   * the agent keeps the process alive (see {@link AgentClient.unref}).
+   *
+   * @example Bound the wait for the first manager
+   * ```ts
+   * await agent.start({ signal: AbortSignal.timeout(60_000) }); // AbortError, agent stopped, after 60 s without an ACK
+   * ```
+   *
+   * @param options - `signal` bounds the wait for the first ACK; a second call returns the first call's promise.
+   * @returns resolves on the first ACK.
+   * @throws {@link AbortError} `ERR_ABORTED` when stopped or aborted first (the agent is then closed);
+   *   `ConnectionError` `ERR_RECONNECT_GAVE_UP` when the reconnect policy gives up.
    */
-  start(): Promise<void> {
+  start(options: StartOptions = {}): Promise<void> {
     if (this.#startPromise) return this.#startPromise;
     if (this.#state !== 'idle') {
       return Promise.reject(new StateError(`start() called in state '${this.#state}'`, 'ERR_INVALID_STATE'));
@@ -266,6 +301,22 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
       this.#startSettle = { resolve, reject };
     });
     this.#startPromise.catch(() => {});
+    const signal = options.signal;
+    if (signal) {
+      const onAbort = () => {
+        const settle = this.#startSettle;
+        if (!settle) return;
+        this.#startSettle = undefined;
+        settle.reject(new AbortError('start() aborted before a manager acknowledged the agent', { cause: signal.reason }));
+        void this.stop({ drainTimeout: 0 });
+      };
+      if (signal.aborted) queueMicrotask(onAbort);
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        const off = () => signal.removeEventListener('abort', onAbort);
+        this.#startPromise.then(off, off);
+      }
+    }
     void this.#boot();
     return this.#startPromise;
   }
@@ -310,17 +361,14 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   async stop(options: StopOptions = {}): Promise<void> {
     if (this.#state === 'closed') return this.#flushed;
     if (this.#state === 'closing') return this.#closedPromise.then(() => this.#flushed);
-    const drainTimeout = options.drainTimeout ?? 5000;
+    const drainTimeout = options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT;
     const wasConnected = this.#state === 'connected';
     this.#transition('closing');
     this.#cycleToken++;
     this.#retry.wake();
     this.#enroller.teardown();
-    if (wasConnected && this.#conn && drainTimeout > 0 && this.#buffer.size > 0) {
-      await this.#buffer.drain(drainTimeout);
-    }
-    const conn = this.#conn;
-    if (conn && wasConnected) {
+    if (wasConnected && this.#conn && drainTimeout > 0) await this.#drain(drainTimeout);
+    if (this.#conn) {
       try {
         this.#sendControl(SHUTDOWN_MESSAGE);
       } catch {
@@ -330,6 +378,30 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#finish(undefined);
     await this.#closedPromise;
     await this.#flushed;
+  }
+
+  /**
+   * Delivers what is queued on the current connection, without the buffer's rate limit, within
+   * `timeoutMs`; with at-least-once, also waits for the manager to confirm it. Ends early when the
+   * connection goes away.
+   */
+  async #drain(timeoutMs: number): Promise<void> {
+    const deadline = this.#clock.monotonic() + timeoutMs;
+    const lost = new Promise<void>((resolve) => {
+      this.#drainLost = resolve;
+    });
+    try {
+      this.#buffer.rush();
+      await Promise.race([this.#buffer.drain(timeoutMs), lost]);
+      const window = this.#window;
+      const left = deadline - this.#clock.monotonic();
+      if (window && window.size > 0 && this.#conn && left > 0) {
+        window.confirmNow();
+        await Promise.race([window.waitEmpty(left), lost]);
+      }
+    } finally {
+      this.#drainLost = undefined;
+    }
   }
 
   /** `await using agent = new AgentClient(...)`: stops with the default drain. */
@@ -345,6 +417,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
       serverIndex: this.#conn?.index ?? this.#pool.index,
       ...this.#stats.snapshot(),
       buffer: this.#buffer.stats(),
+      retransmitWindow: this.#window?.stats() ?? { events: 0, bytes: 0, highWaterEvents: 0, highWaterBytes: 0, fullStalls: 0, extraKeepalives: 0 },
     };
   }
 
@@ -358,6 +431,42 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
    */
   status(): AsyncGenerator<{ state: AgentState; server: ResolvedServer | undefined }, void, undefined> {
     return stateChanges(this, this.#state, () => this.server);
+  }
+
+  /**
+   * Lets the agent keep the Node.js process alive again (the default, see `persistent`): from
+   * `start()` to `stop()` one of its handles is always ref'd, the socket while one is open, the
+   * retry timer while it waits to reconnect. As `net.Socket.ref()`; idempotent.
+   *
+   * @returns this agent.
+   */
+  ref(): this {
+    this.#setRef(true);
+    return this;
+  }
+
+  /**
+   * Lets the process exit while the agent runs (it keeps running while something else holds the
+   * process), as `net.Socket.unref()`. An enrollment in progress still holds the process until it ends.
+   * Idempotent.
+   *
+   * @returns this agent.
+   */
+  unref(): this {
+    this.#setRef(false);
+    return this;
+  }
+
+  #setRef(ref: boolean): void {
+    this.#ref = ref;
+    this.#retry.setRef(ref);
+    this.#enroller.setRef(ref);
+    if (this.#conn) this.#applyRef(this.#conn.transport);
+  }
+
+  #applyRef(transport: Transport): void {
+    if (this.#ref) transport.ref?.();
+    else transport.unref?.();
   }
 
   /** Reconnects now, as `#!-force_reconnect` would (useful behind a load balancer). */
@@ -460,7 +569,9 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
       connectTimeout: this.options.connectTimeout,
       localAddress: this.options.localAddress,
     });
-    const conn = new AgentConnection(transport, index, server);
+    this.#applyRef(transport);
+    const window = this.#window;
+    const conn = new AgentConnection(transport, index, server, window && { onBarrier: () => window.barrier(), onConfirm: (n) => window.confirm(n) });
     transport.on('payload', (payload) => this.#commands.receive(payload, conn));
     transport.on('close', (error) => this.#onTransportClose(conn, error));
     transport.on('error', (error) => this.emit('error', error));
@@ -518,6 +629,9 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
       this.#sendControl(agentStartedEvent(this.#agent!.name, this.#agent!.ip));
     }
     this.#sender.sendPendingLevels(conn);
+    // at-least-once: what the last connection did not confirm goes first, in order; the keepalive
+    // that start() sends at once is its barrier
+    for (const event of this.#window?.events() ?? []) this.#sender.sendEvent(event, conn, true);
     this.#keepalive.start();
     if (this.options.forceReconnectInterval > 0) {
       this.#forceReconnectTimer = unrefTimeout(
@@ -542,8 +656,9 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     if (!conn || this.#state !== 'connected') return;
     this.#stats.disconnects++;
     // events the manager has not confirmed (no ACK to a later keepalive) may be lost in flight,
-    // even on a graceful close: count them so every loss has a visible reason
-    this.#stats.unconfirmed += conn.unconfirmed;
+    // even on a graceful close: count them so every loss has a visible reason (at-least-once resends them)
+    if (this.#window) this.#window.lost();
+    else this.#stats.unconfirmed += conn.unconfirmed;
     this.#dropConnection(conn, opts.forced === true);
     this.#lossAt = this.#clock.monotonic();
     this.#lossReason = reason;
@@ -578,6 +693,12 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
       return;
     }
     if (this.#state === 'connected') this.#connectionLost(reason);
+    else if (this.#state === 'closing') {
+      // lost while stop() drains: what is still queued is cut, as at the deadline
+      if (!this.#window) this.#stats.unconfirmed += conn.unconfirmed;
+      this.#dropConnection(conn);
+      this.#drainLost?.();
+    }
   }
 
   #clearForceReconnect(): void {
@@ -598,6 +719,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#handshake = undefined;
     if (this.#conn) this.#dropConnection(this.#conn, true);
     this.#keepalive.stop();
+    if (this.#window) this.#stats.unconfirmed += this.#window.clear();
     const left = this.#buffer.clear('cleared');
     if (left.length > 0) this.#log.warn({ dropped: left.length }, 'Events still queued at stop were dropped');
     this.#buffer.teardown();
@@ -625,10 +747,24 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#sender.write(text, conn);
   }
 
+  /** The connection events may be written on: while connected, and while `stop()` drains. */
+  #sendable(): AgentConnection | undefined {
+    return this.#state === 'connected' || this.#state === 'closing' ? this.#conn : undefined;
+  }
+
   #dispatchEvent(event: AgentEvent): boolean {
-    const conn = this.#conn;
-    if (!conn || this.#state !== 'connected') return false;
-    return this.#sender.sendEvent(event, conn);
+    const conn = this.#sendable();
+    if (!conn) return false;
+    const window = this.#window;
+    if (!window) return this.#sender.sendEvent(event, conn);
+    if (window.full) {
+      window.stall(); // resumes the buffer once an ACK makes room
+      return false;
+    }
+    const before = conn.eventsSent;
+    this.#sender.sendEvent(event, conn);
+    if (conn.eventsSent > before) window.written(event);
+    return true;
   }
 
   #sendKeepalive(): void {
@@ -637,6 +773,6 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
 
   #onBufferLevel(level: BufferLevel, previous: BufferLevel): void {
     this.emit('bufferLevel', { level, previous });
-    this.#sender.bufferLevel(level, previous, this.#state === 'connected' ? this.#conn : undefined);
+    this.#sender.bufferLevel(level, previous, this.#sendable());
   }
 }

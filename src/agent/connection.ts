@@ -18,6 +18,14 @@ export function serverRef(server: ResolvedServer): ServerRef {
   return { address: server.address, port: server.port, protocol: server.protocol };
 }
 
+/** Told about a connection's barriers and confirmations (the at-least-once window listens). */
+export interface ConfirmationListener {
+  /** A startup or keepalive was written: its ACK will confirm every event written so far. */
+  onBarrier(): void;
+  /** An ACK confirmed `n` more events, the oldest unconfirmed ones of this connection. */
+  onConfirm(n: number): void;
+}
+
 /**
  * A transport to one server, with the count of events written on it and how many of them the
  * manager confirmed. The manager ACKs every startup and keepalive in order, so an ACK confirms every
@@ -28,18 +36,25 @@ export class AgentConnection {
   eventsSent = 0;
   /** Events confirmed: written before a startup or keepalive whose ACK arrived. */
   confirmed = 0;
-  /** `eventsSent` at each startup/keepalive still waiting for its ACK, oldest first. */
-  readonly #markers: number[] = [];
+  /**
+   * One entry per startup/keepalive still waiting for its ACK, oldest first, run-length encoded:
+   * `[eventsSent when written, how many barriers]`. Past MAX_ACK_MARKERS entries a new barrier joins
+   * the last entry (it then confirms no more than that one: never too much), so memory stays bounded
+   * when the manager stops answering while the one-ACK-per-barrier pairing holds.
+   */
+  readonly #markers: [at: number, count: number][] = [];
 
   /**
    * @param transport - the connection's transport.
    * @param index - the server's index in the list.
    * @param server - the server.
+   * @param listener - told about barriers and confirmations.
    */
   constructor(
     readonly transport: Transport,
     readonly index: number,
     readonly server: ResolvedServer,
+    readonly listener?: ConfirmationListener,
   ) {}
 
   /** Events written but not confirmed. */
@@ -49,12 +64,21 @@ export class AgentConnection {
 
   /** A startup or keepalive was written: its ACK will confirm every event written so far. */
   markBarrier(): void {
-    if (this.#markers.length < MAX_ACK_MARKERS) this.#markers.push(this.eventsSent);
+    const last = this.#markers[this.#markers.length - 1];
+    if (last && (last[0] === this.eventsSent || this.#markers.length >= MAX_ACK_MARKERS)) last[1]++;
+    else this.#markers.push([this.eventsSent, 1]);
+    this.listener?.onBarrier();
   }
 
   /** An ACK arrived: it answers the oldest barrier still waiting. */
   acked(): void {
-    const marker = this.#markers.shift();
-    if (marker !== undefined && marker > this.confirmed) this.confirmed = marker;
+    const first = this.#markers[0];
+    if (!first) return;
+    if (--first[1] === 0) this.#markers.shift();
+    if (first[0] > this.confirmed) {
+      const n = first[0] - this.confirmed;
+      this.confirmed = first[0];
+      this.listener?.onConfirm(n);
+    }
   }
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { unrefTimeout } from '../clock.js';
 import type { Clock } from '../clock.js';
 import type { AgentIdentity, Logger, ResolvedAgentClientOptions } from '../config/options.js';
 import { AgentlinkError } from '../errors.js';
@@ -62,6 +63,8 @@ export interface AgentEnrollerDeps {
   onEnrolled(key: AgentIdentity): void;
   /** Told about a failed enrollment after a round (the agent carries on with its old key). */
   onError(error: AgentlinkError): void;
+  /** Whether the enrollment's waits keep the process alive (see {@link AgentEnroller.setRef}). */
+  ref: boolean;
 }
 
 /** Runs an agent's enrollments; {@link AgentEnroller.teardown} aborts the one in progress and its delay. */
@@ -69,11 +72,25 @@ export class AgentEnroller {
   readonly #d: AgentEnrollerDeps;
   readonly #controller = new AbortController();
   readonly #delay: Wait;
+  #ref: boolean;
 
   /** @param deps - options, enrollment function, clock and callbacks. */
   constructor(deps: AgentEnrollerDeps) {
     this.#d = deps;
-    this.#delay = new Wait(deps.clock, false);
+    this.#ref = deps.ref;
+    this.#delay = new Wait(deps.clock, deps.ref);
+  }
+
+  /**
+   * Whether the waits (between enrollment rounds, after enrollment) keep the process alive. An
+   * enrollment already running keeps the timers it started with, and its TLS socket keeps the process
+   * alive until it ends (at most `enrollment.timeout`).
+   *
+   * @param ref - true to keep the process alive.
+   */
+  setRef(ref: boolean): void {
+    this.#ref = ref;
+    this.#delay.setRef(ref);
   }
 
   /**
@@ -87,7 +104,8 @@ export class AgentEnroller {
    */
   async run(phase: 'startup' | 'round', host: string | undefined, current: AgentKey | undefined, logger: Logger): Promise<void> {
     const d = this.#d;
-    const key = await d.enroll(enrollmentRequest(d.options, phase, host, current, { clock: d.clock, signal: this.#controller.signal, logger }));
+    const clock = this.#ref ? d.clock : unrefClock(d.clock);
+    const key = await d.enroll(enrollmentRequest(d.options, phase, host, current, { clock, signal: this.#controller.signal, logger }));
     d.onEnrolled(key);
     const delay = d.options.enrollment.delayAfterEnrollment;
     if (delay > 0 && !this.#controller.signal.aborted) await this.#delay.sleep(delay);
@@ -113,4 +131,14 @@ export class AgentEnroller {
     this.#controller.abort();
     this.#delay.wake();
   }
+}
+
+/** The same clock, with every timer unref'd. */
+function unrefClock(clock: Clock): Clock {
+  return {
+    now: () => clock.now(),
+    monotonic: () => clock.monotonic(),
+    setTimeout: (fn, ms) => unrefTimeout(clock, fn, ms),
+    clearTimeout: (handle) => clock.clearTimeout(handle),
+  };
 }

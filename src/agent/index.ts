@@ -13,6 +13,7 @@ export type {
   DisconnectReason,
   ManagerRequest,
   SharedFile,
+  StartOptions,
   StopOptions,
 } from './client.js';
 export { ServerPool } from './server-pool.js';

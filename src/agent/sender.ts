@@ -100,9 +100,10 @@ export class AgentSender {
    *
    * @param event - the event.
    * @param conn - the connection.
+   * @param again - a retransmission (counted in `eventsRetransmitted`, not `eventsSent`).
    * @returns true (handled).
    */
-  sendEvent(event: AgentEvent, conn: AgentConnection): boolean {
+  sendEvent(event: AgentEvent, conn: AgentConnection, again = false): boolean {
     try {
       this.write(buildEvent({ queue: event.queue ?? '1', location: event.location, message: event.message }), conn);
     } catch (err) {
@@ -114,7 +115,8 @@ export class AgentSender {
       return true;
     }
     conn.eventsSent++;
-    this.#d.stats.eventsSent++;
+    if (again) this.#d.stats.eventsRetransmitted++;
+    else this.#d.stats.eventsSent++;
     return true;
   }
 

@@ -7,7 +7,7 @@ import type { AgentClient } from './client.js';
 import type { AgentClientStats } from './types.js';
 
 /** The counters an {@link AgentClient} keeps itself (state, server and buffer come from elsewhere). */
-export type AgentCounterSnapshot = Omit<AgentClientStats, 'state' | 'server' | 'serverIndex' | 'buffer'>;
+export type AgentCounterSnapshot = Omit<AgentClientStats, 'state' | 'server' | 'serverIndex' | 'buffer' | 'retransmitWindow'>;
 
 /** Mutable counters of one agent; {@link AgentCounters.snapshot} copies them for `stats()`. */
 export class AgentCounters {
@@ -39,6 +39,8 @@ export class AgentCounters {
   decodeErrors = 0;
   /** Events written to connections lost before the manager confirmed them. */
   unconfirmed = 0;
+  /** Events written again after a lost connection (at-least-once). */
+  eventsRetransmitted = 0;
   /** Wall-clock time of the last ACK. */
   lastAckAt: number | undefined = undefined;
   /** Wall-clock time of the last keepalive sent. */
@@ -69,6 +71,7 @@ export class AgentCounters {
       connectsPerServer: [...this.connectsPerServer],
       decodeErrors: this.decodeErrors,
       eventsUnconfirmedOnLostConnections: this.unconfirmed,
+      eventsRetransmitted: this.eventsRetransmitted,
       lastAckAt: this.lastAckAt,
       lastKeepaliveAt: this.lastKeepaliveAt,
     };

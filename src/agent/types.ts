@@ -10,6 +10,7 @@ import type { AgentlinkError } from '../errors.js';
 import type { enrollWithFallback } from '../enrollment/client.js';
 import type { TransportFactory } from '../transport/types.js';
 import type { BufferLevel, ClientBufferStats, DropReason } from './client-buffer.js';
+import type { RetransmitWindowStats } from './delivery.js';
 import type { AgentClient } from './client.js';
 
 /** Connection states of an {@link AgentClient}. */
@@ -148,9 +149,18 @@ export interface AgentClientStats {
   /**
    * Events written to connections that were then lost before the manager confirmed reading them
    * (an ACK to a later keepalive confirms everything sent before it). An upper bound of what the
-   * protocol may have lost in flight.
+   * protocol may have lost in flight. With `delivery: 'at-least-once'` these events are written again
+   * on the next connection instead, so only those still unconfirmed when the agent stops count here.
    */
   eventsUnconfirmedOnLostConnections: number;
+  /**
+   * Events written again on a new connection because the previous one was lost before the manager
+   * confirmed them (`delivery: 'at-least-once'`); an upper bound of the duplicates the manager may see.
+   * Not counted in `eventsSent`.
+   */
+  eventsRetransmitted: number;
+  /** The at-least-once retransmit window; all zeros with `at-most-once`. */
+  retransmitWindow: RetransmitWindowStats;
   /** Client buffer counters. */
   buffer: ClientBufferStats;
   /** Wall-clock time of the last ACK. */
@@ -159,11 +169,25 @@ export interface AgentClientStats {
   lastKeepaliveAt: number | undefined;
 }
 
+/** Options of {@link AgentClient.start}. */
+export interface StartOptions {
+  /**
+   * Bounds the wait for the first ACK: when it aborts first, `start()` rejects with an `AbortError`
+   * (its `cause` is the signal's reason) and the agent stops. Ignored once connected; for the
+   * agent's whole life use the `signal` option.
+   */
+  signal?: AbortSignal;
+}
+
 /** Options of {@link AgentClient.stop}. */
 export interface StopOptions {
   /**
-   * Milliseconds to wait for the client buffer to drain before the shutdown message; 0 sends nothing queued.
-   * Events still queued then are dropped with reason `cleared` (counted and emitted).
+   * Deadline in milliseconds to deliver what is queued before the shutdown message. Queued events go
+   * out at once, in order, without the buffer's `eventsPerSecond` limit (as fast as the connection
+   * takes them); with `delivery: 'at-least-once'` the agent also waits, within the same deadline, for
+   * the manager to confirm them. Only events still queued at the deadline (or when the connection is
+   * lost meanwhile, or when the agent was not connected at `stop()`) are dropped, with reason
+   * `cleared` (counted and emitted). 0 sends nothing queued.
    * @default 5000
    */
   drainTimeout?: number;

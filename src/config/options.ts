@@ -67,6 +67,16 @@ export const DEFAULT_BACKOFF_MAX_ATTEMPTS = 0;
 export const DEFAULT_AUTO_RESTART = true;
 /** Default `ip` of an `agent` identity given without one (the value enrollment writes to client.keys). */
 export const DEFAULT_KEY_IP = 'any';
+/** Default `persistent`: a started agent keeps the Node.js process alive until `stop()`, as a socket does. */
+export const DEFAULT_PERSISTENT = true;
+/** Default delivery guarantee: Wazuh's (what sat in socket buffers when a connection died is lost, and counted). */
+export const DEFAULT_DELIVERY: DeliveryMode = 'at-most-once';
+/** Default `retransmit.maxEvents`: events written but not yet confirmed that the at-least-once window holds. */
+export const DEFAULT_RETRANSMIT_MAX_EVENTS = 1000;
+/** Default `retransmit.maxBytes`: bytes (UTF-8 of location and message) the at-least-once window holds. */
+export const DEFAULT_RETRANSMIT_MAX_BYTES = 1_048_576;
+/** Default `drainTimeout` of `stop()`, in milliseconds. */
+export const DEFAULT_DRAIN_TIMEOUT = 5_000;
 /** Largest delay a Node.js timer accepts, in milliseconds (about 24.8 days): the upper bound of every duration option. */
 export const MAX_TIMER_DELAY = 2_147_483_647;
 /** Smallest `handshakeTimeout` in milliseconds (`agent.recv_timeout` range 1 to 600 s). */
@@ -75,6 +85,8 @@ export const MIN_HANDSHAKE_TIMEOUT = 1_000;
 export const MAX_HANDSHAKE_TIMEOUT = 600_000;
 /** Largest client buffer `queueSize` in events. */
 export const MAX_QUEUE_SIZE = 100_000;
+/** Largest `retransmit.maxEvents`. */
+export const MAX_RETRANSMIT_EVENTS = 1_000_000;
 /** Largest configurable `eventsPerSecond`. */
 export const MAX_EVENTS_PER_SECOND = 1000;
 /** Most enrollment groups accepted. */
@@ -119,6 +131,45 @@ export interface ResolvedServer {
   maxRetries: number;
   /** Milliseconds between attempts. */
   retryInterval: number;
+}
+
+/**
+ * What the agent promises about each event it wrote to a connection: `at-most-once` (Wazuh's
+ * behaviour: what sat in socket buffers when a connection died is lost and counted) or
+ * `at-least-once` (events are kept until a keepalive ACK confirms them and resent on the next
+ * connection: never lost, sometimes duplicated). See docs/reliability.md.
+ */
+export type DeliveryMode = 'at-most-once' | 'at-least-once';
+
+/** The retransmit window of `delivery: 'at-least-once'` (ignored with `at-most-once`). */
+export interface RetransmitOptions {
+  /**
+   * Most events kept written but unconfirmed. At half of it the agent sends a barrier keepalive at
+   * once; when it is full, sending waits for an ACK (the client buffer holds the rest). Nothing is dropped from it.
+   * @default 1000
+   */
+  maxEvents?: number;
+  /**
+   * Most bytes (UTF-8 length of location and message) kept written but unconfirmed; same rules as `maxEvents`.
+   * @default 1048576
+   */
+  maxBytes?: number;
+  /**
+   * While events flow, a barrier keepalive follows the first unconfirmed event within this many
+   * milliseconds, so the window stays small between the regular keepalives; 0 means `notifyTime`.
+   * @default notifyTime
+   */
+  barrierInterval?: number;
+}
+
+/** Resolved {@link RetransmitOptions}. */
+export interface ResolvedRetransmitOptions {
+  /** Most unconfirmed events. */
+  maxEvents: number;
+  /** Most unconfirmed bytes. */
+  maxBytes: number;
+  /** Barrier keepalive interval while events flow (ms). */
+  barrierInterval: number;
 }
 
 /** Overflow policy of the client buffer when it is full. */
@@ -434,6 +485,21 @@ export interface AgentClientOptions {
   logger?: Logger;
   /** Aborting this signal stops the agent (like `stop()` with no drain). */
   signal?: AbortSignal;
+  /**
+   * Whether a started agent keeps the Node.js process alive until `stop()`, as a `net.Socket` does
+   * (its socket while connected, its retry timer while it waits to reconnect). `false` is the same
+   * as calling `unref()` before `start()`: for embedders whose process must exit on its own.
+   * @default true
+   */
+  persistent?: boolean;
+  /**
+   * Delivery guarantee of the events written to a connection. `'at-least-once'` needs TCP servers
+   * (refused with UDP, where an ACKed keepalive does not prove that each earlier datagram arrived).
+   * @default 'at-most-once'
+   */
+  delivery?: DeliveryMode;
+  /** The retransmit window of `delivery: 'at-least-once'`. */
+  retransmit?: RetransmitOptions;
   /** Local address to bind sockets to (spreads source addresses over 127.0.0.0/8 in large fleets). */
   localAddress?: string;
   /** `<config-profile>`, kept for `getconfig client`. */
@@ -519,6 +585,12 @@ export interface ResolvedAgentClientOptions {
   logger: Logger | undefined;
   /** Abort signal. */
   signal: AbortSignal | undefined;
+  /** Whether a started agent keeps the process alive. */
+  persistent: boolean;
+  /** Delivery guarantee. */
+  delivery: DeliveryMode;
+  /** Retransmit window (used with `at-least-once`). */
+  retransmit: ResolvedRetransmitOptions;
   /** Local bind address. */
   localAddress: string | undefined;
   /** `<config-profile>`. */

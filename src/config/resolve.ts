@@ -34,7 +34,12 @@ import {
   DEFAULT_QUEUE_SIZE,
   DEFAULT_RETRY_INTERVAL,
   DEFAULT_TIME_RECONNECT,
+  DEFAULT_DELIVERY,
+  DEFAULT_PERSISTENT,
+  DEFAULT_RETRANSMIT_MAX_BYTES,
+  DEFAULT_RETRANSMIT_MAX_EVENTS,
   MAX_ENROLLMENT_GROUPS,
+  MAX_RETRANSMIT_EVENTS,
   MAX_EVENTS_PER_SECOND,
   MAX_HANDSHAKE_TIMEOUT,
   MAX_QUEUE_SIZE,
@@ -43,12 +48,14 @@ import {
   MIN_HANDSHAKE_TIMEOUT,
   type AgentClientOptions,
   type AgentLabel,
+  type DeliveryMode,
   type OverflowPolicy,
   type ReconnectPolicyFunction,
   type ResolvedAgentClientOptions,
   type ResolvedBufferOptions,
   type ResolvedEnrollmentOptions,
   type ResolvedReconnect,
+  type ResolvedRetransmitOptions,
   type ResolvedServer,
   type UnameInfo,
 } from './options.js';
@@ -96,6 +103,9 @@ const TOP_KEYS: Record<keyof AgentClientOptions, true> = {
   counterStore: true,
   logger: true,
   signal: true,
+  persistent: true,
+  delivery: true,
+  retransmit: true,
   localAddress: true,
   configProfile: true,
   autoRestart: true,
@@ -122,6 +132,8 @@ const ENROLLMENT_KEYS = [
 const LABEL_KEYS = ['key', 'value', 'hidden'] as const;
 const UNAME_KEYS = ['sysname', 'nodename', 'release', 'version', 'machine', 'osName', 'osPlatform', 'osVersion'] as const;
 const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['drop-newest', 'drop-oldest', 'reject'];
+const DELIVERY_MODES: readonly DeliveryMode[] = ['at-most-once', 'at-least-once'];
+const RETRANSMIT_KEYS = ['maxEvents', 'maxBytes', 'barrierInterval'] as const;
 /** Unknown keys that may hold a secret (misspellings included): their value is not copied into the error. */
 const SECRET_NAME_RE = /pas|pw|secret|token|key|cert/i;
 const SECRET_SECTIONS = new Set(['agent', 'enrollment']);
@@ -191,6 +203,9 @@ export function resolveOptions(options: AgentClientOptions): ResolvedAgentClient
     counterStore: checkMethods(options.counterStore, 'counterStore', ['load', 'save']),
     logger: checkMethods(options.logger, 'logger', ['debug', 'info', 'warn', 'error', 'child']),
     signal: resolveSignal(options.signal),
+    persistent: optBoolean(options.persistent, 'persistent', DEFAULT_PERSISTENT),
+    delivery: resolveDelivery(options.delivery, servers),
+    retransmit: resolveRetransmit(options.retransmit, notifyTime),
     localAddress: resolveLocalAddress(options.localAddress),
     configProfile: optString(options.configProfile, 'configProfile'),
     autoRestart: optBoolean(options.autoRestart, 'autoRestart', DEFAULT_AUTO_RESTART),
@@ -376,6 +391,31 @@ function resolveReconnect(r: unknown): ResolvedReconnect {
       { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
       DEFAULT_BACKOFF_MAX_ATTEMPTS,
     ),
+  };
+}
+
+function resolveDelivery(d: unknown, servers: readonly ResolvedServer[]): DeliveryMode {
+  const mode = d === undefined ? DEFAULT_DELIVERY : checkOneOf(d, 'delivery', DELIVERY_MODES);
+  const udp = servers.findIndex((s) => s.protocol === 'udp');
+  if (mode === 'at-least-once' && udp >= 0) {
+    throw configError(
+      'delivery',
+      `delivery 'at-least-once' needs TCP, but servers[${udp}] uses UDP: there an ACKed keepalive does not prove that each earlier datagram arrived. Use protocol 'tcp' or delivery 'at-most-once'.`,
+      mode,
+    );
+  }
+  return mode;
+}
+
+function resolveRetransmit(r: unknown, notifyTime: number): ResolvedRetransmitOptions {
+  if (r !== undefined && !isPlainObject(r)) throw configError('retransmit', `retransmit must be an object; got ${show(r)}`, safeValue(r));
+  const o = (r ?? {}) as Record<string, unknown>;
+  checkKnownKeys(o, RETRANSMIT_KEYS, 'retransmit');
+  const barrier = optNumber(o.barrierInterval, 'retransmit.barrierInterval', DURATION(0), 0);
+  return {
+    maxEvents: optNumber(o.maxEvents, 'retransmit.maxEvents', { min: 1, max: MAX_RETRANSMIT_EVENTS, integer: true, unit: 'events' }, DEFAULT_RETRANSMIT_MAX_EVENTS),
+    maxBytes: optNumber(o.maxBytes, 'retransmit.maxBytes', { min: 1024, max: 2 ** 32, integer: true, unit: 'bytes' }, DEFAULT_RETRANSMIT_MAX_BYTES),
+    barrierInterval: barrier === 0 ? notifyTime : barrier,
   };
 }
 

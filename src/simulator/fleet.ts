@@ -743,6 +743,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
       servers: this.#baseRotations[rotation]!,
       uname: { ...this.#uname, nodename: name },
       logger: this.#client.logger ?? silentLogger,
+      // the fleet decides what keeps a run alive (its own timers while it runs), not each agent
+      persistent: false,
     };
     if (identity) opts.agent = identity;
     else opts.enrollment = { enabled: true, ...this.#client.enrollment, agentName: name };

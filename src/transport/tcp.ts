@@ -99,6 +99,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
   /** Why the socket is going away, when the peer or the stream is at fault. */
   #closeReason: AgentlinkError | undefined = undefined;
   #localAddress: string | undefined = undefined;
+  #ref = true;
   #bytesIn = 0;
   #bytesOut = 0;
 
@@ -166,6 +167,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       return guard.promise;
     }
     this.#socket = socket;
+    if (!this.#ref) socket.unref();
     socket.once('connect', () => this.#onConnect(socket));
     socket.on('error', (err) => this.#onError(socket, err));
     socket.on('close', () => this.#onSocketClose(socket));
@@ -251,6 +253,18 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
       // Not a TCP handle (injected socket) or already gone: a plain destroy is the best we can do.
       socket.destroy();
     }
+  }
+
+  /** The socket keeps the process alive (the default); also for a socket created later by `connect()`. */
+  ref(): void {
+    this.#ref = true;
+    this.#socket?.ref();
+  }
+
+  /** The process may exit while the socket is open; also for a socket created later by `connect()`. */
+  unref(): void {
+    this.#ref = false;
+    this.#socket?.unref();
   }
 
   #onConnect(socket: net.Socket): void {

@@ -90,6 +90,13 @@ export interface Transport extends EventEmitter<TransportEvents> {
   close(): void;
   /** Closes at once, dropping pending writes (TCP: RST where possible). Idempotent. */
   destroy(): void;
+  /**
+   * Lets the socket keep the process alive again (the default), as `net.Socket.ref()`. Applies to
+   * the socket created later by `connect()` too. Optional: a transport without sockets leaves it out.
+   */
+  ref?(): void;
+  /** Lets the process exit while this socket is open, as `net.Socket.unref()`; see {@link Transport.ref}. */
+  unref?(): void;
 }
 
 /** Builds a transport for a target; the agent calls it for every connection attempt. */

@@ -51,6 +51,7 @@ export class UdpTransport extends EventEmitter<TransportEvents> implements Trans
   /** The pending connect; set only while connecting. */
   #connecting: ConnectGuard | undefined = undefined;
   #localAddress: string | undefined = undefined;
+  #ref = true;
   #bytesIn = 0;
   #bytesOut = 0;
 
@@ -126,6 +127,18 @@ export class UdpTransport extends EventEmitter<TransportEvents> implements Trans
     }
   }
 
+  /** The socket keeps the process alive (the default); also for the socket `connect()` creates later. */
+  ref(): void {
+    this.#ref = true;
+    this.#socket?.ref();
+  }
+
+  /** The process may exit while the socket is open; also for the socket `connect()` creates later. */
+  unref(): void {
+    this.#ref = false;
+    this.#socket?.unref();
+  }
+
   #open(address: string, family: number, localAddress: string | undefined): void {
     let socket: dgram.Socket;
     try {
@@ -135,6 +148,7 @@ export class UdpTransport extends EventEmitter<TransportEvents> implements Trans
       return;
     }
     this.#socket = socket;
+    if (!this.#ref) socket.unref();
     this.#maxPayload = family === 6 ? MAX_UDP_PAYLOAD_IPV6 : MAX_UDP_PAYLOAD_IPV4;
     socket.on('error', (err) => this.#onError(socket, err));
     socket.on('close', () => this.#onSocketClose(socket));

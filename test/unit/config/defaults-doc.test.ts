@@ -80,7 +80,8 @@ describe('docs/configuration.md', () => {
       agent: true, keys: true, servers: true, notifyTime: true, timeReconnect: true, handshakeTimeout: true,
       connectTimeout: true, cryptoMethod: true, reconnect: true, forceReconnectInterval: true, ipUpdateInterval: true,
       buffer: true, enrollment: true, labels: true, uname: true, version: true, agentConfigSum: true, counterStore: true,
-      logger: true, signal: true, localAddress: true, configProfile: true, autoRestart: true,
+      logger: true, signal: true, persistent: true, delivery: true, retransmit: true, localAddress: true, configProfile: true,
+      autoRestart: true,
     };
     const optionCells = tables(doc)
       .filter((t) => t.header[0] === 'option')
