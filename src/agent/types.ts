@@ -187,8 +187,9 @@ export interface StopOptions {
    * takes them); with `delivery: 'at-least-once'` the agent also waits, within the same deadline, for
    * the manager to confirm them. Only events still queued at the deadline (or when the connection is
    * lost meanwhile, or when the agent was not connected at `stop()`) are dropped, with reason
-   * `cleared` (counted and emitted). 0 sends nothing queued.
-   * @default 5000
+   * `cleared` (counted and emitted). 0 sends nothing queued. The default leaves time for a full
+   * default queue (5000 events) even at the buffer's 500 events per second; a flush is much faster.
+   * @default 10000
    */
   drainTimeout?: number;
 }

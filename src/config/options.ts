@@ -75,8 +75,8 @@ export const DEFAULT_DELIVERY: DeliveryMode = 'at-most-once';
 export const DEFAULT_RETRANSMIT_MAX_EVENTS = 1000;
 /** Default `retransmit.maxBytes`: bytes (UTF-8 of location and message) the at-least-once window holds. */
 export const DEFAULT_RETRANSMIT_MAX_BYTES = 1_048_576;
-/** Default `drainTimeout` of `stop()`, in milliseconds. */
-export const DEFAULT_DRAIN_TIMEOUT = 5_000;
+/** Default `drainTimeout` of `stop()`, in milliseconds: a full default queue (5000 events) even at the default 500 events per second. */
+export const DEFAULT_DRAIN_TIMEOUT = 10_000;
 /** Largest delay a Node.js timer accepts, in milliseconds (about 24.8 days): the upper bound of every duration option. */
 export const MAX_TIMER_DELAY = 2_147_483_647;
 /** Smallest `handshakeTimeout` in milliseconds (`agent.recv_timeout` range 1 to 600 s). */
