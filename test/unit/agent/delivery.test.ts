@@ -201,7 +201,8 @@ describe('AgentClient delivery', () => {
   });
 
   it('at-most-once: nothing is written again; what was unconfirmed is counted', async () => {
-    const { managers: [a, b], client } = agentOn(['a', 'b'], { reconnect: { strategy: 'backoff', initialDelay: 100, jitter: 0 } });
+    const { managers, client } = agentOn(['a', 'b'], { reconnect: { strategy: 'backoff', initialDelay: 100, jitter: 0 } });
+    const [a, b] = managers as [ScriptedManager, ScriptedManager];
     clients.push(client);
     await client.start();
     a.autoAck = false;
