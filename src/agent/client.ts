@@ -48,8 +48,8 @@ import { ServerPool } from './server-pool.js';
 import { AgentConnection, serverRef } from './connection.js';
 import { AgentSender } from './sender.js';
 import { Handshake } from './handshake.js';
-import { Wait } from './wait.js';
-import { RetransmitWindow } from './delivery.js';
+import { onAbort, Wait } from './wait.js';
+import { Delivery } from './delivery.js';
 import { answerBuiltInRequest } from './built-in-requests.js';
 import { ManagerCommands } from './manager-commands.js';
 import { AgentEnroller } from './enroll.js';
@@ -128,11 +128,12 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   #forceReconnectTimer: TimerHandle | undefined;
   /** Whether the agent keeps the process alive (`persistent`, `ref()`, `unref()`). */
   #ref: boolean;
-  /** The retransmit window, with `delivery: 'at-least-once'` only. */
-  readonly #window: RetransmitWindow | undefined;
+  /** The delivery guarantee (and, at-least-once, the retransmit window). */
+  readonly #delivery: Delivery;
   /** Wakes `stop()`'s drain when the connection goes away meanwhile. */
   #drainLost: (() => void) | undefined;
-  #abortListener: (() => void) | undefined;
+  /** Removes the `signal` option's listener. */
+  readonly #offAbort: () => void;
   readonly #stats: AgentCounters;
 
   /**
@@ -163,19 +164,6 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#retry = new Wait(this.#clock, this.#ref);
     this.#planner = new ReconnectPlanner(this.options.reconnect, this.options.servers, random);
     this.#stats = new AgentCounters(this.options.servers.length);
-    this.#window =
-      this.options.delivery === 'at-least-once'
-        ? new RetransmitWindow(
-            this.options.retransmit,
-            {
-              sendBarrier: () => this.#sendKeepalive(),
-              resume: () => {
-                if (this.#sendable()) this.#buffer.resume();
-              },
-            },
-            this.#clock,
-          )
-        : undefined;
     this.#sender = new AgentSender({
       options: this.options,
       counterStore: this.options.counterStore ?? new MemoryCounterStore(),
@@ -184,6 +172,15 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
       stats: this.#stats,
       events: this,
       key: () => this.#agent,
+    });
+    this.#delivery = new Delivery(this.options.delivery, this.options.retransmit, {
+      sender: this.#sender,
+      stats: this.#stats,
+      clock: this.#clock,
+      sendBarrier: () => this.#sendKeepalive(),
+      resume: () => {
+        if (this.#sendable()) this.#buffer.resume();
+      },
     });
     const base = this.options.logger ?? silentLogger;
     this.#log = base.child({ agentId: this.#agent?.id, agentName: this.#agent?.name });
@@ -229,12 +226,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#closedPromise = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
-    const signal = this.options.signal;
-    if (signal) {
-      this.#abortListener = () => void this.stop({ drainTimeout: 0 });
-      if (signal.aborted) queueMicrotask(this.#abortListener);
-      else signal.addEventListener('abort', this.#abortListener, { once: true });
-    }
+    this.#offAbort = onAbort(this.options.signal, () => void this.stop({ drainTimeout: 0 }));
   }
 
   /**
@@ -302,21 +294,14 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     });
     this.#startPromise.catch(() => {});
     const signal = options.signal;
-    if (signal) {
-      const onAbort = () => {
-        const settle = this.#startSettle;
-        if (!settle) return;
-        this.#startSettle = undefined;
-        settle.reject(new AbortError('start() aborted before a manager acknowledged the agent', { cause: signal.reason }));
-        void this.stop({ drainTimeout: 0 });
-      };
-      if (signal.aborted) queueMicrotask(onAbort);
-      else {
-        signal.addEventListener('abort', onAbort, { once: true });
-        const off = () => signal.removeEventListener('abort', onAbort);
-        this.#startPromise.then(off, off);
-      }
-    }
+    const off = onAbort(signal, () => {
+      const settle = this.#startSettle;
+      if (!settle) return;
+      this.#startSettle = undefined;
+      settle.reject(new AbortError('start() aborted before a manager acknowledged the agent', { cause: signal?.reason }));
+      void this.stop({ drainTimeout: 0 });
+    });
+    this.#startPromise.then(off, off);
     void this.#boot();
     return this.#startPromise;
   }
@@ -352,9 +337,10 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   }
 
   /**
-   * Stops the agent: drains the buffer within `drainTimeout`, sends `#!-agent shutdown `, closes
-   * the connection, clears every timer and waits for the counter store's flush (so the counter of
-   * the shutdown message is stored when it resolves). Idempotent.
+   * Stops the agent: delivers what is queued within `drainTimeout` (at once, not at the buffer's
+   * rate; at-least-once, confirmed too), sends `#!-agent shutdown `, closes the connection, clears
+   * every timer and waits for the counter store's flush (so the counter of the shutdown message is
+   * stored when it resolves). Only what the deadline cut is dropped (reason `cleared`). Idempotent.
    *
    * @param options - drain deadline.
    */
@@ -367,7 +353,11 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#cycleToken++;
     this.#retry.wake();
     this.#enroller.teardown();
-    if (wasConnected && this.#conn && drainTimeout > 0) await this.#drain(drainTimeout);
+    if (wasConnected && this.#conn && drainTimeout > 0) {
+      const gone = new Promise<void>((resolve) => (this.#drainLost = resolve));
+      await this.#delivery.drain(this.#buffer, drainTimeout, gone);
+      this.#drainLost = undefined;
+    }
     if (this.#conn) {
       try {
         this.#sendControl(SHUTDOWN_MESSAGE);
@@ -378,30 +368,6 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#finish(undefined);
     await this.#closedPromise;
     await this.#flushed;
-  }
-
-  /**
-   * Delivers what is queued on the current connection, without the buffer's rate limit, within
-   * `timeoutMs`; with at-least-once, also waits for the manager to confirm it. Ends early when the
-   * connection goes away.
-   */
-  async #drain(timeoutMs: number): Promise<void> {
-    const deadline = this.#clock.monotonic() + timeoutMs;
-    const lost = new Promise<void>((resolve) => {
-      this.#drainLost = resolve;
-    });
-    try {
-      this.#buffer.rush();
-      await Promise.race([this.#buffer.drain(timeoutMs), lost]);
-      const window = this.#window;
-      const left = deadline - this.#clock.monotonic();
-      if (window && window.size > 0 && this.#conn && left > 0) {
-        window.confirmNow();
-        await Promise.race([window.waitEmpty(left), lost]);
-      }
-    } finally {
-      this.#drainLost = undefined;
-    }
   }
 
   /** `await using agent = new AgentClient(...)`: stops with the default drain. */
@@ -417,7 +383,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
       serverIndex: this.#conn?.index ?? this.#pool.index,
       ...this.#stats.snapshot(),
       buffer: this.#buffer.stats(),
-      retransmitWindow: this.#window?.stats() ?? { events: 0, bytes: 0, highWaterEvents: 0, highWaterBytes: 0, fullStalls: 0, extraKeepalives: 0 },
+      retransmitWindow: this.#delivery.stats(),
     };
   }
 
@@ -570,8 +536,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
       localAddress: this.options.localAddress,
     });
     this.#applyRef(transport);
-    const window = this.#window;
-    const conn = new AgentConnection(transport, index, server, window && { onBarrier: () => window.barrier(), onConfirm: (n) => window.confirm(n) });
+    const conn = new AgentConnection(transport, index, server, this.#delivery.listener);
     transport.on('payload', (payload) => this.#commands.receive(payload, conn));
     transport.on('close', (error) => this.#onTransportClose(conn, error));
     transport.on('error', (error) => this.emit('error', error));
@@ -631,7 +596,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#sender.sendPendingLevels(conn);
     // at-least-once: what the last connection did not confirm goes first, in order; the keepalive
     // that start() sends at once is its barrier
-    for (const event of this.#window?.events() ?? []) this.#sender.sendEvent(event, conn, true);
+    this.#delivery.resend(conn);
     this.#keepalive.start();
     if (this.options.forceReconnectInterval > 0) {
       this.#forceReconnectTimer = unrefTimeout(
@@ -657,8 +622,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#stats.disconnects++;
     // events the manager has not confirmed (no ACK to a later keepalive) may be lost in flight,
     // even on a graceful close: count them so every loss has a visible reason (at-least-once resends them)
-    if (this.#window) this.#window.lost();
-    else this.#stats.unconfirmed += conn.unconfirmed;
+    this.#delivery.lost(conn);
     this.#dropConnection(conn, opts.forced === true);
     this.#lossAt = this.#clock.monotonic();
     this.#lossReason = reason;
@@ -695,7 +659,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     if (this.#state === 'connected') this.#connectionLost(reason);
     else if (this.#state === 'closing') {
       // lost while stop() drains: what is still queued is cut, as at the deadline
-      if (!this.#window) this.#stats.unconfirmed += conn.unconfirmed;
+      this.#delivery.lost(conn);
       this.#dropConnection(conn);
       this.#drainLost?.();
     }
@@ -719,13 +683,11 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#handshake = undefined;
     if (this.#conn) this.#dropConnection(this.#conn, true);
     this.#keepalive.stop();
-    if (this.#window) this.#stats.unconfirmed += this.#window.clear();
+    this.#delivery.close();
     const left = this.#buffer.clear('cleared');
     if (left.length > 0) this.#log.warn({ dropped: left.length }, 'Events still queued at stop were dropped');
     this.#buffer.teardown();
-    if (this.options.signal && this.#abortListener) {
-      this.options.signal.removeEventListener('abort', this.#abortListener);
-    }
+    this.#offAbort();
     this.#flushed = this.#sender.flush();
     const settle = this.#startSettle;
     this.#startSettle = undefined;
@@ -755,16 +717,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   #dispatchEvent(event: AgentEvent): boolean {
     const conn = this.#sendable();
     if (!conn) return false;
-    const window = this.#window;
-    if (!window) return this.#sender.sendEvent(event, conn);
-    if (window.full) {
-      window.stall(); // resumes the buffer once an ACK makes room
-      return false;
-    }
-    const before = conn.eventsSent;
-    this.#sender.sendEvent(event, conn);
-    if (conn.eventsSent > before) window.written(event);
-    return true;
+    return this.#delivery.write(event, conn);
   }
 
   #sendKeepalive(): void {

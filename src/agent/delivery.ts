@@ -13,7 +13,11 @@
  */
 import { unrefTimeout } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
-import type { ResolvedRetransmitOptions } from '../config/options.js';
+import type { DeliveryMode, ResolvedRetransmitOptions } from '../config/options.js';
+import type { ClientBuffer } from './client-buffer.js';
+import type { AgentConnection, ConfirmationListener } from './connection.js';
+import type { AgentSender } from './sender.js';
+import type { AgentCounters } from './stats.js';
 import type { AgentEvent } from './types.js';
 
 /** Counters of a {@link RetransmitWindow}, in `stats().retransmitWindow`. */
@@ -245,5 +249,127 @@ export class RetransmitWindow {
       w.resolve(empty);
     }
     this.#waiters.clear();
+  }
+}
+
+/** What a {@link Delivery} needs from its agent. */
+export interface DeliveryDeps {
+  /** Writes events. */
+  sender: AgentSender;
+  /** The agent's counters (`eventsUnconfirmedOnLostConnections`). */
+  stats: AgentCounters;
+  /** Clock of the window's timers. */
+  clock: Clock;
+  /** Writes a barrier keepalive on the current connection now. */
+  sendBarrier(): void;
+  /** The window has room again: the client buffer may resume. */
+  resume(): void;
+}
+
+const NO_WINDOW: Readonly<RetransmitWindowStats> = { events: 0, bytes: 0, highWaterEvents: 0, highWaterBytes: 0, fullStalls: 0, extraKeepalives: 0 };
+
+/**
+ * The agent's delivery guarantee, one per agent. `at-most-once` writes each event once and counts
+ * what a lost connection had not confirmed; `at-least-once` keeps those events in a
+ * {@link RetransmitWindow} and writes them again first on the next connection.
+ */
+export class Delivery {
+  readonly #d: DeliveryDeps;
+  readonly #window: RetransmitWindow | undefined;
+  readonly #listener: ConfirmationListener | undefined;
+
+  /**
+   * @param mode - the delivery guarantee.
+   * @param options - the retransmit window's limits (at-least-once).
+   * @param deps - sender, counters, clock and callbacks.
+   */
+  constructor(mode: DeliveryMode, options: ResolvedRetransmitOptions, deps: DeliveryDeps) {
+    this.#d = deps;
+    if (mode === 'at-least-once') {
+      const window = new RetransmitWindow(options, { sendBarrier: () => deps.sendBarrier(), resume: () => deps.resume() }, deps.clock);
+      this.#window = window;
+      this.#listener = { onBarrier: () => window.barrier(), onConfirm: (n) => window.confirm(n) };
+    }
+  }
+
+  /** What a new connection tells about its barriers and confirmations (at-least-once only). */
+  get listener(): ConfirmationListener | undefined {
+    return this.#listener;
+  }
+
+  /**
+   * Writes one event from the client buffer.
+   *
+   * @param event - the event.
+   * @param conn - the connection.
+   * @returns false when the window is full (the buffer keeps the event and pauses until `resume`).
+   */
+  write(event: AgentEvent, conn: AgentConnection): boolean {
+    const window = this.#window;
+    if (!window) return this.#d.sender.sendEvent(event, conn);
+    if (window.full) {
+      window.stall();
+      return false;
+    }
+    const before = conn.eventsSent;
+    this.#d.sender.sendEvent(event, conn);
+    if (conn.eventsSent > before) window.written(event);
+    return true;
+  }
+
+  /**
+   * A connection was just established: writes again, in order, what earlier connections did not
+   * confirm (the keepalive sent next is their barrier).
+   *
+   * @param conn - the new connection.
+   */
+  resend(conn: AgentConnection): void {
+    if (!this.#window) return;
+    for (const event of this.#window.events()) this.#d.sender.sendEvent(event, conn, true);
+  }
+
+  /**
+   * A connection was lost: at-most-once counts what it had not confirmed as possibly lost;
+   * at-least-once keeps those events for the next connection.
+   *
+   * @param conn - the lost connection.
+   */
+  lost(conn: AgentConnection): void {
+    if (this.#window) this.#window.lost();
+    else this.#d.stats.unconfirmed += conn.unconfirmed;
+  }
+
+  /**
+   * `stop()`'s drain: what is queued goes out at once (without the buffer's rate limit); at-least-once,
+   * a barrier follows and the manager's ACK is awaited, all within `timeoutMs`. Ends early when `gone`
+   * resolves (the connection went away). What is left is the caller's to clear.
+   *
+   * @param buffer - the client buffer.
+   * @param timeoutMs - the drain deadline.
+   * @param gone - resolves when the connection goes away.
+   */
+  async drain(buffer: ClientBuffer<AgentEvent>, timeoutMs: number, gone: Promise<void>): Promise<void> {
+    const deadline = this.#d.clock.monotonic() + timeoutMs;
+    buffer.rush();
+    let connected = true;
+    const lost = gone.then(() => {
+      connected = false;
+    });
+    await Promise.race([buffer.drain(timeoutMs), lost]);
+    const window = this.#window;
+    const left = deadline - this.#d.clock.monotonic();
+    if (!window || window.size === 0 || !connected || !(left > 0)) return;
+    window.confirmNow();
+    await Promise.race([window.waitEmpty(left), lost]);
+  }
+
+  /** The agent closes: what is still unconfirmed is counted as possibly lost; every timer is cleared. */
+  close(): void {
+    if (this.#window) this.#d.stats.unconfirmed += this.#window.clear();
+  }
+
+  /** @returns the window's counters (zeros at-most-once). */
+  stats(): RetransmitWindowStats {
+    return this.#window?.stats() ?? { ...NO_WINDOW };
   }
 }

@@ -1,5 +1,6 @@
 /**
- * A cancellable wait on one timer slot (the reconnect delay, the delay after enrollment).
+ * A cancellable wait on one timer slot (the reconnect delay, the delay after enrollment), and the
+ * abort-signal binding of the agent's life cycle.
  *
  * @module
  */
@@ -73,4 +74,26 @@ export class Wait {
     this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/**
+ * Calls `fn` once when `signal` aborts (in a microtask when it already has).
+ *
+ * @param signal - the signal, or undefined for none.
+ * @param fn - what to do on abort.
+ * @returns removes the listener; idempotent.
+ */
+export function onAbort(signal: AbortSignal | undefined, fn: () => void): () => void {
+  if (!signal) return () => {};
+  if (signal.aborted) {
+    let cancelled = false;
+    queueMicrotask(() => {
+      if (!cancelled) fn();
+    });
+    return () => {
+      cancelled = true;
+    };
+  }
+  signal.addEventListener('abort', fn, { once: true });
+  return () => signal.removeEventListener('abort', fn);
 }

@@ -205,9 +205,12 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
   }
 
   /**
-   * Closes gracefully: pending writes are flushed, then FIN, then the socket is released (after at
-   * most `closeTimeout`). Payloads that arrive meanwhile are ignored. Emits `close` with no error
-   * once the socket is released. Idempotent; during a connect it aborts the connect.
+   * Closes gracefully: pending writes are flushed, then FIN; the socket keeps reading (payloads that
+   * arrive are ignored) until the server closes its side, and is released then, or after at most
+   * `closeTimeout`. Releasing it earlier, with a reply of the server still unread, would make the
+   * kernel answer with a reset that discards what it has not sent yet (the last events, the shutdown
+   * message). Emits `close` with no error once the socket is released. Idempotent; during a connect
+   * it aborts the connect.
    */
   close(): void {
     if (this.#state === 'connecting') {
@@ -226,7 +229,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     if (closeTimeout > 0) {
       this.#closeTimer = unrefTimeout(this.#clock, () => socket.destroy(), closeTimeout);
     }
-    socket.destroySoon();
+    socket.end(); // allowHalfOpen is off: the socket closes itself once the server's FIN arrives
   }
 
   /**

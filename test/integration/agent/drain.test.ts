@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AgentClient } from '../../../src/agent/client.js';
 import type { AgentClientOptions } from '../../../src/config/options.js';
 import { DEFAULT_DRAIN_TIMEOUT, DEFAULT_EVENTS_PER_SECOND, DEFAULT_QUEUE_SIZE } from '../../../src/config/options.js';
-import { MockManager } from '../../../src/testing/mock-manager.js';
+import { MockManager } from '../../../src/testing/index.js';
 
 const KEY = { id: '001', name: 'agent1', ip: 'any', key: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' };
 const N = DEFAULT_QUEUE_SIZE;
