@@ -36,13 +36,20 @@ export interface BenchFleetOptions {
   sourceAddresses?: number;
 }
 
-function envInt(name: string, fallback: number): number {
+/**
+ * @param name - environment variable.
+ * @param fallback - value when unset or not a positive number.
+ * @returns the variable as a positive integer, or the fallback.
+ */
+export function envInt(name: string, fallback: number): number {
   const v = Number(process.env[name]);
   return Number.isFinite(v) && v > 0 ? Math.floor(v) : fallback;
 }
 
-/** `gc()`, exposed at run time (no `--expose-gc` needed). */
-function getGc(): () => void {
+/**
+ * @returns `gc()`, exposed at run time (no `--expose-gc` needed).
+ */
+export function getGc(): () => void {
   setFlagsFromString('--expose-gc');
   return runInNewContext('gc') as () => void;
 }

@@ -7,6 +7,7 @@
  */
 import { benchCodec } from './codec.js';
 import { benchE2e } from './e2e.js';
+import { benchDelivery } from './delivery.js';
 import { benchFleet } from './fleet.js';
 
 /** A benchmark: a name and a function returning named results. */
@@ -22,6 +23,7 @@ export const BENCHES: BenchEntry[] = [
   { name: 'codec', run: () => benchCodec() },
   { name: 'e2e', run: () => benchE2e() },
   { name: 'fleet', run: () => benchFleet() },
+  { name: 'delivery', run: () => benchDelivery() },
 ];
 
 function printTable(title: string, results: Record<string, number>): void {

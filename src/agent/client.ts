@@ -6,6 +6,11 @@
  * One class owns the connection state (`state`, changed only by `transition()`); timers live in
  * named slots and one `teardown()` clears them; sockets are behind the injected transport factory.
  *
+ * Why this file is over 700 lines: it is that one owner of the state (DESIGN.md), and everything
+ * left here reads or changes the state (life cycle, reconnect cycle, connection, stop). What does
+ * not lives beside it: manager commands (manager-commands.ts), the send path (sender.ts), delivery
+ * and the retransmit window (delivery.ts), handshake, enrollment, counters, waits.
+ *
  * @module
  */
 import { EventEmitter } from 'eventemitter3';

@@ -20,7 +20,7 @@ import type { AgentSender } from './sender.js';
 import type { AgentCounters } from './stats.js';
 import type { AgentEvent } from './types.js';
 
-/** Counters of a {@link RetransmitWindow}, in `stats().retransmitWindow`. */
+/** Counters of the at-least-once retransmit window, in `stats().retransmitWindow`. */
 export interface RetransmitWindowStats {
   /** Events written and not yet confirmed now. */
   events: number;

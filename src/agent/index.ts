@@ -16,6 +16,7 @@ export type {
   StartOptions,
   StopOptions,
 } from './client.js';
+export type { RetransmitWindowStats } from './delivery.js';
 export { ServerPool } from './server-pool.js';
 export type { ServerStats, ServerPoolSnapshot } from './server-pool.js';
 export { ReconnectPlanner, applyJitter } from './reconnect.js';

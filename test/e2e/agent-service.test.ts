@@ -118,4 +118,27 @@ describe('an agent program (examples/agent-service.ts in its own process)', () =
     // the manager saw the shutdown message
     expect(manager.statusOf(key.id)).toBe('disconnected');
   }, 60_000);
+
+  for (const how of ['persistent: false', 'unref()'] as const) {
+    it(`with ${how}, a program whose agent cannot reach a manager exits by itself`, async () => {
+      const port = await closedPort();
+      const sdk = new URL('../../dist/src/index.js', import.meta.url).href;
+      const program = `
+        import { AgentClient } from ${JSON.stringify(sdk)};
+        const agent = new AgentClient({
+          agent: { id: '001', name: 'a1', ip: 'any', key: '${'d'.repeat(64)}' },
+          servers: [{ address: '127.0.0.1', port: ${port} }],
+          ${how === 'persistent: false' ? 'persistent: false,' : ''}
+        });
+        agent.on('reconnectScheduled', ({ delay }) => console.log('retry in ' + delay));
+        agent.start().catch(() => {});
+        ${how === 'unref()' ? 'agent.unref();' : ''}
+      `;
+      child = spawn(process.execPath, ['--input-type=module', '-e', program], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      const out = lines(child);
+      const code = await exitWithin(child, 10_000);
+      expect(code, out.all.join('\n')).toBe(0);
+      expect(out.all).toContain(`retry in ${DEFAULT_RETRY_INTERVAL}`); // it was running, and let the process go
+    }, 30_000);
+  }
 });
