@@ -6,9 +6,10 @@ import { systemClock } from '../../../src/clock.js';
 import type { AgentClientOptions } from '../../../src/config/options.js';
 import { resolveOptions } from '../../../src/config/resolve.js';
 import { ConfigError } from '../../../src/errors.js';
-import { createMemoryNetwork } from '../../../src/transport/memory.js';
 import type { Transport } from '../../../src/transport/types.js';
-import { ScriptedManager } from '../../helpers/scripted-manager.js';
+import { createMemoryNetwork } from '../../../src/testing/index.js';
+import { memoryManager } from '../../helpers/memory-manager.js';
+import type { MemoryManager } from '../../helpers/memory-manager.js';
 
 const KEY = { id: '001', name: 'agent1', ip: 'any', key: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' };
 const ev = (message: string) => ({ location: 'app', message });
@@ -155,43 +156,50 @@ describe('AgentConnection confirmations', () => {
   });
 });
 
-function agentOn(servers: string[], extra: Partial<AgentClientOptions> = {}) {
+async function agentOn(servers: string[], extra: Partial<AgentClientOptions> = {}) {
   const network = createMemoryNetwork();
-  const managers = servers.map((s) => new ScriptedManager(network, s, 1514, KEY));
+  const managers: MemoryManager[] = [];
+  for (const s of servers) managers.push(await memoryManager(network, s, KEY));
   const client = new AgentClient(
     { agent: KEY, servers: servers.map((address) => ({ address, port: 1514 })), uname: 'Linux |t |6.1 |#1 |x86_64', ...extra },
     { transport: network.factory },
   );
   client.on('error', () => {});
-  return { managers, client };
+  clients.push(client);
+  cleanups.push(...managers.map((m) => () => m.m.close()));
+  return { managers: managers as [MemoryManager, ...MemoryManager[]], client };
 }
 
-const messages = (m: ScriptedManager) => m.events().filter((t) => t.startsWith('1:app:')).map((t) => t.slice('1:app:'.length));
+const messages = (m: MemoryManager) => m.events().filter((t) => t.startsWith('1:app:')).map((t) => t.slice('1:app:'.length));
+const withholdAcks = (m: MemoryManager, on: boolean) => m.m.setFaults({ withholdAcks: on });
+
+const clients: AgentClient[] = [];
+const cleanups: (() => Promise<unknown>)[] = [];
 
 describe('AgentClient delivery', () => {
-  const clients: AgentClient[] = [];
   afterEach(async () => {
     for (const c of clients.splice(0)) await c.stop({ drainTimeout: 0 });
+    for (const fn of cleanups.splice(0)) await fn();
   });
 
   it("at-least-once: what the lost connection did not confirm is written again first, in order, on the next one", async () => {
-    const { managers: [a, b], client } = agentOn(['a', 'b'], { delivery: 'at-least-once', reconnect: { strategy: 'backoff', initialDelay: 100, jitter: 0 } });
-    clients.push(client);
+    const { managers, client } = await agentOn(['a', 'b'], { delivery: 'at-least-once', reconnect: { strategy: 'backoff', initialDelay: 100, jitter: 0 } });
+    const [a, b] = managers as [MemoryManager, MemoryManager];
     await client.start();
     for (let i = 0; i < 5; i++) client.send(`confirmed ${i}`, 'app');
     await vi.advanceTimersByTimeAsync(21_000); // the next keepalive's ACK confirms them
     expect(client.stats().retransmitWindow.events).toBe(0);
-    const manager = a!;
-    manager.autoAck = false; // the manager reads but no longer confirms
+    await withholdAcks(a, true); // the manager reads but no longer confirms
     for (let i = 0; i < 5; i++) client.send(`unconfirmed ${i}`, 'app');
     await vi.advanceTimersByTimeAsync(100);
+    expect(messages(a)).toHaveLength(10);
     expect(client.stats().retransmitWindow.events).toBe(5);
-    manager.server.refuse = true;
-    manager.live!.end();
+    await a.m.setFaults({ refuseConnections: true });
+    a.m.disconnectAgents([KEY.id]);
     await vi.advanceTimersByTimeAsync(0);
     for (let i = 0; i < 3; i++) client.send(`after ${i}`, 'app');
     await vi.advanceTimersByTimeAsync(2000);
-    expect(messages(b!)).toEqual([...[0, 1, 2, 3, 4].map((i) => `unconfirmed ${i}`), 'after 0', 'after 1', 'after 2']);
+    expect(messages(b)).toEqual([...[0, 1, 2, 3, 4].map((i) => `unconfirmed ${i}`), 'after 0', 'after 1', 'after 2']);
     const s = client.stats();
     expect(s.eventsRetransmitted).toBe(5);
     expect(s.eventsUnconfirmedOnLostConnections).toBe(0);
@@ -201,78 +209,74 @@ describe('AgentClient delivery', () => {
   });
 
   it('at-most-once: nothing is written again; what was unconfirmed is counted', async () => {
-    const { managers, client } = agentOn(['a', 'b'], { reconnect: { strategy: 'backoff', initialDelay: 100, jitter: 0 } });
-    const [a, b] = managers as [ScriptedManager, ScriptedManager];
-    clients.push(client);
+    const { managers, client } = await agentOn(['a', 'b'], { reconnect: { strategy: 'backoff', initialDelay: 100, jitter: 0 } });
+    const [a, b] = managers as [MemoryManager, MemoryManager];
     await client.start();
-    a.autoAck = false;
+    await vi.advanceTimersByTimeAsync(10);
+    await withholdAcks(a, true);
     for (let i = 0; i < 5; i++) client.send(`unconfirmed ${i}`, 'app');
     await vi.advanceTimersByTimeAsync(100);
-    a.server.refuse = true;
-    a.live!.end();
+    await a.m.setFaults({ refuseConnections: true });
+    a.m.disconnectAgents([KEY.id]);
     await vi.advanceTimersByTimeAsync(2000);
     expect(messages(b)).toEqual([]);
     expect(client.stats()).toMatchObject({ eventsRetransmitted: 0, eventsUnconfirmedOnLostConnections: 5 });
   });
 
   it('a full window holds back sending (the client buffer keeps the events) until an ACK makes room', async () => {
-    const { managers: [m], client } = agentOn(['m'], { delivery: 'at-least-once', retransmit: { maxEvents: 10 }, notifyTime: 60_000 });
-    clients.push(client);
+    const { managers: [m], client } = await agentOn(['m'], { delivery: 'at-least-once', retransmit: { maxEvents: 10 }, notifyTime: 60_000 });
     await client.start();
     await vi.advanceTimersByTimeAsync(10);
-    m!.autoAck = false;
+    await withholdAcks(m, true);
     for (let i = 0; i < 25; i++) client.send(`e${i}`, 'app');
     await vi.advanceTimersByTimeAsync(1000);
-    expect(messages(m!)).toHaveLength(10);
+    expect(messages(m)).toHaveLength(10);
     let s = client.stats();
     expect(s.buffer.queued).toBe(15);
     expect(s.retransmitWindow).toMatchObject({ events: 10, fullStalls: 1 });
     // the barriers sent so far (at 5 events, and at the stall) are ACKed now
-    const pending = m!.count('keepalive') - 1; // the first keepalive was ACKed before autoAck went off
-    m!.autoAck = true;
-    for (let i = 0; i < pending; i++) m!.send(m!.live!, '#!-agent ack ');
+    const pending = m.count('keepalive') - 1; // the first keepalive was ACKed before the ACKs were withheld
+    await withholdAcks(m, false);
+    for (let i = 0; i < pending; i++) m.m.send(KEY.id, '#!-agent ack ');
     await vi.advanceTimersByTimeAsync(1000);
-    expect(messages(m!)).toEqual(Array.from({ length: 25 }, (_, i) => `e${i}`));
+    expect(messages(m)).toEqual(Array.from({ length: 25 }, (_, i) => `e${i}`));
     s = client.stats();
     expect(s.buffer.queued).toBe(0);
     expect(s.retransmitWindow.highWaterEvents).toBe(10);
   });
 
   it('sends a barrier keepalive barrierInterval after events start flowing, between the regular keepalives', async () => {
-    const { managers: [m], client } = agentOn(['m'], { delivery: 'at-least-once', retransmit: { barrierInterval: 500 }, notifyTime: 20_000 });
-    clients.push(client);
+    const { managers: [m], client } = await agentOn(['m'], { delivery: 'at-least-once', retransmit: { barrierInterval: 500 }, notifyTime: 20_000 });
     await client.start();
     await vi.advanceTimersByTimeAsync(10);
-    expect(m!.count('keepalive')).toBe(1);
+    expect(m.count('keepalive')).toBe(1);
     client.send('x', 'app');
     await vi.advanceTimersByTimeAsync(499);
-    expect(m!.count('keepalive')).toBe(1);
+    expect(m.count('keepalive')).toBe(1);
     await vi.advanceTimersByTimeAsync(10);
-    expect(m!.count('keepalive')).toBe(2);
+    expect(m.count('keepalive')).toBe(2);
     expect(client.stats().retransmitWindow).toMatchObject({ events: 0, extraKeepalives: 1 });
     await vi.advanceTimersByTimeAsync(5000); // nothing written since: no more extra keepalives
-    expect(m!.count('keepalive')).toBe(2);
+    expect(m.count('keepalive')).toBe(2);
   });
 
   it('stop() has the manager confirm the window before the shutdown message; what stays unconfirmed at the deadline is counted', async () => {
-    const { managers: [m], client } = agentOn(['m'], { delivery: 'at-least-once' });
+    const { managers: [m], client } = await agentOn(['m'], { delivery: 'at-least-once' });
     await client.start();
     for (let i = 0; i < 3; i++) client.send(`e${i}`, 'app');
     await client.stop({ drainTimeout: 1000 });
-    const texts = m!.received.map((r) => r.text);
-    expect(texts.at(-1)).toBe('#!-agent shutdown ');
-    expect(texts.at(-2)).toMatch(/^#!-Linux/); // the barrier, ACKed before the shutdown went out
+    const seq = m.log.filter((l) => l.startsWith('control:') || l.startsWith('event:1:app:')); // not the manager's own 'Agent stopped'
+    expect(seq.slice(-3)).toEqual(['event:1:app:e2', 'control:keepalive', 'control:shutdown']); // the barrier, ACKed before the shutdown
     expect(client.stats()).toMatchObject({ eventsUnconfirmedOnLostConnections: 0, retransmitWindow: { events: 0 } });
 
-    const second = agentOn(['m'], { delivery: 'at-least-once' });
+    const second = await agentOn(['m2'], { delivery: 'at-least-once' });
     await second.client.start();
-    second.managers[0]!.autoAck = false;
+    await withholdAcks(second.managers[0], true);
     for (let i = 0; i < 3; i++) second.client.send(`e${i}`, 'app');
     const stopping = second.client.stop({ drainTimeout: 1000 });
     await vi.advanceTimersByTimeAsync(1000);
     await stopping;
     expect(second.client.stats().eventsUnconfirmedOnLostConnections).toBe(3);
-    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('refuses at-least-once with a UDP server: an ACKed keepalive does not prove earlier datagrams arrived', () => {

@@ -7,18 +7,27 @@ import { AgentClient } from '../../../src/agent/client.js';
 import type { Clock, TimerHandle } from '../../../src/clock.js';
 import { systemClock } from '../../../src/clock.js';
 import type { AgentClientOptions } from '../../../src/config/options.js';
-import { createMemoryNetwork } from '../../../src/transport/memory.js';
+import { createMemoryNetwork } from '../../../src/testing/index.js';
 import type { Transport, TransportFactory } from '../../../src/transport/types.js';
-import { ScriptedManager } from '../../helpers/scripted-manager.js';
+import { memoryManager } from '../../helpers/memory-manager.js';
+import type { MemoryManager } from '../../helpers/memory-manager.js';
 
 const KEY = { id: '001', name: 'agent1', ip: 'any', key: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' };
 
 beforeEach(() => {
   vi.useFakeTimers({ now: 0 });
 });
-afterEach(() => {
+const managers: MemoryManager[] = [];
+afterEach(async () => {
+  for (const m of managers.splice(0)) await m.m.close();
   vi.useRealTimers();
 });
+
+async function manager(network: ReturnType<typeof createMemoryNetwork>): Promise<MemoryManager> {
+  const m = await memoryManager(network, 'm', KEY);
+  managers.push(m);
+  return m;
+}
 
 /** The system clock (faked timers), remembering every handle with its delay. */
 function recordingClock(): Clock & { handles: { handle: TimerHandle; ms: number }[] } {
@@ -92,7 +101,7 @@ describe('what keeps the process alive', () => {
   it('the socket follows ref() and unref() while connected; timers of a connected agent never hold the process themselves', async () => {
     const clock = recordingClock();
     const { factory, refs, network } = refTracking();
-    new ScriptedManager(network, 'm', 1514, KEY);
+    await manager(network);
     const c = agent({}, { transport: factory, clock });
     await c.start();
     expect(refs).toEqual([true]);
@@ -123,7 +132,7 @@ describe('start({ signal })', () => {
 
   it('is ignored once the agent is connected', async () => {
     const { factory, network } = refTracking();
-    new ScriptedManager(network, 'm', 1514, KEY);
+    await manager(network);
     const c = agent({}, { transport: factory });
     const controller = new AbortController();
     await c.start({ signal: controller.signal });
@@ -137,15 +146,15 @@ describe('start({ signal })', () => {
 describe('stop() drains', () => {
   it('delivers every queued event before the shutdown message, without waiting for the buffer rate', async () => {
     const { factory, network } = refTracking();
-    const m = new ScriptedManager(network, 'm', 1514, KEY);
+    const m = await manager(network);
     const c = agent({}, { transport: factory });
     await c.start();
     for (let i = 0; i < 20; i++) c.send(`e${i}`, 'app');
     // no fake time passes here: at the buffer's rate (500/s, bursts of 5 every 10 ms) stop() would hang
     await c.stop();
-    const texts = m.received.map((r) => r.text);
-    expect(texts.filter((t) => t.startsWith('1:app:'))).toEqual(Array.from({ length: 20 }, (_, i) => `1:app:e${i}`));
-    expect(texts.at(-1)).toBe('#!-agent shutdown ');
+    const seq = m.log.filter((l) => l.startsWith('control:') || l.startsWith('event:1:app:')); // not the manager's own 'Agent stopped'
+    expect(seq.filter((l) => l.startsWith('event:'))).toEqual(Array.from({ length: 20 }, (_, i) => `event:1:app:e${i}`));
+    expect(seq.at(-1)).toBe('control:shutdown');
     expect(c.stats().buffer.droppedByReason.cleared).toBe(0);
   });
 
@@ -161,11 +170,11 @@ describe('stop() drains', () => {
 
   it('cuts at the deadline what a full at-least-once window held back, and counts only that as cleared', async () => {
     const { factory, network } = refTracking();
-    const m = new ScriptedManager(network, 'm', 1514, KEY);
+    const m = await manager(network);
     const c = agent({ delivery: 'at-least-once', retransmit: { maxEvents: 10 } }, { transport: factory });
     await c.start();
     await vi.advanceTimersByTimeAsync(10);
-    m.autoAck = false;
+    await m.m.setFaults({ withholdAcks: true });
     for (let i = 0; i < 30; i++) c.send(`e${i}`, 'app');
     const stopping = c.stop({ drainTimeout: 2000 });
     await vi.advanceTimersByTimeAsync(2000);
@@ -174,6 +183,6 @@ describe('stop() drains', () => {
     expect(m.events().filter((t) => t.startsWith('1:app:'))).toHaveLength(10);
     expect(s.buffer.droppedByReason.cleared).toBe(20);
     expect(s.eventsUnconfirmedOnLostConnections).toBe(10);
-    expect(m.received.at(-1)!.text).toBe('#!-agent shutdown ');
+    expect(m.log.filter((l) => l.startsWith('control:')).at(-1)).toBe('control:shutdown');
   });
 });
