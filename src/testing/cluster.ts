@@ -6,6 +6,7 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
+import { MemoryCounterStore } from '../agent/counter-store.js';
 import { systemClock, unrefTimeout } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../config/options.js';
@@ -43,8 +44,11 @@ export interface MockClusterOptions {
   host?: string;
   /** One {@link MockAuthd} on the shared key store: `true` or its options. @default false */
   authd?: boolean | Partial<MockAuthdOptions>;
-  /** Options given to every node (keys, name, host, port, protocols and authd are set by the cluster). */
-  managerOptions?: Omit<MockManagerOptions, 'keys' | 'name' | 'host' | 'port' | 'protocols' | 'authd'>;
+  /**
+   * Options given to every node (keys, name, host, port, protocols and authd are set by the cluster;
+   * so is the counter store: each node has its own, which its restarts keep).
+   */
+  managerOptions?: Omit<MockManagerOptions, 'keys' | 'name' | 'host' | 'port' | 'protocols' | 'authd' | 'counterStore'>;
   /** Logger. @default silent */
   logger?: Logger;
   /** Clock (also given to the nodes unless `managerOptions.clock` is set). @default the system clock */
@@ -121,6 +125,8 @@ export interface MockClusterStats {
 interface NodeSlot {
   name: string;
   manager: MockManager;
+  /** The node's sender counter (remoted's `queue/rids/sender_counter`), kept across restarts. */
+  counterStore: MemoryCounterStore;
   port: number;
   alive: boolean;
   /** Counters of earlier incarnations (before restarts). */
@@ -192,7 +198,10 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
     this.#log = (options.logger ?? silentLogger).child({ component: 'mock-cluster' });
     this.#run = new RunStateHolder('MockCluster', this.#log);
     this.#waiters = new Waiters(this.#clock, () => new StateError('MockCluster closed', 'ERR_CLOSED'));
-    this.#slots = names.map((name) => ({ name, manager: this.#newManager(name, 0), port: 0, alive: false, events: 0 }));
+    this.#slots = names.map((name) => {
+      const counterStore = new MemoryCounterStore();
+      return { name, manager: this.#newManager(name, 0, counterStore), counterStore, port: 0, alive: false, events: 0 };
+    });
   }
 
   /**
@@ -292,7 +301,9 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
 
   /**
    * Restarts a node on the same port (killing it first if it is up), retrying briefly while the
-   * port is still held. The new node starts with no agent records, as a restarted remoted does.
+   * port is still held. The new node starts with no agent records, as a restarted remoted does, and
+   * continues the node's sender counter, as remoted does from `queue/rids/sender_counter` (agents
+   * that check the manager's counters would otherwise refuse its messages as duplicates).
    *
    * @param name - node name.
    * @returns the port.
@@ -304,7 +315,7 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
     if (slot.alive) await this.kill(name);
     const deadline = this.#clock.monotonic() + RESTART_DEADLINE_MS;
     for (;;) {
-      const m = this.#newManager(name, slot.port);
+      const m = this.#newManager(name, slot.port, slot.counterStore);
       try {
         await m.start();
         slot.manager = m;
@@ -543,11 +554,12 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
     return s;
   }
 
-  #newManager(name: string, port: number): MockManager {
+  #newManager(name: string, port: number, counterStore: MemoryCounterStore): MockManager {
     const m = new MockManager({
       clock: this.#clock,
       logger: this.#log,
       ...this.#managerOptions,
+      counterStore,
       keys: this.keyStore,
       name,
       host: this.#host,

@@ -142,11 +142,13 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
    * @returns the bound ports: `tcp`, `udp` (the same number when both) and `authd`.
    * @throws {@link agentlink!StateError} `ERR_INVALID_STATE` when called twice; `ERR_CLOSED` after close.
    * @throws {@link agentlink!ToolError} `ERR_LISTEN` when remoted or authd cannot listen (the message names which, where and the system code).
+   * @throws {@link agentlink!CounterStoreError} `ERR_COUNTER_STORE` when the `counterStore` cannot be read.
    */
   async start(): Promise<{ tcp?: number; udp?: number; authd?: number }> {
     this.#run.beginStart();
     const { host, port, protocols, logger } = this.#opts;
     try {
+      this.#outbox.resume(await this.#opts.counterStore.load());
       try {
         this.#ctx.listener = await this.#opts.listener({ host, port, protocols, udpReceiveBufferSize: this.#opts.udpRecvBuffer, clock: this.#opts.clock, logger });
       } catch (err) {
@@ -217,6 +219,9 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
     this.#waiters.close();
     await this.#refuseOp;
     await this.#releaseListeners();
+    await this.#opts.counterStore.flush?.().catch((err: unknown) => {
+      this.#opts.logger.warn({ err: (err as Error).message }, 'the sender counter could not be flushed');
+    });
     this.#history.end();
     this.keyStore.off('removed', this.#onKeyRemoved);
     this.#run.transition('closed');

@@ -5,7 +5,8 @@
  */
 import { systemClock } from '../../clock.js';
 import type { Clock } from '../../clock.js';
-import type { Logger } from '../../config/options.js';
+import { MemoryCounterStore } from '../../agent/counter-store.js';
+import type { CounterStore, Logger } from '../../config/options.js';
 import { ConfigError } from '../../errors.js';
 import { silentLogger } from '../../logger.js';
 import type { ListenerFactory } from '../../transport/listener.js';
@@ -39,6 +40,7 @@ export interface ResolvedManagerOptions {
   authd: true | Partial<MockAuthdOptions> | undefined;
   sharedFiles: Record<string, readonly SharedFileInput[]>;
   listener: ListenerFactory;
+  counterStore: CounterStore;
   /** Period of the one housekeeping timer. */
   sweepPeriod: number;
 }
@@ -88,6 +90,7 @@ export function resolveManagerOptions(options: MockManagerOptions): ResolvedMana
     authd: options.authd === false ? undefined : options.authd,
     sharedFiles: options.sharedFiles ?? {},
     listener: options.listener ?? listenNode,
+    counterStore: options.counterStore ?? new MemoryCounterStore(),
     sweepPeriod: Math.max(10, Math.min(1000, Math.floor(Math.min(frameDeadline, disconnectionTime) / 2))),
   };
 }

@@ -1,6 +1,7 @@
 /**
  * What the {@link MockManager} sends: control messages encrypted as remoted does (the manager's
- * counter, the agent's cipher), over the agent's reply channel, with the send-buffer limit.
+ * counter, kept in the `counterStore` option; the agent's cipher), over the agent's reply channel,
+ * with the send-buffer limit.
  *
  * @module
  */
@@ -32,9 +33,23 @@ export class Outbox {
       this.#ctx.opts.logger.debug({ agentId: agent.key.id }, `(1245): Sending message to disconnected agent '${agent.key.id}'.`);
       return false;
     }
-    this.#counter = nextCounter(this.#counter);
-    const payload = encodeSecureMessage(message, { key: agent.key, method: agent.method ?? 'aes', sender: 'manager', counter: this.#counter });
+    const counter = nextCounter(this.#counter);
+    this.#counter = counter;
+    this.#ctx.opts.counterStore.save(counter).catch((err: unknown) => {
+      this.#ctx.opts.logger.warn({ err: (err as Error).message }, 'the sender counter could not be saved');
+    });
+    const payload = encodeSecureMessage(message, { key: agent.key, method: agent.method ?? 'aes', sender: 'manager', counter });
     return this.send(ch, payload);
+  }
+
+  /** The counter of the last message sent (0:0 before any). */
+  get counter(): MessageCounter {
+    return this.#counter;
+  }
+
+  /** Continues from a stored counter (at start). */
+  resume(counter: MessageCounter): void {
+    this.#counter = { global: counter.global, local: counter.local };
   }
 
   /**

@@ -64,6 +64,8 @@ export class AgentEntry {
   version: string | undefined = undefined;
   statusCode: AgentRecord['statusCode'] = undefined;
   keepalive: ParsedKeepalive | undefined = undefined;
+  /** The last keepalive as received. */
+  keepaliveText: string | undefined = undefined;
   statusSince = 0;
   lastSeen = 0;
   lastControl = 0;
@@ -301,6 +303,7 @@ export class Registry {
       method: s?.method,
       version: s?.version,
       uname: ka?.uname,
+      keepaliveText: s?.keepaliveText,
       os: ka?.os,
       labels: ka?.labels ?? [],
       mergedSum: ka?.mergedSum,

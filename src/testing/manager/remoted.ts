@@ -234,7 +234,9 @@ export class Remoted {
     }
 
     this.#registry.register(agent, channel);
-    this.#ctx.emitter.emit('control', agent.key.id, msg);
+    const raw = decoded.message.toString('utf8');
+    if (msg.type === 'keepalive') agent.keepaliveText = raw;
+    this.#ctx.emitter.emit('control', agent.key.id, msg, raw);
     switch (msg.type) {
       case 'startup':
         this.#onStartup(agent, msg, reply, f);

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Clock } from '../../clock.js';
-import type { Logger } from '../../config/options.js';
+import type { CounterStore, Logger } from '../../config/options.js';
 import type { DecodeError, DecodeErrorCode } from '../../errors.js';
 import type { AgentKey, AgentMessage, CryptoMethod, KeepaliveLabel, MessageCounter, ParsedUname } from '../../protocol/index.js';
 import type { ListenerFactory } from '../../transport/listener.js';
@@ -53,6 +53,11 @@ export interface AgentRecord {
   version: string | undefined;
   /** The keepalive uname line. */
   uname: string | undefined;
+  /**
+   * The last keepalive exactly as the agent sent it (`#!-`, the uname line, labels, sums, agent IP,
+   * newlines): for what the parsed fields leave out.
+   */
+  keepaliveText: string | undefined;
   /** OS fields parsed from the uname line. */
   os: ParsedUname | undefined;
   /** Labels from the last keepalive. */
@@ -131,8 +136,11 @@ export interface MockManagerEvents {
   agentConnection: [id: string, connected: boolean];
   /** An event was received. */
   event: [event: ReceivedEvent];
-  /** A decoded control message arrived (startup, keepalive, shutdown, request replies, invalid ones). */
-  control: [id: string, message: AgentMessage];
+  /**
+   * A decoded control message arrived (startup, keepalive, shutdown, request replies, invalid ones):
+   * parsed, and `raw`, the decrypted text exactly as sent (`#!-` included).
+   */
+  control: [id: string, message: AgentMessage, raw: string];
   /** A TCP connection was accepted. */
   connection: [peer: PeerInfo];
   /** A TCP connection closed. */
@@ -185,6 +193,16 @@ export interface MockManagerOptions {
   connectionOvertakeTime?: number;
   /** Check message counters (`remoted.verify_msg_id`); also switchable as a fault. @default false */
   verifyCounters?: boolean;
+  /**
+   * Where the manager's own sender counter lives (remoted's `queue/rids/sender_counter`): loaded by
+   * `start()`, saved after every message sent, flushed by `close()`. A manager started again with the
+   * same store continues its counter, so agents that check the manager's counters
+   * (`remoted.verify_msg_id=1` on a Wazuh agent) accept its messages instead of refusing them as
+   * duplicates (1407). `FileCounterStore` writes Wazuh's file format. `MockCluster` gives each node a
+   * store its restarts keep.
+   * @default a new `MemoryCounterStore`: the counter starts at 0:0 with every MockManager
+   */
+  counterStore?: CounterStore;
   /**
    * An agent with no startup or keepalive for this long becomes `disconnected`; the manager also
    * stops sending to agents not heard from for this long (protocol.md 8.3, 8.5).

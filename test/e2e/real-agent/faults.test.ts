@@ -7,7 +7,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { MockManager } from '../../../src/testing/index.js';
+import { KeyStore, MockCluster, MockManager } from '../../../src/testing/index.js';
 import { AgentClient } from '../../../src/index.js';
 import type { AgentKey } from '../../../src/index.js';
 import { describeIfRealAgent, managerWithKey, queueMessage, startRealAgent, stopAllRealAgents } from '../../helpers/real-agent.js';
@@ -149,6 +149,33 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager faults', () =
       await manager.clearFaults();
       await manager.waitForAgents(1, { timeout: 10_000 });
     }, 30_000);
+
+    it('agentd checking the manager\'s counters (remoted.verify_msg_id=1): a MockCluster node restarted continues its sender counter and is accepted at once; a fresh MockManager on the same port is refused as a duplicate (1407)', async (ctx) => {
+      const keys = new KeyStore();
+      const [key] = keys.generate(1);
+      const cluster = new MockCluster({ nodes: 1, keys });
+      ctx.onTestFinished(() => cluster.close());
+      await cluster.start();
+      const port = cluster.servers()[0]!.port;
+      const agent = await startRealAgent(ctx, { servers: [{ port }], key: key!, ...FAST, internalOptions: { ...FAST.internalOptions, 'remoted.verify_msg_id': 1 } });
+      await cluster.waitForAgents(1, { timeout: 15_000 });
+      await ctx.expect.poll(() => cluster.node('node1').stats().acksSent, { timeout: 10_000 }).toBeGreaterThanOrEqual(4);
+
+      let mark = agent.mark();
+      await cluster.restart('node1');
+      await agent.waitForLog(CONNECTED, { since: mark, timeout: 10_000 });
+      await cluster.waitForAgents(1, { timeout: 5_000 });
+      expect(agent.logSince(mark)).not.toMatch(/\(1407\)|Duplicate error/);
+
+      // what happened before MockManager had a counter store: a new manager starts again at 0:1
+      await cluster.kill('node1');
+      mark = agent.mark();
+      const fresh = new MockManager({ keys, port });
+      ctx.onTestFinished(() => fresh.close());
+      await fresh.start();
+      await agent.waitForLog(`(1407): Duplicated counter for '${key!.name}'.`, { since: mark, timeout: 10_000 });
+      expect(agent.logSince(mark)).not.toContain(CONNECTED);
+    }, 40_000);
 
     it('counter verification: agentd restarted with its queue/rids continues its counter and is accepted; with queue/rids removed it starts over and is refused as a duplicate (1407)', async (ctx) => {
       const { manager, key } = await managerWithKey(ctx, { verifyCounters: true });
