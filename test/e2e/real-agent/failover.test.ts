@@ -115,6 +115,8 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 failover over MockCluster', async
     compare('node1 killed', 'node2', 4_000, 2_000);
     expect(agentdAttempts(real, mark, portToNode)).toEqual(['node1', 'node1', 'node2']);
     expect(sdkAttempts).toEqual(['node1', 'node1', 'node2']);
+    expect(real.logSince(mark)).toMatch(/\(1216\): Unable to connect to '\[127\.0\.0\.1\]:\d+\/tcp'/);
+    expect(real.logSince(mark)).toContain("Trying next server ip in the line: '127.0.0.1'.");
 
     // 2. node1 restarted (a new remoted on the same port, no records): nothing moves back by itself.
     await cluster.restart('node1');

@@ -14,7 +14,9 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager: handshake an
     it('the manager parses the real keepalive (uname, version, labels, merged.mg sum, agent IP), shows the agent active, and its records agree with agentd\'s state file', async (ctx) => {
       const { manager, key } = await managerWithKey(ctx);
       const startups: string[] = [];
-      manager.on('control', (_id, m) => {
+      const seen: { type: string; at: number; raw: string }[] = [];
+      manager.on('control', (_id, m, raw) => {
+        seen.push({ type: m.type, at: Date.now(), raw });
         if (m.type === 'startup') startups.push(JSON.stringify(m));
       });
       // notify_time 3: between two keepalives the state file (rewritten every second) is quiet
@@ -29,6 +31,11 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager: handshake an
       expect(JSON.parse(startups[0]!)).toMatchObject({ version: 'v4.14.7' });
       const keepaliveLine = (await agent.waitForLog(/Sending keep alive: #!-/)).replace(/.*Sending keep alive: #!-/, '');
       expect(record!.uname).toBe(keepaliveLine);
+      // 4.14.7 sends its first keepalive notify_time after connecting, not at once
+      const [startup, keepalive] = [seen.find((c) => c.type === 'startup')!, seen.find((c) => c.type === 'keepalive')!];
+      expect(startup.raw).toBe('#!-agent startup {"version":"v4.14.7"}');
+      expect(keepalive.at - startup.at).toBeGreaterThanOrEqual(1_500); // notify_time is 3 s; at once would be a few ms
+      expect(record!.keepaliveText).toMatch(/^#!-Linux .* - Wazuh v4\.14\.7\n"aws\.instance-id":i-0abc\n"environment":ci\n!"token":s3cr3t\nd41d8cd98f00b204e9800998ecf8427e merged\.mg\n#"_agent_ip":[0-9.]+\n$/);
       expect(record!.version).toBe('v4.14.7');
       expect(record!.method).toBe('aes');
       expect(record!.protocol).toBe('tcp');

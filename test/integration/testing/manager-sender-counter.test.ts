@@ -4,7 +4,10 @@
  * A raw agent on real sockets reads the counters of the manager's messages.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryCounterStore } from '../../../src/agent/counter-store.js';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileCounterStore, MemoryCounterStore } from '../../../src/agent/counter-store.js';
 import { decodeSecureMessage } from '../../../src/protocol/secure.js';
 import type { AgentKey } from '../../../src/protocol/types.js';
 import { KeyStore, MockCluster, MockManager } from '../../../src/testing/index.js';
@@ -51,6 +54,24 @@ describe('the manager sender counter', () => {
     closers.push(() => fresh.close());
     await fresh.start();
     expect(await ackCounter(key!, fresh.port)).toBe(1);
+  });
+
+  it('a FileCounterStore keeps the counter in a file, in Wazuh\'s sender_counter format', async () => {
+    const keys = new KeyStore();
+    const [key] = keys.generate(1);
+    const dir = await mkdtemp(join(tmpdir(), 'agentlink-sender-counter-'));
+    closers.push(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'sender_counter');
+    const first = new MockManager({ keys, counterStore: new FileCounterStore(path) });
+    closers.push(() => first.close());
+    await first.start();
+    expect(await ackCounter(key!, first.port)).toBe(1);
+    await first.close();
+    expect(await readFile(path, 'utf8')).toMatch(/^0:1:?/);
+    const again = new MockManager({ keys, counterStore: new FileCounterStore(path) });
+    closers.push(() => again.close());
+    await again.start();
+    expect(await ackCounter(key!, again.port)).toBe(2);
   });
 
   it('MockCluster.restart keeps each node\'s counter; nodes count on their own', async () => {
