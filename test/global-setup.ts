@@ -1,10 +1,10 @@
 /**
- * vitest global setup: builds dist/ once when it is older than the sources, so the e2e tests
+ * vitest global setup: builds dist/ (from scratch) once when it is older than the sources, so the e2e tests
  * that run the CLI (bin/agentlink.js) and the compiled examples run the current code. A failed
  * build is reported but does not stop unit tests; the e2e tests then fail on their own.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -25,6 +25,9 @@ export default function setup(): void {
   const sources = Math.max(...['src', 'bench', 'examples'].map((d) => newest(join(root, d))));
   if (existsSync(stamp) && statSync(stamp).mtimeMs >= sources) return;
   try {
+    // from scratch: tsc never deletes the output of a source that was moved or removed, and the
+    // package ships dist/src whole
+    rmSync(join(root, 'dist'), { recursive: true, force: true });
     execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], {
       stdio: 'pipe',
       cwd: root,
