@@ -36,6 +36,8 @@ interface Node {
   name: string;
   port: number;
   received(): string[];
+  /** Whether this node has processed the agent's shutdown message (so every event before it too). */
+  shutdownSeen(): boolean;
   kill(): Promise<void>;
 }
 
@@ -50,6 +52,8 @@ async function managerProcess(name: string, keysFile: string): Promise<Node> {
     await exited;
   });
   const events: string[] = [];
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   let rest = '';
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`agentlink manager ${name} exited with ${code}`)));
@@ -67,6 +71,7 @@ async function managerProcess(name: string, keysFile: string): Promise<Node> {
     name,
     port,
     received: () => events,
+    shutdownSeen: () => / disconnected$/m.test(stderr),
     kill: async () => {
       child.kill('SIGKILL');
       await exited;
@@ -88,7 +93,13 @@ async function nodes(kind: 'process' | 'cluster', key: AgentKey, keys: KeyStore)
   await cluster.start();
   const received = new Map<string, string[]>(cluster.nodeNames.map((n) => [n, []]));
   cluster.on('event', (e) => received.get(e.node)?.push(e.message));
-  return cluster.servers().map((s) => ({ name: s.name, port: s.port, received: () => received.get(s.name)!, kill: () => cluster.kill(s.name) }));
+  return cluster.servers().map((s) => ({
+    name: s.name,
+    port: s.port,
+    received: () => received.get(s.name)!,
+    shutdownSeen: () => cluster.isAlive(s.name) && cluster.node(s.name).statusOf(key.id) === 'disconnected',
+    kill: () => cluster.kill(s.name),
+  }));
 }
 
 interface Outcome {
@@ -131,6 +142,8 @@ async function streamThroughKill(delivery: DeliveryMode, ns: Node[], servers: Se
     'every event sent (and confirmed, at-least-once)',
   );
   await agent.stop();
+  // the survivor printed or recorded every event once it processed the shutdown that followed them
+  await until(() => ns.some((n) => n !== victim && n.shutdownSeen()), 10_000, 'the shutdown message processed');
   const stats = agent.stats();
   const seen = new Map<string, number>();
   for (const n of ns) for (const m of n.received()) seen.set(m, (seen.get(m) ?? 0) + 1);
