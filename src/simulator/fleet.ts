@@ -647,7 +647,9 @@ export class Fleet extends EventEmitter<FleetEvents> {
     while (this.#clock.monotonic() < deadline && this.#queued() > 0) {
       await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, Math.min(100, Math.max(1, deadline - this.#clock.monotonic()))));
     }
-    await Promise.all(this.#slots.map((s) => s.client?.stop({ drainTimeout: 0 })));
+    // what is left of the deadline: at-least-once agents have their last events confirmed in it
+    const left = Math.max(0, Math.floor(deadline - this.#clock.monotonic()));
+    await Promise.all(this.#slots.map((s) => s.client?.stop({ drainTimeout: left })));
     this.#clock.clearTimeout(this.#sampleTimer);
     this.#sampleTimer = undefined;
     for (const w of this.#waiters) w.resolve();
