@@ -15,7 +15,7 @@
  * `createCipheriv` + one `socket.write` per frame (bench/bare.ts), fed by one 10 ms interval at the
  * same rate. Its handshake: connect, startup, wait for and decode the ACK, keepalive.
  *
- * Sizes come from the environment: `AGENTLINK_E2E_SIZES` (default `1,50,1000`), `AGENTLINK_E2E_MS`
+ * Sizes come from the environment: `AGENTLINK_E2E_SIZES` (default `1,50,1000`; `0` skips the throughput), `AGENTLINK_E2E_MS`
  * (window of one round, default 1500), `AGENTLINK_E2E_ROUNDS` (rounds per side, default 2),
  * `AGENTLINK_E2E_IDLE` (agents of the handshake and RSS measurement, default 10000; 0 skips it),
  * `AGENTLINK_E2E_LEVELS` (compression levels of the agentlink side, default `9`),
@@ -70,7 +70,7 @@ const SOURCE = { idleAgentlink: '127.0.0.2', idleBare: '127.0.0.3', throughput: 
 function envList(name: string, fallback: number[]): number[] {
   const v = process.env[name];
   if (v === undefined || v.trim() === '') return fallback;
-  return v.split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n >= 0);
+  return v.split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n >= 0 && !(name === 'AGENTLINK_E2E_SIZES' && n === 0));
 }
 
 function envInt(name: string, fallback: number, min = 1): number {
@@ -186,16 +186,13 @@ class BareAgent {
 }
 
 function newClient(key: AgentKey, port: number, localAddress: string, level: number): AgentClient {
-  const options = {
+  return new AgentClient({
     agent: { id: key.id, name: key.name, key: key.key },
     servers: [{ address: '127.0.0.1', port }],
     localAddress,
     buffer: { eventsPerSecond: RATE },
     compressionLevel: level,
-  };
-  // compressionLevel is passed only where AgentClient knows it (older builds reject unknown values)
-  if (level === 9) delete (options as { compressionLevel?: number }).compressionLevel;
-  return new AgentClient(options);
+  });
 }
 
 /** Connects `count` items with at most CONNECT_WINDOW in flight; resolves when all are connected. */

@@ -11,6 +11,7 @@ import type { CounterStore, ResolvedAgentClientOptions } from '../config/options
 import { AgentlinkError, ConnectionError, DecodeError, StateError, toConnectionError } from '../errors.js';
 import { buildEvent, bufferStateEvent } from '../protocol/messages.js';
 import { encodeSecureMessage, nextCounter } from '../protocol/secure.js';
+import type { EncodeSecureMessageOptions } from '../protocol/secure.js';
 import type { AgentKey, MessageCounter } from '../protocol/types.js';
 import type { BufferLevel } from './client-buffer.js';
 import { serverRef } from './connection.js';
@@ -47,6 +48,13 @@ export class AgentSender {
   #agentIp: string | undefined;
   #agentIpAt: number | undefined;
   readonly #pendingLevelMessages: string[] = [];
+  /** The encoder's options, reused for every message of one key (counter and random change). */
+  #encode: EncodeSecureMessageOptions | undefined;
+  /** Whether a counter save is scheduled for the end of this turn. */
+  #saveScheduled = false;
+  readonly #onSaveError = (err: unknown): void => {
+    this.#d.events.emit('error', err instanceof AgentlinkError ? err : new StateError('Counter store save failed', 'ERR_INVALID_STATE', { cause: err }));
+  };
 
   /** @param deps - options, counter store, clock, counters and the agent's emitter. */
   constructor(deps: AgentSenderDeps) {
@@ -60,13 +68,16 @@ export class AgentSender {
 
   /** @returns the counter store's flush (a store failure is emitted as `error`, not thrown). */
   flush(): Promise<void> {
+    this.#saveCounter();
     return (this.#d.counterStore.flush?.() ?? Promise.resolve()).catch((err: unknown) => {
       this.#d.events.emit('error', err instanceof AgentlinkError ? err : new StateError('Counter store flush failed', 'ERR_INVALID_STATE', { cause: err }));
     });
   }
 
   /**
-   * Encodes and writes one plaintext (bypassing the client buffer).
+   * Encodes and writes one plaintext (bypassing the client buffer). The counter goes to the store
+   * once per turn of the event loop, after the turn's messages: the store sees every turn's last
+   * counter, as the frames of that turn leave together.
    *
    * @param text - the plaintext.
    * @param conn - the connection to write on.
@@ -77,21 +88,36 @@ export class AgentSender {
     if (!conn || !key) {
       throw new ConnectionError('Not connected', 'ERR_CONNECTION_LOST');
     }
-    this.#counter = nextCounter(this.#counter);
-    const payload = encodeSecureMessage(text, {
-      key,
-      method: this.#d.options.cryptoMethod,
-      sender: 'agent',
-      counter: this.#counter,
-      random: Math.floor(this.#d.random() * 65536),
-    });
+    let o = this.#encode;
+    if (o === undefined || o.key !== key) {
+      o = { key, method: this.#d.options.cryptoMethod, sender: 'agent', counter: this.#counter, compressionLevel: this.#d.options.compressionLevel };
+      this.#encode = o;
+    }
+    const counter = nextCounter(this.#counter);
+    o.counter = counter;
+    o.random = Math.floor(this.#d.random() * 65536);
+    const payload = encodeSecureMessage(text, o);
+    this.#counter = counter;
     conn.transport.send(payload);
     const stats = this.#d.stats;
     stats.bytesOut += payload.length;
     stats.messagesOut++;
-    void this.#d.counterStore.save(this.#counter).catch((err: unknown) => {
-      this.#d.events.emit('error', err instanceof AgentlinkError ? err : new StateError('Counter store save failed', 'ERR_INVALID_STATE', { cause: err }));
-    });
+    if (!this.#saveScheduled) {
+      this.#saveScheduled = true;
+      process.nextTick(saveCounterLater, this);
+    }
+  }
+
+  /** Hands the current counter to the store, if a save is due. */
+  #saveCounter(): void {
+    if (!this.#saveScheduled) return;
+    this.#saveScheduled = false;
+    void this.#d.counterStore.save(this.#counter).catch(this.#onSaveError);
+  }
+
+  /** @internal The end-of-turn counter save. */
+  saveCounterNow(): void {
+    this.#saveCounter();
   }
 
   /**
@@ -177,4 +203,8 @@ export class AgentSender {
   sendPendingLevels(conn: AgentConnection): void {
     for (const text of this.#pendingLevelMessages.splice(0)) this.write(text, conn);
   }
+}
+
+function saveCounterLater(sender: AgentSender): void {
+  sender.saveCounterNow();
 }

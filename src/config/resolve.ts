@@ -17,6 +17,7 @@ import {
   DEFAULT_BACKOFF_MAX_DELAY,
   DEFAULT_BUFFER_TOLERANCE,
   DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_COMPRESSION_LEVEL,
   DEFAULT_CRYPTO_METHOD,
   DEFAULT_DELAY_AFTER_ENROLLMENT,
   DEFAULT_ENROLLMENT_PORT,
@@ -38,6 +39,7 @@ import {
   DEFAULT_PERSISTENT,
   DEFAULT_RETRANSMIT_MAX_BYTES,
   DEFAULT_RETRANSMIT_MAX_EVENTS,
+  MAX_COMPRESSION_LEVEL,
   MAX_ENROLLMENT_GROUPS,
   MAX_RETRANSMIT_EVENTS,
   MAX_EVENTS_PER_SECOND,
@@ -91,6 +93,7 @@ const TOP_KEYS: Record<keyof AgentClientOptions, true> = {
   handshakeTimeout: true,
   connectTimeout: true,
   cryptoMethod: true,
+  compressionLevel: true,
   reconnect: true,
   forceReconnectInterval: true,
   ipUpdateInterval: true,
@@ -186,6 +189,7 @@ export function resolveOptions(options: AgentClientOptions): ResolvedAgentClient
     connectTimeout: optNumber(options.connectTimeout, 'connectTimeout', DURATION(0), DEFAULT_CONNECT_TIMEOUT),
     cryptoMethod:
       options.cryptoMethod === undefined ? DEFAULT_CRYPTO_METHOD : checkOneOf(options.cryptoMethod, 'cryptoMethod', ['aes', 'blowfish']),
+    compressionLevel: optNumber(options.compressionLevel, 'compressionLevel', { min: 0, max: MAX_COMPRESSION_LEVEL, integer: true }, DEFAULT_COMPRESSION_LEVEL),
     reconnect: resolveReconnect(options.reconnect),
     forceReconnectInterval: optNumber(
       options.forceReconnectInterval,

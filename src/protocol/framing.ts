@@ -20,6 +20,21 @@ export const FRAME_HEADER_SIZE = 4;
  * @throws {@link ConnectionError} `ERR_MESSAGE_TOO_LARGE` when the payload is longer than {@link MAX_FRAME_SIZE}.
  */
 export function encodeTcpFrame(payload: Buffer): Buffer {
+  checkFramePayload(payload);
+  const len = payload.length;
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_SIZE + len);
+  frame.writeUInt32LE(len, 0);
+  payload.copy(frame, FRAME_HEADER_SIZE);
+  return frame;
+}
+
+/**
+ * Checks that a payload fits in one TCP frame.
+ *
+ * @param payload - the payload.
+ * @throws {@link ConnectionError} `ERR_MESSAGE_TOO_LARGE` when it is longer than {@link MAX_FRAME_SIZE}.
+ */
+export function checkFramePayload(payload: Uint8Array): void {
   const len = payload.length;
   if (len > MAX_FRAME_SIZE) {
     throw new ConnectionError(
@@ -27,10 +42,6 @@ export function encodeTcpFrame(payload: Buffer): Buffer {
       'ERR_MESSAGE_TOO_LARGE',
     );
   }
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_SIZE + len);
-  frame.writeUInt32LE(len, 0);
-  payload.copy(frame, FRAME_HEADER_SIZE);
-  return frame;
 }
 
 /** Options of a {@link FrameDecoder}. */

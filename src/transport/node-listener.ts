@@ -15,7 +15,8 @@ import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../config/options.js';
 import { DecodeError } from '../errors.js';
 import { silentLogger } from '../logger.js';
-import { FRAME_HEADER_SIZE, FrameDecoder, MAX_FRAME_SIZE, encodeTcpFrame } from '../protocol/framing.js';
+import { FRAME_HEADER_SIZE, FrameDecoder, MAX_FRAME_SIZE } from '../protocol/framing.js';
+import { FrameWriter } from './frame-writer.js';
 import { RELISTEN_DEADLINE_MS } from './listener.js';
 import { ListenerBase } from './listener-base.js';
 import type { DatagramPeer, ListenOptions, Listener, ServerConnection, ServerConnectionEvents } from './listener.js';
@@ -187,6 +188,7 @@ class NodeServerConnection extends EventEmitter<ServerConnectionEvents> implemen
   #corrupt = false;
   #partialSince = 0;
   readonly #decoder = new FrameDecoder();
+  readonly #writer: FrameWriter;
 
   constructor(
     readonly id: number,
@@ -194,6 +196,7 @@ class NodeServerConnection extends EventEmitter<ServerConnectionEvents> implemen
     readonly owner: NodeListener,
   ) {
     super();
+    this.#writer = new FrameWriter(socket);
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -210,7 +213,7 @@ class NodeServerConnection extends EventEmitter<ServerConnectionEvents> implemen
   }
 
   get bufferedOut(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.#writer.pending;
   }
 
   get bufferedIn(): number {
@@ -223,29 +226,34 @@ class NodeServerConnection extends EventEmitter<ServerConnectionEvents> implemen
 
   send(payload: Buffer): boolean {
     if (this.#closed) return false;
-    return this.socket.write(encodeTcpFrame(payload));
+    return this.#writer.send(payload);
   }
 
   sendOversizeFrame(): void {
     if (this.#closed) return;
     const frame = Buffer.alloc(FRAME_HEADER_SIZE + 16);
     frame.writeUInt32LE(MAX_FRAME_SIZE + 1 + Math.floor(Math.random() * (1 << 20)), 0);
+    this.#writer.flush();
     this.socket.write(frame);
   }
 
   end(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#writer.flush();
     this.socket.end();
   }
 
   destroy(): void {
     this.#closed = true;
+    // what was sent this turn is handed to the kernel first, as when every send was its own write
+    this.#writer.flush();
     this.socket.destroy();
   }
 
   reset(): void {
     this.#closed = true;
+    this.#writer.discard();
     if (!this.socket.destroyed) this.socket.resetAndDestroy();
   }
 

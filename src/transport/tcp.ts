@@ -9,9 +9,10 @@ import { EventEmitter } from 'eventemitter3';
 import { systemClock, unrefTimeout } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import { AbortError, AgentlinkError, ConnectionError, StateError, toConnectionError } from '../errors.js';
-import { FrameDecoder, encodeTcpFrame } from '../protocol/framing.js';
+import { FRAME_HEADER_SIZE, FrameDecoder } from '../protocol/framing.js';
 import { detach, guardConnect, where } from './connect-guard.js';
 import type { ConnectGuard } from './connect-guard.js';
+import { FrameWriter } from './frame-writer.js';
 import type { Transport, TransportConnectOptions, TransportEvents, TransportState, TransportTarget } from './types.js';
 
 /** Default TCP keepalive idle time before the first probe, in milliseconds. */
@@ -93,6 +94,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
   #state: TransportState = 'idle';
   #socket: net.Socket | undefined = undefined;
   #decoder: FrameDecoder | undefined = undefined;
+  #writer: FrameWriter | undefined = undefined;
   #closeTimer: TimerHandle | undefined = undefined;
   /** The pending connect; set only while connecting. */
   #connecting: ConnectGuard | undefined = undefined;
@@ -183,25 +185,26 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
   }
 
   /**
-   * Sends one payload as one frame, in a single write.
+   * Sends one payload as one frame. Frames sent during one turn of the event loop leave together,
+   * in one socket write, when the turn ends.
    *
-   * @param payload - the payload, at most 65536 bytes.
-   * @returns the socket's `write()` result (false: buffered in user space, still sent); false when
-   *   the transport is not open (nothing sent) or the payload is too large (nothing sent, an `error`
-   *   event with `ERR_MESSAGE_TOO_LARGE`).
+   * @param payload - the payload, at most 65536 bytes; it must not change until the turn ends.
+   * @returns false when the socket's send buffer is above its high-water mark (the frame is still
+   *   sent); false when the transport is not open (nothing sent) or the payload is too large
+   *   (nothing sent, an `error` event with `ERR_MESSAGE_TOO_LARGE`).
    */
   send(payload: Buffer): boolean {
-    const socket = this.#socket;
-    if (this.#state !== 'open' || socket === undefined) return false;
-    let frame: Buffer;
+    const writer = this.#writer;
+    if (this.#state !== 'open' || writer === undefined) return false;
+    let ok: boolean;
     try {
-      frame = encodeTcpFrame(payload);
+      ok = writer.send(payload);
     } catch (err) {
       this.emit('error', toConnectionError(err, this.target, 'io'));
       return false;
     }
-    this.#bytesOut += frame.length;
-    return socket.write(frame);
+    this.#bytesOut += FRAME_HEADER_SIZE + payload.length;
+    return ok;
   }
 
   /**
@@ -229,6 +232,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     if (closeTimeout > 0) {
       this.#closeTimer = unrefTimeout(this.#clock, () => socket.destroy(), closeTimeout);
     }
+    this.#writer?.flush();
     socket.end(); // allowHalfOpen is off: the socket closes itself once the server's FIN arrives
   }
 
@@ -249,6 +253,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     if (this.#state === 'closed') return;
     const socket = this.#socket;
     this.#state = 'closing';
+    this.#writer?.discard();
     if (socket === undefined || socket.destroyed) return;
     try {
       socket.resetAndDestroy();
@@ -278,6 +283,7 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     if (keepAliveDelay > 0) socket.setKeepAlive(true, keepAliveDelay);
     const decoder = new FrameDecoder();
     this.#decoder = decoder;
+    this.#writer = new FrameWriter(socket);
     socket.on('data', (chunk: Buffer) => this.#onData(socket, decoder, chunk));
     socket.on('end', () => {
       this.#fail(socket, new ConnectionError(`Lost connection with ${where(this.target)}: connection closed by the server`, 'ERR_CONNECTION_LOST', { server: this.target }));
@@ -338,6 +344,8 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     this.#closeTimer = undefined;
     this.#socket = undefined;
     this.#decoder = undefined;
+    this.#writer?.discard();
+    this.#writer = undefined;
     this.#closeReason = undefined;
     socket.removeAllListeners();
     socket.on('error', () => {});

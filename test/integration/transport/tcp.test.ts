@@ -231,7 +231,7 @@ describe('TcpTransport receive', () => {
 });
 
 describe('TcpTransport send and close', () => {
-  it('writes each payload as one length-prefixed frame in a single write', async () => {
+  it('writes the payloads sent in one turn of the event loop as length-prefixed frames in one write when the turn ends', async () => {
     const srv = await listenTcp();
     let writes = 0;
     const t = transport(srv.port, {
@@ -250,14 +250,44 @@ describe('TcpTransport send and close', () => {
     await accepted;
     const payloads = [Buffer.from('#ping'), Buffer.alloc(0), Buffer.alloc(65536, 1)];
     for (const p of payloads) expect(typeof t.send(p)).toBe('boolean');
-    expect(writes).toBe(payloads.length);
-    const wire = 5 + 0 + 65536 + 3 * 4;
+    expect(writes).toBe(0);
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toBe(1);
+    t.send(Buffer.from('#pong'));
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toBe(2);
+    const wire = 5 + 0 + 65536 + 5 + 4 * 4;
     expect(t.bytesOut).toBe(wire);
     await until(() => Buffer.concat(srv.received[0]!).length === wire);
     const { frames, rest } = parseFrames(Buffer.concat(srv.received[0]!));
     expect(rest.length).toBe(0);
-    expect(frames.map((f) => f.length)).toEqual([5, 0, 65536]);
+    expect(frames.map((f) => f.length)).toEqual([5, 0, 65536, 5]);
     expect(frames[0]!.toString()).toBe('#ping');
+    expect(frames[2]!.equals(payloads[2]!)).toBe(true);
+    expect(frames[3]!.toString()).toBe('#pong');
+  });
+
+  it('sends what was queued in the turn before close(), and nothing of it after destroy()', async () => {
+    const srv = await listenTcp();
+    const a = transport(srv.port);
+    const accepted = srv.accepted();
+    await a.connect();
+    const sa = await accepted;
+    const closedA = next(sa, 'close');
+    a.send(Buffer.from('one'));
+    a.send(Buffer.from('two'));
+    a.close();
+    await closedA;
+    expect(parseFrames(Buffer.concat(srv.received[0]!)).frames.map((f) => f.toString())).toEqual(['one', 'two']);
+    const b = transport(srv.port);
+    const accepted2 = srv.accepted();
+    await b.connect();
+    const sb = await accepted2;
+    const closedB = new Promise((r) => sb.once('close', r));
+    b.send(Buffer.from('lost'));
+    b.destroy();
+    await closedB;
+    expect(Buffer.concat(srv.received[1]!).length).toBe(0);
   });
 
   it('refuses a payload above 65536 bytes with an error event and keeps the connection', async () => {

@@ -5,6 +5,8 @@ import type { AgentMessage } from '../../../src/protocol/index.js';
 import { MockManager, createMemoryNetwork } from '../../../src/testing/index.js';
 import type { MemoryNetwork } from '../../../src/testing/index.js';
 import type { TransportFactory } from '../../../src/transport/types.js';
+import { aesDecrypt, deriveEncryptionKey } from '../../../src/protocol/index.js';
+import { inflateSync } from 'node:zlib';
 
 const KEY = { id: '001', name: 'agent1', ip: 'any', key: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' };
 
@@ -81,6 +83,59 @@ afterEach(async () => {
   for (const c of clients.splice(0)) await c.stop({ drainTimeout: 0 });
   for (const m of managers.splice(0)) await m.close();
   vi.useRealTimers();
+});
+
+describe('AgentClient compressionLevel', () => {
+  /** The zlib stream inside an AES payload of agent 001: decrypted, `!` padding removed. */
+  function zlibStream(payload: Buffer): Buffer {
+    expect(payload.toString('latin1', 0, 10)).toBe('!001!#AES:');
+    const padded = aesDecrypt(deriveEncryptionKey(KEY).aes, payload.subarray(10));
+    let z = 0;
+    while (padded[z] === 0x21) z++;
+    return padded.subarray(z);
+  }
+
+  it('sends stored blocks at level 0 and level-9 streams by default, and the manager reads both', async () => {
+    const h = harness();
+    for (const [level, header] of [
+      [0, 0x7801],
+      [undefined, 0x78da],
+    ] as const) {
+      // what the agent hands to its transport, before framing
+      const raw: Buffer[] = [];
+      const factory: TransportFactory = (target, o) => {
+        const t = h.network.factory(target, o);
+        const send = t.send.bind(t);
+        t.send = (p: Buffer) => {
+          raw.push(Buffer.from(p));
+          return send(p);
+        };
+        return t;
+      };
+      const m = await manager(h, `m${level ?? 9}`);
+      const c = new AgentClient(options([`m${level ?? 9}`], level === undefined ? {} : { compressionLevel: level }), { transport: factory });
+      c.on('error', () => {});
+      clients.push(c);
+      await c.start();
+      c.send('x'.repeat(300), 'app');
+      await vi.advanceTimersByTimeAsync(50);
+      expect(m.events().filter((e) => e.startsWith('1:app:'))).toEqual([`1:app:${'x'.repeat(300)}`]);
+      expect(raw.length).toBeGreaterThanOrEqual(3);
+      for (const p of raw) {
+        const z = zlibStream(p);
+        expect(z.readUInt16BE(0)).toBe(header);
+        expect(inflateSync(z).length).toBeGreaterThan(53);
+      }
+      if (level === 0) expect(zlibStream(raw.at(-1)!).length).toBe(2 + 5 + 53 + 306 + 4);
+      else expect(zlibStream(raw.at(-1)!).length).toBeLessThan(120);
+    }
+  });
+
+  it('refuses a level outside 0 to 9 with ERR_CONFIG', () => {
+    for (const compressionLevel of [10, -1, 2.5]) {
+      expect(() => new AgentClient(options(['m1'], { compressionLevel }))).toThrow(expect.objectContaining({ code: 'ERR_CONFIG', element: 'compressionLevel' }));
+    }
+  });
 });
 
 describe('AgentClient state machine', () => {

@@ -78,7 +78,7 @@ describe('docs/configuration.md', () => {
     // A Record over keyof makes this list fail to compile when an option is added or renamed.
     const options: Record<keyof AgentClientOptions, true> = {
       agent: true, keys: true, servers: true, notifyTime: true, timeReconnect: true, handshakeTimeout: true,
-      connectTimeout: true, cryptoMethod: true, reconnect: true, forceReconnectInterval: true, ipUpdateInterval: true,
+      connectTimeout: true, cryptoMethod: true, compressionLevel: true, reconnect: true, forceReconnectInterval: true, ipUpdateInterval: true,
       buffer: true, enrollment: true, labels: true, uname: true, version: true, agentConfigSum: true, counterStore: true,
       logger: true, signal: true, persistent: true, delivery: true, retransmit: true, localAddress: true, configProfile: true,
       autoRestart: true,

@@ -44,6 +44,7 @@ describe('resolveOptions defaults', () => {
     expect(r.handshakeTimeout).toBe(DEFAULT_HANDSHAKE_TIMEOUT);
     expect(r.connectTimeout).toBe(DEFAULT_CONNECT_TIMEOUT);
     expect(r.cryptoMethod).toBe('aes');
+    expect(r.compressionLevel).toBe(9);
     expect(r.reconnect).toEqual({ strategy: 'wazuh', jitter: 0 });
     expect(r.forceReconnectInterval).toBe(0);
     expect(r.ipUpdateInterval).toBe(0);
@@ -322,6 +323,10 @@ describe('resolveOptions validation errors name the option and the value', () =>
     ['handshakeTimeout 600001', () => resolveOptions(base({ handshakeTimeout: 600_001 })), 'handshakeTimeout', 600_001],
     ['connectTimeout negative', () => resolveOptions(base({ connectTimeout: -1 })), 'connectTimeout', -1],
     ['cryptoMethod', () => resolveAny({ ...base(), cryptoMethod: 'des' }), 'cryptoMethod', 'des'],
+    ['compressionLevel 10', () => resolveOptions(base({ compressionLevel: 10 })), 'compressionLevel', 10],
+    ['compressionLevel -1', () => resolveOptions(base({ compressionLevel: -1 })), 'compressionLevel', -1],
+    ['compressionLevel 4.5', () => resolveOptions(base({ compressionLevel: 4.5 })), 'compressionLevel', 4.5],
+    ['compressionLevel string', () => resolveAny({ ...base(), compressionLevel: '0' }), 'compressionLevel', '0'],
     ['forceReconnectInterval', () => resolveOptions(base({ forceReconnectInterval: -1 })), 'forceReconnectInterval', -1],
     ['ipUpdateInterval', () => resolveOptions(base({ ipUpdateInterval: -1 })), 'ipUpdateInterval', -1],
     ['reconnect strategy', () => resolveAny({ ...base(), reconnect: { strategy: 'linear' } }), 'reconnect.strategy', 'linear'],
