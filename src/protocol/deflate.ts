@@ -167,6 +167,9 @@ function distCode(d: number): number {
 // --- Huffman codes -------------------------------------------------------------------------------
 
 const sortKeys = new Int32Array(LITLEN_CODES);
+/** Weights below this are sorted by counting. */
+const COUNT_SORT_LIMIT = 256;
+const bucketStart = new Int32Array(COUNT_SORT_LIMIT + 2);
 const depth = new Int32Array(LITLEN_CODES);
 const lengthCount = new Int32Array(MAX_BITS + 2);
 
@@ -188,12 +191,38 @@ function buildLengths(al: Alphabet, maxBits: number): void {
   const m = al.usedCount;
   const freq = al.freq;
   const used = al.used;
-  for (let k = 0; k < m; k++) {
-    const s = used[k]!;
-    sortKeys[k] = (Math.max(1, freq[s]!) << 9) | s;
-  }
+  // symbols in ascending weight (ties in first-use order): a counting sort for the small weights of
+  // short messages, a comparison sort otherwise
   const keys = sortKeys;
-  sortAscending(keys, m);
+  let maxWeight = 1;
+  for (let k = 0; k < m; k++) {
+    const w = freq[used[k]!]!;
+    if (w > maxWeight) maxWeight = w;
+  }
+  if (maxWeight < COUNT_SORT_LIMIT) {
+    // placed in symbol order, so that equal weights keep symbol order (runs of equal lengths make
+    // the code-length header shorter); lens marks the symbols in use until the lengths are set
+    const start = bucketStart;
+    const lens = al.lens;
+    start.fill(0, 0, maxWeight + 2);
+    for (let k = 0; k < m; k++) {
+      const s = used[k]!;
+      lens[s] = 1;
+      start[Math.max(1, freq[s]!) + 1]!++;
+    }
+    for (let w = 1; w <= maxWeight; w++) start[w + 1]! += start[w]!;
+    for (let s = 0; s <= al.maxUsed; s++) {
+      if (lens[s] === 0) continue;
+      const w = Math.max(1, freq[s]!);
+      keys[start[w]!++] = (w << 9) | s;
+    }
+  } else {
+    for (let k = 0; k < m; k++) {
+      const s = used[k]!;
+      keys[k] = (Math.max(1, freq[s]!) << 9) | s;
+    }
+    sortAscending(keys, m);
+  }
   const a = depth;
   for (let i = 0; i < m; i++) a[i] = keys[i]! >>> 9;
   // in-place minimum-redundancy code lengths over ascending weights
@@ -309,13 +338,16 @@ function sortAscending(a: Int32Array, n: number): void {
 
 const SHELL_GAPS = [132, 57, 23, 10, 4, 1] as const;
 
-function reverse(c: number, len: number): number {
+/** Bytes bit-reversed. */
+const REVERSED = Uint8Array.from({ length: 256 }, (_, b) => {
   let r = 0;
-  for (let k = 0; k < len; k++) {
-    r = (r << 1) | (c & 1);
-    c >>= 1;
-  }
+  for (let k = 0; k < 8; k++) r |= ((b >> k) & 1) << (7 - k);
   return r;
+});
+
+/** The `len` low bits of `c`, reversed (`len` ≤ 16). */
+function reverse(c: number, len: number): number {
+  return ((REVERSED[c & 0xff]! << 8) | REVERSED[(c >>> 8) & 0xff]!) >>> (16 - len);
 }
 
 function fixedCodes(lens: Uint8Array): Uint16Array {
@@ -411,15 +443,16 @@ function flushBits(): void {
 let matchDist = 0;
 
 /**
- * Longest match at `i` among the chain starting at `cand` (an absolute position), longer than
- * `bestLen`; sets `matchDist`. Returns `bestLen` when nothing longer was found.
+ * Longest match at `i` among the chain starting at `cand` (an absolute position, valid from
+ * `lowest`), longer than `bestLen`; sets `matchDist`. Returns `bestLen` when nothing longer was found.
  */
-function longestMatch(d: Uint8Array, i: number, end: number, cand: number, chain: number, nice: number, bestLen: number): number {
+function longestMatch(d: Uint8Array, i: number, end: number, cand: number, lowest: number, chain: number, nice: number, bestLen: number): number {
   const maxLen = Math.min(MAX_MATCH, end - i);
   if (nice > maxLen) nice = maxLen;
   let best = bestLen;
-  while (cand >= base && chain-- > 0) {
-    const j = cand - base;
+  const p = prev;
+  while (cand >= lowest && chain-- > 0) {
+    const j = cand - lowest;
     if (i - j > MAX_DIST) break;
     if (d[j + best] === d[i + best] && d[j] === d[i] && d[j + 1] === d[i + 1] && d[j + 2] === d[i + 2]) {
       let k = 3;
@@ -430,40 +463,48 @@ function longestMatch(d: Uint8Array, i: number, end: number, cand: number, chain
         if (k >= nice) break;
       }
     }
-    cand = prev[j]!;
+    cand = p[j]!;
   }
   return best;
 }
 
-function insertHash(d: Uint8Array, i: number): number {
+/** Records position `i` under its 3-byte hash; returns the previous position with that hash (absolute). */
+function insertHash(d: Uint8Array, i: number, b: number): number {
   const h = Math.imul((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!, 0x9e3779b1) >>> HASH_SHIFT;
   const c = head[h]!;
   prev[i] = c;
-  head[h] = i + base;
+  head[h] = i + b;
   return c;
 }
 
 function emitLiteral(c: number): void {
-  symLen[symCount] = c;
-  symDist[symCount++] = 0;
+  const k = symCount++;
+  symLen[k] = c;
+  symDist[k] = 0;
   lit.add(c);
 }
 
 function emitMatch(len: number, d: number): void {
-  symLen[symCount] = len;
-  symDist[symCount++] = d;
+  const k = symCount++;
+  symLen[k] = len;
+  symDist[k] = d;
   lit.add(257 + LENGTH_CODE[len - 3]!);
   dist.add(distCode(d));
 }
 
 /** Fills the symbol buffer for `d[start, end)` with zlib's search at `level` (1..9). */
 function findMatches(d: Uint8Array, start: number, end: number, level: number): void {
-  const [good, lazy, nice, maxChain] = CONFIG[level]!;
+  const cfg = CONFIG[level]!;
+  const good = cfg[0];
+  const lazy = cfg[1];
+  const nice = cfg[2];
+  const maxChain = cfg[3];
   const n = end - start;
   if (base + n + 1 > 0x3fff_ffff) {
     head.fill(0);
     base = 1;
   }
+  const b = base;
   // positions are relative to `start`; prev is indexed the same way
   const rel = start === 0 ? d : d.subarray(start, end);
   if (level <= 3) {
@@ -471,13 +512,13 @@ function findMatches(d: Uint8Array, start: number, end: number, level: number): 
     while (i < n) {
       let len = 0;
       if (i + MIN_MATCH <= n) {
-        const cand = insertHash(rel, i);
-        if (cand >= base) len = longestMatch(rel, i, n, cand, maxChain, nice, MIN_MATCH - 1);
+        const cand = insertHash(rel, i, b);
+        if (cand >= b) len = longestMatch(rel, i, n, cand, b, maxChain, nice, MIN_MATCH - 1);
       }
       if (len >= MIN_MATCH) {
         emitMatch(len, matchDist);
         if (len <= lazy && i + len + MIN_MATCH <= n) {
-          for (let k = 1; k < len; k++) insertHash(rel, i + k);
+          for (let k = 1; k < len; k++) insertHash(rel, i + k, b);
         }
         i += len;
       } else {
@@ -492,12 +533,12 @@ function findMatches(d: Uint8Array, start: number, end: number, level: number): 
     let i = 0;
     while (i < n) {
       let cand = -1;
-      if (i + MIN_MATCH <= n) cand = insertHash(rel, i);
+      if (i + MIN_MATCH <= n) cand = insertHash(rel, i, b);
       let curLen = MIN_MATCH - 1;
       let curDist = 0;
-      if (cand >= base && prevLen < lazy) {
+      if (cand >= b && prevLen < lazy) {
         matchDist = 0;
-        const found = longestMatch(rel, i, n, cand, prevLen >= good ? maxChain >> 2 : maxChain, nice, prevLen);
+        const found = longestMatch(rel, i, n, cand, b, prevLen >= good ? maxChain >> 2 : maxChain, nice, prevLen);
         if (found > prevLen) {
           curLen = found;
           curDist = matchDist;
@@ -508,7 +549,8 @@ function findMatches(d: Uint8Array, start: number, end: number, level: number): 
         emitMatch(prevLen, prevDist);
         // positions i-1 and i are hashed; hash the rest of the match
         const stop = i - 1 + prevLen;
-        for (let k = i + 1; k < stop; k++) if (k + MIN_MATCH <= n) insertHash(rel, k);
+        const last = Math.min(stop, n - MIN_MATCH + 1);
+        for (let k = i + 1; k < last; k++) insertHash(rel, k, b);
         i = stop;
         available = false;
         prevLen = MIN_MATCH - 1;
@@ -522,7 +564,7 @@ function findMatches(d: Uint8Array, start: number, end: number, level: number): 
     }
     if (available) emitLiteral(rel[n - 1]!);
   }
-  base += n + 1;
+  base = b + n + 1;
 }
 
 // --- blocks -------------------------------------------------------------------------------------
@@ -545,22 +587,65 @@ function writeStored(d: Uint8Array, start: number, end: number, final: boolean):
 }
 
 function writeSymbols(lLens: Uint8Array, lCodes: Uint16Array, dLens: Uint8Array, dCodes: Uint16Array): void {
-  for (let k = 0; k < symCount; k++) {
+  // The bit buffer lives in locals here: this loop writes every symbol of the block. Fewer than 16
+  // bits are pending before each code (15 bits at most) or extra bits (13 at most), so 32 never overflow.
+  const o = out;
+  let pos = outPos;
+  let bb = bitBuf;
+  let bc = bitCount;
+  const n = symCount;
+  for (let k = 0; k < n; k++) {
     const d = symDist[k]!;
     const v = symLen[k]!;
     if (d === 0) {
-      putBits(lCodes[v]!, lLens[v]!);
+      bb |= lCodes[v]! << bc;
+      bc += lLens[v]!;
     } else {
       const lc = LENGTH_CODE[v - 3]!;
-      putBits(lCodes[257 + lc]!, lLens[257 + lc]!);
+      bb |= lCodes[257 + lc]! << bc;
+      bc += lLens[257 + lc]!;
+      if (bc >= 16) {
+        o[pos++] = bb & 0xff;
+        o[pos++] = (bb >>> 8) & 0xff;
+        bb >>>= 16;
+        bc -= 16;
+      }
       const le = LENGTH_EXTRA[lc]!;
-      if (le !== 0) putBits(v - LENGTH_BASE[lc]!, le);
-      const dc = distCode(d);
-      putBits(dCodes[dc]!, dLens[dc]!);
+      if (le !== 0) {
+        bb |= (v - LENGTH_BASE[lc]!) << bc;
+        bc += le;
+      }
+      if (bc >= 16) {
+        o[pos++] = bb & 0xff;
+        o[pos++] = (bb >>> 8) & 0xff;
+        bb >>>= 16;
+        bc -= 16;
+      }
+      const dc = d <= 256 ? DIST_CODE[d - 1]! : DIST_CODE[256 + ((d - 1) >> 7)]!;
+      bb |= dCodes[dc]! << bc;
+      bc += dLens[dc]!;
+      if (bc >= 16) {
+        o[pos++] = bb & 0xff;
+        o[pos++] = (bb >>> 8) & 0xff;
+        bb >>>= 16;
+        bc -= 16;
+      }
       const de = DIST_EXTRA[dc]!;
-      if (de !== 0) putBits(d - DIST_BASE[dc]!, de);
+      if (de !== 0) {
+        bb |= (d - DIST_BASE[dc]!) << bc;
+        bc += de;
+      }
+    }
+    if (bc >= 16) {
+      o[pos++] = bb & 0xff;
+      o[pos++] = (bb >>> 8) & 0xff;
+      bb >>>= 16;
+      bc -= 16;
     }
   }
+  outPos = pos;
+  bitBuf = bb;
+  bitCount = bc;
   putBits(lCodes[END_OF_BLOCK]!, lLens[END_OF_BLOCK]!);
 }
 

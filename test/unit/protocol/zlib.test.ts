@@ -116,6 +116,34 @@ describe('deflateZlib', () => {
     expect(inflateSync(tiny).toString()).toBe('abc');
   });
 
+  it('limits skewed codes to 15 bits (7 for the code-length code) and still round-trips, long matches and far distances included', () => {
+    // symbol weights along the Fibonacci sequence make an unlimited Huffman code deeper than 15 bits
+    const fib = [1, 1];
+    while (fib.length < 24) fib.push(fib.at(-1)! + fib.at(-2)!);
+    const total = fib.reduce((a, b) => a + b, 0);
+    for (let t = 0; t < 6; t++) {
+      const parts: number[] = [];
+      for (let s = 0; s < fib.length; s++) for (let k = 0; k < Math.ceil((fib[s]! * SMALL_DEFLATE_LIMIT) / total / 2); k++) parts.push(s * 7 + t);
+      const data = Buffer.from(parts.map((v) => v & 0xff));
+      for (let i = data.length - 1; i > 0; i--) {
+        const j = int(i + 1);
+        [data[i], data[j]] = [data[j]!, data[i]!];
+      }
+      // long and short repeats at near and far distances, so rare length and distance codes get long codes too
+      for (let k = 0; k < 40; k++) {
+        const len = 3 + int(255);
+        const from = int(data.length - len);
+        const to = from + 1 + int(Math.min(8000, data.length - from - len));
+        if (to + len <= data.length) data.copy(data, to, from, from + len);
+      }
+      for (const level of [1, 6, 9]) {
+        const z = deflateZlib(data, level);
+        expect(inflateSync(z).equals(data)).toBe(true);
+        expect(inflateZlib(z, 0, z.length, 1 << 20).equals(data)).toBe(true);
+      }
+    }
+  });
+
   it('writes at an offset inside a larger buffer and leaves the bytes around it alone', () => {
     const data = secureBlock(`1:x:${SYSLOG}`, 3);
     const dest = Buffer.alloc(8 + deflateBound(data.length) + 8, 0xee);
