@@ -20,13 +20,18 @@ import { FRAME_HEADER_SIZE, checkFramePayload } from '../protocol/framing.js';
  */
 export class FrameWriter {
   readonly #socket: Socket;
+  readonly #onWritten: (() => void) | undefined;
   readonly #pending: Buffer[] = [];
   #bytes = 0;
   #scheduled = false;
 
-  /** @param socket - the connected socket to write to. */
-  constructor(socket: Socket) {
+  /**
+   * @param socket - the connected socket to write to.
+   * @param onWritten - told each time a flushed batch has been handed to the kernel.
+   */
+  constructor(socket: Socket, onWritten?: () => void) {
     this.#socket = socket;
+    this.#onWritten = onWritten;
   }
 
   /** Bytes queued here and not yet handed to the socket (frame headers included). */
@@ -73,7 +78,8 @@ export class FrameWriter {
       off += FRAME_HEADER_SIZE + p.length;
     }
     pending.length = 0;
-    socket.write(out);
+    if (this.#onWritten === undefined) socket.write(out);
+    else socket.write(out, this.#onWritten);
   }
 
   /** Drops every queued frame (the connection is being reset). */

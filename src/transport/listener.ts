@@ -98,7 +98,7 @@ export interface ServerConnectionEvents {
    * nothing more is read. The connection stays open until its owner closes it.
    */
   error: [error: DecodeError];
-  /** The send queue, full before, has emptied. */
+  /** Everything sent so far has been handed to the kernel: the send queue is empty. */
   drain: [];
   /** The connection is closed, by either side. Emitted once. */
   close: [];

@@ -196,12 +196,15 @@ class NodeServerConnection extends EventEmitter<ServerConnectionEvents> implemen
     readonly owner: NodeListener,
   ) {
     super();
-    this.#writer = new FrameWriter(socket);
+    // 'drain' once everything queued has reached the kernel (the socket's own 'drain' only follows
+    // a write that went over its high-water mark)
+    this.#writer = new FrameWriter(socket, () => {
+      if (socket.writableLength === 0 && this.#writer.pending === 0) this.emit('drain');
+    });
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => undefined);
-    socket.on('drain', () => this.emit('drain'));
     socket.on('close', () => {
       this.#closed = true;
       this.emit('close');

@@ -19,10 +19,10 @@ async function connected(): Promise<{ conn: ServerConnection; client: net.Socket
   const conn = await accepted;
   const socket = (conn as unknown as { socket: net.Socket }).socket;
   let writes = 0;
-  const write = socket.write.bind(socket) as (chunk: Buffer) => boolean;
-  socket.write = ((chunk: Buffer) => {
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  socket.write = ((...args: unknown[]) => {
     writes++;
-    return write(chunk);
+    return write(...args);
   }) as typeof socket.write;
   return { conn, client, received, writes: () => writes };
 }
@@ -47,6 +47,30 @@ describe('listenNode connections', () => {
     expect(rest.length).toBe(0);
     expect(frames.map((f) => f.length)).toEqual([5, 5, 1000, 5]);
     expect(frames.map((f) => f.toString('latin1', 0, 5))).toEqual(['ack 1', 'ack 2', '\x07\x07\x07\x07\x07', 'later']);
+  });
+
+  it('emit drain once what was sent has reached the kernel, also below the high-water mark and while the peer does not read', async () => {
+    const { conn, client, received } = await connected();
+    const drained = new Promise<void>((r) => conn.once('drain', () => r()));
+    conn.send(Buffer.alloc(100, 1));
+    expect(conn.bufferedOut).toBe(104);
+    await drained;
+    expect(conn.bufferedOut).toBe(0);
+    client.pause();
+    const big = Buffer.alloc(60_000, 2);
+    let sent = 0;
+    // until the kernel's buffers are full and the socket holds the rest
+    for (let t = 0; t < 200 && conn.bufferedOut === 0; t++) {
+      for (let i = 0; i < 10; i++) conn.send(big);
+      sent += 10;
+      await turn();
+    }
+    expect(conn.bufferedOut).toBeGreaterThan(0);
+    const drainedAgain = new Promise<void>((r) => conn.once('drain', () => r()));
+    client.resume();
+    await drainedAgain;
+    expect(conn.bufferedOut).toBe(0);
+    await until(() => received.reduce((n, c) => n + c.length, 0) === 104 + sent * 60_004);
   });
 
   it('hand what was sent in the turn to the kernel before end() and destroy(); reset() drops it', async () => {
