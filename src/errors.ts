@@ -28,6 +28,10 @@ export const ERROR_CODES = {
   /** A decrypted plaintext does not follow the grammar of the message it claims to be. */
   ERR_DECODE_MESSAGE: 'ERR_DECODE_MESSAGE',
 
+  // encoding (protocol/)
+  /** A message cannot be encoded: empty, more than 65408 bytes, or compressing to more than 65524 bytes. */
+  ERR_ENCODE_SIZE: 'ERR_ENCODE_SIZE',
+
   // configuration (config/)
   /** An option or ossec.conf element has an impossible value. */
   ERR_CONFIG: 'ERR_CONFIG',
@@ -53,7 +57,7 @@ export const ERROR_CODES = {
   ERR_SERVER_SILENT: 'ERR_SERVER_SILENT',
   /** The reconnect policy returned `false`: the agent gave up. */
   ERR_RECONNECT_GAVE_UP: 'ERR_RECONNECT_GAVE_UP',
-  /** A message is too large to send (more than 65408 bytes of plaintext). */
+  /** A payload is larger than the transport carries (a UDP datagram above 65507 bytes, a TCP frame above 65536). */
   ERR_MESSAGE_TOO_LARGE: 'ERR_MESSAGE_TOO_LARGE',
 
   // life cycle
@@ -180,6 +184,21 @@ export class ConfigError extends AgentlinkError {
     super(message, code, options);
     this.element = options?.element;
     this.value = options?.value;
+  }
+}
+
+/** Codes an {@link EncodeError} can carry. */
+export type EncodeErrorCode = 'ERR_ENCODE_SIZE';
+
+/** A message the codec cannot encode, the twin of {@link DecodeError}: it says which limit and by how much. */
+export class EncodeError extends AgentlinkError {
+  /**
+   * @param message - which limit the message breaks, with its size.
+   * @param code - the encoding failure.
+   * @param options - `cause`.
+   */
+  constructor(message: string, code: EncodeErrorCode, options?: AgentlinkErrorOptions) {
+    super(message, code, options);
   }
 }
 

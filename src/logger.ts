@@ -7,7 +7,20 @@
  */
 import { pino } from 'pino';
 import type { LoggerOptions } from 'pino';
-import type { Logger } from './config/options.js';
+
+/** The logger shape agentlink needs: pino's, or any compatible logger. */
+export interface Logger {
+  /** Debug-level log. */
+  debug(obj: object | string, msg?: string, ...args: unknown[]): void;
+  /** Info-level log. */
+  info(obj: object | string, msg?: string, ...args: unknown[]): void;
+  /** Warn-level log. */
+  warn(obj: object | string, msg?: string, ...args: unknown[]): void;
+  /** Error-level log. */
+  error(obj: object | string, msg?: string, ...args: unknown[]): void;
+  /** A child logger with bound fields. */
+  child(bindings: Record<string, unknown>): Logger;
+}
 
 /** Object paths pino redacts in loggers made by {@link createLogger}. */
 export const REDACTED_PATHS: readonly string[] = [

@@ -4,7 +4,8 @@
  * @module
  */
 import type { ResolvedAgentClientOptions } from '../config/options.js';
-import { buildKeepalive, formatUname } from '../protocol/messages.js';
+import { buildKeepalive } from '../protocol/messages.js';
+import { formatUname } from '../protocol/uname.js';
 
 /**
  * Builds the keepalive text an agent sends every `notifyTime`.

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { hostname, machine, release, type, version } from 'node:os';
-import type { UnameInfo } from './options.js';
+import type { UnameInfo } from '../protocol/uname.js';
 
 /** OS fields read from an os-release file. */
 export interface OsRelease {

@@ -6,6 +6,11 @@
  * @module
  */
 import type { AgentKey, CryptoMethod } from '../protocol/types.js';
+import type { Logger } from '../logger.js';
+import type { UnameInfo } from '../protocol/uname.js';
+
+/** The logger type lives beside its factory in `logger.ts`; re-exported here for the option types' readers. */
+export type { Logger } from '../logger.js';
 
 /** Default manager port for agent connections (remoted). */
 export const DEFAULT_PORT = 1514;
@@ -342,26 +347,6 @@ export interface AgentLabel {
   hidden?: boolean;
 }
 
-/** Host description reported in the keepalive uname line (protocol.md 4.3). */
-export interface UnameInfo {
-  /** `Linux`, `Darwin`, ... */
-  sysname: string;
-  /** Host name. */
-  nodename: string;
-  /** Kernel release. */
-  release: string;
-  /** Kernel version. */
-  version: string;
-  /** Architecture, e.g. `x86_64`. */
-  machine: string;
-  /** OS name, e.g. `Ubuntu`. */
-  osName?: string;
-  /** OS platform, e.g. `ubuntu`. */
-  osPlatform?: string;
-  /** OS version, e.g. `22.04.3 LTS (Jammy Jellyfish)`. */
-  osVersion?: string;
-}
-
 /** The agent identity: id, name, key and key IP (a client.keys entry). */
 export type AgentIdentity = AgentKey;
 
@@ -396,20 +381,6 @@ export interface MessageCounterValue {
   global: number;
   /** Local counter. */
   local: number;
-}
-
-/** The logger shape agentlink needs: pino's, or any compatible logger. */
-export interface Logger {
-  /** Debug-level log. */
-  debug(obj: object | string, msg?: string, ...args: unknown[]): void;
-  /** Info-level log. */
-  info(obj: object | string, msg?: string, ...args: unknown[]): void;
-  /** Warn-level log. */
-  warn(obj: object | string, msg?: string, ...args: unknown[]): void;
-  /** Error-level log. */
-  error(obj: object | string, msg?: string, ...args: unknown[]): void;
-  /** A child logger with bound fields. */
-  child(bindings: Record<string, unknown>): Logger;
 }
 
 /** Options of `new AgentClient(options)`. Milliseconds everywhere. */

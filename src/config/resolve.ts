@@ -59,7 +59,6 @@ import {
   type ResolvedReconnect,
   type ResolvedRetransmitOptions,
   type ResolvedServer,
-  type UnameInfo,
 } from './options.js';
 import {
   REDACTED,
@@ -74,6 +73,7 @@ import {
   show,
   type NumberRule,
 } from './validate.js';
+import type { UnameInfo } from '../protocol/uname.js';
 
 /** Largest `notifyTime`: three times it (the `timeReconnect` floor) must still fit a timer. */
 const MAX_NOTIFY_TIME = Math.floor(MAX_TIMER_DELAY / 3);

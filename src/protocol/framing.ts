@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ConfigError, ConnectionError, DecodeError } from '../errors.js';
+import { ConfigError, DecodeError, EncodeError } from '../errors.js';
 
 /** Largest TCP frame payload either side accepts, in bytes (`OS_MAXSTR`). */
 export const MAX_FRAME_SIZE = 65536;
@@ -17,7 +17,7 @@ export const FRAME_HEADER_SIZE = 4;
  *
  * @param payload - the secure-message payload (header ‖ ciphertext), or a raw `#ping`/`#pong`.
  * @returns a new Buffer holding the length prefix followed by a copy of `payload`.
- * @throws {@link ConnectionError} `ERR_MESSAGE_TOO_LARGE` when the payload is longer than {@link MAX_FRAME_SIZE}.
+ * @throws {@link EncodeError} `ERR_ENCODE_SIZE` when the payload is longer than {@link MAX_FRAME_SIZE}.
  */
 export function encodeTcpFrame(payload: Buffer): Buffer {
   checkFramePayload(payload);
@@ -37,10 +37,7 @@ export function encodeTcpFrame(payload: Buffer): Buffer {
 export function checkFramePayload(payload: Uint8Array): void {
   const len = payload.length;
   if (len > MAX_FRAME_SIZE) {
-    throw new ConnectionError(
-      `TCP frame payload of ${len} bytes exceeds the ${MAX_FRAME_SIZE}-byte limit`,
-      'ERR_MESSAGE_TOO_LARGE',
-    );
+    throw new EncodeError(`TCP frame payload of ${len} bytes exceeds the ${MAX_FRAME_SIZE}-byte limit`, 'ERR_ENCODE_SIZE');
   }
 }
 

@@ -5,6 +5,8 @@
  * @module
  */
 export type { AgentKey, CryptoMethod, MessageCounter, Sender } from './types.js';
+export { AGENT_VERSION, formatUname, parseUname } from './uname.js';
+export type { ParsedUname, UnameInfo } from './uname.js';
 export { MAX_FRAME_SIZE, FRAME_HEADER_SIZE, encodeTcpFrame, FrameDecoder } from './framing.js';
 export type { FrameDecoderOptions } from './framing.js';
 export {
@@ -50,7 +52,6 @@ export type {
   KeySource,
 } from './secure.js';
 export {
-  AGENT_VERSION,
   CONTROL_HEADER,
   CONTROL_HEADER_BYTES,
   ACK_MESSAGE,
@@ -66,8 +67,6 @@ export {
   buildStartup,
   buildKeepalive,
   parseKeepalive,
-  formatUname,
-  parseUname,
   escapeLocation,
   unescapeLocation,
   buildEvent,
@@ -90,7 +89,6 @@ export type {
   KeepaliveLabel,
   KeepaliveInfo,
   ParsedKeepalive,
-  ParsedUname,
   EventInput,
   ParsedEvent,
   BufferState,

@@ -5,7 +5,7 @@
  * @module
  */
 import { randomInt } from 'node:crypto';
-import { ConfigError, ConnectionError, DecodeError } from '../errors.js';
+import { ConfigError, DecodeError, EncodeError } from '../errors.js';
 import type { DecodeErrorCode } from '../errors.js';
 import { AES_BLOCK_SIZE, aesDecrypt, aesEncryptNoPadding } from './aes.js';
 import { Blowfish, BLOWFISH_BLOCK_SIZE } from './blowfish.js';
@@ -167,8 +167,8 @@ function pad(n: number, width: number): string {
   return s.length >= width ? s : ZEROS.slice(0, width - s.length) + s;
 }
 
-function tooLarge(message: string): ConnectionError {
-  return new ConnectionError(message, 'ERR_MESSAGE_TOO_LARGE');
+function tooLarge(message: string): EncodeError {
+  return new EncodeError(message, 'ERR_ENCODE_SIZE');
 }
 
 function validateCounter(c: MessageCounter): void {
@@ -186,7 +186,7 @@ function validateCounter(c: MessageCounter): void {
  * @param message - the plaintext (a string is encoded as UTF-8), 1 to 65408 bytes.
  * @param opts - key, method, sender, counter, and optionally random and compression level.
  * @returns the payload, ready for a UDP datagram or {@link encodeTcpFrame}.
- * @throws {@link ConnectionError} `ERR_MESSAGE_TOO_LARGE` when the message is empty or too large, or compresses to more than 65524 bytes.
+ * @throws {@link EncodeError} `ERR_ENCODE_SIZE` when the message is empty or too large, or compresses to more than 65524 bytes.
  * @throws {@link ConfigError} `ERR_CONFIG` when the counter, random field, compression level or (for an `!id!` header) the agent id is out of range.
  */
 export function encodeSecureMessage(message: Buffer | string, opts: EncodeSecureMessageOptions): Buffer {
@@ -200,7 +200,7 @@ export function encodeSecureMessage(message: Buffer | string, opts: EncodeSecure
  * @param message - the plaintext, 1 to 65408 bytes.
  * @param opts - as {@link encodeSecureMessage}.
  * @returns the TCP frame.
- * @throws {@link ConnectionError} `ERR_MESSAGE_TOO_LARGE` and {@link ConfigError} `ERR_CONFIG`, as {@link encodeSecureMessage}.
+ * @throws {@link EncodeError} `ERR_ENCODE_SIZE` and {@link ConfigError} `ERR_CONFIG`, as {@link encodeSecureMessage}.
  */
 export function encodeSecureFrame(message: Buffer | string, opts: EncodeSecureMessageOptions): Buffer {
   return encode(message, opts, FRAME_HEADER_SIZE);

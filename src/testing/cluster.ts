@@ -9,7 +9,7 @@ import { EventEmitter } from 'eventemitter3';
 import { MemoryCounterStore } from '../agent/counter-store.js';
 import { systemClock, unrefTimeout } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
-import type { Logger } from '../config/options.js';
+import type { Logger } from '../logger.js';
 import { AbortError, ConfigError, StateError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import type { AgentKey } from '../protocol/index.js';

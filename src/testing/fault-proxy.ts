@@ -7,7 +7,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { systemClock, unrefTimeout } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
-import type { Logger } from '../config/options.js';
+import type { Logger } from '../logger.js';
 import { ConfigError, StateError, toListenError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { FRAME_HEADER_SIZE } from '../protocol/index.js';
@@ -153,6 +153,17 @@ class ProxyConn {
   }
 }
 
+/**
+ * Closes a socket with a TCP RST. A socket still connecting is destroyed instead: `resetAndDestroy()`
+ * would wait for its connect to complete, and a connect that takes long (a SYN dropped by a full
+ * accept queue is retried after 1 s, 3 s, ...) would keep the handle open after the proxy forgot it.
+ */
+function hardClose(s: Socket): void {
+  if (s.destroyed) return;
+  if (s.connecting) s.destroy();
+  else s.resetAndDestroy();
+}
+
 function perDirection(name: string, v: number | Partial<PerDirection<number>> | undefined, prev: PerDirection<number>): PerDirection<number> {
   if (v === undefined) return prev;
   const out = typeof v === 'number' ? { up: v, down: v } : { up: v.up ?? prev.up, down: v.down ?? prev.down };
@@ -196,6 +207,8 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
   #listenOp: Promise<void> = Promise.resolve();
   readonly #conns = new Set<ProxyConn>();
   readonly #cutting = new Set<ProxyConn>();
+  /** Every socket of the proxy, client or upstream, until it has closed: close() waits for them all. */
+  readonly #sockets = new Set<Socket>();
   readonly #stats = { connectionsTotal: 0, bytesUp: 0, bytesDown: 0, bytesDropped: 0, cuts: 0, resets: 0, targetFailures: 0 };
 
   /**
@@ -385,7 +398,18 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
     for (const c of [...this.#conns]) this.#end(c, 'proxy-closed');
     for (const c of [...this.#cutting]) c.release?.();
     this.#cutting.clear();
-    await stopped;
+    // What is left is on its way out (a reset waiting for its connect, a FIN in flight): end it now,
+    // and return once every socket has closed, so the proxy leaves no handle behind.
+    const left = [...this.#sockets].map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())));
+    for (const s of this.#sockets) s.destroy();
+    await Promise.all([stopped, ...left]);
+  }
+
+  /** Tracks a socket until it closes. */
+  #own(s: Socket): Socket {
+    this.#sockets.add(s);
+    s.once('close', () => this.#sockets.delete(s));
+    return s;
   }
 
   /** Same as {@link FaultProxy.close}. */
@@ -394,11 +418,13 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
   }
 
   #onClient(client: Socket): void {
-    if (this.#state !== 'running' || this.#refuse) {
+    // A client that left while it waited in the accept queue has no peer address: nothing to forward.
+    if (this.#state !== 'running' || this.#refuse || client.remoteAddress === undefined) {
       client.destroy();
       return;
     }
-    const upstream = connectRaw(this.#target, { allowHalfOpen: true });
+    this.#own(client);
+    const upstream = this.#own(connectRaw(this.#target, { allowHalfOpen: true }));
     const c = new ProxyConn(++this.#seq, client, upstream);
     this.#conns.add(c);
     this.#stats.connectionsTotal++;
@@ -552,8 +578,8 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
     this.#clearTimers(c);
     this.#conns.delete(c);
     if (reason === 'reset' || reason === 'target' || reason === 'error') {
-      if (!c.client.destroyed) c.client.resetAndDestroy();
-      if (!c.upstream.destroyed) c.upstream.resetAndDestroy();
+      hardClose(c.client);
+      hardClose(c.upstream);
     } else {
       c.client.destroy();
       c.upstream.destroy();

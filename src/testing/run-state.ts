@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Logger } from '../config/options.js';
+import type { Logger } from '../logger.js';
 import { StateError } from '../errors.js';
 
 /** `new` → `starting` → `running` → `closing` → `closed`; `close()` may come at any point. */

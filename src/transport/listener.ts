@@ -7,7 +7,7 @@
  */
 import type { EventEmitter } from 'eventemitter3';
 import type { Clock } from '../clock.js';
-import type { Logger } from '../config/options.js';
+import type { Logger } from '../logger.js';
 import type { DecodeError } from '../errors.js';
 
 /** How long a listener keeps retrying to listen again on its port after `refuse(false)` (the port may be in TIME_WAIT or briefly held). */

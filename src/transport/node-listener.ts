@@ -12,7 +12,7 @@ import type { Server, Socket } from 'node:net';
 import { EventEmitter } from 'eventemitter3';
 import { systemClock, unrefTimeout } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
-import type { Logger } from '../config/options.js';
+import type { Logger } from '../logger.js';
 import { DecodeError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { FRAME_HEADER_SIZE, FrameDecoder, MAX_FRAME_SIZE } from '../protocol/framing.js';

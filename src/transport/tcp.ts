@@ -200,7 +200,8 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     try {
       ok = writer.send(payload);
     } catch (err) {
-      this.emit('error', toConnectionError(err, this.target, 'io'));
+      // The codec's EncodeError, told at the transport boundary as the other transports tell it.
+      this.emit('error', new ConnectionError(`${(err as Error).message} (to ${where(this.target)})`, 'ERR_MESSAGE_TOO_LARGE', { server: this.target, cause: err }));
       return false;
     }
     this.#bytesOut += FRAME_HEADER_SIZE + payload.length;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { systemClock } from '../../clock.js';
 import type { Clock } from '../../clock.js';
-import type { Logger } from '../../config/options.js';
+import type { Logger } from '../../logger.js';
 import { AgentlinkError, ConfigError, ToolError } from '../../errors.js';
 import { silentLogger } from '../../logger.js';
 import { checkAddress, checkBackends, checkExtraLines, checkPort, checkPositiveInt, duration, endpoint, isBindFailure } from './common.js';

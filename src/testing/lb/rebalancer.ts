@@ -10,7 +10,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { systemClock, unrefTimeout } from '../../clock.js';
 import type { Clock } from '../../clock.js';
-import type { Logger } from '../../config/options.js';
+import type { Logger } from '../../logger.js';
 import { AbortError, AgentlinkError, ConfigError, ToolError } from '../../errors.js';
 import { silentLogger } from '../../logger.js';
 import { checkBalance, DEFAULT_AGENT_TOLERANCE } from './rebalance.js';

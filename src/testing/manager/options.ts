@@ -6,7 +6,8 @@
 import { systemClock } from '../../clock.js';
 import type { Clock } from '../../clock.js';
 import { MemoryCounterStore } from '../../agent/counter-store.js';
-import type { CounterStore, Logger } from '../../config/options.js';
+import type { CounterStore } from '../../config/options.js';
+import type { Logger } from '../../logger.js';
 import { ConfigError } from '../../errors.js';
 import { silentLogger } from '../../logger.js';
 import type { ListenerFactory } from '../../transport/listener.js';

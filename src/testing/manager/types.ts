@@ -4,7 +4,8 @@
  * @module
  */
 import type { Clock } from '../../clock.js';
-import type { CounterStore, Logger } from '../../config/options.js';
+import type { CounterStore } from '../../config/options.js';
+import type { Logger } from '../../logger.js';
 import type { DecodeError, DecodeErrorCode } from '../../errors.js';
 import type { AgentKey, AgentMessage, CryptoMethod, KeepaliveLabel, MessageCounter, ParsedUname } from '../../protocol/index.js';
 import type { ListenerFactory } from '../../transport/listener.js';

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DecodeError, AgentlinkError } from '../../../src/errors.js';
-import { FrameDecoder, MAX_FRAME_SIZE, encodeTcpFrame } from '../../../src/protocol/index.js';
+import { DecodeError, EncodeError, FrameDecoder, MAX_FRAME_SIZE, encodeTcpFrame } from '../../../src/index.js';
 import { V, hex } from './vectors.js';
 
 /** Independent frame builder: 4-byte LE length + payload. */
@@ -25,7 +24,7 @@ describe('encodeTcpFrame', () => {
     expect(encodeTcpFrame(Buffer.alloc(0)).toString('hex')).toBe('00000000');
   });
 
-  it('accepts exactly 65536 bytes and rejects one more with ERR_MESSAGE_TOO_LARGE', () => {
+  it('accepts exactly 65536 bytes and rejects one more with the codec error ERR_ENCODE_SIZE', () => {
     expect(encodeTcpFrame(Buffer.alloc(MAX_FRAME_SIZE)).readUInt32LE(0)).toBe(65536);
     let err: unknown;
     try {
@@ -33,8 +32,8 @@ describe('encodeTcpFrame', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(AgentlinkError);
-    expect((err as AgentlinkError).code).toBe('ERR_MESSAGE_TOO_LARGE');
+    expect(err).toBeInstanceOf(EncodeError);
+    expect((err as EncodeError).code).toBe('ERR_ENCODE_SIZE');
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DecodeError } from '../../../src/errors.js';
+import { DecodeError } from '../../../src/index.js';
 import {
   ACK_MESSAGE,
   AGENT_VERSION,
@@ -32,7 +32,7 @@ import {
   parseManagerMessage,
   parseUname,
   unescapeLocation,
-} from '../../../src/protocol/index.js';
+} from '../../../src/index.js';
 import { V, vector } from './vectors.js';
 
 const A = V.message_catalog.agent_to_manager;
@@ -202,8 +202,8 @@ describe('uname', () => {
       sysname: 'Linux',
       nodename: 'agent1',
       release: '5.15.0',
-      kernelVersion: '#1 SMP',
-      arch: 'x86_64',
+      version: '#1 SMP',
+      machine: 'x86_64',
       osName: 'Ubuntu',
       osPlatform: 'ubuntu',
       osVersion: '22.04.3 LTS (Jammy Jellyfish)',
@@ -220,10 +220,10 @@ describe('uname', () => {
       osMajor: '10',
       osMinor: '0',
       nodename: 'DESKTOP-1',
-      arch: 'x86_64',
+      machine: 'x86_64',
       agentVersion: 'v4.14.7',
     });
-    expect(parseUname('Linux h 6.1 #1 aarch64 - Wazuh v4.9.0')).toMatchObject({ sysname: 'Linux', nodename: 'h', arch: 'aarch64', osName: undefined });
+    expect(parseUname('Linux h 6.1 #1 aarch64 - Wazuh v4.9.0')).toMatchObject({ sysname: 'Linux', nodename: 'h', machine: 'aarch64', osName: undefined });
   });
 });
 

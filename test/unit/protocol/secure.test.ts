@@ -1,6 +1,6 @@
 import { createCipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { AgentlinkError, DecodeError } from '../../../src/errors.js';
+import { AgentlinkError, DecodeError, EncodeError } from '../../../src/index.js';
 import {
   FrameDecoder,
   Blowfish,
@@ -13,8 +13,8 @@ import {
   formatCounter,
   isPing,
   nextCounter,
-} from '../../../src/protocol/index.js';
-import type { AgentKey, MessageCounter } from '../../../src/protocol/index.js';
+} from '../../../src/index.js';
+import type { AgentKey, MessageCounter } from '../../../src/index.js';
 import { V, fullVectors, hex, keyFromLine, vector } from './vectors.js';
 
 const KEY = keyFromLine(V.vectors[0]!.inputs.key_line);
@@ -298,15 +298,15 @@ describe('encodeSecureMessage round trip (our zlib)', () => {
     expect(r.local).toBe(9997);
   });
 
-  it('rejects an empty or oversize message with ERR_MESSAGE_TOO_LARGE', () => {
+  it('rejects an empty or oversize message with the codec error ERR_ENCODE_SIZE', () => {
     const opts = { key: KEY, method: 'aes' as const, sender: 'agent' as const, counter: { global: 0, local: 1 } };
     for (const m of ['', Buffer.alloc(65409)]) {
       try {
         encodeSecureMessage(m, opts);
         expect.unreachable();
       } catch (e) {
-        expect(e).toBeInstanceOf(AgentlinkError);
-        expect((e as AgentlinkError).code).toBe('ERR_MESSAGE_TOO_LARGE');
+        expect(e).toBeInstanceOf(EncodeError);
+        expect((e as AgentlinkError).code).toBe('ERR_ENCODE_SIZE');
       }
     }
   });
