@@ -2,7 +2,7 @@
  * A MockManager on an in-memory network for AgentClient unit tests (fake timers, no sockets), with
  * what it received in arrival order: control messages (by type) and events (as `queue:location:message`).
  */
-import type { AgentMessage, AgentKey } from '../../src/protocol/index.js';
+import type { AgentMessage, AgentKey } from '../../src/index.js';
 import { MockManager } from '../../src/testing/index.js';
 import type { MemoryNetwork } from '../../src/testing/index.js';
 

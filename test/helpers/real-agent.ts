@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, it } from 'vitest';
 import type { TestContext } from 'vitest';
-import type { AgentKey } from '../../src/protocol/types.js';
+import type { AgentKey } from '../../src/index.js';
 import { KeyStore, MockManager } from '../../src/testing/index.js';
 import type { MockManagerOptions } from '../../src/testing/index.js';
 import { waitFor } from '../integration/lb/backends.js';

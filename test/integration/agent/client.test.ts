@@ -1,11 +1,8 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../../src/agent/client.js';
-import type { AgentClientOptions } from '../../../src/config/options.js';
-import type { AgentlinkError } from '../../../src/errors.js';
-import { MockManager } from '../../../src/testing/index.js';
-import { KeyStore } from '../../../src/testing/keystore.js';
-import { TEST_CA_CERT } from '../../../src/testing/certs.js';
+import { AgentClient } from '../../../src/index.js';
+import type { AgentClientOptions, AgentlinkError } from '../../../src/index.js';
+import { MockManager, KeyStore, TEST_CA_CERT } from '../../../src/testing/index.js';
 
 const KEY = { id: '001', name: 'agent1', ip: 'any', key: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' };
 

@@ -3,9 +3,8 @@
  * `#!-agent shutdown `, and only what the deadline cut is counted as cleared.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../../src/agent/client.js';
-import type { AgentClientOptions } from '../../../src/config/options.js';
-import { DEFAULT_DRAIN_TIMEOUT, DEFAULT_EVENTS_PER_SECOND, DEFAULT_QUEUE_SIZE } from '../../../src/config/options.js';
+import { AgentClient, DEFAULT_DRAIN_TIMEOUT, DEFAULT_EVENTS_PER_SECOND, DEFAULT_QUEUE_SIZE } from '../../../src/index.js';
+import type { AgentClientOptions } from '../../../src/index.js';
 import { MockManager } from '../../../src/testing/index.js';
 
 const KEY = { id: '001', name: 'agent1', ip: 'any', key: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' };

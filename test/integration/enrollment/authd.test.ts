@@ -1,13 +1,10 @@
 import { connect as tlsConnect } from 'node:tls';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { enroll } from '../../../src/enrollment/index.js';
-import type { EnrollOptions } from '../../../src/enrollment/index.js';
-import { EnrollmentError } from '../../../src/errors.js';
+import { enroll, EnrollmentError } from '../../../src/index.js';
+import type { EnrollOptions, AgentKey } from '../../../src/index.js';
 import { enrollmentKeyHash } from '../../../src/protocol/keys.js';
-import type { AgentKey } from '../../../src/protocol/types.js';
-import type { AgentStatusInfo } from '../../../src/testing/authd.js';
-import { TEST_CA_CERT } from '../../../src/testing/certs.js';
-import { KeyStore } from '../../../src/testing/keystore.js';
+import type { AgentStatusInfo } from '../../../src/testing/index.js';
+import { TEST_CA_CERT, KeyStore } from '../../../src/testing/index.js';
 import { HOST, startAuthd } from './helpers.js';
 
 const HOUR = 3_600_000;

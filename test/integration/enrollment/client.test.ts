@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { enroll, enrollWithFallback } from '../../../src/enrollment/index.js';
-import type { EnrollmentAttemptFailure } from '../../../src/enrollment/index.js';
-import { AbortError, EnrollmentError } from '../../../src/errors.js';
+import { enroll, enrollWithFallback, AbortError, EnrollmentError } from '../../../src/index.js';
+import type { EnrollmentAttemptFailure } from '../../../src/index.js';
 import { HOST, closedPort, recordingClock, startAuthd, startTcpServer, startTlsServer } from './helpers.js';
 
 describe('enroll failures', () => {

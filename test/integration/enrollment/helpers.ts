@@ -7,11 +7,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { onTestFinished } from 'vitest';
-import type { Clock } from '../../../src/clock.js';
-import { MockAuthd } from '../../../src/testing/authd.js';
-import type { MockAuthdOptions } from '../../../src/testing/authd.js';
-import { TEST_SERVER_CERT, TEST_SERVER_KEY } from '../../../src/testing/certs.js';
-import { KeyStore } from '../../../src/testing/keystore.js';
+import type { Clock } from '../../../src/index.js';
+import { MockAuthd, TEST_SERVER_CERT, TEST_SERVER_KEY, KeyStore } from '../../../src/testing/index.js';
+import type { MockAuthdOptions } from '../../../src/testing/index.js';
 
 export const HOST = '127.0.0.1';
 

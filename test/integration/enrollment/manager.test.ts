@@ -1,6 +1,5 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { enroll } from '../../../src/enrollment/index.js';
-import { EnrollmentError } from '../../../src/errors.js';
+import { enroll, EnrollmentError } from '../../../src/index.js';
 import { MockManager } from '../../../src/testing/index.js';
 import { ACK, RawAgent } from '../testing/raw-agent.js';
 import { HOST } from './helpers.js';

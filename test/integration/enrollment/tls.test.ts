@@ -1,9 +1,8 @@
 import { connect as tlsConnect } from 'node:tls';
 import type { ConnectionOptions } from 'node:tls';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { enroll } from '../../../src/enrollment/index.js';
-import { EnrollmentError } from '../../../src/errors.js';
-import { TEST_CA_CERT, TEST_CLIENT_CERT, TEST_CLIENT_KEY } from '../../../src/testing/certs.js';
+import { enroll, EnrollmentError } from '../../../src/index.js';
+import { TEST_CA_CERT, TEST_CLIENT_CERT, TEST_CLIENT_KEY } from '../../../src/testing/index.js';
 import { UNTRUSTED_CA_CERT, UNTRUSTED_CLIENT_CERT, UNTRUSTED_CLIENT_KEY, UNTRUSTED_SERVER_CERT, UNTRUSTED_SERVER_KEY } from '../../fixtures/certs/untrusted.js';
 import { HOST, startAuthd } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, ToolError } from '../../../src/errors.js';
+import { ConfigError, ToolError } from '../../../src/index.js';
 import { NginxStreamBalancer } from '../../../src/testing/lb/index.js';
 import { describeIfLb } from '../../helpers/require-lb.js';
 import { closeClients, countByServer, CountingServer, openClient, openClients, processAndPipeHandles } from './backends.js';

@@ -4,12 +4,10 @@
  * connection that died (bounded by `eventsUnconfirmedOnLostConnections`).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../../src/agent/client.js';
+import { AgentClient, MAX_MESSAGE_SIZE } from '../../../src/index.js';
 import type { DropReason } from '../../../src/agent/client-buffer.js';
-import { MAX_MESSAGE_SIZE } from '../../../src/protocol/index.js';
-import type { AgentKey } from '../../../src/protocol/index.js';
-import { KeyStore } from '../../../src/testing/keystore.js';
-import { MockManager } from '../../../src/testing/index.js';
+import type { AgentKey } from '../../../src/index.js';
+import { KeyStore, MockManager } from '../../../src/testing/index.js';
 import type { Cleanups } from './helpers.js';
 import { runCleanups, until } from './helpers.js';
 

@@ -8,12 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../../src/agent/client.js';
-import type { SharedFile } from '../../../src/agent/client.js';
-import type { AgentClientOptions } from '../../../src/config/options.js';
-import { FILE_CLOSE_MESSAGE, MAX_FRAME_SIZE, MAX_MESSAGE_SIZE, buildFileOpen, buildMergedMg } from '../../../src/protocol/index.js';
-import type { AgentKey } from '../../../src/protocol/index.js';
-import { KeyStore } from '../../../src/testing/keystore.js';
+import { AgentClient, FILE_CLOSE_MESSAGE, MAX_FRAME_SIZE, MAX_MESSAGE_SIZE, buildFileOpen, buildMergedMg } from '../../../src/index.js';
+import type { SharedFile, AgentClientOptions, AgentKey } from '../../../src/index.js';
+import { KeyStore } from '../../../src/testing/index.js';
 import type { Cleanups, ScriptedConn } from './helpers.js';
 import { ScriptedTcpManager, runCleanups, seeded, sleep, until } from './helpers.js';
 

@@ -13,14 +13,9 @@ import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../../src/agent/client.js';
-import { FileCounterStore, compareCounters, parseCounterText } from '../../../src/agent/counter-store.js';
-import { CounterStoreError } from '../../../src/errors.js';
-import type { AgentlinkError } from '../../../src/errors.js';
-import { MAX_LOCAL_COUNTER } from '../../../src/protocol/index.js';
-import type { AgentKey, MessageCounter } from '../../../src/protocol/index.js';
-import { KeyStore } from '../../../src/testing/keystore.js';
-import { MockManager } from '../../../src/testing/index.js';
+import { AgentClient, FileCounterStore, compareCounters, parseCounterText, CounterStoreError, MAX_LOCAL_COUNTER } from '../../../src/index.js';
+import type { AgentlinkError, AgentKey, MessageCounter } from '../../../src/index.js';
+import { KeyStore, MockManager } from '../../../src/testing/index.js';
 import type { Cleanups } from './helpers.js';
 import { runCleanups, sleep, until } from './helpers.js';
 

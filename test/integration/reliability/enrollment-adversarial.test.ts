@@ -7,11 +7,9 @@
 import { connect as tlsConnect } from 'node:tls';
 import type { ConnectionOptions } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentClient } from '../../../src/agent/client.js';
+import { AgentClient, ConfigError } from '../../../src/index.js';
 import { enroll } from '../../../src/enrollment/client.js';
-import { ConfigError } from '../../../src/errors.js';
-import { MockAuthd } from '../../../src/testing/authd.js';
-import { KeyStore } from '../../../src/testing/keystore.js';
+import { MockAuthd, KeyStore } from '../../../src/testing/index.js';
 import type { Cleanups } from './helpers.js';
 import { memoryLogger, runCleanups } from './helpers.js';
 

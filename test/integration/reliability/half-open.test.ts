@@ -5,12 +5,10 @@
  */
 import * as net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AgentClient } from '../../../src/agent/client.js';
-import type { AgentClientOptions } from '../../../src/config/options.js';
+import { AgentClient } from '../../../src/index.js';
+import type { AgentClientOptions } from '../../../src/index.js';
 import { DEFAULT_TCP_KEEPALIVE_DELAY } from '../../../src/transport/tcp.js';
-import { FaultProxy } from '../../../src/testing/fault-proxy.js';
-import { KeyStore } from '../../../src/testing/keystore.js';
-import { MockManager } from '../../../src/testing/index.js';
+import { FaultProxy, KeyStore, MockManager } from '../../../src/testing/index.js';
 import type { Cleanups } from './helpers.js';
 import { ScriptedTcpManager, runCleanups, until } from './helpers.js';
 

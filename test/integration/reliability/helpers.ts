@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
-import type { Logger } from '../../../src/config/options.js';
+import type { Logger, AgentKey, AgentMessage, MessageCounter } from '../../../src/index.js';
 import {
   ACK_MESSAGE,
   FrameDecoder,
@@ -18,8 +18,7 @@ import {
   encodeTcpFrame,
   nextCounter,
   parseAgentMessage,
-} from '../../../src/protocol/index.js';
-import type { AgentKey, AgentMessage, MessageCounter } from '../../../src/protocol/index.js';
+} from '../../../src/index.js';
 import { mulberry32 } from '../../helpers/prng.js';
 
 /** Functions run after each test, newest first. */

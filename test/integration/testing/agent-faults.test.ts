@@ -3,16 +3,10 @@
  * network in front of it) misbehaves in that way.
  */
 import { describe, expect, it } from 'vitest';
-import { AgentClient } from '../../../src/agent/client.js';
-import { MemoryCounterStore } from '../../../src/agent/counter-store.js';
-import type { AgentClientOptions } from '../../../src/config/options.js';
-import type { AgentlinkError } from '../../../src/errors.js';
-import { MockCluster } from '../../../src/testing/cluster.js';
-import { FaultProxy } from '../../../src/testing/fault-proxy.js';
-import { KeyStore } from '../../../src/testing/keystore.js';
-import { MockManager } from '../../../src/testing/index.js';
+import { AgentClient, MemoryCounterStore } from '../../../src/index.js';
+import type { AgentClientOptions, AgentlinkError, AgentKey } from '../../../src/index.js';
+import { MockCluster, FaultProxy, KeyStore, MockManager } from '../../../src/testing/index.js';
 import type { MockManagerOptions } from '../../../src/testing/index.js';
-import type { AgentKey } from '../../../src/protocol/types.js';
 import { until, useCleanup } from './fixtures.js';
 
 const cleanup = useCleanup();

@@ -6,7 +6,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { runManager } from '../../../src/cli/manager.js';
-import { KeyStore } from '../../../src/testing/keystore.js';
+import { KeyStore } from '../../../src/testing/index.js';
 import { until, useCleanup } from './fixtures.js';
 import { testIo } from '../../unit/cli/helpers.js';
 import { ACK, KEEPALIVE, RawAgent, STARTUP } from './raw-agent.js';

@@ -1,7 +1,6 @@
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { MockCluster } from '../../../src/testing/cluster.js';
-import { KeyStore } from '../../../src/testing/keystore.js';
+import { MockCluster, KeyStore } from '../../../src/testing/index.js';
 import { until, useCleanup } from './fixtures.js';
 import { ACK, LoopAgent, RawAgent } from './raw-agent.js';
 

@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { FaultProxy } from '../../../src/testing/fault-proxy.js';
-import { KeyStore } from '../../../src/testing/keystore.js';
-import { MockManager } from '../../../src/testing/index.js';
+import { FaultProxy, KeyStore, MockManager } from '../../../src/testing/index.js';
 import { sleep, until, useCleanup } from './fixtures.js';
 import { ACK, KEEPALIVE, RawAgent, STARTUP } from './raw-agent.js';
 

@@ -1,7 +1,6 @@
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { KeyStore } from '../../../src/testing/keystore.js';
-import { MockManager } from '../../../src/testing/index.js';
+import { KeyStore, MockManager } from '../../../src/testing/index.js';
 import type { MockManagerOptions } from '../../../src/testing/index.js';
 import { until, useCleanup } from './fixtures.js';
 import { ACK, KEEPALIVE, RawAgent, STARTUP } from './raw-agent.js';

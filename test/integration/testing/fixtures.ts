@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterEach } from 'vitest';
-import type { AgentKey } from '../../../src/protocol/types.js';
+import type { AgentKey } from '../../../src/index.js';
 
 export const VECTORS = JSON.parse(readFileSync(new URL('../../unit/protocol/fixtures/protocol-vectors.json', import.meta.url), 'utf8')) as {
   vectors: {

@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock, TimerHandle } from '../../../src/clock.js';
-import { MockCluster } from '../../../src/testing/cluster.js';
-import { FaultProxy } from '../../../src/testing/fault-proxy.js';
-import { KeyStore } from '../../../src/testing/keystore.js';
-import { MockManager } from '../../../src/testing/index.js';
+import type { Clock, TimerHandle } from '../../../src/index.js';
+import { MockCluster, FaultProxy, KeyStore, MockManager } from '../../../src/testing/index.js';
 import { sleep, useCleanup } from './fixtures.js';
 import { RawAgent, STARTUP } from './raw-agent.js';
 

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { DecodeError, StateError } from '../../../src/errors.js';
+import { DecodeError, StateError } from '../../../src/index.js';
 import { parseMergedMg } from '../../../src/protocol/merged.js';
 import { buildRequestReply } from '../../../src/protocol/messages.js';
 import { KeyStore, MockManager, createMemoryNetwork } from '../../../src/testing/index.js';
 import type { AgentStatus, MemoryNetwork, MockManagerOptions } from '../../../src/testing/index.js';
-import type { AgentKey, CryptoMethod } from '../../../src/protocol/types.js';
+import type { AgentKey, CryptoMethod } from '../../../src/index.js';
 import { VECTORS, VECTOR_KEY, sleep, until, useCleanup } from './fixtures.js';
 import { ACK, KEEPALIVE, RawAgent, SHUTDOWN, STARTUP, keepaliveWithSum } from './raw-agent.js';
 

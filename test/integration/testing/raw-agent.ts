@@ -9,8 +9,7 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { FrameDecoder, encodeTcpFrame } from '../../../src/protocol/framing.js';
 import { decodeSecureMessage, encodeSecureMessage, nextCounter } from '../../../src/protocol/secure.js';
-import type { AgentKey, CryptoMethod, MessageCounter } from '../../../src/protocol/types.js';
-import type { Transport, TransportFactory } from '../../../src/transport/types.js';
+import type { AgentKey, CryptoMethod, MessageCounter, Transport, TransportFactory } from '../../../src/index.js';
 
 export const KEEPALIVE =
   '#!-Linux |agent1 |5.15.0 |#1 SMP |x86_64 [Ubuntu|ubuntu: 22.04.3 LTS (Jammy Jellyfish)] - Wazuh v4.14.7\n"env":prod\nx merged.mg\n#"_agent_ip":127.0.0.1\n';

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeyStore } from '../../../src/testing/keystore.js';
-import { MockManager } from '../../../src/testing/index.js';
+import { KeyStore, MockManager } from '../../../src/testing/index.js';
 import { useCleanup } from './fixtures.js';
 import { ACK, KEEPALIVE, RawAgent } from './raw-agent.js';
 

@@ -8,8 +8,8 @@ import * as net from 'node:net';
 import { setImmediate as nextLoop, setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, expect } from 'vitest';
-import { systemClock } from '../../../src/clock.js';
-import type { Clock, TimerHandle } from '../../../src/clock.js';
+import { systemClock } from '../../../src/index.js';
+import type { Clock, TimerHandle } from '../../../src/index.js';
 
 const cleanups: (() => unknown)[] = [];
 

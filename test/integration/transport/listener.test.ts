@@ -4,10 +4,9 @@
  * payloads both ways, refuse and listen again on the same port, drain, close.
  */
 import { describe, expect, it } from 'vitest';
-import type { AgentlinkError } from '../../../src/errors.js';
-import { createDefaultTransportFactory, listenNode } from '../../../src/transport/index.js';
-import type { Listener, ListenerFactory, ServerConnection, Transport, TransportFactory } from '../../../src/transport/index.js';
-import { createMemoryNetwork } from '../../../src/transport/memory.js';
+import type { AgentlinkError, Listener, ListenerFactory, ServerConnection, Transport, TransportFactory } from '../../../src/index.js';
+import { createDefaultTransportFactory, listenNode } from '../../../src/index.js';
+import { createMemoryNetwork } from '../../../src/testing/index.js';
 import { cleanup, trackingClock, until, useHandleCheck } from './helpers.js';
 
 useHandleCheck();

@@ -1,9 +1,8 @@
 import * as net from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
-import { AgentlinkError, ConnectionError, DecodeError } from '../../../src/errors.js';
+import { AgentlinkError, ConnectionError, DecodeError, createDefaultTransportFactory } from '../../../src/index.js';
 import { TcpTransport, createTcpTransport } from '../../../src/transport/tcp.js';
 import type { TcpTransportOptions } from '../../../src/transport/tcp.js';
-import { createDefaultTransportFactory } from '../../../src/transport/index.js';
 import {
   cleanup,
   closedTcpPort,

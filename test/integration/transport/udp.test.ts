@@ -1,7 +1,6 @@
 import * as dgram from 'node:dgram';
 import { describe, expect, it } from 'vitest';
-import { AgentlinkError, ConnectionError } from '../../../src/errors.js';
-import { createDefaultTransportFactory } from '../../../src/transport/index.js';
+import { AgentlinkError, ConnectionError, createDefaultTransportFactory } from '../../../src/index.js';
 import { UdpTransport, createUdpTransport } from '../../../src/transport/udp.js';
 import type { UdpTransportOptions } from '../../../src/transport/udp.js';
 import { cleanup, closedUdpPort, next, trackingClock, until, useHandleCheck } from './helpers.js';

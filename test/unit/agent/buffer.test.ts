@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { systemClock } from '../../../src/clock.js';
-import type { ResolvedBufferOptions } from '../../../src/config/options.js';
-import { ConfigError } from '../../../src/errors.js';
+import { systemClock, ConfigError } from '../../../src/index.js';
+import type { ResolvedBufferOptions } from '../../../src/index.js';
 import { ClientBuffer } from '../../../src/agent/client-buffer.js';
 import type { BufferLevel, DropReason } from '../../../src/agent/client-buffer.js';
 

@@ -1,11 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AgentClient, AGENT_TRANSITIONS } from '../../../src/agent/client.js';
-import type { AgentClientOptions } from '../../../src/config/options.js';
-import type { AgentMessage } from '../../../src/protocol/index.js';
+import { AgentClient, AGENT_TRANSITIONS } from '../../../src/index.js';
+import type { AgentClientOptions, AgentMessage, TransportFactory } from '../../../src/index.js';
 import { MockManager, createMemoryNetwork } from '../../../src/testing/index.js';
 import type { MemoryNetwork } from '../../../src/testing/index.js';
-import type { TransportFactory } from '../../../src/transport/types.js';
-import { aesDecrypt, deriveEncryptionKey } from '../../../src/protocol/index.js';
+import { aesDecrypt, deriveEncryptionKey } from '../../../src/index.js';
 import { inflateSync } from 'node:zlib';
 
 const KEY = { id: '001', name: 'agent1', ip: 'any', key: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' };

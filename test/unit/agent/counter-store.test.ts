@@ -2,14 +2,14 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CounterStoreError } from '../../../src/errors.js';
+import { CounterStoreError } from '../../../src/index.js';
 import {
   FileCounterStore,
   MemoryCounterStore,
   compareCounters,
   formatCounterText,
   parseCounterText,
-} from '../../../src/agent/counter-store.js';
+} from '../../../src/index.js';
 
 let dir: string;
 let file: string;

@@ -1,12 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AgentClient } from '../../../src/agent/client.js';
+import { AgentClient, systemClock, ConfigError } from '../../../src/index.js';
 import { AgentConnection } from '../../../src/agent/connection.js';
 import { RetransmitWindow } from '../../../src/agent/delivery.js';
-import { systemClock } from '../../../src/clock.js';
-import type { AgentClientOptions } from '../../../src/config/options.js';
+import type { AgentClientOptions, Transport } from '../../../src/index.js';
 import { resolveOptions } from '../../../src/config/resolve.js';
-import { ConfigError } from '../../../src/errors.js';
-import type { Transport } from '../../../src/transport/types.js';
 import { createMemoryNetwork } from '../../../src/testing/index.js';
 import { memoryManager } from '../../helpers/memory-manager.js';
 import type { MemoryManager } from '../../helpers/memory-manager.js';

@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { systemClock } from '../../../src/clock.js';
-import type { Clock } from '../../../src/clock.js';
-import { ConfigError } from '../../../src/errors.js';
+import { systemClock, ConfigError } from '../../../src/index.js';
+import type { Clock } from '../../../src/index.js';
 import { Keepalive } from '../../../src/agent/keepalive.js';
 import type { KeepaliveOwner } from '../../../src/agent/keepalive.js';
 

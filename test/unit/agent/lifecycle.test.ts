@@ -3,12 +3,9 @@
  * process alive (ref/unref, `persistent`), how start() is bounded, and how stop() drains.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AgentClient } from '../../../src/agent/client.js';
-import type { Clock, TimerHandle } from '../../../src/clock.js';
-import { systemClock } from '../../../src/clock.js';
-import type { AgentClientOptions } from '../../../src/config/options.js';
+import { AgentClient, systemClock } from '../../../src/index.js';
+import type { Clock, TimerHandle, AgentClientOptions, Transport, TransportFactory } from '../../../src/index.js';
 import { createMemoryNetwork } from '../../../src/testing/index.js';
-import type { Transport, TransportFactory } from '../../../src/transport/types.js';
 import { memoryManager } from '../../helpers/memory-manager.js';
 import type { MemoryManager } from '../../helpers/memory-manager.js';
 

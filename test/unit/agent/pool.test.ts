@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ResolvedServer } from '../../../src/config/options.js';
-import { ConfigError } from '../../../src/errors.js';
+import type { ResolvedServer } from '../../../src/index.js';
+import { ConfigError } from '../../../src/index.js';
 import { ServerPool } from '../../../src/agent/server-pool.js';
 
 const server = (address: string): ResolvedServer => ({ address, port: 1514, protocol: 'tcp', maxRetries: 5, retryInterval: 10_000 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ReconnectContext, ResolvedReconnect, ResolvedServer } from '../../../src/config/options.js';
-import { ConfigError, StateError } from '../../../src/errors.js';
+import type { ReconnectContext, ResolvedReconnect, ResolvedServer } from '../../../src/index.js';
+import { ConfigError, StateError } from '../../../src/index.js';
 import { ReconnectPlanner, applyJitter } from '../../../src/agent/reconnect.js';
 import type { PlannedAttempt } from '../../../src/agent/reconnect.js';
 import { mulberry32 } from '../../helpers/prng.js';

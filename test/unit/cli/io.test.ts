@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createProcessIo } from '../../../src/cli/io.js';
-import { AbortError } from '../../../src/errors.js';
+import { AbortError } from '../../../src/index.js';
 
 afterEach(() => {
   vi.restoreAllMocks();

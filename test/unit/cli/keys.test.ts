@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { main } from '../../../src/cli/main.js';
-import { parseClientKeys } from '../../../src/protocol/index.js';
+import { parseClientKeys } from '../../../src/index.js';
 import { testIo } from './helpers.js';
 
 const dirs: string[] = [];

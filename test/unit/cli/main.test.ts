@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { main, MAIN_USAGE } from '../../../src/cli/main.js';
-import { AbortError, ConfigError, ConnectionError, ToolError } from '../../../src/errors.js';
+import { AbortError, ConfigError, ConnectionError, ToolError } from '../../../src/index.js';
 import { agentlinkVersion, SIMULATE_USAGE } from '../../../src/simulator/index.js';
 import { testIo } from './helpers.js';
 

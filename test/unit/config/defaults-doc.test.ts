@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as config from '../../../src/config/index.js';
-import type { AgentClientOptions } from '../../../src/config/index.js';
+import type { AgentClientOptions } from '../../../src/index.js';
 
 const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
 

@@ -2,8 +2,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadEnrollmentFiles, parseOssecConf, resolveOptions } from '../../../src/config/index.js';
-import { ConfigError } from '../../../src/errors.js';
+import { loadEnrollmentFiles, parseOssecConf, resolveOptions, ConfigError } from '../../../src/index.js';
 
 const conf = (inner: string): string =>
   `<ossec_config><client><server><address>m1</address></server><enrollment>${inner}</enrollment></client></ossec_config>`;

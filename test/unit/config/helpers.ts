@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { ConfigError } from '../../../src/errors.js';
+import { ConfigError } from '../../../src/index.js';
 
 /**
  * Runs `fn`, expects a ConfigError, and checks its code, element and (when given) value.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hostname, machine, release, type, version } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { defaultAgentName, hostUname, parseOsRelease } from '../../../src/config/index.js';
+import { defaultAgentName, hostUname, parseOsRelease } from '../../../src/index.js';
 
 describe('parseOsRelease', () => {
   it('reads NAME, ID and VERSION with quotes and escapes', () => {

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseOssecConf, resolveOptions } from '../../../src/config/index.js';
-import { ConfigError } from '../../../src/errors.js';
+import { parseOssecConf, resolveOptions, ConfigError } from '../../../src/index.js';
 import { expectConfigError } from './helpers.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/ossec/${name}`, import.meta.url), 'utf8');

@@ -19,7 +19,7 @@ import {
   resolveOptions,
   type AgentClientOptions,
   type ReconnectPolicyFunction,
-} from '../../../src/config/index.js';
+} from '../../../src/index.js';
 import { expectConfigError } from './helpers.js';
 
 const KEY = 'a'.repeat(64);

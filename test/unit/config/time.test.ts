@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseWazuhTime } from '../../../src/config/index.js';
+import { parseDuration, parseWazuhTime } from '../../../src/index.js';
 import { expectConfigError } from './helpers.js';
 
 describe('parseWazuhTime', () => {

@@ -5,11 +5,9 @@
  * Call with fake timers on (`vi.useFakeTimers({ now: 0 })`).
  */
 import { vi } from 'vitest';
-import { AgentClient } from '../../../src/agent/client.js';
-import type { AgentClientOptions } from '../../../src/config/options.js';
-import { FORCE_RECONNECT_MESSAGE } from '../../../src/protocol/index.js';
+import { AgentClient, FORCE_RECONNECT_MESSAGE } from '../../../src/index.js';
+import type { AgentClientOptions, TransportFactory } from '../../../src/index.js';
 import { MockManager, createMemoryNetwork } from '../../../src/testing/index.js';
-import type { TransportFactory } from '../../../src/transport/types.js';
 
 const KEY = { id: '001', name: 'agent1', ip: 'any', key: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' };
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AbortError, ConfigError } from '../../../src/errors.js';
-import { enroll, enrollWithFallback, enrollmentBackoffDelay } from '../../../src/enrollment/index.js';
+import { AbortError, ConfigError, enroll, enrollWithFallback, enrollmentBackoffDelay } from '../../../src/index.js';
 
 // Port 9 (discard) on loopback: never contacted, because every case here fails before connecting.
 const base = { host: '127.0.0.1', port: 9, name: 'agent1' };

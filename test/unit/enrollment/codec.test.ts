@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, EnrollmentError } from '../../../src/errors.js';
+import { ConfigError, EnrollmentError } from '../../../src/index.js';
 import {
   buildEnrollmentRequest,
   compareWazuhVersions,

@@ -2,7 +2,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../src/errors.js';
+import { ConfigError } from '../../../src/index.js';
 import { checkBackends, checkExtraLines, duration, endpoint, isBindFailure } from '../../../src/testing/lb/common.js';
 import { findBinary, lbAvailability, renderHaproxyConfig, renderNginxConfig } from '../../../src/testing/lb/index.js';
 import type { HaproxyConfigInput, NginxConfigInput } from '../../../src/testing/lb/index.js';

@@ -3,8 +3,8 @@
  * The real-HAProxy behaviour is in test/integration/lb/rebalancer.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Clock } from '../../../src/clock.js';
-import { ToolError } from '../../../src/errors.js';
+import type { Clock } from '../../../src/index.js';
+import { ToolError } from '../../../src/index.js';
 import { HaproxyRebalancer } from '../../../src/testing/lb/index.js';
 import type { RebalanceCluster, RebalancerRuntime, SettableServerState, StatRow } from '../../../src/testing/lb/index.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ToolError } from '../../../src/errors.js';
+import { ToolError } from '../../../src/index.js';
 import { parseServersState, parseShowStat, splitCsvLine, toServerState } from '../../../src/testing/lb/index.js';
 
 // Captured from HAProxy 2.6.12 (Debian 12) `show stat`, trailing h1/h2 columns trimmed; one server

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { DecodeError } from '../../../src/errors.js';
+import { DecodeError } from '../../../src/index.js';
 import {
   AES_IV,
   Blowfish,
@@ -11,7 +11,7 @@ import {
   blowfishDecrypt,
   blowfishEncrypt,
   deriveEncryptionKey,
-} from '../../../src/protocol/index.js';
+} from '../../../src/index.js';
 import { hex, keyFromLine, vector } from './vectors.js';
 
 // Eric Young's Blowfish ECB test vectors (key, plaintext, ciphertext).

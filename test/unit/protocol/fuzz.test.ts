@@ -1,7 +1,7 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { DecodeError } from '../../../src/errors.js';
+import { DecodeError } from '../../../src/index.js';
 import {
   FrameDecoder,
   decodeSecureMessage,
@@ -12,8 +12,8 @@ import {
   parseKeepalive,
   parseManagerMessage,
   parseMergedMg,
-} from '../../../src/protocol/index.js';
-import type { AgentKey } from '../../../src/protocol/index.js';
+} from '../../../src/index.js';
+import type { AgentKey } from '../../../src/index.js';
 import { V, hex, keyFromLine } from './vectors.js';
 import { mulberry32 } from '../../helpers/prng.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../src/errors.js';
+import { ConfigError } from '../../../src/index.js';
 import {
   deriveEncryptionKey,
   enrollmentKeyHash,
@@ -10,7 +10,7 @@ import {
   keyIpAllows,
   parseClientKeys,
   parseClientKeysDetailed,
-} from '../../../src/protocol/index.js';
+} from '../../../src/index.js';
 import { V } from './vectors.js';
 
 const KEY = '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';

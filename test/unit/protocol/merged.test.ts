@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { DecodeError } from '../../../src/errors.js';
-import { buildMergedMg, parseMergedMg, sanitizeSharedFileName } from '../../../src/protocol/index.js';
+import { DecodeError, buildMergedMg, parseMergedMg, sanitizeSharedFileName } from '../../../src/index.js';
 
 describe('merged.mg', () => {
   it('builds the group line and one header per file with the exact byte size', () => {

@@ -3,7 +3,7 @@
  * Expected bytes in the tests come from here, never from the encoder under test.
  */
 import { readFileSync } from 'node:fs';
-import type { AgentKey, CryptoMethod } from '../../../src/protocol/index.js';
+import type { AgentKey, CryptoMethod } from '../../../src/index.js';
 
 export interface VectorInputs {
   key_line: string;

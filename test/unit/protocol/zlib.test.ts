@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { deflateSync, inflateSync, constants as zc } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { DecodeError } from '../../../src/errors.js';
+import { DecodeError } from '../../../src/index.js';
 import { SMALL_DEFLATE_LIMIT, deflateBound, deflateInto, deflateZlib } from '../../../src/protocol/deflate.js';
 import { SMALL_INFLATE_LIMIT, inflateZlib } from '../../../src/protocol/inflate.js';
 import { mulberry32 } from '../../helpers/prng.js';

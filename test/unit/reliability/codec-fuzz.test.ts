@@ -5,7 +5,7 @@
  * decode as something else.
  */
 import { describe, expect, it } from 'vitest';
-import { DecodeError, EnrollmentError } from '../../../src/errors.js';
+import { DecodeError, EnrollmentError } from '../../../src/index.js';
 import {
   FRAME_HEADER_SIZE,
   FrameDecoder,
@@ -19,8 +19,8 @@ import {
   parseEnrollmentResponse,
   parseManagerMessage,
   parseMergedMg,
-} from '../../../src/protocol/index.js';
-import type { AgentKey, CryptoMethod } from '../../../src/protocol/index.js';
+} from '../../../src/index.js';
+import type { AgentKey, CryptoMethod } from '../../../src/index.js';
 import { mulberry32 } from '../../helpers/prng.js';
 
 const KEY: AgentKey = { id: '001', name: 'agent1', ip: 'any', key: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' };

@@ -8,9 +8,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileCounterStore, parseCounterText } from '../../../src/agent/counter-store.js';
-import { nextCounter } from '../../../src/protocol/index.js';
-import type { MessageCounter } from '../../../src/protocol/index.js';
+import { FileCounterStore, parseCounterText, nextCounter } from '../../../src/index.js';
+import type { MessageCounter } from '../../../src/index.js';
 import { mulberry32 } from '../../helpers/prng.js';
 
 let dir: string;

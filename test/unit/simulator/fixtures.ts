@@ -1,4 +1,4 @@
-import type { Clock } from '../../../src/clock.js';
+import type { Clock } from '../../../src/index.js';
 import { FleetMetrics } from '../../../src/simulator/metrics.js';
 
 /** A clock whose time only moves when the test says so. */

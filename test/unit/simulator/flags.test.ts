@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { ToolError } from '../../../src/errors.js';
+import { ToolError } from '../../../src/index.js';
 import { parseChaos, parseHostPort, parseSimulateArgs, shardAgentIndexes, suggestFlag } from '../../../src/simulator/flags.js';
 
 const args = (s: string): string[] => s.split(' ').filter(Boolean);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { ToolError } from '../../../src/errors.js';
+import { ToolError } from '../../../src/index.js';
 import { FleetMetrics, LatencyHistogram, mergeTimelines } from '../../../src/simulator/metrics.js';
 import type { MetricsSnapshot } from '../../../src/simulator/metrics.js';
 import { activities, manualClock, runMetrics } from './fixtures.js';

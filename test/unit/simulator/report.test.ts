@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { ToolError } from '../../../src/errors.js';
+import { ToolError } from '../../../src/index.js';
 import { agentlinkVersion, createReport, mergeReports, parseReport, REPORT_FORMAT, stringifyReport } from '../../../src/simulator/report.js';
 import type { FleetReport, ReportInput } from '../../../src/simulator/report.js';
 import { parseSimulateArgs } from '../../../src/simulator/flags.js';

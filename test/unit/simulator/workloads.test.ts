@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { ToolError } from '../../../src/errors.js';
+import { ToolError } from '../../../src/index.js';
 import { createWorkload, SeededRandom, workloadFactory } from '../../../src/simulator/workloads.js';
 import type { WorkloadEvent } from '../../../src/simulator/workloads.js';
 

@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../src/errors.js';
-import { KeyStore } from '../../../src/testing/keystore.js';
+import { ConfigError } from '../../../src/index.js';
+import { KeyStore } from '../../../src/testing/index.js';
 
 const KEY = '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
 

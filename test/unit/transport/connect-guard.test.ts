@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { systemClock } from '../../../src/clock.js';
-import { ConnectionError } from '../../../src/errors.js';
+import { systemClock, ConnectionError } from '../../../src/index.js';
 import { guardConnect } from '../../../src/transport/connect-guard.js';
-import type { TransportState } from '../../../src/transport/types.js';
+import type { TransportState } from '../../../src/index.js';
 
 const target = { address: 'manager', port: 1514, protocol: 'tcp' as const };
 

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AgentlinkError, ConnectionError, DecodeError, StateError } from '../../../src/errors.js';
-import { createMemoryNetwork } from '../../../src/transport/memory.js';
-import type { MemoryConnection, MemoryNetwork } from '../../../src/transport/memory.js';
-import type { Transport, TransportTarget } from '../../../src/transport/types.js';
+import { AgentlinkError, ConnectionError, DecodeError, StateError } from '../../../src/index.js';
+import { createMemoryNetwork } from '../../../src/testing/index.js';
+import type { MemoryConnection, MemoryNetwork } from '../../../src/testing/index.js';
+import type { Transport, TransportTarget } from '../../../src/index.js';
 
 const TCP: TransportTarget = { address: 'manager', port: 1514, protocol: 'tcp' };
 const UDP: TransportTarget = { address: 'manager', port: 1514, protocol: 'udp' };

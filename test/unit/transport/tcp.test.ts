@@ -5,7 +5,7 @@
  */
 import * as net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AgentlinkError, ConnectionError, DecodeError } from '../../../src/errors.js';
+import { AgentlinkError, ConnectionError, DecodeError } from '../../../src/index.js';
 import { TcpTransport, normalizeAddress } from '../../../src/transport/tcp.js';
 import type { TcpTransportOptions } from '../../../src/transport/tcp.js';
 
