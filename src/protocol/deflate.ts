@@ -39,6 +39,7 @@ import {
   MAX_MATCH,
   MIN_MATCH,
   adler32,
+  reverseBits,
 } from './zlib-format.js';
 
 /** Inputs up to this many bytes are compressed by the TypeScript deflate; larger ones by `node:zlib`. */
@@ -316,7 +317,7 @@ function canonicalCodes(al: Alphabet): void {
   const codes = al.codes;
   for (let s = 0; s <= al.maxUsed; s++) {
     const l = lens[s]!;
-    if (l !== 0) codes[s] = reverse(nextCode[l]!++, l);
+    if (l !== 0) codes[s] = reverseBits(nextCode[l]!++, l);
   }
 }
 
@@ -338,18 +339,6 @@ function sortAscending(a: Int32Array, n: number): void {
 
 const SHELL_GAPS = [132, 57, 23, 10, 4, 1] as const;
 
-/** Bytes bit-reversed. */
-const REVERSED = Uint8Array.from({ length: 256 }, (_, b) => {
-  let r = 0;
-  for (let k = 0; k < 8; k++) r |= ((b >> k) & 1) << (7 - k);
-  return r;
-});
-
-/** The `len` low bits of `c`, reversed (`len` ≤ 16). */
-function reverse(c: number, len: number): number {
-  return ((REVERSED[c & 0xff]! << 8) | REVERSED[(c >>> 8) & 0xff]!) >>> (16 - len);
-}
-
 function fixedCodes(lens: Uint8Array): Uint16Array {
   const count = new Uint16Array(MAX_BITS + 1);
   for (const l of lens) count[l]!++;
@@ -359,7 +348,7 @@ function fixedCodes(lens: Uint8Array): Uint16Array {
     code = (code + count[l - 1]!) << 1;
     next[l] = code;
   }
-  return Uint16Array.from(lens, (l) => reverse(next[l]!++, l));
+  return Uint16Array.from(lens, (l) => reverseBits(next[l]!++, l));
 }
 
 const FIXED_LITLEN_CODES = fixedCodes(FIXED_LITLEN_LENGTHS);

@@ -32,6 +32,7 @@ import {
   LITLEN_CODES,
   MAX_BITS,
   adler32,
+  reverseBits,
 } from './zlib-format.js';
 
 /** Streams up to this many bytes are inflated by the TypeScript inflater; longer ones by `node:zlib`. */
@@ -46,14 +47,16 @@ interface Code {
   count: Uint16Array;
   /** Symbols ordered by code. */
   symbol: Uint16Array;
-  /** Indexed by the next TABLE_BITS input bits (LSB first): symbol << 4 | length, or 0 for a longer (or invalid) code. */
+  /** Indexed by the next `bits` input bits (LSB first): symbol << 4 | length, or 0 for a longer (or invalid) code. */
   table: Uint32Array;
+  /** Bits looked up at once: the longest code, at most TABLE_BITS. */
+  bits: number;
   /** Whether the code has no symbols at all (a distance code of a literal-only block). */
   empty: boolean;
 }
 
 function newCode(symbols: number): Code {
-  return { count: new Uint16Array(MAX_BITS + 1), symbol: new Uint16Array(symbols), table: new Uint32Array(1 << TABLE_BITS), empty: false };
+  return { count: new Uint16Array(MAX_BITS + 1), symbol: new Uint16Array(symbols), table: new Uint32Array(1 << TABLE_BITS), bits: 1, empty: false };
 }
 
 const litCode = newCode(288);
@@ -79,7 +82,6 @@ function buildCode(code: Code, lens: Uint8Array, start: number, n: number, incom
   count.fill(0);
   for (let s = 0; s < n; s++) count[lens[start + s]!]!++;
   code.empty = count[0] === n;
-  code.table.fill(0);
   if (code.empty) {
     if (!emptyOk) throw bad(`empty ${what} code`);
     return;
@@ -92,34 +94,35 @@ function buildCode(code: Code, lens: Uint8Array, start: number, n: number, incom
     if (count[l] !== 0) maxLen = l;
   }
   if (left > 0 && !(incompleteOk && maxLen === 1)) throw bad(`incomplete ${what} code`);
-  offs[1] = 0;
-  for (let l = 1; l < MAX_BITS; l++) offs[l + 1] = offs[l]! + count[l]!;
-  for (let s = 0; s < n; s++) {
-    const l = lens[start + s]!;
-    if (l !== 0) code.symbol[offs[l]!++] = s;
-  }
-  // lookup table: every code of at most TABLE_BITS bits, bit-reversed, replicated over the unused high bits
+  // lookup table over the longest code's bits (at most TABLE_BITS): every code that fits,
+  // bit-reversed, replicated over the unused high bits; the table of a short code stays small
+  const bits = maxLen < TABLE_BITS ? maxLen : TABLE_BITS;
+  const size = 1 << bits;
+  code.bits = bits;
+  const table = code.table;
+  table.fill(0, 0, size);
   let c = 0;
   nextCode[1] = 0;
-  for (let l = 2; l <= MAX_BITS; l++) {
+  for (let l = 2; l <= maxLen; l++) {
     c = (c + count[l - 1]!) << 1;
     nextCode[l] = c;
   }
-  const table = code.table;
   for (let s = 0; s < n; s++) {
     const l = lens[start + s]!;
-    if (l === 0 || l > TABLE_BITS) {
-      if (l !== 0) nextCode[l]!++;
-      continue;
-    }
-    let v = nextCode[l]!++;
-    let r = 0;
-    for (let k = 0; k < l; k++) {
-      r = (r << 1) | (v & 1);
-      v >>= 1;
-    }
+    if (l === 0) continue;
+    const v = nextCode[l]!++;
+    if (l > bits) continue;
     const entry = (s << 4) | l;
-    for (let i = r; i < 1 << TABLE_BITS; i += 1 << l) table[i] = entry;
+    for (let i = reverseBits(v, l); i < size; i += 1 << l) table[i] = entry;
+  }
+  if (maxLen > bits) {
+    // symbols in code order, for the codes longer than the table (decoded bit by bit)
+    offs[1] = 0;
+    for (let l = 1; l < MAX_BITS; l++) offs[l + 1] = offs[l]! + count[l]!;
+    for (let s = 0; s < n; s++) {
+      const l = lens[start + s]!;
+      if (l !== 0) code.symbol[offs[l]!++] = s;
+    }
   }
 }
 
@@ -157,7 +160,7 @@ function decode(code: Code): number {
     bitBuf |= inBuf[inPos++]! << bitCount;
     bitCount += 8;
   }
-  const entry = code.table[bitBuf & ((1 << TABLE_BITS) - 1)]!;
+  const entry = code.table[bitBuf & ((1 << code.bits) - 1)]!;
   if (entry !== 0) {
     const l = entry & 15;
     if (l > bitCount) throw bad('unexpected end of file');

@@ -493,7 +493,9 @@ function decodeBody(payload: Buffer, start: number, key: AgentKey, agentId: stri
   }
 
   const sum = hexDigest('md5', block.subarray(MD5_HEX_LEN));
-  if (block.toString('latin1', 0, MD5_HEX_LEN) !== sum) throw fail('Checksum mismatch', 'ERR_DECODE_CHECKSUM', agentId);
+  for (let i = 0; i < MD5_HEX_LEN; i++) {
+    if (block[i] !== sum.charCodeAt(i)) throw fail('Checksum mismatch', 'ERR_DECODE_CHECKSUM', agentId);
+  }
 
   const base = MD5_HEX_LEN;
   const random = parseDigits(block, base, 5, agentId);

@@ -84,3 +84,23 @@ export const FIXED_LITLEN_LENGTHS: Uint8Array = (() => {
 
 /** Code lengths of the fixed distance code (all 5 bits; 30 and 31 never occur). @internal */
 export const FIXED_DIST_LENGTHS: Uint8Array = new Uint8Array(32).fill(5);
+
+/** Bytes bit-reversed. */
+const REVERSED = Uint8Array.from({ length: 256 }, (_, b) => {
+  let r = 0;
+  for (let k = 0; k < 8; k++) r |= ((b >> k) & 1) << (7 - k);
+  return r;
+});
+
+/**
+ * The `len` low bits of `c` in reverse order: deflate sends Huffman codes most significant bit
+ * first inside a least-significant-bit-first stream.
+ *
+ * @param c - the code.
+ * @param len - its length in bits, at most 16.
+ * @returns the reversed code.
+ * @internal
+ */
+export function reverseBits(c: number, len: number): number {
+  return ((REVERSED[c & 0xff]! << 8) | REVERSED[(c >>> 8) & 0xff]!) >>> (16 - len);
+}
