@@ -3,6 +3,7 @@
  * from its local queue, both ciphers, both transports. Agents run concurrently (each test has its
  * own manager and agent home).
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeIfRealAgent, managerWithKey, queueMessage, startRealAgent, stopAllRealAgents } from '../../helpers/real-agent.js';
 
@@ -40,6 +41,17 @@ await describeIfRealAgent('wazuh-agentd 4.14.7 against MockManager: handshake an
       expect(record!.method).toBe('aes');
       expect(record!.protocol).toBe('tcp');
       expect(record!.os).toMatchObject({ sysname: 'Linux', agentVersion: 'v4.14.7' });
+      // the OS as a manager's agent list shows it (remoted's parse_uname_string): agentd reports the
+      // host's /etc/os-release NAME, ID and VERSION; remoted keeps the codename apart
+      const osRelease = Object.fromEntries(
+        readFileSync('/etc/os-release', 'utf8')
+          .split('\n')
+          .map((l) => /^([A-Z_]+)=(.*)$/.exec(l))
+          .filter((m) => m !== null)
+          .map((m) => [m[1], m[2]!.replace(/^"(.*)"$/, '$1')]),
+      ) as Record<string, string | undefined>;
+      const [version, codename] = osRelease.VERSION?.split(' (') ?? []; // a rolling distribution has no VERSION
+      expect(record!.os).toMatchObject({ osName: osRelease.NAME, osPlatform: osRelease.ID, osVersion: version, osCodename: codename?.replace(/\)$/, '') });
       expect(record!.labels).toEqual([
         { key: 'aws.instance-id', value: 'i-0abc' },
         { key: 'environment', value: 'ci' },

@@ -206,19 +206,60 @@ describe('uname', () => {
       machine: 'x86_64',
       osName: 'Ubuntu',
       osPlatform: 'ubuntu',
-      osVersion: '22.04.3 LTS (Jammy Jellyfish)',
+      osVersion: '22.04.3 LTS',
       osMajor: '22',
       osMinor: '04',
+      osBuild: undefined,
       osCodename: 'Jammy Jellyfish',
+      osArch: 'x86_64',
     });
+  });
+
+  // Expected values follow remoted's parse_uname_string (shared/remoted_op.c, v4.14.7): what a
+  // manager's agent list shows for these agents.
+  it.each([
+    [
+      'Debian, as wazuh-agentd 4.14.7 sends it',
+      'Linux |vm |6.18.44-fc-v1272 |#1 SMP PREEMPT_DYNAMIC @0 |x86_64 [Debian GNU/Linux|debian: 12 (bookworm)] - Wazuh v4.14.7',
+      { osName: 'Debian GNU/Linux', osPlatform: 'debian', osVersion: '12', osCodename: 'bookworm', osMajor: '12', osMinor: undefined, osArch: 'x86_64' },
+    ],
+    [
+      'SUSE: the service pack is the minor',
+      'Linux |sles |5.14.21 |#1 SMP |x86_64 [SLES|sles: 15-SP7] - Wazuh v4.14.7',
+      { osName: 'SLES', osPlatform: 'sles', osVersion: '15-SP7', osCodename: undefined, osMajor: '15', osMinor: '7' },
+    ],
+    [
+      'CentOS with a one-word codename',
+      'Linux |c7 |3.10.0 |#1 SMP |x86_64 [CentOS Linux|centos: 7.9.2009 (Core)] - Wazuh v4.14.7',
+      { osName: 'CentOS Linux', osPlatform: 'centos', osVersion: '7.9.2009', osCodename: 'Core', osMajor: '7', osMinor: '9' },
+    ],
+    [
+      'no version: name and platform only',
+      'Linux |arch |6.9.1 |#1 SMP |x86_64 [Arch Linux|arch] - Wazuh v4.14.7',
+      { osName: 'Arch Linux', osPlatform: 'arch', osVersion: undefined, osMajor: undefined },
+    ],
+    [
+      'an architecture remoted does not know',
+      'Linux |p9 |5.14.0 |#1 SMP |ppc64le [Red Hat Enterprise Linux|rhel: 9.4 (Plow)] - Wazuh v4.14.7',
+      { machine: 'ppc64le', osArch: undefined, osVersion: '9.4', osCodename: 'Plow', osMinor: '4' },
+    ],
+    [
+      'Windows: version, build, platform and architecture',
+      'Microsoft Windows 11 Pro [Ver: 10.0.22631.3880] |DESKTOP-7 |x86_64 - Wazuh v4.14.7',
+      { osName: 'Microsoft Windows 11 Pro', osPlatform: 'windows', osVersion: '10.0.22631.3880', osMajor: '10', osMinor: '0', osBuild: '22631.3880', osArch: 'x86_64' },
+    ],
+  ])('reads the OS fields as remoted does: %s', (_what, line, expected) => {
+    expect(parseUname(line)).toMatchObject(expected);
   });
 
   it('parses a Windows line and a fallback line', () => {
     expect(parseUname('Microsoft Windows 10 Pro [Ver: 10.0.19045] |DESKTOP-1 |x86_64 - Wazuh v4.14.7')).toMatchObject({
       osName: 'Microsoft Windows 10 Pro',
+      osPlatform: 'windows',
       osVersion: '10.0.19045',
       osMajor: '10',
       osMinor: '0',
+      osBuild: '19045',
       nodename: 'DESKTOP-1',
       machine: 'x86_64',
       agentVersion: 'v4.14.7',
