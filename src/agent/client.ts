@@ -77,6 +77,9 @@ export type {
   StopOptions,
 } from './types.js';
 
+/** The transport factory of every client given none: one for all (a fleet holds thousands of clients). */
+let defaultTransport: TransportFactory | undefined;
+
 /**
  * A Wazuh-compatible agent. Give it an identity (or enrollment settings) and an ordered server
  * list; `start()` connects, and events sent with `sendEvent()` reach the manager in order, across
@@ -150,7 +153,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.options = resolveOptions(options);
     this.#clock = runtime.clock ?? systemClock;
     const random = runtime.random ?? Math.random;
-    this.#transportFactory = runtime.transport ?? createDefaultTransportFactory();
+    this.#transportFactory = runtime.transport ?? (defaultTransport ??= createDefaultTransportFactory());
     this.#ref = this.options.persistent;
     this.#enroller = new AgentEnroller({
       options: this.options,
@@ -222,9 +225,8 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
         touch: () => this.#keepalive.touch(),
         builtInRequest: (command) =>
           answerBuiltInRequest(command, { options: this.options, state: this.#state, stats: this.#stats, bufferSize: this.#buffer.size }),
-        get log() {
-          return log();
-        },
+        // a method, not a getter: an object literal with an accessor is kept in slow (dictionary) mode
+        logger: log,
       },
       this.#clock,
     );

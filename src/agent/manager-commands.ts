@@ -58,8 +58,8 @@ export interface ManagerCommandsOwner {
   touch(): void;
   /** The built-in answer to an `agent` request, or undefined. */
   builtInRequest(command: string): string | undefined;
-  /** The agent's logger. */
-  readonly log: Logger;
+  /** The agent's logger (it changes at enrollment). */
+  logger(): Logger;
 }
 
 interface OpenFile {
@@ -113,7 +113,7 @@ export class ManagerCommands {
       owner.stats.bytesIn += payload.length;
       owner.stats.decodeErrors++;
       const error = err instanceof AgentlinkError ? err : new DecodeError('Undecodable payload from the manager', 'ERR_DECODE_FORMAT', { cause: err });
-      owner.log.warn({ code: error.code }, `Bad message from the manager: ${error.message}`);
+      owner.logger().warn({ code: error.code }, `Bad message from the manager: ${error.message}`);
       owner.events.emit('error', error);
       // As wazuh-agentd (receiver.c: warn and read on): the frame is dropped and the connection kept;
       // only a frame that breaks the stream (oversize) or the silence of timeReconnect ends it.
@@ -142,7 +142,7 @@ export class ManagerCommands {
     if (msg.type === 'ack') {
       this.#acked(conn);
     } else if (msg.type === 'force_reconnect') {
-      owner.log.info({}, 'Wazuh Agent will be reconnected because a reconnect message was received');
+      owner.logger().info({}, 'Wazuh Agent will be reconnected because a reconnect message was received');
       owner.events.emit('forceReconnect');
       owner.connectionLost(new ConnectionError('The manager asked the agent to reconnect', 'ERR_CONNECTION_LOST', { server: serverRef(conn.server) }), true);
     } else {
@@ -222,7 +222,7 @@ export class ManagerCommands {
         return;
       case 'control':
         this.#openFile = undefined;
-        this.#owner.log.warn({}, 'Unknown message received from server.');
+        this.#owner.logger().warn({}, 'Unknown message received from server.');
         events.emit('message', { text: msg.text, kind: 'control' });
         return;
     }
@@ -256,7 +256,7 @@ export class ManagerCommands {
         }
       }
     }
-    if (!valid) this.#owner.log.warn({ file: file.name }, 'Shared file checksum mismatch: discarded');
+    if (!valid) this.#owner.logger().warn({ file: file.name }, 'Shared file checksum mismatch: discarded');
     this.#owner.events.emit('sharedFile', shared);
   }
 

@@ -29,10 +29,11 @@ class AesContext {
   readonly #key: Buffer;
   #cipher: Cipher | undefined;
   #decipher: Decipher | undefined;
-  /** Last ciphertext block the encryption context produced (the IV before the first message). */
-  readonly #encChain: Buffer = Buffer.from(AES_IV);
-  /** Last ciphertext block the decryption context consumed. */
-  readonly #decChain: Buffer = Buffer.from(AES_IV);
+  /**
+   * Last ciphertext block the encryption context produced (bytes 0-15), and the last one the
+   * decryption context consumed (16-31); the IV before the first message.
+   */
+  readonly #chains: Buffer = Buffer.concat([AES_IV, AES_IV]);
 
   constructor(key: Uint8Array) {
     this.#key = Buffer.from(key);
@@ -51,7 +52,7 @@ class AesContext {
       cipher.setAutoPadding(false);
       this.#cipher = cipher;
     }
-    const chain = this.#encChain;
+    const chain = this.#chains;
     for (let i = 0; i < AES_BLOCK_SIZE; i++) data[i]! ^= chain[i]! ^ AES_IV[i]!;
     let out: Buffer;
     try {
@@ -72,20 +73,28 @@ class AesContext {
       this.#decipher = decipher;
     }
     const out = decipher.update(data);
-    const chain = this.#decChain;
-    for (let i = 0; i < AES_BLOCK_SIZE; i++) out[i]! ^= chain[i]! ^ AES_IV[i]!;
-    chain.set(data.subarray(data.length - AES_BLOCK_SIZE));
+    const chain = this.#chains;
+    for (let i = 0; i < AES_BLOCK_SIZE; i++) out[i]! ^= chain[AES_BLOCK_SIZE + i]! ^ AES_IV[i]!;
+    chain.set(data.subarray(data.length - AES_BLOCK_SIZE), AES_BLOCK_SIZE);
     return out;
   }
 }
 
-/** Contexts by key buffer: `DerivedKey.aes` is one shared Buffer per key, so lookups hit. */
-const contexts = new WeakMap<Uint8Array, AesContext>();
+/**
+ * Most keys with live contexts. Each holds two OpenSSL contexts (about 0.7 KB with their objects):
+ * keys that send or receive often keep theirs, and a key beyond the most recent ones (an idle agent
+ * of a large fleet, between two keepalives) gets new contexts on its next message, a few
+ * microseconds once.
+ */
+const MAX_CONTEXTS = 4096;
+/** Contexts by key buffer (`DerivedKey.aes` is one shared Buffer per key), oldest first. */
+const contexts = new Map<Uint8Array, AesContext>();
 
 function contextFor(key: Uint8Array): AesContext {
   let ctx = contexts.get(key);
   if (ctx === undefined || !ctx.matches(key)) {
     ctx = new AesContext(key);
+    if (contexts.size >= MAX_CONTEXTS && !contexts.has(key)) contexts.delete(contexts.keys().next().value!);
     contexts.set(key, ctx);
   }
   return ctx;

@@ -74,7 +74,8 @@ export interface FrameDecoderOptions {
 export class FrameDecoder {
   readonly #maxFrameSize: number;
   /** Partial length prefix. */
-  readonly #header = Buffer.alloc(FRAME_HEADER_SIZE);
+  /** Partial length prefix, as a number (no buffer per decoder: a fleet holds thousands). */
+  #header = 0;
   #headerLen = 0;
   /** Frame being filled across chunks. */
   #frame: Buffer | undefined = undefined;
@@ -148,11 +149,12 @@ export class FrameDecoder {
     // 2. Finish a length prefix that spans chunks.
     if (this.#headerLen > 0) {
       while (this.#headerLen < FRAME_HEADER_SIZE && off < n) {
-        this.#header[this.#headerLen++] = chunk[off++]!;
+        this.#header += chunk[off++]! * 2 ** (8 * this.#headerLen++);
       }
       if (this.#headerLen < FRAME_HEADER_SIZE) return;
       this.#headerLen = 0;
-      const len = this.#checkLength(this.#header.readUInt32LE(0));
+      const len = this.#checkLength(this.#header);
+      this.#header = 0;
       if (n - off >= len) {
         onFrame(chunk.subarray(off, off + len));
         off += len;
@@ -176,11 +178,12 @@ export class FrameDecoder {
     }
 
     // 4. Keep a partial length prefix (0 to 3 bytes).
-    while (off < n) this.#header[this.#headerLen++] = chunk[off++]!;
+    while (off < n) this.#header += chunk[off++]! * 2 ** (8 * this.#headerLen++);
   }
 
   /** Drops any partial frame and clears a failed state, ready for a new stream. */
   reset(): void {
+    this.#header = 0;
     this.#headerLen = 0;
     this.#frame = undefined;
     this.#filled = 0;
@@ -189,6 +192,7 @@ export class FrameDecoder {
 
   #checkLength(len: number): number {
     if (len > this.#maxFrameSize) {
+      this.#header = 0;
       this.#headerLen = 0;
       this.#frame = undefined;
       this.#filled = 0;

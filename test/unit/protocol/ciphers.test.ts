@@ -105,6 +105,22 @@ describe('AES', () => {
     }
   });
 
+  it('stays correct for more keys than it keeps contexts for (4096), used in turn', () => {
+    const keys = Array.from({ length: 4300 }, (_, i) => {
+      const k = Buffer.alloc(32);
+      k.writeUInt32LE(i, 0);
+      return k;
+    });
+    const data = Buffer.alloc(48, 9);
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < keys.length; i += round === 0 ? 1 : 7) {
+        const c = createCipheriv('aes-256-cbc', keys[i]!, AES_IV);
+        c.setAutoPadding(false);
+        expect(aesEncryptNoPadding(keys[i]!, data).equals(c.update(data))).toBe(true);
+      }
+    }
+  });
+
   it('follows a key buffer whose bytes change between calls', () => {
     const key = Buffer.alloc(32, 0x61);
     const data = Buffer.alloc(32, 7);
