@@ -14,9 +14,8 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Fleet } from '../src/simulator/fleet.js';
+import { exposedGc } from './gc.js';
 import { startEmbeddedCluster } from '../src/simulator/cluster-host.js';
 import { simulatedIdentities } from '../src/simulator/identities.js';
 
@@ -47,11 +46,10 @@ export function envInt(name: string, fallback: number): number {
 }
 
 /**
- * @returns `gc()`, exposed at run time (no `--expose-gc` needed).
+ * @returns `gc()` (exposed at run time when node runs without `--expose-gc`); a no-op when V8 refuses.
  */
 export function getGc(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
+  return exposedGc() ?? (() => undefined);
 }
 
 /** CPU seconds (user + system) of another process, from /proc; undefined where /proc is missing. */

@@ -24,9 +24,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseFlagDuration } from '../src/simulator/flags.js';
-import { measureThunderingHerd, renderHerdCurve, runChaosSoak } from '../src/simulator/soak.js';
-import type { ChaosSoakReport, HerdOptions, HerdResult } from '../src/simulator/soak.js';
+import { parseFlagDuration } from 'agentlink/simulator';
+import { measureThunderingHerd, renderHerdCurve } from './reliability/herd.js';
+import type { HerdOptions, HerdResult } from './reliability/herd.js';
+import { runChaosSoak } from './reliability/soak.js';
+import type { ChaosSoakReport } from './reliability/soak.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -170,6 +172,7 @@ function printSoak(r: ChaosSoakReport): void {
     ['handles before', res(r.resources.before)],
     ['handles after teardown', res(r.resources.after)],
     ['leaked handles / pending timers', `${res(r.resources.leaked)} / ${r.resources.pendingTimers}`],
+    ...r.resources.sockets.map((line): [string, string] => ['  open socket', line]),
     ['result', r.ok ? 'ok' : `FAILED: ${r.problems.join('; ')}`],
   ]);
 }

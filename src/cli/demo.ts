@@ -10,7 +10,6 @@ import { parseArgs } from 'node:util';
 import { ToolError } from '../errors.js';
 import { parseSimulateArgs, translateParseArgsError } from '../simulator/index.js';
 import { lbAvailability } from '../testing/index.js';
-import type { SimulationChaosStep } from '../simulator/run.js';
 import { runSimulation } from './simulate.js';
 import type { CliIo } from './io.js';
 
@@ -25,10 +24,11 @@ report.html and report.json in the current directory.
 installed; without a balancer every agent has the cluster's nodes as its server list, rotated so
 agent i starts at node i mod 3.`;
 
-/** Timeline of the demo, in milliseconds from the start. */
-const KILL_AT = 10_000;
-const RESTART_AT = 20_000;
-const REBALANCE_AT = 24_000;
+/**
+ * The demo's chaos, in the `--chaos` form every run takes: the busiest node dies at 10 s, comes back
+ * at 20 s, and the cluster is rebalanced at 24 s.
+ */
+export const DEMO_CHAOS = 'kill:busiest@10s,restart:last-killed@20s,rebalance@24s';
 const DURATION = '36s';
 
 /**
@@ -81,18 +81,16 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     'report.json',
     '--html',
     'report.html',
+    '--chaos',
+    DEMO_CHAOS,
     ...(lb ? ['--lb', lb] : []),
     ...(values.quiet ? ['--quiet'] : []),
   ]);
-  const chaos: SimulationChaosStep[] = [
-    { action: 'kill', node: 'busiest', atMs: KILL_AT },
-    { action: 'restart', node: 'last-killed', atMs: RESTART_AT },
-    { action: 'rebalance', atMs: REBALANCE_AT },
-  ];
   if (!values.quiet) {
+    const [kill, restart, rebalance] = config.chaos.map((c) => c.atMs / 1000);
     io.stderr.write(
       `agentlink demo: ${config.agents} agents, 3-node mock cluster on 127.0.0.1${lb ? ` behind ${lb}` : ' (agents with a rotated server list)'}; ` +
-        `the busiest node dies at ${KILL_AT / 1000}s, comes back at ${RESTART_AT / 1000}s, rebalance at ${REBALANCE_AT / 1000}s; ${DURATION} in all\n`,
+        `the busiest node dies at ${kill}s, comes back at ${restart}s, rebalance at ${rebalance}s; ${DURATION} in all\n`,
     );
   }
   let killed: string | undefined;
@@ -102,7 +100,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       killed = report.chaos.find((c) => c.action === 'kill')?.node;
       endDistribution = report.distribution;
     },
-    chaos,
     // short timers so the story fits in half a minute: two tries 1.5 s apart, then the next node
     serverOptions: { maxRetries: 2, retryInterval: 1500 },
     client: { reconnect: { strategy: 'wazuh', jitter: 0.5 } },

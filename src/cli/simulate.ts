@@ -4,11 +4,8 @@
  *
  * @module
  */
-import { parseSimulateArgs, renderSummaryTable } from '../simulator/index.js';
-import { simulate } from '../simulator/run.js';
-import type { SimulateOptions, SimulationResult } from '../simulator/run.js';
-import type { SimulateConfig } from '../simulator/flags.js';
-import type { FleetReport } from '../simulator/report.js';
+import { parseSimulateArgs, renderSummaryTable, simulate } from '../simulator/index.js';
+import type { FleetReport, SimulateConfig, SimulateOptions, SimulationResult } from '../simulator/index.js';
 import { EXIT_INTERRUPTED } from './io.js';
 import type { CliIo } from './io.js';
 import { stringifyReport } from '../simulator/report.js';

@@ -1,13 +1,18 @@
 /**
  * The embedded mock cluster of a simulation (`--cluster N`), in this process or in a child process
  * of its own (so a large fleet and its cluster do not share one process's open-file limit). Both
- * behave the same through {@link EmbeddedCluster}.
+ * behave the same through {@link EmbeddedCluster}, which is also the {@link ChaosTarget} the chaos
+ * steps act on: with `faultPaths` a FaultProxy stands in front of every node, and the agents
+ * connect through it.
  *
  * @module
  */
-import type { AgentKey } from '../index.js';
-import { MockCluster } from '../testing/index.js';
-import type { FleetServer } from './fleet.js';
+import { ToolError } from '../index.js';
+import type { AgentKey, Clock } from '../index.js';
+import { FaultProxy, MockCluster } from '../testing/index.js';
+import type { FaultProxyStats, ReceivedEvent } from '../testing/index.js';
+import type { ChaosTarget, PathFault } from './chaos/runner.js';
+import type { FleetServer } from './fleet-types.js';
 import { forkChild, IpcClient } from './child.js';
 
 /** Location of agent-generated events (`Agent started`, buffer levels): not part of the workload. */
@@ -34,6 +39,19 @@ export interface EmbeddedClusterOptions {
    * @default false
    */
   authd?: boolean;
+  /**
+   * Put a FaultProxy in front of every node (TCP only): {@link EmbeddedCluster.servers} are then the
+   * proxies, and the `blackhole`, `latency`, `reset` and `cut` chaos steps act on them.
+   * @default false
+   */
+  faultPaths?: boolean;
+  /**
+   * Clock of the nodes' and proxies' timers (in this process only).
+   * @default systemClock
+   */
+  clock?: Clock;
+  /** Called with every event a node receives (in this process only). */
+  onEvent?: (event: ReceivedEvent) => void;
 }
 
 /** What {@link EmbeddedCluster.rebalance} did. */
@@ -46,10 +64,12 @@ export interface ClusterRebalanceResult {
   before: Record<string, number>;
 }
 
-/** An embedded mock cluster, in-process or forked. */
-export interface EmbeddedCluster {
-  /** The nodes as a fleet's server list, in node order. */
+/** An embedded mock cluster, in-process or forked; the target of the chaos steps. */
+export interface EmbeddedCluster extends ChaosTarget {
+  /** The nodes as a fleet's server list, in node order (the proxies in front of them with `faultPaths`). */
   readonly servers: readonly FleetServer[];
+  /** The nodes' own addresses, in node order (the same as {@link EmbeddedCluster.servers} without `faultPaths`). */
+  readonly directServers: readonly FleetServer[];
   /** The authd port, when one runs. */
   readonly authdPort: number | undefined;
   /** Whether the cluster runs in a child process. */
@@ -69,6 +89,8 @@ export interface EmbeddedCluster {
   distribution(): Promise<Record<string, number>>;
   /** Workload events received by every node since the start (restarts included; agent-generated events excluded). */
   received(): Promise<number>;
+  /** Counters of the proxy in front of each node, by node (empty without `faultPaths`). */
+  faultPathStats(): Promise<Record<string, FaultProxyStats>>;
   /** Stops every node (and the child process). */
   close(): Promise<void>;
 }
@@ -81,28 +103,54 @@ export interface EmbeddedCluster {
 class LocalCluster implements EmbeddedCluster {
   readonly forked = false;
   readonly pid = undefined;
+  readonly faultPaths: boolean;
+  readonly nodes: readonly string[];
+  readonly agents: number;
   readonly #cluster: MockCluster;
+  readonly #keys: readonly AgentKey[];
+  readonly #clock: Clock | undefined;
+  readonly #proxies = new Map<string, FaultProxy>();
   #received = 0;
   servers: FleetServer[] = [];
+  directServers: FleetServer[] = [];
   authdPort: number | undefined;
 
   constructor(options: EmbeddedClusterOptions) {
+    this.faultPaths = options.faultPaths === true;
+    this.#keys = options.keys;
+    this.agents = options.keys.length;
+    this.#clock = options.clock;
     this.#cluster = new MockCluster({
       nodes: options.nodes,
       keys: options.keys,
       protocols: [options.protocol ?? 'tcp'],
       authd: options.authd === true,
       managerOptions: { eventHistory: 0 },
+      ...(options.clock ? { clock: options.clock } : {}),
     });
+    this.nodes = this.#cluster.nodeNames;
+    const onEvent = options.onEvent;
     this.#cluster.on('event', (e) => {
       if (!e.generated && e.location !== AGENT_LOCATION) this.#received++;
+      onEvent?.(e);
     });
   }
 
   async start(): Promise<void> {
     const started = await this.#cluster.start();
     this.authdPort = started.authd;
-    this.servers = this.#cluster.servers().map((s) => ({ address: s.address, port: s.port, protocol: s.protocol, node: s.name }));
+    const direct = this.#cluster.servers().map((s) => ({ address: s.address, port: s.port, protocol: s.protocol, node: s.name }));
+    this.directServers = direct;
+    if (!this.faultPaths) {
+      this.servers = direct;
+      return;
+    }
+    for (const s of direct) {
+      const p = new FaultProxy({ target: { port: s.port }, ...(this.#clock ? { clock: this.#clock } : {}) });
+      this.#proxies.set(s.node, p);
+      await p.start();
+    }
+    this.servers = direct.map((s) => ({ ...this.#proxy(s.node).address, node: s.node }));
   }
 
   kill(node: string): Promise<void> {
@@ -111,6 +159,40 @@ class LocalCluster implements EmbeddedCluster {
 
   async restart(node: string): Promise<void> {
     await this.#cluster.restart(node);
+  }
+
+  async hang(node: string, on: boolean): Promise<void> {
+    if (this.#cluster.isAlive(node)) await this.#cluster.node(node).setFaults({ blackhole: on });
+  }
+
+  async resetConnections(node: string): Promise<number> {
+    return this.#cluster.isAlive(node) ? this.#cluster.node(node).resetConnections() : 0;
+  }
+
+  async pathFault(node: string, fault: PathFault): Promise<number> {
+    const p = this.#proxy(node);
+    switch (fault.kind) {
+      case 'blackhole':
+        p.blackhole = fault.on;
+        return p.connections;
+      case 'latency':
+        p.latencyMs = fault.ms;
+        return p.connections;
+      case 'reset':
+        return p.reset();
+      case 'cut':
+        return p.cutMidFrame(fault.direction);
+    }
+  }
+
+  async forceReconnect(agents: readonly number[]): Promise<number> {
+    let told = 0;
+    for (const i of agents) {
+      const id = this.#keys[i]?.id;
+      const on = id === undefined ? undefined : this.#cluster.agentNode(id);
+      if (on !== undefined) told += this.#cluster.node(on).forceReconnect([id!]);
+    }
+    return told;
   }
 
   async rebalance(options: { chunkSize?: number; chunkDelay?: number } = {}): Promise<ClusterRebalanceResult> {
@@ -126,19 +208,44 @@ class LocalCluster implements EmbeddedCluster {
     return this.#received;
   }
 
-  close(): Promise<void> {
-    return this.#cluster.close();
+  async faultPathStats(): Promise<Record<string, FaultProxyStats>> {
+    return Object.fromEntries([...this.#proxies].map(([node, p]) => [node, p.stats()]));
+  }
+
+  async close(): Promise<void> {
+    for (const p of [...this.#proxies.values()].reverse()) await p.close();
+    await this.#cluster.close();
+  }
+
+  #proxy(node: string): FaultProxy {
+    const p = this.#proxies.get(node);
+    if (!p) {
+      throw new ToolError(
+        this.faultPaths ? `unknown node '${node}'` : `no fault proxy in front of ${node}: start the cluster with faultPaths`,
+        'ERR_USAGE',
+      );
+    }
+    return p;
   }
 }
 
 class ForkedCluster implements EmbeddedCluster {
   readonly forked = true;
+  readonly faultPaths: boolean;
+  readonly agents: number;
   readonly #ipc: IpcClient;
   servers: FleetServer[] = [];
+  directServers: FleetServer[] = [];
+  nodes: readonly string[] = [];
   authdPort: number | undefined;
   #closed = false;
 
-  constructor() {
+  constructor(options: EmbeddedClusterOptions) {
+    if (options.clock !== undefined || options.onEvent !== undefined) {
+      throw new ToolError('startEmbeddedCluster: clock and onEvent work in this process only; drop them or forked', 'ERR_USAGE');
+    }
+    this.faultPaths = options.faultPaths === true;
+    this.agents = options.keys.length;
     this.#ipc = new IpcClient(forkChild('cluster-process'), 'cluster process');
   }
 
@@ -147,13 +254,16 @@ class ForkedCluster implements EmbeddedCluster {
   }
 
   async start(options: EmbeddedClusterOptions): Promise<void> {
-    const r = await this.#ipc.request<{ servers: FleetServer[]; authdPort?: number }>('start', {
+    const r = await this.#ipc.request<{ servers: FleetServer[]; directServers: FleetServer[]; nodes: string[]; authdPort?: number }>('start', {
       nodes: options.nodes,
       keys: options.keys,
       protocol: options.protocol ?? 'tcp',
       authd: options.authd === true,
+      faultPaths: this.faultPaths,
     });
     this.servers = r.servers;
+    this.directServers = r.directServers;
+    this.nodes = r.nodes;
     this.authdPort = r.authdPort;
   }
 
@@ -163,6 +273,22 @@ class ForkedCluster implements EmbeddedCluster {
 
   restart(node: string): Promise<void> {
     return this.#ipc.request('restart', { node });
+  }
+
+  hang(node: string, on: boolean): Promise<void> {
+    return this.#ipc.request('hang', { node, on });
+  }
+
+  resetConnections(node: string): Promise<number> {
+    return this.#ipc.request('resetConnections', { node });
+  }
+
+  pathFault(node: string, fault: PathFault): Promise<number> {
+    return this.#ipc.request('pathFault', { node, fault });
+  }
+
+  forceReconnect(agents: readonly number[]): Promise<number> {
+    return this.#ipc.request('forceReconnect', { agents });
   }
 
   rebalance(options: { chunkSize?: number; chunkDelay?: number } = {}): Promise<ClusterRebalanceResult> {
@@ -177,6 +303,10 @@ class ForkedCluster implements EmbeddedCluster {
     return this.#ipc.request('received');
   }
 
+  faultPathStats(): Promise<Record<string, FaultProxyStats>> {
+    return this.#ipc.request('faultPathStats');
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -188,12 +318,16 @@ class ForkedCluster implements EmbeddedCluster {
 /**
  * Starts an embedded mock cluster: nodes `node1` … `nodeN` on 127.0.0.1, ports chosen by the OS.
  *
- * @param options - nodes, keys, protocol, and whether to run it in a child process.
+ * @param options - nodes, keys, protocol, fault proxies, and whether to run it in a child process.
  * @returns the running cluster; close it with {@link EmbeddedCluster.close}.
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` for fault proxies over UDP, or `clock` / `onEvent` with `forked`.
  */
 export async function startEmbeddedCluster(options: EmbeddedClusterOptions): Promise<EmbeddedCluster> {
+  if (options.faultPaths && options.protocol === 'udp') {
+    throw new ToolError('startEmbeddedCluster: fault proxies carry TCP only; drop faultPaths or use protocol tcp', 'ERR_USAGE');
+  }
   if (options.forked) {
-    const c = new ForkedCluster();
+    const c = new ForkedCluster(options);
     try {
       await c.start(options);
     } catch (err) {

@@ -6,6 +6,7 @@
  * @module
  */
 import type { AgentKey } from '../index.js';
+import type { PathFault } from './chaos/runner.js';
 import { serveParent } from './child.js';
 import { startEmbeddedCluster } from './cluster-host.js';
 import type { EmbeddedCluster } from './cluster-host.js';
@@ -27,13 +28,24 @@ serveParent(async (op, msg) => {
         keys: msg.keys as AgentKey[],
         protocol: msg.protocol as 'tcp' | 'udp',
         authd: msg.authd === true,
+        faultPaths: msg.faultPaths === true,
       });
-      return { servers: cluster.servers, authdPort: cluster.authdPort };
+      return { servers: cluster.servers, directServers: cluster.directServers, nodes: cluster.nodes, authdPort: cluster.authdPort };
     }
     case 'kill':
       return need().kill(msg.node as string);
     case 'restart':
       return need().restart(msg.node as string);
+    case 'hang':
+      return need().hang(msg.node as string, msg.on === true);
+    case 'resetConnections':
+      return need().resetConnections(msg.node as string);
+    case 'pathFault':
+      return need().pathFault(msg.node as string, msg.fault as PathFault);
+    case 'forceReconnect':
+      return need().forceReconnect(msg.agents as number[]);
+    case 'faultPathStats':
+      return need().faultPathStats();
     case 'rebalance':
       return need().rebalance(msg.options as { chunkSize?: number; chunkDelay?: number });
     case 'distribution':

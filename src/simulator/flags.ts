@@ -7,7 +7,6 @@
  */
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { parseDuration as parseDurationConfig } from '../config/index.js';
 import {
   DEFAULT_CRYPTO_METHOD,
   DEFAULT_ENROLLMENT_PORT,
@@ -18,7 +17,11 @@ import {
   DEFAULT_RECONNECT_STRATEGY,
   DEFAULT_TIME_RECONNECT,
 } from '../config/index.js';
-import { ConfigError, ToolError } from '../errors.js';
+import { formatChaosStep, needsFaultPaths, parseChaos } from './chaos/steps.js';
+import type { ChaosStep } from './chaos/steps.js';
+import { parseChoice, parseFlagDuration, parseInteger, parseNumber, translateParseArgsError, usage } from './flag-values.js';
+
+export type { ChaosStep } from './chaos/steps.js';
 
 /** A `host:port` address. */
 export interface HostPort {
@@ -26,19 +29,6 @@ export interface HostPort {
   host: string;
   /** Port number. */
   port: number;
-}
-
-/** Chaos actions `--chaos` accepts. `rebalance` takes no node. */
-export const CHAOS_ACTIONS = ['kill', 'restart', 'rebalance'] as const;
-
-/** One step of the chaos schedule. */
-export interface ChaosStep {
-  /** `kill` a node (close its listener and every connection), `restart` it, or `rebalance` the cluster. */
-  action: (typeof CHAOS_ACTIONS)[number];
-  /** The node (`node1`…`nodeN`); absent for `rebalance`. */
-  node?: string;
-  /** When, in milliseconds after the start of the run. */
-  atMs: number;
 }
 
 /** Where the simulated agents connect. Exactly one is given. */
@@ -119,7 +109,7 @@ export interface SimulateConfig {
    * @default 60000
    */
   durationMs: number;
-  /** `--chaos 'kill:node1@20s,restart:node1@40s'`: the chaos schedule, in time order. */
+  /** `--chaos 'kill:node1@20s+10s,blackhole:node2@30s+5s'`: the chaos schedule, in time order (see {@link parseChaos}). */
   chaos: ChaosStep[];
   /**
    * `--workers N`: processes that share the agents.
@@ -207,7 +197,10 @@ Load and schedule:
   --workload KIND         syslog | fim | mixed | mixed:syslog=9,fim=1 | a JSONL or log file (default syslog)
   --duration DURATION     run length, 0 until interrupted (default 60s)
   --drain DURATION        time to flush buffers at the end (default 5s)
-  --chaos STEPS           e.g. 'kill:node1@20s,restart:node1@40s,rebalance@50s' (needs --cluster)
+  --chaos STEPS           ACTION:NODE@TIME[+FOR], comma-separated (needs --cluster), e.g.
+                          'kill:node1@20s+10s,blackhole:node2@30s+5s,rebalance@50s'; actions: kill,
+                          restart, hang, blackhole, latency:NODE=300ms, reset, cut[:NODE=up|down],
+                          force-reconnect:25 (or :5%), rebalance; NODE may be busiest or last-killed
   --lb haproxy|nginx      real load balancer in front of the embedded cluster (needs --cluster)
   --seed TEXT             seed of all random choices (default agentlink)
 Scale out:
@@ -253,115 +246,6 @@ const OPTIONS = {
   'source-ips': { type: 'string' },
   drain: { type: 'string' },
 } as const;
-
-function usage(message: string, cause?: unknown): ToolError {
-  return new ToolError(message, 'ERR_USAGE', cause === undefined ? undefined : { cause });
-}
-
-/** Edit distance, for "did you mean" hints. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
-
-/**
- * The closest known flag to a mistyped one, when it is close enough to be a typo.
- *
- * @param flag - the unknown flag, with or without dashes.
- * @param known - the known flag names without dashes.
- * @returns `--name`, or undefined.
- */
-export function suggestFlag(flag: string, known: readonly string[]): string | undefined {
-  const name = flag.replace(/^-+/, '').split('=')[0] ?? '';
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const k of known) {
-    const d = distance(name, k);
-    if (d < bestD) {
-      bestD = d;
-      best = k;
-    }
-  }
-  return best !== undefined && bestD <= Math.max(1, Math.floor(best.length / 3)) ? `--${best}` : undefined;
-}
-
-/**
- * Turns a `node:util` `parseArgs` error into a one-line usage error naming the flag.
- *
- * @param err - the error `parseArgs` threw.
- * @param known - the command's flag names (without dashes), for suggestions.
- * @param command - the command, for the help hint (`simulate`).
- * @returns the usage error (other errors are returned as they are).
- */
-export function translateParseArgsError(err: unknown, known: readonly string[], command: string): unknown {
-  const code = (err as { code?: unknown } | null)?.code;
-  const message = err instanceof Error ? err.message : String(err);
-  const quoted = /'([^']+)'/.exec(message)?.[1] ?? '';
-  const help = `see agentlink ${command} --help`;
-  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    const hint = suggestFlag(quoted, known);
-    return usage(`unknown flag '${quoted}'${hint ? `; did you mean ${hint}?` : ''} (${help})`, err);
-  }
-  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-    const flag = /--[\w-]+/.exec(quoted)?.[0] ?? quoted.split(' ')[0] ?? quoted;
-    if (/does not take an argument/.test(message)) return usage(`${flag} is a switch and takes no value; write just ${flag}`, err);
-    return usage(`${flag} needs a value, e.g. ${flag} VALUE (${help})`, err);
-  }
-  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
-    return usage(`unexpected argument '${quoted}'; every value belongs to a flag (${help})`, err);
-  }
-  return err;
-}
-
-/**
- * Parses a CLI duration (`500ms`, `30s`, `1m`, `2h`, `1h30m`; a bare `0`).
- *
- * @param text - the value.
- * @param flag - the flag, for the error message.
- * @returns milliseconds.
- * @throws {@link agentlink!ToolError} `ERR_USAGE` naming the flag and the accepted forms.
- */
-export function parseFlagDuration(text: string, flag: string): number {
-  try {
-    return parseDurationConfig(text, flag);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      throw usage(`${flag} '${text}' is not a duration; write it like 500ms, 30s, 1m, 2h or 1h30m`, err);
-    }
-    throw err;
-  }
-}
-
-function parseInteger(text: string, flag: string, min: number, max: number, example: string): number {
-  const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw usage(`${flag} '${text}' must be a whole number from ${min} to ${max}, e.g. ${flag} ${example}`);
-  }
-  return n;
-}
-
-function parseNumber(text: string, flag: string, min: number, max: number, example: string): number {
-  const t = text.trim();
-  const n = /^(\d+(\.\d*)?|\.\d+)$/.test(t) ? Number(t) : NaN;
-  if (!Number.isFinite(n) || n < min || n > max) {
-    throw usage(`${flag} '${text}' must be a number from ${min} to ${max === Infinity ? 'any' : max}, e.g. ${flag} ${example}`);
-  }
-  return n;
-}
-
-function parseChoice<T extends string>(text: string, flag: string, choices: readonly T[]): T {
-  if ((choices as readonly string[]).includes(text)) return text as T;
-  throw usage(`${flag} '${text}' is not one of ${choices.join(', ')}`);
-}
 
 /**
  * Parses `host:port`, `[v6]:port`, `host` or a bare IPv6 address.
@@ -413,42 +297,6 @@ function parseShard(text: string): { index: number; count: number } {
   return { index, count };
 }
 
-/**
- * Parses a chaos schedule: comma-separated `ACTION:NODE@TIME` steps (`rebalance@TIME` takes no node).
- *
- * @param text - e.g. `kill:node1@20s,restart:node1@40s`.
- * @param nodes - the cluster size, to check node names (`node1`…`nodeN`).
- * @returns the steps, in time order.
- * @throws {@link agentlink!ToolError} `ERR_USAGE` naming the bad step.
- */
-export function parseChaos(text: string, nodes: number): ChaosStep[] {
-  const steps: ChaosStep[] = [];
-  for (const raw of text.split(',')) {
-    const step = raw.trim();
-    if (step === '') continue;
-    const m = /^([a-z]+)(?::([^@\s]+))?@(.+)$/.exec(step);
-    if (!m) throw usage(`--chaos step '${step}' must look like kill:node1@20s (ACTION:NODE@TIME) or rebalance@30s`);
-    const action = m[1]!;
-    if (!(CHAOS_ACTIONS as readonly string[]).includes(action)) {
-      throw usage(`--chaos step '${step}': unknown action '${action}'; use ${CHAOS_ACTIONS.join(', ')}`);
-    }
-    const node = m[2];
-    const atMs = parseFlagDuration(m[3]!, `--chaos step '${step}': time`);
-    if (action === 'rebalance') {
-      if (node !== undefined) throw usage(`--chaos step '${step}': rebalance acts on the whole cluster; write rebalance@${m[3]}`);
-      steps.push({ action, atMs });
-      continue;
-    }
-    if (node === undefined) throw usage(`--chaos step '${step}': name the node, e.g. ${action}:node1@${m[3]}`);
-    const n = /^node([1-9]\d*)$/.exec(node);
-    if (!n || Number(n[1]) > nodes) {
-      throw usage(`--chaos step '${step}': unknown node '${node}'; the cluster has node1..node${nodes} (--cluster ${nodes})`);
-    }
-    steps.push({ action: action as ChaosStep['action'], node, atMs });
-  }
-  return steps.sort((a, b) => a.atMs - b.atMs);
-}
-
 function isLoopback(host: string): boolean {
   return host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -492,7 +340,7 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateConfig {
     chaos = parseChaos(v.chaos.join(','), target.nodes);
     const late = durationMs > 0 ? chaos.find((c) => c.atMs >= durationMs) : undefined;
     if (late) {
-      throw usage(`--chaos step ${late.action}${late.node ? `:${late.node}` : ''}@${late.atMs}ms is not before the end of the run; raise --duration or move the step earlier`);
+      throw usage(`--chaos step ${formatChaosStep(late)} is not before the end of the run; raise --duration or move the step earlier`);
     }
   }
 
@@ -551,6 +399,9 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateConfig {
     sourceIps,
     drainMs: v.drain === undefined ? DEFAULT_DRAIN : parseFlagDuration(v.drain, '--drain'),
   };
+  if (needsFaultPaths(chaos) && config.protocol === 'udp') {
+    throw usage('--chaos blackhole, latency, reset and cut act on TCP paths through a fault proxy; use --protocol tcp or the kill, hang and restart steps');
+  }
   if (lb === 'haproxy' && config.protocol === 'udp') {
     throw usage('--lb haproxy balances TCP only; use --lb nginx (stream, UDP) or --protocol tcp');
   }

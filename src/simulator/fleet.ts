@@ -13,6 +13,7 @@ import { EventEmitter } from 'eventemitter3';
 import {
   AgentClient,
   AgentlinkError,
+  StateError,
   ToolError,
   createDefaultTransportFactory,
   enrollWithFallback,
@@ -32,253 +33,15 @@ import type {
   TransportFactory,
   UnameInfo,
 } from '../index.js';
-import { FleetMetrics } from './metrics.js';
-import type { FleetGauges, TimelinePoint } from './metrics.js';
+import { FLEET_TRANSITIONS } from './fleet-types.js';
+import type { FleetClientOptions, FleetEvents, FleetOptions, FleetProgress, FleetServer, FleetState, FleetStopOptions, FleetTotals } from './fleet-types.js';
+import { resourceLimitOf } from './limits.js';
+import { FleetMetrics, nextSample } from './metrics.js';
+import type { TimelinePoint } from './metrics.js';
 import type { LimitHit } from './report.js';
 import { workloadFactory } from './workloads.js';
 import type { Workload, WorkloadFactory } from './workloads.js';
 import { simulatedAgentName, simulatedIdentity, sourceAddressFor } from './identities.js';
-
-/** One manager in the fleet's ordered server list, with the node name the reports use. */
-export interface FleetServer extends ServerOptions {
-  /**
-   * Name shown in per-node counts (`node1`).
-   * @default `address:port`
-   */
-  node?: string;
-}
-
-/** Client options every agent of a fleet shares (identity, servers, bind address and logger are the fleet's). */
-export type FleetClientOptions = Omit<AgentClientOptions, 'agent' | 'keys' | 'servers' | 'localAddress' | 'signal'>;
-
-/** Options of `new Fleet(options)`. Milliseconds everywhere. */
-export interface FleetOptions {
-  /**
-   * The 0-based indexes, in the whole fleet, of the agents this Fleet runs (its shard or worker
-   * part). The index decides the agent's place in the ramp, its server-list rotation, its source
-   * address and its workload phase, so a fleet split over shards or workers behaves as one.
-   */
-  indexes: readonly number[];
-  /**
-   * One identity per index (same order); an `undefined` entry (or no list at all) means the agent
-   * enrolls, named `sim-NNNNNN` after its index, which needs `client.enrollment` settings.
-   */
-  identities?: readonly (AgentIdentityOptions | undefined)[];
-  /** The ordered server list (failover order), at least one. */
-  servers: readonly FleetServer[];
-  /**
-   * Rotate each agent's server list so agent i starts at server i mod N, as administrators spread a
-   * fleet by configuration; false gives every agent the same order.
-   * @default true
-   */
-  spread?: boolean;
-  /** Options every agent shares: notifyTime, timeReconnect, reconnect, cryptoMethod, buffer, enrollment, ... */
-  client?: FleetClientOptions;
-  /**
-   * Agents started per second, by index (agent i starts at i / rate seconds); 0 starts them all at once.
-   * @default 500
-   */
-  rampPerSecond?: number;
-  /**
-   * Events per second per agent (fractions allowed); 0 sends none.
-   * @default 0
-   */
-  eps?: number;
-  /**
-   * The workload: a `--workload` spec (`syslog`, `fim`, `mixed`, a file) or a factory.
-   * @default 'syslog'
-   */
-  workload?: string | WorkloadFactory;
-  /**
-   * Seed of the workloads, so runs and shards repeat.
-   * @default 'agentlink'
-   */
-  seed?: string;
-  /**
-   * Spread source addresses over this many addresses of 127.0.0.0/8 (agent i binds 127.0.0.(i mod N + 1));
-   * 0 lets the OS choose.
-   * @default 0
-   */
-  sourceAddresses?: number;
-  /**
-   * Wall-clock start of the run (ms since the epoch): the ramp, the workload schedule and the
-   * timeline count from here, so workers started at slightly different times share one time axis.
-   * @default the time of {@link Fleet.start}
-   */
-  runStartedAt?: number;
-  /**
-   * The servers are load balancers in front of the manager nodes: a reconnection counts as a
-   * failover when the connection was lost (the balancer picks a live node), and not when the
-   * manager asked for it (`#!-force_reconnect`, as a rebalance does). Without a balancer a
-   * failover is a reconnection to a different server of the agent's list.
-   * @default false
-   */
-  balanced?: boolean;
-  /**
-   * Workload timer period.
-   * @default 100
-   */
-  tickMs?: number;
-  /**
-   * The metrics to record into.
-   * @default a new FleetMetrics
-   */
-  metrics?: FleetMetrics;
-  /**
-   * Clock of the fleet's own timers and of the agents.
-   * @default systemClock
-   */
-  clock?: Clock;
-  /**
-   * Transport factory of the agents.
-   * @default real TCP/UDP sockets
-   */
-  transport?: TransportFactory;
-}
-
-/** Gauges of a fleet now. */
-export interface FleetProgress extends FleetGauges {
-  /** Agents in the fleet. */
-  agents: number;
-  /** Agents started so far (the ramp). */
-  started: number;
-  /** Agents that got a startup ACK at least once. */
-  connectedEver: number;
-  /** Events generated so far (every `sendEvent` call, accepted or refused). */
-  eventsSent: number;
-  /** Events the client buffers dropped so far. */
-  eventsDropped: number;
-}
-
-/** What a stopped fleet did, for exact event accounting. */
-export interface FleetTotals {
-  /** Agents in the fleet. */
-  agents: number;
-  /** Agents started. */
-  started: number;
-  /** Agents connected when {@link Fleet.stop} was called. */
-  connectedAtEnd: number;
-  /** Connected agents per node when {@link Fleet.stop} was called. */
-  distribution: Record<string, number>;
-  /** Agents that got a startup ACK at least once. */
-  connectedEver: number;
-  /** Agents that never did. */
-  neverConnected: number;
-  /** Events generated (`sendEvent` calls). */
-  eventsSent: number;
-  /** Events written to a connection (`stats().eventsSent` summed). */
-  eventsWritten: number;
-  /** Events the client buffers dropped (`stats().buffer.dropped` summed): overflow, and what was left at stop. */
-  eventsDropped: number;
-  /** Events written to connections that were lost before an ACK confirmed them (`eventsUnconfirmedOnLostConnections` summed). */
-  eventsUnconfirmedOnLostConnections: number;
-  /** Failed connection attempts. */
-  connectFailures: number;
-  /** Successful connections after the first one. */
-  reconnects: number;
-  /** Reconnections that landed on another server. */
-  failovers: number;
-  /** The last error of agents that never connected, by code (what kept them out). */
-  neverConnectedReasons: Record<string, number>;
-  /** The first error message seen for each error code (one example per code). */
-  errorSamples: Record<string, string>;
-  /** System limits hit. */
-  limits: LimitHit[];
-}
-
-/** Options of {@link Fleet.stop}. */
-export interface FleetStopOptions {
-  /**
-   * How long the agents get to flush their buffers (waiting for reconnections too) before they are stopped.
-   * @default 5000
-   */
-  drainTimeout?: number;
-  /**
-   * Generate the events due up to this many milliseconds after the run start, then no more (makes
-   * the event count independent of when `stop()` runs). Without it, generation stops now.
-   */
-  eventsUntil?: number;
-}
-
-/** Typed events of a {@link Fleet}. */
-export interface FleetEvents {
-  /** A system limit was hit for the first time (later hits are counted in {@link FleetTotals.limits}). */
-  limit: [hit: LimitHit];
-  /** Every agent has been started. */
-  rampDone: [];
-  /** A timeline sample was taken (once per bucket). */
-  sample: [point: TimelinePoint, progress: FleetProgress];
-}
-
-/** A system limit recognised in an error, from {@link resourceLimitOf}. */
-export interface ResourceLimit {
-  /** Which limit: `open-files`, `ephemeral-ports`, `socket-buffers`. */
-  limit: string;
-  /** What it means and what to change. */
-  message: string;
-  /** The socket error code (`EMFILE`, …). */
-  code: string;
-}
-
-/** The system limits the fleet recognises, by socket error code. */
-const LIMIT_CODES: Record<string, { limit: string; message: string }> = {
-  EMFILE: {
-    limit: 'open-files',
-    message: 'the per-process open-file limit (ulimit -n) was reached: raise it, use --workers N, or run fewer agents per process',
-  },
-  ENFILE: { limit: 'open-files', message: 'the system-wide open-file limit (fs.file-max) was reached: raise it or run fewer agents' },
-  EADDRNOTAVAIL: {
-    limit: 'ephemeral-ports',
-    message: 'no free ephemeral port on the source address (about 28 000 per address): use --source-ips N to spread over 127.0.0.0/8',
-  },
-  EADDRINUSE: {
-    limit: 'ephemeral-ports',
-    message: 'no free ephemeral port on the source address (about 28 000 per address): use --source-ips N to spread over 127.0.0.0/8',
-  },
-  ENOBUFS: { limit: 'socket-buffers', message: 'the kernel ran out of socket buffer memory: run fewer agents per machine' },
-};
-
-/**
- * The system limit behind an error, if any: walks the `cause` chain for a socket error code
- * (`EMFILE`, `ENFILE`, `EADDRNOTAVAIL`, `EADDRINUSE`, `ENOBUFS`).
- *
- * @param err - an error from an agent or a socket.
- * @returns the limit name and what to change, or undefined.
- */
-export function resourceLimitOf(err: unknown): ResourceLimit | undefined {
-  let e: unknown = err;
-  for (let depth = 0; depth < 5 && e !== undefined && e !== null; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && LIMIT_CODES[code]) return { ...LIMIT_CODES[code], code };
-    const text = e instanceof Error ? e.message : '';
-    for (const c of Object.keys(LIMIT_CODES)) if (text.includes(`(${c})`) || text.includes(` ${c} `) || text.endsWith(c)) return { ...LIMIT_CODES[c]!, code: c };
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-/**
- * When to take the next timeline sample: in the middle of the next bucket not sampled yet, so a
- * timer that fires a little early or late still samples every bucket exactly once.
- *
- * @param elapsed - milliseconds since the run start.
- * @param bucketMs - bucket width.
- * @param lastBucket - index of the last bucket sampled (-1 for none).
- * @returns the delay in milliseconds and the bucket index it lands in.
- */
-export function nextSample(
-  elapsed: number,
-  bucketMs: number,
-  lastBucket: number,
-): {
-  /** Milliseconds to wait. */
-  delay: number;
-  /** Index of the bucket the sample lands in. */
-  bucket: number;
-} {
-  const bucket = Math.max(Math.floor(elapsed / bucketMs), lastBucket + 1);
-  return { delay: Math.max(0, (bucket + 0.5) * bucketMs - elapsed), bucket };
-}
 
 /** The golden-ratio fraction that spreads agents' event phases evenly over one period. */
 const PHASE_STEP = 0.6180339887498949;
@@ -347,7 +110,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
   readonly #baseRotations: ServerOptions[][];
   #runStartedAt: number | undefined;
   #startMono = 0;
-  #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  #state: FleetState = 'new';
   #nextToStart = 0;
   #rampTimer: ReturnType<Clock['setTimeout']> | undefined;
   #workTimer: ReturnType<Clock['setTimeout']> | undefined;
@@ -493,6 +256,11 @@ export class Fleet extends EventEmitter<FleetEvents> {
     return this.#runStartedAt;
   }
 
+  /** The run state: `new`, `running`, `stopping`, `stopped`. */
+  get state(): FleetState {
+    return this.#state;
+  }
+
   /** Milliseconds since the run start (0 before {@link Fleet.start}). */
   elapsed(): number {
     if (this.#runStartedAt === undefined || this.#state === 'new') return 0;
@@ -514,7 +282,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
    */
   start(runStartedAt?: number): void {
     if (this.#state !== 'new') throw new ToolError('Fleet.start() was already called', 'ERR_USAGE');
-    this.#state = 'running';
+    this.#transition('running');
     if (runStartedAt !== undefined) this.#runStartedAt = runStartedAt;
     this.#runStartedAt ??= this.#clock.now();
     this.#startMono = this.#clock.monotonic() - (this.#clock.now() - this.#runStartedAt);
@@ -622,7 +390,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
   async stop(options: FleetStopOptions = {}): Promise<FleetTotals> {
     if (this.#state === 'stopped' || this.#state === 'stopping') return this.#stopped ?? (await this.#stopping!);
     const wasNew = this.#state === 'new';
-    this.#state = 'stopping';
+    this.#transition('stopping');
     this.#stopping = this.#stop(options, wasNew);
     this.#stopped = await this.#stopping;
     return this.#stopped;
@@ -686,7 +454,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     this.metrics.countConnectFailure(failed);
     const neverStarted = this.#slots.length - started;
     if (neverStarted > 0) reasons.ERR_NOT_STARTED = neverStarted;
-    this.#state = 'stopped';
+    this.#transition('stopped');
     return {
       agents: this.#slots.length,
       started,
@@ -710,6 +478,14 @@ export class Fleet extends EventEmitter<FleetEvents> {
   /** Same as `stop()` with the default drain, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
+  }
+
+  /** The only way the run state changes: checked against {@link FLEET_TRANSITIONS}, emitted as `stateChange`. */
+  #transition(to: FleetState): void {
+    const from = this.#state;
+    if (!FLEET_TRANSITIONS[from].includes(to)) throw new StateError(`Fleet: invalid state transition ${from} -> ${to}`, 'ERR_INVALID_STATE');
+    this.#state = to;
+    this.emit('stateChange', { from, to });
   }
 
   // --- ramp ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 import { LatencyHistogram } from './metrics.js';
 import type { CdfPoint, LatencyBin } from './metrics.js';
 import type { FleetReport } from './report.js';
+import { describeChaosEvent } from './report.js';
 
 /**
  * Escapes text for HTML element content and attribute values (`&`, `<`, `>`, `"`, `'`).
@@ -326,7 +327,7 @@ export function renderDistributionChart(opts: ChartOptions, bins: readonly Laten
 }
 
 function markersOf(report: FleetReport): ChartMarker[] {
-  return report.chaos.map((c) => ({ x: c.at, label: `${c.action}${c.node ? ` ${c.node}` : ''}${c.error ? ' (failed)' : ''}` }));
+  return report.chaos.map((c) => ({ x: c.at, label: describeChaosEvent(c, true) }));
 }
 
 const NUMBER = new Intl.NumberFormat('en-US');
@@ -456,7 +457,7 @@ export function renderHtmlReport(report: FleetReport, options: HtmlReportOptions
     report.chaos.length === 0
       ? '<p>No chaos actions.</p>'
       : `<table><tr><th>at</th><th>action</th></tr>${report.chaos
-          .map((c) => `<tr><th>${escapeHtml(formatElapsed(c.at))}</th><td>${escapeHtml(`${c.action}${c.node ? ` ${c.node}` : ''}${c.error ? ` — failed: ${c.error}` : ''}`)}</td></tr>`)
+          .map((c) => `<tr><th>${escapeHtml(formatElapsed(c.at))}</th><td>${escapeHtml(describeChaosEvent(c))}</td></tr>`)
           .join('')}</table>`;
 
   return `<!doctype html>

@@ -1,6 +1,8 @@
 /**
- * The agentlink fleet simulator (`agentlink/simulator`): metrics that merge across workers and
- * shards, the JSON and HTML reports, workloads, live progress, and the `simulate` flag parser.
+ * The agentlink fleet simulator (`agentlink/simulator`): the Fleet, metrics that merge across
+ * workers and shards, the JSON and HTML reports, workloads, live progress, the `simulate` flag
+ * parser, and the chaos vocabulary with its runner (one {@link ChaosStep} union for `--chaos`, the
+ * demo and the reliability soak).
  *
  * @module agentlink/simulator
  */
@@ -11,6 +13,7 @@ export {
   HISTOGRAM_NAMES,
   HISTOGRAM_SIGNIFICANT_DIGITS,
   DEFAULT_TIMELINE_BUCKET_MS,
+  nextSample,
 } from './metrics.js';
 export type {
   LatencySummary,
@@ -23,7 +26,7 @@ export type {
   MetricsSnapshot,
   FleetMetricsOptions,
 } from './metrics.js';
-export { REPORT_FORMAT, createReport, mergeReports, parseReport, stringifyReport, agentlinkVersion } from './report.js';
+export { REPORT_FORMAT, createReport, mergeReports, parseReport, stringifyReport, agentlinkVersion, describeChaosEvent } from './report.js';
 export type { FleetReport, ReportInput, ChaosEvent, LimitHit, ShardInfo } from './report.js';
 export { renderHtmlReport, renderLineChart, renderDistributionChart, escapeHtml, niceTicks, formatElapsed, thinPoints } from './html.js';
 export type { HtmlReportOptions, ChartOptions, ChartSeries, ChartMarker } from './html.js';
@@ -33,14 +36,9 @@ export { ProgressReporter, renderSummaryTable, formatProgressLine, formatProgres
 export type { ProgressSnapshot, ProgressReporterOptions } from './progress.js';
 export {
   parseSimulateArgs,
-  parseChaos,
   parseHostPort,
-  parseFlagDuration,
   shardAgentIndexes,
-  translateParseArgsError,
-  suggestFlag,
   SIMULATE_USAGE,
-  CHAOS_ACTIONS,
   DEFAULT_RAMP_PER_SECOND,
   DEFAULT_EPS,
   DEFAULT_DURATION,
@@ -51,8 +49,31 @@ export {
   MAX_WORKERS,
   MAX_SOURCE_IPS,
 } from './flags.js';
-export type { SimulateConfig, SimulateTarget, ChaosStep, HostPort } from './flags.js';
-export { Fleet, resourceLimitOf, nextSample } from './fleet.js';
+export type { SimulateConfig, SimulateTarget, HostPort } from './flags.js';
+export { parseFlagDuration, translateParseArgsError, suggestFlag } from './flag-values.js';
+export { CHAOS_ACTIONS, PATH_ACTIONS, NODE_SELECTORS, parseChaos, parseChaosStep, formatChaosStep, needsFaultPaths } from './chaos/steps.js';
+export type {
+  ChaosStep,
+  ChaosAction,
+  NodeChaosStep,
+  KillStep,
+  RestartStep,
+  HangStep,
+  BlackholeStep,
+  LatencyStep,
+  ResetStep,
+  CutStep,
+  ForceReconnectStep,
+  RebalanceStep,
+} from './chaos/steps.js';
+export { planChaos, resolveChaosSettings, DEFAULT_CHAOS_SETTINGS } from './chaos/plan.js';
+export type { ChaosSettings, PlanChaosOptions } from './chaos/plan.js';
+export { ChaosRunner } from './chaos/runner.js';
+export type { ChaosRunnerOptions, ChaosTarget, PathFault } from './chaos/runner.js';
+export { settle, accountEvents } from './settle.js';
+export type { SettleOptions, SettleResult, EventCounts, EventAccount } from './settle.js';
+export { Fleet } from './fleet.js';
+export { FLEET_TRANSITIONS } from './fleet-types.js';
 export type {
   FleetOptions,
   FleetServer,
@@ -61,9 +82,12 @@ export type {
   FleetTotals,
   FleetStopOptions,
   FleetEvents,
-  ResourceLimit,
-} from './fleet.js';
-export { simulate, CLUSTER_PROCESS_THRESHOLD } from './run.js';
+  FleetState,
+} from './fleet-types.js';
+export { resourceLimitOf } from './limits.js';
+export type { ResourceLimit } from './limits.js';
+export { simulate } from './run.js';
+export { CLUSTER_PROCESS_THRESHOLD } from './target.js';
 export type { SimulateOptions, SimulationResult, SimulationChaosStep, ProgressStream } from './run.js';
 export { startEmbeddedCluster } from './cluster-host.js';
 export type { EmbeddedCluster, EmbeddedClusterOptions, ClusterRebalanceResult } from './cluster-host.js';

@@ -544,3 +544,26 @@ export function mergeTimelines(timelines: readonly (readonly TimelinePoint[])[])
   }
   return [...byT.values()].sort((a, b) => a.t - b.t);
 }
+
+/**
+ * When to take the next timeline sample: in the middle of the next bucket not sampled yet, so a
+ * timer that fires a little early or late still samples every bucket exactly once.
+ *
+ * @param elapsed - milliseconds since the run start.
+ * @param bucketMs - bucket width.
+ * @param lastBucket - index of the last bucket sampled (-1 for none).
+ * @returns the delay in milliseconds and the bucket index it lands in.
+ */
+export function nextSample(
+  elapsed: number,
+  bucketMs: number,
+  lastBucket: number,
+): {
+  /** Milliseconds to wait. */
+  delay: number;
+  /** Index of the bucket the sample lands in. */
+  bucket: number;
+} {
+  const bucket = Math.max(Math.floor(elapsed / bucketMs), lastBucket + 1);
+  return { delay: Math.max(0, (bucket + 0.5) * bucketMs - elapsed), bucket };
+}

@@ -9,6 +9,7 @@ import type { Writable } from 'node:stream';
 import { systemClock, unrefTimeout } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { FleetReport } from './report.js';
+import { describeChaosEvent } from './report.js';
 
 /** What the progress display shows; the fleet passes a fresh one to {@link ProgressReporter.update}. */
 export interface ProgressSnapshot {
@@ -273,7 +274,7 @@ export function renderSummaryTable(report: FleetReport): string {
   if (report.chaos.length > 0) {
     rows.push('sep');
     for (const c of report.chaos) {
-      rows.push([`chaos at ${clockTime(c.at)}`, `${c.action}${c.node ? ` ${c.node}` : ''}${c.error ? ` (failed: ${c.error})` : ''}`]);
+      rows.push([`chaos at ${clockTime(c.at)}`, describeChaosEvent(c)]);
     }
   }
   if (report.limits.hit.length > 0) {

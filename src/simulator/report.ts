@@ -12,6 +12,7 @@ import { ToolError } from '../errors.js';
 import { FleetMetrics, HISTOGRAM_NAMES, LatencyHistogram } from './metrics.js';
 import type { SimulateConfig } from './flags.js';
 import type { FleetCounters, HistogramName, LatencySummary, MetricsSnapshot, TimelinePoint } from './metrics.js';
+import type { ChaosAction } from './chaos/steps.js';
 
 /** The `format` tag of every fleet report; the number changes when the layout changes incompatibly. */
 export const REPORT_FORMAT = 'agentlink-fleet-report/1';
@@ -20,12 +21,31 @@ export const REPORT_FORMAT = 'agentlink-fleet-report/1';
 export interface ChaosEvent {
   /** When, in milliseconds since the start of the run. */
   at: number;
-  /** What was done: `kill`, `restart`, `rebalance`, ... */
+  /** What was done: `kill`, `restart`, `blackhole`, `rebalance`, ... (a {@link ChaosAction}). */
   action: string;
-  /** The node acted on (absent for fleet-wide actions such as `rebalance`). */
+  /** The node acted on, or the node behind the path (absent for fleet-wide actions such as `rebalance`). */
   node?: string;
+  /** What it did: `down 5000 ms`, `300 ms for 2000 ms`, `12 connections`, `25 agents picked, 25 told`. */
+  detail?: string;
+  /** Set when the step could not apply then and did nothing: why (`already down`, `the last node up`). */
+  skipped?: string;
   /** Set when the action failed: why. */
   error?: string;
+}
+
+/**
+ * One line for a chaos step as it ran: `kill node1 (down 5000 ms)`, `hang node2 (skipped: node down
+ * or hung)`, `restart node1 (failed: ...)`.
+ *
+ * @param c - the step's record.
+ * @param short - leave out the detail and say only `(skipped)` or `(failed)` (chart labels).
+ * @returns the text.
+ */
+export function describeChaosEvent(c: ChaosEvent, short = false): string {
+  const what = `${c.action}${c.node ? ` ${c.node}` : ''}`;
+  if (c.error !== undefined) return short ? `${what} (failed)` : `${what} (failed: ${c.error})`;
+  if (c.skipped !== undefined) return short ? `${what} (skipped)` : `${what} (skipped: ${c.skipped})`;
+  return c.detail !== undefined && !short ? `${what} (${c.detail})` : what;
 }
 
 /** A system limit the run ran into. */

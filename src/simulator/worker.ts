@@ -12,7 +12,7 @@
  */
 import { serveParent } from './child.js';
 import { Fleet } from './fleet.js';
-import type { FleetClientOptions, FleetServer } from './fleet.js';
+import type { FleetClientOptions, FleetServer } from './fleet-types.js';
 import { simulatedIdentity } from './identities.js';
 import { FleetMetrics } from './metrics.js';
 import type { AgentIdentityOptions } from '../index.js';

@@ -15,7 +15,7 @@
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AgentClient } from '../../src/index.js';
-import type { FleetClientOptions, FleetTotals } from '../../src/simulator/fleet.js';
+import type { FleetClientOptions, FleetTotals } from 'agentlink/simulator';
 import { Fleet } from '../../src/simulator/fleet.js';
 import { simulatedIdentities } from '../../src/simulator/identities.js';
 import { startBalancerForCluster } from '../../src/simulator/lb.js';

@@ -7,8 +7,8 @@
  * Set AGENTLINK_HERD_DEBUG=1 to print the curves.
  */
 import { describe, expect, it } from 'vitest';
-import { measureThunderingHerd, renderHerdCurve } from '../../../src/simulator/soak.js';
-import type { HerdResult } from '../../../src/simulator/soak.js';
+import { measureThunderingHerd, renderHerdCurve } from '../../../bench/reliability/herd.js';
+import type { HerdResult } from '../../../bench/reliability/herd.js';
 
 const N = 600;
 

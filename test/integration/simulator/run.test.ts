@@ -6,9 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseReport, parseSimulateArgs } from 'agentlink/simulator';
-// simulate() is not in the simulator barrel yet (the lead adds it): import the module directly
-import { simulate } from '../../../src/simulator/run.js';
+import { parseReport, parseSimulateArgs, simulate } from 'agentlink/simulator';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentlink-run-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,13 +46,11 @@ describe('simulate()', () => {
   }, 20_000);
 
   it('kills the busiest node, restarts it and rebalances, recording each step', async () => {
-    const config = parseSimulateArgs(['--agents', '60', '--cluster', '3', '--duration', '4s', '--eps', '1', '--notify', '1s', '--drain', '1s', '--quiet']);
+    const config = parseSimulateArgs([
+      ...['--agents', '60', '--cluster', '3', '--duration', '4s', '--eps', '1', '--notify', '1s', '--drain', '1s', '--quiet'],
+      ...['--chaos', 'kill:busiest@1s,restart:last-killed@2s,rebalance@2500ms'],
+    ]);
     const result = await simulate(config, {
-      chaos: [
-        { action: 'kill', node: 'busiest', atMs: 1000 },
-        { action: 'restart', node: 'last-killed', atMs: 2000 },
-        { action: 'rebalance', atMs: 2500 },
-      ],
       serverOptions: { maxRetries: 1, retryInterval: 200 },
       rebalance: { chunkDelay: 0 },
     });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { ToolError } from '../../../src/index.js';
-import { parseChaos, parseHostPort, parseSimulateArgs, shardAgentIndexes, suggestFlag } from '../../../src/simulator/flags.js';
+import { ToolError } from 'agentlink';
+import { parseChaos, parseHostPort, parseSimulateArgs, shardAgentIndexes, suggestFlag } from 'agentlink/simulator';
 
 const args = (s: string): string[] => s.split(' ').filter(Boolean);
 
@@ -119,7 +119,7 @@ describe('parseSimulateArgs: bad input names the flag', () => {
     ['a 0-based shard', '--agents 10 --cluster 1 --shard 0/2', /--shard '0\/2'.*numbered from 1/],
     ['chaos on an unknown node', '--agents 1 --cluster 3 --chaos kill:node4@10s', /unknown node 'node4'; the cluster has node1\.\.node3/],
     ['chaos without a cluster', '--agents 1 --manager h:1 --keys k --chaos kill:node1@1s', /--chaos needs --cluster/],
-    ['chaos after the end', '--agents 1 --cluster 1 --duration 30s --chaos kill:node1@40s', /--chaos step kill:node1@40000ms is not before the end/],
+    ['chaos after the end', '--agents 1 --cluster 1 --duration 30s --chaos kill:node1@40s', /--chaos step kill:node1@40s is not before the end/],
     ['an unknown chaos action', '--agents 1 --cluster 1 --chaos explode:node1@1s', /unknown action 'explode'/],
     ['two targets', '--agents 1 --cluster 3 --manager h:1514', /--manager and --cluster both name a target/],
     ['no target', '--agents 1', /no target: give --manager/],

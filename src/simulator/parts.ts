@@ -1,0 +1,178 @@
+/**
+ * The parts a simulated fleet runs in: a {@link Fleet} in this process, or worker processes that
+ * each run a share of the agents; and the sums of their progress, limits and totals.
+ *
+ * @module
+ */
+import { forkChild, IpcClient } from './child.js';
+import type { Fleet } from './fleet.js';
+import type { FleetProgress, FleetTotals } from './fleet-types.js';
+import type { MetricsSnapshot } from './metrics.js';
+import type { LimitHit } from './report.js';
+import type { WorkerSpec } from './worker.js';
+
+/** One part of the fleet: a Fleet in this process, or a worker process. */
+export interface FleetPart {
+  start(runStartedAt: number): Promise<void>;
+  progress(): Promise<FleetProgress | undefined>;
+  limits(): LimitHit[];
+  stop(drainTimeout: number, eventsUntil: number): Promise<{ totals: FleetTotals; snapshot: MetricsSnapshot }>;
+  close(): Promise<void>;
+}
+
+export class LocalPart implements FleetPart {
+  readonly fleet: Fleet;
+
+  constructor(fleet: Fleet) {
+    this.fleet = fleet;
+  }
+
+  async start(runStartedAt: number): Promise<void> {
+    this.fleet.start(runStartedAt);
+  }
+
+  async progress(): Promise<FleetProgress> {
+    return this.fleet.progress();
+  }
+
+  limits(): LimitHit[] {
+    return this.fleet.limits();
+  }
+
+  async stop(drainTimeout: number, eventsUntil: number): Promise<{ totals: FleetTotals; snapshot: MetricsSnapshot }> {
+    const totals = await this.fleet.stop({ drainTimeout, eventsUntil });
+    return { totals, snapshot: this.fleet.metrics.snapshot() };
+  }
+
+  async close(): Promise<void> {
+    await this.fleet.stop({ drainTimeout: 0 });
+  }
+}
+
+export class WorkerPart implements FleetPart {
+  readonly #ipc: IpcClient;
+  #progress: FleetProgress | undefined;
+  readonly #limits = new Map<string, LimitHit>();
+
+  constructor(onLimit: (hit: LimitHit) => void) {
+    this.#ipc = new IpcClient(forkChild('worker'), 'fleet worker', (msg) => {
+      if (msg.type === 'sample') this.#progress = msg.progress as FleetProgress;
+      else if (msg.type === 'limit') {
+        const hit = msg.hit as LimitHit;
+        this.#limits.set(hit.limit, hit);
+        onLimit(hit);
+      }
+    });
+  }
+
+  init(spec: WorkerSpec): Promise<void> {
+    return this.#ipc.request('init', { spec });
+  }
+
+  start(runStartedAt: number): Promise<void> {
+    return this.#ipc.request('start', { runStartedAt });
+  }
+
+  async progress(): Promise<FleetProgress | undefined> {
+    // ask for the live gauges; fall back on the last per-bucket sample if the worker is busy
+    const live = await Promise.race([
+      this.#ipc.request<FleetProgress>('progress').catch(() => undefined),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 500).unref()),
+    ]);
+    if (live) this.#progress = live;
+    return this.#progress;
+  }
+
+  limits(): LimitHit[] {
+    return [...this.#limits.values()];
+  }
+
+  async stop(drainTimeout: number, eventsUntil: number): Promise<{ totals: FleetTotals; snapshot: MetricsSnapshot }> {
+    return this.#ipc.request('stop', { drainTimeout, eventsUntil });
+  }
+
+  async close(): Promise<void> {
+    await this.#ipc.request('exit').catch(() => undefined);
+    await this.#ipc.exit(5000);
+  }
+}
+
+export function sumProgress(parts: readonly (FleetProgress | undefined)[], agents: number, nodes: readonly string[]): FleetProgress {
+  const out: FleetProgress = {
+    agents,
+    started: 0,
+    connected: 0,
+    reconnecting: 0,
+    perNode: Object.fromEntries(nodes.map((n) => [n, 0])),
+    connectedEver: 0,
+    eventsSent: 0,
+    eventsDropped: 0,
+  };
+  for (const p of parts) {
+    if (!p) continue;
+    out.started += p.started;
+    out.connected += p.connected;
+    out.reconnecting += p.reconnecting;
+    out.connectedEver += p.connectedEver;
+    out.eventsSent += p.eventsSent;
+    out.eventsDropped += p.eventsDropped;
+    for (const [n, c] of Object.entries(p.perNode)) out.perNode[n] = (out.perNode[n] ?? 0) + c;
+  }
+  return out;
+}
+
+export function mergeLimits(lists: readonly LimitHit[][]): LimitHit[] {
+  const m = new Map<string, LimitHit>();
+  for (const list of lists) {
+    for (const l of list) {
+      const known = m.get(l.limit);
+      if (known) known.count += l.count;
+      else m.set(l.limit, { ...l });
+    }
+  }
+  return [...m.values()];
+}
+
+function sumRecord(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+}
+
+export function mergeTotals(list: readonly FleetTotals[]): FleetTotals {
+  const out: FleetTotals = {
+    agents: 0,
+    started: 0,
+    connectedAtEnd: 0,
+    distribution: {},
+    connectedEver: 0,
+    neverConnected: 0,
+    eventsSent: 0,
+    eventsWritten: 0,
+    eventsDropped: 0,
+    eventsUnconfirmedOnLostConnections: 0,
+    connectFailures: 0,
+    reconnects: 0,
+    failovers: 0,
+    neverConnectedReasons: {},
+    errorSamples: {},
+    limits: mergeLimits(list.map((t) => t.limits)),
+  };
+  for (const t of list) {
+    out.agents += t.agents;
+    out.started += t.started;
+    out.connectedAtEnd += t.connectedAtEnd;
+    out.connectedEver += t.connectedEver;
+    out.neverConnected += t.neverConnected;
+    out.eventsSent += t.eventsSent;
+    out.eventsWritten += t.eventsWritten;
+    out.eventsDropped += t.eventsDropped;
+    out.eventsUnconfirmedOnLostConnections += t.eventsUnconfirmedOnLostConnections;
+    out.connectFailures += t.connectFailures;
+    out.reconnects += t.reconnects;
+    out.failovers += t.failovers;
+    sumRecord(out.distribution, t.distribution);
+    sumRecord(out.neverConnectedReasons, t.neverConnectedReasons);
+    for (const [k, v] of Object.entries(t.errorSamples)) out.errorSamples[k] ??= v;
+  }
+  return out;
+}
+

@@ -1,0 +1,237 @@
+/**
+ * The one chaos vocabulary: every step's text form parses into the {@link ChaosStep} union and
+ * prints back the same; the soak's seeded plans are ordinary steps that print as `--chaos` text; and
+ * the {@link ChaosRunner} runs each step at its time against a cluster (here a recording fake, on
+ * fake timers): timed faults end, the runner skips what cannot apply, node selectors resolve when
+ * the step runs, and stop() ends every fault in force.
+ */
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { ToolError } from 'agentlink';
+import { ChaosRunner, formatChaosStep, parseChaos, parseChaosStep, planChaos } from 'agentlink/simulator';
+import type { ChaosStep, ChaosTarget, PathFault } from 'agentlink/simulator';
+
+describe('chaos steps as text', () => {
+  test('every action has a text form that parses into the step union', () => {
+    expect(parseChaos('kill:node1@20s+10s, restart:node1@40s, hang:node2@5s+3s, blackhole:node3@6s', 3)).toEqual([
+      { action: 'hang', node: 'node2', atMs: 5000, forMs: 3000 },
+      { action: 'blackhole', node: 'node3', atMs: 6000 },
+      { action: 'kill', node: 'node1', atMs: 20_000, forMs: 10_000 },
+      { action: 'restart', node: 'node1', atMs: 40_000 },
+    ]);
+    expect(parseChaosStep('latency:node2=300ms@5s+2s', 3)).toEqual({ action: 'latency', node: 'node2', atMs: 5000, latencyMs: 300, forMs: 2000 });
+    expect(parseChaosStep('reset:busiest@1m', 3)).toEqual({ action: 'reset', node: 'busiest', atMs: 60_000 });
+    expect(parseChaosStep('cut:node1=up@1s', 3)).toEqual({ action: 'cut', node: 'node1', atMs: 1000, direction: 'up' });
+    expect(parseChaosStep('cut:last-killed@1s', 3)).toEqual({ action: 'cut', node: 'last-killed', atMs: 1000 });
+    expect(parseChaosStep('force-reconnect:25@30s', 3)).toEqual({ action: 'force-reconnect', atMs: 30_000, count: 25 });
+    expect(parseChaosStep('force-reconnect:5%@30s', 3)).toEqual({ action: 'force-reconnect', atMs: 30_000, fraction: 0.05 });
+    expect(parseChaosStep('rebalance@24s', 3)).toEqual({ action: 'rebalance', atMs: 24_000 });
+  });
+
+  test('formatting a step gives the text it parses from', () => {
+    for (const text of [
+      'kill:node1@20s+10s',
+      'kill:busiest@10s',
+      'restart:last-killed@20s',
+      'hang:node2@5s+3s',
+      'blackhole:node3@1500ms+1m',
+      'latency:node2=300ms@5s+2s',
+      'latency:node2=1s@5s',
+      'reset:node1@1m',
+      'cut:node1=down@1s',
+      'cut:node1@1s',
+      'force-reconnect:25@30s',
+      'force-reconnect:2.5%@30s',
+      'rebalance@24s',
+    ]) {
+      expect(formatChaosStep(parseChaosStep(text, 3))).toBe(text);
+    }
+  });
+
+  test('a seeded soak plan is a list of ordinary steps that round-trips through the --chaos text form', () => {
+    const plan = planChaos({ durationMs: 60_000, nodes: 3, agents: 500, seed: 'round-trip', settings: { meanIntervalMs: 700 } });
+    expect(new Set(plan.map((s) => s.action))).toEqual(new Set(['kill', 'hang', 'blackhole', 'latency', 'reset', 'cut', 'force-reconnect']));
+    const text = plan.map(formatChaosStep).join(',');
+    expect(parseChaos(text, 3)).toEqual(plan);
+  });
+
+  test.each([
+    ['explode:node1@1s', /unknown action 'explode'/],
+    ['kill@1s', /name the node, e\.g\. kill:node1@1s/],
+    ['kill:node4@1s', /unknown node 'node4'; the cluster has node1\.\.node3/],
+    ['kill:node1', /must look like kill:node1@20s/],
+    ['reset:node1@1s+2s', /reset happens at once and takes no \+duration/],
+    ['kill:node1@1s+0s', /duration after \+ must be longer than 0/],
+    ['latency:node1@1s', /give the delay, e\.g\. latency:node1=300ms@1s/],
+    ['latency:node1=fast@1s', /delay 'fast' is not a duration/],
+    ['cut:node1=sideways@1s', /cut=up, cut=down or cut=both, not 'sideways'/],
+    ['kill:node1=3@1s', /kill takes no =value/],
+    ['force-reconnect@1s', /say how many agents, e\.g\. force-reconnect:25@1s/],
+    ['force-reconnect:150%@1s', /say how many agents/],
+    ['rebalance:node1@1s', /rebalance acts on the whole cluster/],
+  ])('%s is refused with a usage error that says what to write', (text, message) => {
+    let err: unknown;
+    try {
+      parseChaos(text, 3);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ToolError);
+    expect((err as ToolError).code).toBe('ERR_USAGE');
+    expect((err as ToolError).message).toMatch(message);
+  });
+});
+
+/** A cluster that records what it is told. */
+function fakeCluster(options: { faultPaths?: boolean; distribution?: Record<string, number> } = {}): ChaosTarget & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    nodes: ['node1', 'node2', 'node3'],
+    agents: 100,
+    faultPaths: options.faultPaths ?? true,
+    kill: async (n) => void calls.push(`kill ${n}`),
+    restart: async (n) => void calls.push(`restart ${n}`),
+    hang: async (n, on) => void calls.push(`hang ${n} ${on}`),
+    resetConnections: async (n) => {
+      calls.push(`resetConnections ${n}`);
+      return 4;
+    },
+    pathFault: async (n, f: PathFault) => {
+      calls.push(`path ${n} ${JSON.stringify(f)}`);
+      return 7;
+    },
+    forceReconnect: async (agents) => {
+      calls.push(`forceReconnect ${agents.length} ${new Set(agents).size}`);
+      return agents.length;
+    },
+    distribution: async () => options.distribution ?? { node1: 10, node2: 30, node3: 20 },
+    rebalance: async () => ({ moved: 12, balanced: false, before: {} }),
+  };
+}
+
+describe('ChaosRunner', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const run = (steps: ChaosStep[], target: ChaosTarget, extra: Partial<ConstructorParameters<typeof ChaosRunner>[0]> = {}): ChaosRunner => {
+    const r = new ChaosRunner({ target, steps, ...extra });
+    r.start();
+    return r;
+  };
+
+  test('runs each step at its time and ends a timed fault after its duration', async () => {
+    const c = fakeCluster();
+    const r = run(parseChaos('kill:node1@1s+2s,blackhole:node2@1500ms+1s', 3), c);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(c.calls).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(c.calls).toEqual(['kill node1']);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(c.calls.at(-1)).toBe('path node2 {"kind":"blackhole","on":true}');
+    await vi.advanceTimersByTimeAsync(1000);
+    // the blackhole ends with a reset of the connections that lived through it
+    expect(c.calls.slice(-2)).toEqual(['path node2 {"kind":"blackhole","on":false}', 'path node2 {"kind":"reset"}']);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(c.calls.at(-1)).toBe('restart node1');
+    await r.stop();
+    expect(r.events).toEqual([
+      { at: 1000, action: 'kill', node: 'node1', detail: 'down 2000 ms' },
+      { at: 1500, action: 'blackhole', node: 'node2', detail: '1000 ms' },
+    ]);
+    expect(r.fired).toBe(2);
+  });
+
+  test('skips a kill of a node that is down, and with keepOneNodeUp one that would leave no node up', async () => {
+    const c = fakeCluster();
+    const r = run(parseChaos('kill:node1@1s+10s,kill:node1@2s,kill:node2@3s,kill:node3@4s', 3), c, { keepOneNodeUp: true });
+    await vi.advanceTimersByTimeAsync(4000);
+    expect(r.events.map((e) => [e.node, e.skipped])).toEqual([
+      ['node1', undefined],
+      ['node1', 'already down'],
+      ['node2', undefined],
+      ['node3', 'the last node up'],
+    ]);
+    expect(c.calls).toEqual(['kill node1', 'kill node2']);
+    await r.stop();
+  });
+
+  test('resolves busiest and last-killed when the step runs, as the demo uses them', async () => {
+    const c = fakeCluster({ distribution: { node1: 10, node2: 30, node3: 20 } });
+    const r = run(parseChaos('kill:busiest@1s,restart:last-killed@2s,rebalance@3s', 3), c, { rebalance: { chunkDelay: 0 } });
+    await vi.advanceTimersByTimeAsync(3000);
+    await r.stop();
+    expect(c.calls).toEqual(['kill node2', 'restart node2']);
+    expect(r.events.map((e) => `${e.action} ${e.node ?? ''} ${e.detail ?? ''}`.trim())).toEqual(['kill node2', 'restart node2', 'rebalance  12 agents told to reconnect']);
+  });
+
+  test('stop() ends every fault in force now: timed kills restart, hangs answer again and reset, latency goes; untimed kills stay', async () => {
+    const c = fakeCluster();
+    const r = run(parseChaos('kill:node1@1s+1m,hang:node2@1s,latency:node3=200ms@1s+1m,kill:node3@2s', 3), c);
+    await vi.advanceTimersByTimeAsync(2000);
+    c.calls.length = 0;
+    await r.stop();
+    expect(c.calls.sort()).toEqual(['hang node2 false', 'path node3 {"kind":"latency","ms":0}', 'resetConnections node2', 'restart node1'].sort());
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(c.calls).toHaveLength(4);
+  });
+
+  test('resetAfterBlackhole: false keeps the connections that lived through a blackhole or hang', async () => {
+    const c = fakeCluster();
+    const r = run(parseChaos('blackhole:node1@1s+1s,hang:node2@1s+1s', 3), c, { resetAfterBlackhole: false });
+    await vi.advanceTimersByTimeAsync(3000);
+    await r.stop();
+    expect(c.calls.filter((x) => x.includes('reset'))).toEqual([]);
+  });
+
+  test('a restart step cancels the pending end of a timed kill, and a kill ends a hang on that node', async () => {
+    const c = fakeCluster();
+    const r = run(parseChaos('kill:node1@1s+10s,restart:node1@2s,hang:node2@1s+10s,kill:node2@3s', 3), c);
+    await vi.advanceTimersByTimeAsync(20_000);
+    await r.stop();
+    expect(c.calls).toEqual(['kill node1', 'hang node2 true', 'restart node1', 'kill node2']);
+  });
+
+  test('force-reconnect picks distinct agents from the seed, by count or share', async () => {
+    const c = fakeCluster();
+    const r = run(parseChaos('force-reconnect:25@1s,force-reconnect:5%@2s', 3), c);
+    await vi.advanceTimersByTimeAsync(2000);
+    await r.stop();
+    expect(c.calls).toEqual(['forceReconnect 25 25', 'forceReconnect 5 5']);
+    expect(r.events.map((e) => e.detail)).toEqual(['25 agents picked, 25 told', '5 agents picked, 5 told']);
+  });
+
+  test('a step that fails is recorded with its error and the schedule goes on', async () => {
+    const c = fakeCluster();
+    c.kill = async () => {
+      throw new Error('node is gone');
+    };
+    const lines: string[] = [];
+    const r = run(parseChaos('kill:node1@1s,reset:node2@2s', 3), c, { log: (l) => lines.push(l) });
+    await vi.advanceTimersByTimeAsync(2000);
+    await r.stop();
+    expect(r.events).toEqual([
+      { at: 1000, action: 'kill', error: 'node is gone' },
+      { at: 2000, action: 'reset', node: 'node2', detail: '7 connections' },
+    ]);
+    expect(lines).toEqual(['chaos at 1.0s: kill failed: node is gone', 'chaos at 2.0s: reset node2 (7 connections)']);
+  });
+
+  test('steps not yet due never run after stop()', async () => {
+    const c = fakeCluster();
+    const r = run(parseChaos('kill:node1@1s,kill:node2@10s', 3), c);
+    await vi.advanceTimersByTimeAsync(1000);
+    await r.stop();
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(c.calls).toEqual(['kill node1']);
+    expect(r.fired).toBe(1);
+    expect(r.planned).toBe(2);
+  });
+
+  test('a path step against a cluster without fault proxies is refused before anything runs', () => {
+    expect(() => new ChaosRunner({ target: fakeCluster({ faultPaths: false }), steps: parseChaos('latency:node1=1s@1s', 3) })).toThrow(/faultPaths/);
+  });
+});
