@@ -7,9 +7,18 @@
 import { systemClock } from 'agentlink';
 import type { Clock, TimerHandle } from 'agentlink';
 
-/** A clock over the system clock that knows which of its timers are still pending. */
+/**
+ * A clock over the system clock that knows which of its timers are still pending, and with
+ * `trace` where each was set (a stack frame per timer: slow, for hunting a leak only).
+ */
 export class CountingClock implements Clock {
-  readonly #live = new Set<TimerHandle>();
+  readonly #live = new Map<TimerHandle, string>();
+  readonly #trace: boolean;
+
+  /** @param trace - remember where each timer was set, for {@link CountingClock.pendingOrigins}. */
+  constructor(trace = false) {
+    this.#trace = trace;
+  }
 
   now(): number {
     return Date.now();
@@ -24,7 +33,7 @@ export class CountingClock implements Clock {
       this.#live.delete(handle);
       fn();
     }, ms);
-    this.#live.add(handle);
+    this.#live.set(handle, this.#trace ? (new Error().stack?.split('\n').slice(2, 5).join(' <') ?? '?').replace(/\s+/g, ' ') : '');
     return handle;
   }
 
@@ -37,6 +46,14 @@ export class CountingClock implements Clock {
   /** Timers scheduled and neither fired nor cleared. */
   get pending(): number {
     return this.#live.size;
+  }
+
+  /** @returns where the pending timers were set, with how many from each place (empty without `trace`). */
+  pendingOrigins(): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (!this.#trace) return out;
+    for (const o of this.#live.values()) out[o] = (out[o] ?? 0) + 1;
+    return out;
   }
 }
 
@@ -70,13 +87,13 @@ export function openSockets(names: ReadonlyMap<number, string>): string[] {
   const handles = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles?.() ?? [];
   const out: string[] = [];
   for (const h of handles) {
-    const s = h as { remotePort?: number; remoteAddress?: string; localPort?: number; localAddress?: string; destroyed?: boolean; connecting?: boolean };
-    if (typeof s.localPort !== 'number' && typeof s.remotePort !== 'number' && s.connecting !== true) continue;
-    if (typeof (h as { listen?: unknown }).listen === 'function') continue;
+    const s = h as { remotePort?: number; remoteAddress?: string; localPort?: number; localAddress?: string; destroyed?: boolean; connecting?: boolean; readyState?: string };
+    // net.Socket (TCP or pipe); servers have listen(), stdio pipes have a fixed fd
+    if (typeof (h as { listen?: unknown }).listen === 'function' || s.readyState === undefined || typeof (h as { fd?: unknown }).fd === 'number') continue;
     const name = (p: number | undefined): string => (p !== undefined && names.has(p) ? ` (${names.get(p)})` : '');
     out.push(
       `${s.localAddress ?? '?'}:${s.localPort ?? '?'}${name(s.localPort)} -> ${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}${name(s.remotePort)}` +
-        `${s.connecting ? ', connecting' : ''}${s.destroyed ? ', destroyed' : ''}`,
+        `, ${s.readyState}${s.connecting ? ', connecting' : ''}${s.destroyed ? ', destroyed' : ''}`,
     );
   }
   return out;

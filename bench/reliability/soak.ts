@@ -464,7 +464,8 @@ export async function runChaosSoak(options: ChaosSoakOptions = {}): Promise<Chao
   const wallStart = Date.now();
   const t0 = performance.now();
   const resourcesBefore = activeResources();
-  const clock = new CountingClock();
+  // AGENTLINK_SOAK_TRACE=1: a timer left after the teardown says where it was set
+  const clock = new CountingClock(process.env.AGENTLINK_SOAK_TRACE === '1');
   const problems: string[] = [];
 
   const keys = simulatedIdentities(
@@ -571,6 +572,12 @@ export async function runChaosSoak(options: ChaosSoakOptions = {}): Promise<Chao
   });
   const leaked = teardown.value.leaked;
   const sockets = leaked.TCPSocketWrap ? openSockets(ports) : [];
+  // a leak or a late close? watch what was left for a while longer
+  let goneAfterMs: number | null | undefined;
+  if (Object.keys(leaked).length > 0) {
+    const later = await settle({ read: () => Object.keys(excessResources(resourcesBefore, activeResources())).length, steady: (n) => n === 0, timeoutMs: 10_000, pollMs: 100 });
+    goneAfterMs = later.settled ? 3000 + (later.afterMs ?? 0) : null;
+  }
 
   // --- verdict --------------------------------------------------------------------------------
   const connectedAtEnd = totals?.connectedAtEnd ?? 0;
@@ -578,8 +585,14 @@ export async function runChaosSoak(options: ChaosSoakOptions = {}): Promise<Chao
   if (!events.balanced) problems.push(`sent ${events.sent} != received ${events.received} + dropped ${events.dropped} + lost ${events.lost}`);
   if (events.agentsUnexplained > 0) problems.push(`${events.agentsUnexplained} agents lost ${events.unexplained} events beyond their unconfirmed counts (or their counts do not add up)`);
   if (events.outOfOrder > 0) problems.push(`${events.outOfOrder} events reached a manager out of order or twice`);
-  if (Object.keys(leaked).length > 0) problems.push(`handles left after the teardown: ${JSON.stringify(leaked)}${sockets.length > 0 ? ` (${sockets.join('; ')})` : ''}`);
-  if (clock.pending > 0) problems.push(`${clock.pending} timers still pending after the teardown`);
+  if (Object.keys(leaked).length > 0) {
+    const fate = goneAfterMs === null ? 'still there 13 s after the teardown' : `closed ${goneAfterMs} ms after the teardown`;
+    problems.push(`handles left after the teardown: ${JSON.stringify(leaked)}, ${fate}${sockets.length > 0 ? ` (${sockets.join('; ')})` : ''}`);
+  }
+  if (clock.pending > 0) {
+    const origins = Object.entries(clock.pendingOrigins()).map(([where, n]) => `${n}× ${where}`);
+    problems.push(`${clock.pending} timers still pending after the teardown${origins.length > 0 ? ` (${origins.join('; ')})` : ''}`);
+  }
   if (totals && totals.limits.length > 0) problems.push(`system limits hit: ${totals.limits.map((l) => l.message).join('; ')}`);
 
   const records = chaos ? [...chaos.events] : [];

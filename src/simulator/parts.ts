@@ -20,6 +20,7 @@ export interface FleetPart {
   close(): Promise<void>;
 }
 
+/** A Fleet in this process. */
 export class LocalPart implements FleetPart {
   readonly fleet: Fleet;
 
@@ -49,6 +50,7 @@ export class LocalPart implements FleetPart {
   }
 }
 
+/** A worker process that runs a Fleet of its own share of the agents (`worker.ts`). */
 export class WorkerPart implements FleetPart {
   readonly #ipc: IpcClient;
   #progress: FleetProgress | undefined;
@@ -97,6 +99,7 @@ export class WorkerPart implements FleetPart {
   }
 }
 
+/** The gauges of every part, summed (per node too). */
 export function sumProgress(parts: readonly (FleetProgress | undefined)[], agents: number, nodes: readonly string[]): FleetProgress {
   const out: FleetProgress = {
     agents,
@@ -121,6 +124,7 @@ export function sumProgress(parts: readonly (FleetProgress | undefined)[], agent
   return out;
 }
 
+/** The limits hit by every part, one entry per limit with the counts summed. */
 export function mergeLimits(lists: readonly LimitHit[][]): LimitHit[] {
   const m = new Map<string, LimitHit>();
   for (const list of lists) {
@@ -137,6 +141,7 @@ function sumRecord(into: Record<string, number>, from: Record<string, number>): 
   for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
 }
 
+/** The totals of every part, summed. */
 export function mergeTotals(list: readonly FleetTotals[]): FleetTotals {
   const out: FleetTotals = {
     agents: 0,

@@ -126,7 +126,6 @@ export interface SimulationResult {
 /** Everything one run works with, fixed before the fleet starts. */
 interface RunContext {
   config: SimulateConfig;
-  options: SimulateOptions;
   cwd: string;
   clock: Clock;
   log: (line: string) => void;
@@ -387,7 +386,6 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
   let startMono = clock.monotonic();
   const ctx: RunContext = {
     config,
-    options,
     cwd,
     clock,
     log,

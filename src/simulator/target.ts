@@ -44,12 +44,19 @@ export function asLimitError(err: unknown, where: string): unknown {
 
 /** The resolved target of a run: servers, cluster, balancer, identities and the effective client options. */
 export interface RunTarget {
+  /** Every agent's ordered server list (before its rotation): the nodes, their proxies, the balancer, or the managers. */
   servers: FleetServer[];
+  /** The embedded cluster, with `--cluster`. */
   cluster: EmbeddedCluster | undefined;
+  /** The balancer in front of it, with `--lb`. */
   lb: ClusterBalancer | undefined;
+  /** The effective client options of every agent: ossec.conf, then the flags set, then the programmatic options. */
   client: FleetClientOptions;
+  /** One identity per agent of the shard (from `--keys`), or undefined to enroll or generate. */
   identities: (AgentIdentityOptions | undefined)[] | undefined;
+  /** Seed of the generated identities, with `--cluster`. */
   generatedSeed: string | undefined;
+  /** Whether every server is on 127.0.0.0/8 (the agents' source addresses may then be spread). */
   loopback: boolean;
 }
 
