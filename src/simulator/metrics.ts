@@ -534,12 +534,8 @@ export function mergeTimelines(timelines: readonly (readonly TimelinePoint[])[])
         m = { t: p.t, connected: 0, reconnecting: 0, sent: 0, received: 0, dropped: 0, perNode: {} };
         byT.set(p.t, m);
       }
-      m.connected += p.connected;
-      m.reconnecting += p.reconnecting;
-      m.sent += p.sent;
-      m.received += p.received;
-      m.dropped += p.dropped;
-      for (const [node, n] of Object.entries(p.perNode)) m.perNode[node] = (m.perNode[node] ?? 0) + n;
+      addCounts(m, p, ['connected', 'reconnecting', 'sent', 'received', 'dropped']);
+      addRecord(m.perNode, p.perNode);
     }
   }
   return [...byT.values()].sort((a, b) => a.t - b.t);
@@ -566,4 +562,25 @@ export function nextSample(
 } {
   const bucket = Math.max(Math.floor(elapsed / bucketMs), lastBucket + 1);
   return { delay: Math.max(0, (bucket + 0.5) * bucketMs - elapsed), bucket };
+}
+
+/**
+ * Adds the numeric fields `keys` of `from` into `into` (sums of counters and gauges).
+ *
+ * @param into - the sum so far.
+ * @param from - one part.
+ * @param keys - the fields to add.
+ */
+export function addCounts<T, K extends keyof T>(into: T, from: Readonly<T>, keys: readonly K[]): void {
+  for (const k of keys) (into[k] as number) += from[k] as number;
+}
+
+/**
+ * Adds a record of counts into another, key by key (`perNode`, reasons by code).
+ *
+ * @param into - the sum so far.
+ * @param from - one part.
+ */
+export function addRecord(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
 }

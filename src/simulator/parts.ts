@@ -7,6 +7,7 @@
 import { forkChild, IpcClient } from './child.js';
 import type { Fleet } from './fleet.js';
 import type { FleetProgress, FleetTotals } from './fleet-types.js';
+import { addCounts, addRecord } from './metrics.js';
 import type { MetricsSnapshot } from './metrics.js';
 import type { LimitHit } from './report.js';
 import type { WorkerSpec } from './worker.js';
@@ -113,13 +114,8 @@ export function sumProgress(parts: readonly (FleetProgress | undefined)[], agent
   };
   for (const p of parts) {
     if (!p) continue;
-    out.started += p.started;
-    out.connected += p.connected;
-    out.reconnecting += p.reconnecting;
-    out.connectedEver += p.connectedEver;
-    out.eventsSent += p.eventsSent;
-    out.eventsDropped += p.eventsDropped;
-    for (const [n, c] of Object.entries(p.perNode)) out.perNode[n] = (out.perNode[n] ?? 0) + c;
+    addCounts(out, p, ['started', 'connected', 'reconnecting', 'connectedEver', 'eventsSent', 'eventsDropped']);
+    addRecord(out.perNode, p.perNode);
   }
   return out;
 }
@@ -135,10 +131,6 @@ export function mergeLimits(lists: readonly LimitHit[][]): LimitHit[] {
     }
   }
   return [...m.values()];
-}
-
-function sumRecord(into: Record<string, number>, from: Record<string, number>): void {
-  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
 }
 
 /** The totals of every part, summed. */
@@ -162,20 +154,22 @@ export function mergeTotals(list: readonly FleetTotals[]): FleetTotals {
     limits: mergeLimits(list.map((t) => t.limits)),
   };
   for (const t of list) {
-    out.agents += t.agents;
-    out.started += t.started;
-    out.connectedAtEnd += t.connectedAtEnd;
-    out.connectedEver += t.connectedEver;
-    out.neverConnected += t.neverConnected;
-    out.eventsSent += t.eventsSent;
-    out.eventsWritten += t.eventsWritten;
-    out.eventsDropped += t.eventsDropped;
-    out.eventsUnconfirmedOnLostConnections += t.eventsUnconfirmedOnLostConnections;
-    out.connectFailures += t.connectFailures;
-    out.reconnects += t.reconnects;
-    out.failovers += t.failovers;
-    sumRecord(out.distribution, t.distribution);
-    sumRecord(out.neverConnectedReasons, t.neverConnectedReasons);
+    addCounts(out, t, [
+      'agents',
+      'started',
+      'connectedAtEnd',
+      'connectedEver',
+      'neverConnected',
+      'eventsSent',
+      'eventsWritten',
+      'eventsDropped',
+      'eventsUnconfirmedOnLostConnections',
+      'connectFailures',
+      'reconnects',
+      'failovers',
+    ]);
+    addRecord(out.distribution, t.distribution);
+    addRecord(out.neverConnectedReasons, t.neverConnectedReasons);
     for (const [k, v] of Object.entries(t.errorSamples)) out.errorSamples[k] ??= v;
   }
   return out;

@@ -204,6 +204,25 @@ describe('ChaosRunner', () => {
     expect(r.events.map((e) => e.detail)).toEqual(['25 agents picked, 25 told', '5 agents picked, 5 told']);
   });
 
+  test('the agents a force-reconnect picks repeat with the seed and change with it', async () => {
+    const picks = async (seed: string): Promise<number[]> => {
+      let got: number[] = [];
+      const c = fakeCluster();
+      c.forceReconnect = async (agents) => {
+        got = [...agents];
+        return agents.length;
+      };
+      const r = run(parseChaos('force-reconnect:10@1s', 3), c, { seed });
+      await vi.advanceTimersByTimeAsync(1000);
+      await r.stop();
+      return got;
+    };
+    const a = await picks('one');
+    expect(a).toHaveLength(10);
+    expect(await picks('one')).toEqual(a);
+    expect(await picks('two')).not.toEqual(a);
+  });
+
   test('a step that fails is recorded with its error and the schedule goes on', async () => {
     const c = fakeCluster();
     c.kill = async () => {

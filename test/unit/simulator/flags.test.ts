@@ -121,6 +121,7 @@ describe('parseSimulateArgs: bad input names the flag', () => {
     ['chaos without a cluster', '--agents 1 --manager h:1 --keys k --chaos kill:node1@1s', /--chaos needs --cluster/],
     ['chaos after the end', '--agents 1 --cluster 1 --duration 30s --chaos kill:node1@40s', /--chaos step kill:node1@40s is not before the end/],
     ['an unknown chaos action', '--agents 1 --cluster 1 --chaos explode:node1@1s', /unknown action 'explode'/],
+    ['a path fault over UDP', '--agents 1 --cluster 2 --protocol udp --chaos blackhole:node1@1s+1s', /act on TCP paths through a fault proxy; use --protocol tcp/],
     ['two targets', '--agents 1 --cluster 3 --manager h:1514', /--manager and --cluster both name a target/],
     ['no target', '--agents 1', /no target: give --manager/],
     ['missing --agents', '--cluster 3', /--agents is required/],
