@@ -88,7 +88,7 @@ describe('chaos soak (short)', () => {
     expect(e.outOfOrder).toBe(0);
 
     // no socket, server or timer left
-    expect(report.resources.leaked, JSON.stringify(report.resources)).toEqual({});
+    expect(report.resources.leaked, JSON.stringify({ problems: report.problems, resources: report.resources })).toEqual({});
     expect(report.resources.pendingTimers).toBe(0);
     expect(report.ok, JSON.stringify(summary)).toBe(true);
   }, 60_000);
