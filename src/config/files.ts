@@ -78,7 +78,7 @@ export async function loadEnrollmentFiles(result: OssecConfResult, options: Load
   return { ...result, warnings, options: out };
 }
 
-/** Options of {@link readConfigFile} and {@link readPasswordFile}. */
+/** Options of {@link readPasswordFile} (and of the ossec.conf reader): where relative paths start and what named the file. */
 export interface ReadConfigFileOptions {
   /**
    * Directory that a relative path is resolved against.

@@ -14,4 +14,4 @@ export {
   type OssecEnrollmentFiles,
   type OssecEnrollmentSettings,
 } from './ossec-conf.js';
-export { loadEnrollmentFiles, type LoadEnrollmentFilesOptions } from './files.js';
+export { loadEnrollmentFiles, readPasswordFile, type LoadEnrollmentFilesOptions, type ReadConfigFileOptions } from './files.js';

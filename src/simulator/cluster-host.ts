@@ -9,14 +9,12 @@
  */
 import { ToolError } from '../index.js';
 import type { AgentKey, Clock } from '../index.js';
-import { FaultProxy, MockCluster } from '../testing/index.js';
+import { FaultProxy, MockCluster, isProgramEvent } from '../testing/index.js';
 import type { FaultProxyStats, ReceivedEvent } from '../testing/index.js';
 import type { ChaosTarget, PathFault } from './chaos/runner.js';
 import type { FleetServer } from './fleet-types.js';
 import { forkChild, IpcClient } from './child.js';
 
-/** Location of agent-generated events (`Agent started`, buffer levels): not part of the workload. */
-const AGENT_LOCATION = 'wazuh-agent';
 
 /** Options of {@link startEmbeddedCluster}. */
 export interface EmbeddedClusterOptions {
@@ -131,7 +129,7 @@ class LocalCluster implements EmbeddedCluster {
     this.nodes = this.#cluster.nodeNames;
     const onEvent = options.onEvent;
     this.#cluster.on('event', (e) => {
-      if (!e.generated && e.location !== AGENT_LOCATION) this.#received++;
+      if (isProgramEvent(e)) this.#received++;
       onEvent?.(e);
     });
   }

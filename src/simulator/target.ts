@@ -9,7 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ConfigError, ToolError, loadEnrollmentFiles, parseOssecConf } from '../index.js';
+import { ConfigError, ToolError, loadEnrollmentFiles, parseOssecConf, readPasswordFile } from '../index.js';
 import type { AgentIdentityOptions, AgentKey, ServerOptions } from '../index.js';
 import { startEmbeddedCluster } from './cluster-host.js';
 import type { EmbeddedCluster } from './cluster-host.js';
@@ -60,19 +60,6 @@ export interface RunTarget {
   loopback: boolean;
 }
 
-async function readPasswordFile(path: string, cwd: string): Promise<string> {
-  try {
-    const text = await readFile(resolve(cwd, path), 'utf8');
-    const first = text.split(/\r?\n/)[0] ?? '';
-    if (first === '') throw new ToolError(`--password-file '${path}' is empty: put the authd password on its first line`, 'ERR_USAGE');
-    return first;
-  } catch (err) {
-    if (err instanceof ToolError) throw err;
-    const code = (err as NodeJS.ErrnoException).code ?? 'read error';
-    throw new ToolError(`--password-file '${path}': cannot read the file (${code})`, 'ERR_USAGE', { cause: err });
-  }
-}
-
 function clientFromFlags(config: SimulateConfig): FleetClientOptions {
   return {
     notifyTime: config.notifyTimeMs,
@@ -110,7 +97,7 @@ export async function resolveTarget(config: SimulateConfig, options: TargetOptio
       managerAddress: config.enroll.host,
       port: config.enroll.port,
       groups: config.groups,
-      ...(config.passwordFile !== undefined ? { password: await readPasswordFile(config.passwordFile, cwd) } : {}),
+      ...(config.passwordFile !== undefined ? { password: await readPasswordFile(config.passwordFile, { baseDir: cwd, element: '--password-file' }) } : {}),
     };
   };
   const fromKeys = (): void => {

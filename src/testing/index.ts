@@ -21,6 +21,7 @@ export type {
   WaitForAgentsOptions,
   WaitForEventsOptions,
 } from './manager/types.js';
+export { isProgramEvent } from './waiters.js';
 export { defaultFaults } from './faults.js';
 export type { AgentIds, AgentSelector, CorruptMode, FaultsUpdate, ManagerFaults } from './faults.js';
 export { FaultProxy } from './fault-proxy.js';
