@@ -16,6 +16,7 @@ import {
   DEFAULT_PROTOCOL,
   DEFAULT_RECONNECT_STRATEGY,
   DEFAULT_TIME_RECONNECT,
+  MAX_COMPRESSION_LEVEL,
 } from '../config/index.js';
 import { formatChaosStep, needsFaultPaths, parseChaos } from './chaos/steps.js';
 import type { ChaosStep } from './chaos/steps.js';
@@ -74,6 +75,12 @@ export interface SimulateConfig {
    * @default 'wazuh'
    */
   strategy: 'wazuh' | 'backoff';
+  /**
+   * `--compression-level 0..9`: zlib level of the agents' messages (`compressionLevel` of every
+   * agent). 9 is Wazuh's; 0 sends stored blocks (no compression, less CPU per event).
+   * @default 9
+   */
+  compressionLevel?: number;
   /**
    * `--jitter 0..1`: randomised fraction of each reconnect delay.
    * @default 0
@@ -187,6 +194,8 @@ Agents:
   --protocol tcp|udp      transport (default tcp)
   --crypto aes|blowfish   cipher (default aes)
   --strategy wazuh|backoff  reconnect strategy (default wazuh)
+  --compression-level N   zlib level 0..9 of the agents' messages (default 9, Wazuh's); 0 sends them
+                          uncompressed: more bytes, less CPU per event
   --jitter 0..1           randomised fraction of each reconnect delay (default 0)
   --notify DURATION       keepalive period (default 20s)
   --time-reconnect DURATION  silence before a server counts as lost (default 60s)
@@ -228,6 +237,7 @@ const OPTIONS = {
   crypto: { type: 'string' },
   strategy: { type: 'string' },
   jitter: { type: 'string' },
+  'compression-level': { type: 'string' },
   notify: { type: 'string' },
   'time-reconnect': { type: 'string' },
   ramp: { type: 'string' },
@@ -409,6 +419,7 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateConfig {
   if (config.shard.count > agents) {
     throw usage(`--shard ${config.shard.index}/${config.shard.count} splits ${agents} agents into more shards than agents; use fewer shards`);
   }
+  if (v['compression-level'] !== undefined) config.compressionLevel = parseCompressionLevel(v['compression-level']);
   if (v.keys !== undefined) config.keysFile = v.keys;
   if (enroll !== undefined) config.enroll = enroll;
   if (v['password-file'] !== undefined) config.passwordFile = v['password-file'];
@@ -425,6 +436,17 @@ function parseSimulateValues(argv: readonly string[]) {
   } catch (err) {
     throw translateParseArgsError(err, Object.keys(OPTIONS), 'simulate');
   }
+}
+
+/**
+ * Checks a `--compression-level` (also {@link simulate}'s `config.compressionLevel`).
+ *
+ * @param value - the flag's text or the configured number.
+ * @returns the level, 0 to 9.
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` for anything but a whole number from 0 to 9.
+ */
+export function parseCompressionLevel(value: string | number): number {
+  return parseInteger(String(value), '--compression-level', 0, MAX_COMPRESSION_LEVEL, '0');
 }
 
 function positiveDuration(text: string, flag: string): number {

@@ -14,7 +14,7 @@ import { ChaosRunner } from './chaos/runner.js';
 import { needsFaultPaths } from './chaos/steps.js';
 import type { ChaosStep } from './chaos/steps.js';
 import type { EmbeddedCluster } from './cluster-host.js';
-import { shardAgentIndexes } from './flags.js';
+import { parseCompressionLevel, shardAgentIndexes } from './flags.js';
 import type { SimulateConfig } from './flags.js';
 import { Fleet } from './fleet.js';
 import type { FleetClientOptions, FleetServer, FleetTotals } from './fleet-types.js';
@@ -363,7 +363,7 @@ function runProblems(ctx: RunContext, totals: FleetTotals, eventsUntil: number):
  * @param config - the parsed `simulate` flags.
  * @param options - streams, signal, and programmatic extras (chaos steps, short timers).
  * @returns the report, the fleet's totals, and the problems that make the run a failure.
- * @throws {@link agentlink!ToolError} `ERR_USAGE` for bad input found before the run (unreadable files,
+ * @throws {@link agentlink!ToolError} `ERR_USAGE` for bad input found before the run (unreadable files, a compression level outside 0 to 9,
  *   too few keys, a bad workload, chaos without an embedded cluster) and `ERR_RESOURCE_LIMIT` when the
  *   cluster cannot even start; `ConfigError` for a bad ossec.conf.
  */
@@ -377,6 +377,7 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
 
   // fail on bad input before anything starts
   workloadFactory(config.workload, { cwd });
+  if (config.compressionLevel !== undefined) parseCompressionLevel(config.compressionLevel);
   if (steps.length > 0 && config.target.kind !== 'cluster') throw new ToolError('chaos steps need an embedded cluster (--cluster N)', 'ERR_USAGE');
 
   const target = await resolveTarget(config, { ...options, faultPaths: needsFaultPaths(steps) }, indexes, cwd, log);

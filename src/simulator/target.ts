@@ -65,6 +65,7 @@ function clientFromFlags(config: SimulateConfig): FleetClientOptions {
     notifyTime: config.notifyTimeMs,
     timeReconnect: config.timeReconnectMs,
     cryptoMethod: config.crypto,
+    ...(config.compressionLevel === undefined ? {} : { compressionLevel: config.compressionLevel }),
     reconnect:
       config.strategy === 'wazuh'
         ? { strategy: 'wazuh', jitter: config.jitter }
@@ -177,6 +178,7 @@ export async function resolveTarget(config: SimulateConfig, options: TargetOptio
   if (config.notifyTimeMs !== 20_000) client.notifyTime = flags.notifyTime;
   if (config.timeReconnectMs !== 60_000) client.timeReconnect = flags.timeReconnect;
   if (config.crypto !== 'aes') client.cryptoMethod = flags.cryptoMethod;
+  if (config.compressionLevel !== undefined) client.compressionLevel = config.compressionLevel;
   if (config.strategy !== 'wazuh' || config.jitter > 0) client.reconnect = flags.reconnect;
   fromKeys();
   const enroll = await enrollment();

@@ -49,7 +49,7 @@ describe('parseSimulateArgs: good input', () => {
       ...args('--notify 10s --time-reconnect 1m --ramp 250/s --eps 0.5 --workload fim --duration 1h30m'),
       ...['--chaos', 'restart:node2@40s,kill:node2@20s', '--chaos', 'rebalance@50s'],
       ...args('--workers 4 --shard 2/3 --report out.json --html r.html --prometheus 9464 --lb nginx --seed s1 --quiet'),
-      ...args('--source-ips 64 --drain 500ms'),
+      ...args('--source-ips 64 --drain 500ms --compression-level 0'),
     ]);
     expect(c).toMatchObject({
       agents: 5000,
@@ -80,6 +80,7 @@ describe('parseSimulateArgs: good input', () => {
       quiet: true,
       sourceIps: 64,
       drainMs: 500,
+      compressionLevel: 0,
     });
   });
 
@@ -131,6 +132,9 @@ describe('parseSimulateArgs: bad input names the flag', () => {
     ['a value on a switch', '--agents 1 --cluster 1 --quiet=yes', /--quiet is a switch/],
     ['a stray positional', '--agents 1 --cluster 1 extra', /unexpected argument 'extra'/],
     ['a bad protocol', '--agents 1 --cluster 1 --protocol sctp', /--protocol 'sctp' is not one of tcp, udp/],
+    ['a compression level above 9', '--agents 1 --cluster 1 --compression-level 10', /--compression-level '10' must be a whole number from 0 to 9/],
+    ['a fractional compression level', '--agents 1 --cluster 1 --compression-level 4.5', /--compression-level '4\.5' must be a whole number from 0 to 9/],
+    ['a compression level that is no number', '--agents 1 --cluster 1 --compression-level fast', /--compression-level 'fast' must be a whole number/],
     ['jitter above 1', '--agents 1 --cluster 1 --jitter 1.5', /--jitter '1\.5' must be a number from 0 to 1/],
     ['negative eps', '--agents 1 --cluster 1 --eps -1', /--eps/],
     ['a bad ramp', '--agents 1 --cluster 1 --ramp fast', /--ramp 'fast'/],
