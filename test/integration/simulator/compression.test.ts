@@ -11,7 +11,7 @@ import { inflateSync } from 'node:zlib';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { ToolError, aesDecrypt, deriveEncryptionKey, formatClientKeys } from 'agentlink';
 import type { AgentKey } from 'agentlink';
-import { MockManager } from 'agentlink/testing';
+import { MockManager, isProgramEvent } from 'agentlink/testing';
 import { parseSimulateArgs, simulate, simulatedIdentities } from 'agentlink/simulator';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentlink-compression-'));
@@ -37,7 +37,7 @@ async function tappedManager(): Promise<{ manager: MockManager; port: number; up
   // the workload's events (not the agents' `Agent started` nor the manager's `Agent stopped`)
   let received = 0;
   manager.on('event', (e) => {
-    if (!e.generated && e.location !== 'wazuh-agent') received++;
+    if (isProgramEvent(e)) received++;
   });
   await manager.start();
   cleanups.push(() => manager.close());
