@@ -55,6 +55,12 @@ export interface FleetOptions {
    */
   eps?: number;
   /**
+   * End of the event schedule, in ms after the run start: no event due later is generated, however
+   * late a timer fires on a loaded machine (`simulate --duration` sets it, so the number of events
+   * depends only on the seed, the agents and the duration). Unset: the schedule runs until `stop()`.
+   */
+  eventsUntil?: number;
+  /**
    * The workload: a `--workload` spec (`syslog`, `fim`, `mixed`, a file) or a factory.
    * @default 'syslog'
    */

@@ -116,6 +116,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
   #workTimer: ReturnType<Clock['setTimeout']> | undefined;
   #sampleTimer: ReturnType<Clock['setTimeout']> | undefined;
   #generating = false;
+  /** End of the event schedule (ms after the run start). */
+  readonly #eventsUntil: number;
   #eventsSent = 0;
   #droppedSampled = 0;
   #connectedEver = 0;
@@ -158,6 +160,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     this.#spread = options.spread ?? true;
     this.#client = options.client ?? {};
     this.#eps = eps;
+    this.#eventsUntil = options.eventsUntil ?? Infinity;
     this.#seed = options.seed ?? 'agentlink';
     this.#workload = eps > 0 ? (typeof options.workload === 'function' ? options.workload : workloadFactory(options.workload ?? 'syslog')) : undefined;
     this.#sourceAddresses = options.sourceAddresses ?? 0;
@@ -606,9 +609,10 @@ export class Fleet extends EventEmitter<FleetEvents> {
   }
 
   /** Sends every event due up to `t` ms after the run start: agent i's k-th event is due at start_i + (k + phase_i) / eps. */
-  #generate(t: number): void {
+  #generate(until: number): void {
     const factory = this.#workload;
     if (!factory) return;
+    const t = Math.min(until, this.#eventsUntil);
     const perMs = this.#eps / 1000;
     for (let i = 0; i < this.#nextToStart; i++) {
       const slot = this.#slots[i]!;

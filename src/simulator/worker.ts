@@ -49,6 +49,8 @@ export interface WorkerSpec {
   rampPerSecond: number;
   /** Events per second per agent. */
   eps: number;
+  /** End of the event schedule (see `FleetOptions.eventsUntil`). */
+  eventsUntil?: number;
   /** Workload spec. */
   workload: string;
   /** Workload directory for relative file paths. */
@@ -81,6 +83,7 @@ serveParent(async (op, msg) => {
         client: spec.client,
         rampPerSecond: spec.rampPerSecond,
         eps: spec.eps,
+        ...(spec.eventsUntil !== undefined ? { eventsUntil: spec.eventsUntil } : {}),
         workload: spec.workload,
         seed: spec.seed,
         sourceAddresses: spec.sourceAddresses,
