@@ -1,7 +1,7 @@
 /**
  * A mock Wazuh manager cluster: N {@link MockManager} nodes sharing one {@link KeyStore} (and one
- * optional authd), with node kill/restart, the agent distribution, and the HAProxy helper's
- * rebalance rule.
+ * optional authd), with node kill/restart, nodes joining and leaving, the agent distribution, and
+ * the HAProxy helper's rebalance rule.
  *
  * @module
  */
@@ -12,115 +12,27 @@ import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../logger.js';
 import { AbortError, ConfigError, StateError } from '../errors.js';
 import { silentLogger } from '../logger.js';
-import type { AgentKey } from '../protocol/index.js';
 import { AsyncQueue } from './async-queue.js';
 import { MockAuthd } from './authd.js';
 import type { AgentStatusInfo, MockAuthdOptions } from './authd.js';
 import { KeyStore } from './keystore.js';
 import { RunStateHolder } from './run-state.js';
 import { DEFAULT_WAIT_TIMEOUT, Waiters } from './waiters.js';
+import { compareIds } from './lb/membership.js';
 import { DEFAULT_AGENT_TOLERANCE, checkBalance } from './lb/rebalance.js';
 import { MockManager } from './manager/mock-manager.js';
+import type { AgentRecord, ManagerProtocol, ReceivedEvent, WaitForAgentsOptions, WaitForEventsOptions } from './manager/types.js';
 import type {
-  AgentRecord,
-  AgentStatus,
-  ManagerProtocol,
-  MockManagerOptions,
-  MockManagerStats,
-  ReceivedEvent,
-  WaitForAgentsOptions,
-  WaitForEventsOptions,
-} from './manager/types.js';
+  ClusterServer,
+  MockClusterEvents,
+  MockClusterOptions,
+  MockClusterStats,
+  NodeRemoval,
+  RebalanceOptions,
+  RebalanceResult,
+  RemoveNodeOptions,
+} from './cluster-types.js';
 
-/** Options of `new MockCluster(options)`. */
-export interface MockClusterOptions {
-  /** Number of nodes (named `node1` … `nodeN`) or their names. */
-  nodes: number | readonly string[];
-  /** Known agents, shared by every node. @default an empty store */
-  keys?: KeyStore | readonly AgentKey[] | string;
-  /** Transports of every node. @default ['tcp'] */
-  protocols?: readonly ManagerProtocol[];
-  /** Address every node listens on. @default '127.0.0.1' */
-  host?: string;
-  /** One {@link MockAuthd} on the shared key store: `true` or its options. @default false */
-  authd?: boolean | Partial<MockAuthdOptions>;
-  /**
-   * Options given to every node (keys, name, host, port, protocols and authd are set by the cluster;
-   * so is the counter store: each node has its own, which its restarts keep).
-   */
-  managerOptions?: Omit<MockManagerOptions, 'keys' | 'name' | 'host' | 'port' | 'protocols' | 'authd' | 'counterStore'>;
-  /** Logger. @default silent */
-  logger?: Logger;
-  /** Clock (also given to the nodes unless `managerOptions.clock` is set). @default the system clock */
-  clock?: Clock;
-}
-
-/** Options of {@link MockCluster.rebalance}. */
-export interface RebalanceOptions {
-  /** `agent_tolerance`: a node may carry this fraction more or less than the mean. @default 0.1 */
-  tolerance?: number;
-  /** `agent_reconnection_chunk_size`: agents asked to reconnect at a time. @default 100 */
-  chunkSize?: number;
-  /** `agent_reconnection_time`: milliseconds between chunks. @default 5000 */
-  chunkDelay?: number;
-  /**
-   * Connections per node to judge the balance on (for example HAProxy's `scur` per server, read
-   * through its runtime API); by default the cluster's own {@link MockCluster.distribution}.
-   */
-  counts?: Readonly<Record<string, number>>;
-  /** Stops between chunks. */
-  signal?: AbortSignal;
-}
-
-/** What {@link MockCluster.rebalance} did. */
-export interface RebalanceResult {
-  /** The counts the decision was based on. */
-  before: Record<string, number>;
-  /** Agents sent `#!-force_reconnect`. */
-  moved: number;
-  /** Whether the distribution was already balanced (nothing was done). */
-  balanced: boolean;
-  /** `floor(total / nodes)`. */
-  mean: number;
-  /** Excess agents per node above the mean. */
-  excess: Record<string, number>;
-}
-
-/** A node in {@link MockCluster.servers}. */
-export interface ClusterServer {
-  /** Node name. */
-  name: string;
-  /** Listening address. */
-  address: string;
-  /** Port (kept across restarts). */
-  port: number;
-  /** First protocol of the node. */
-  protocol: ManagerProtocol;
-}
-
-/** Events of a {@link MockCluster}. */
-export interface MockClusterEvents {
-  /** An agent's status changed on a node. */
-  agentStatus: [node: string, id: string, status: AgentStatus, previous: AgentStatus];
-  /** A node received an event. */
-  event: [event: ReceivedEvent];
-  /** A node was killed. */
-  nodeDown: [node: string];
-  /** A node was (re)started. */
-  nodeUp: [node: string, port: number];
-}
-
-/** Counters of a {@link MockCluster}. */
-export interface MockClusterStats {
-  /** Per node: its counters and whether it is up. */
-  nodes: Record<string, MockManagerStats & { alive: boolean }>;
-  /** Agents with a live connection, cluster-wide. */
-  connectedAgents: number;
-  /** Events received, cluster-wide (counters restart with a node). */
-  eventsReceived: number;
-  /** Decode errors, cluster-wide. */
-  decodeErrors: number;
-}
 
 interface NodeSlot {
   name: string;
@@ -168,6 +80,10 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
   readonly #queues = new Set<AsyncQueue<ReceivedEvent>>();
   readonly #waiters: Waiters;
   #checkTimer: TimerHandle | undefined;
+  /** Names of nodes being added (not yet in the slots). */
+  readonly #joining = new Set<string>();
+  /** Events received by nodes that left the cluster. */
+  #departedEvents = 0;
 
   /**
    * @param options - nodes, keys, protocols, authd and per-node options.
@@ -331,6 +247,114 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
     this.#log.info({ node: name, port: slot.port }, 'node restarted');
     this.emit('nodeUp', name, slot.port);
     return slot.port;
+  }
+
+  /**
+   * A node joins the running cluster: a new {@link MockManager} on the shared key store, listening on
+   * a free port (or `port`), with its own sender counter. Agents reach it only through something that
+   * knows it: a balancer (`HaproxyRebalancer.addNode`, or its membership step reading
+   * {@link MockCluster.servers}) or their own server lists.
+   *
+   * @param name - the node's name; by default `node<N>` with the first N after the existing nodes.
+   * @param options - `port` (default 0: a free port).
+   * @returns the new node's entry of {@link MockCluster.servers}.
+   * @throws {@link agentlink!ConfigError} `ERR_CONFIG` for a name already in use or empty; {@link agentlink!StateError}
+   *   `ERR_INVALID_STATE` when the cluster is not running; the node's start error (a taken port).
+   */
+  async addNode(name?: string, options: { port?: number } = {}): Promise<ClusterServer> {
+    if (this.#run.state !== 'running') throw new StateError('MockCluster is not running; cannot add a node', 'ERR_INVALID_STATE');
+    const taken = (n: string): boolean => this.#joining.has(n) || this.#slots.some((s) => s.name === n);
+    let nodeName = name;
+    if (nodeName === undefined) {
+      let i = this.#slots.length + 1;
+      while (taken(`node${i}`)) i++;
+      nodeName = `node${i}`;
+    }
+    if (typeof nodeName !== 'string' || nodeName.length === 0 || taken(nodeName)) {
+      throw new ConfigError(`MockCluster cannot add node ${JSON.stringify(nodeName)}: the name is empty or already in use (nodes: ${this.nodeNames.join(', ')})`, {
+        element: 'node',
+        value: nodeName,
+      });
+    }
+    this.#joining.add(nodeName);
+    try {
+      const counterStore = new MemoryCounterStore();
+      const manager = this.#newManager(nodeName, options.port ?? 0, counterStore);
+      try {
+        await manager.start();
+      } catch (err) {
+        await manager.close();
+        throw err;
+      }
+      if (this.#run.state !== 'running') {
+        await manager.close();
+        throw new StateError(`MockCluster closed while node ${nodeName} was starting`, 'ERR_CLOSED');
+      }
+      const slot: NodeSlot = { name: nodeName, manager, counterStore, port: manager.port, alive: true, events: 0 };
+      this.#slots.push(slot);
+      this.#log.info({ node: nodeName, port: slot.port }, 'node added');
+      this.emit('nodeAdded', nodeName, slot.port);
+      this.emit('nodeUp', nodeName, slot.port);
+      return this.servers().find((s) => s.name === nodeName)!;
+    } finally {
+      this.#joining.delete(nodeName);
+    }
+  }
+
+  /**
+   * A node leaves the running cluster. By default it drains first: it stops accepting connections
+   * (its port closes), its agents are sent `#!-force_reconnect` `chunkSize` at a time, and it waits
+   * until none is connected to it (they reconnect through the balancer, or to the next server of
+   * their list) or `timeout` after the last chunk. Then it stops; agents still connected are reset
+   * and counted as `leftBehind`. Its received events stay counted in {@link MockCluster.stats}.
+   * Behind HAProxy, take its server out first (`HaproxyRebalancer.removeNode`), so the balancer
+   * sends nobody there while it drains; the drain then finds nobody left.
+   *
+   * @param name - the node.
+   * @param options - drain, chunking and deadline.
+   * @returns how many agents it had, how many were asked to leave and how many were left behind.
+   * @throws {@link agentlink!ConfigError} `ERR_CONFIG` for an unknown node, the last node, or bad options;
+   *   {@link agentlink!StateError} `ERR_INVALID_STATE` when the cluster is not running.
+   */
+  async removeNode(name: string, options: RemoveNodeOptions = {}): Promise<NodeRemoval> {
+    if (this.#run.state !== 'running') throw new StateError(`MockCluster is not running; cannot remove ${name}`, 'ERR_INVALID_STATE');
+    const slot = this.#slot(name);
+    if (this.#slots.length === 1) throw new ConfigError(`MockCluster cannot remove ${name}: it is the last node`, { element: 'node', value: name });
+    const chunkSize = options.chunkSize ?? 100;
+    const chunkDelay = options.chunkDelay ?? 1000;
+    const timeout = options.timeout ?? 10_000;
+    if (!Number.isInteger(chunkSize) || chunkSize < 1 || !(chunkDelay >= 0) || !(timeout >= 0)) {
+      throw new ConfigError('removeNode: chunkSize must be a positive integer, chunkDelay and timeout >= 0', {
+        element: 'removeNode',
+        value: { chunkSize, chunkDelay, timeout },
+      });
+    }
+    const m = slot.manager;
+    const agentsBefore = slot.alive ? m.connectedCount : 0;
+    const started = this.#clock.monotonic();
+    let asked = 0;
+    if (slot.alive && options.drain !== false && agentsBefore > 0) {
+      await m.setFaults({ refuseConnections: true });
+      const ids = m.connectedAgentIds().sort(compareIds);
+      for (let i = 0; i < ids.length && this.#run.state === 'running'; i += chunkSize) {
+        if (i > 0) await this.#waiters.sleep(chunkDelay);
+        asked += m.forceReconnect(ids.slice(i, i + chunkSize));
+      }
+      await this.#waiters
+        .until(() => (m.connectedCount === 0 ? true : undefined), timeout, () => `${name} still has ${m.connectedCount} agent(s)`)
+        .catch(() => undefined); // at the deadline (or on close) the rest are left behind
+    }
+    const leftBehind = slot.alive ? m.connectedCount : 0;
+    const drainedMs = Math.round(this.#clock.monotonic() - started);
+    if (slot.alive) await this.kill(name);
+    const at = this.#slots.indexOf(slot);
+    if (at >= 0) this.#slots.splice(at, 1);
+    this.#departedEvents += slot.events;
+    const result: NodeRemoval = { node: name, agentsBefore, asked, leftBehind, drainedMs };
+    this.#log.info(result, 'node removed');
+    this.emit('nodeRemoved', name, result);
+    this.#scheduleCheck();
+    return result;
   }
 
   /**
@@ -517,7 +541,7 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
   stats(): MockClusterStats {
     const nodes: MockClusterStats['nodes'] = {};
     let connectedAgents = 0;
-    let eventsReceived = 0;
+    let eventsReceived = this.#departedEvents;
     let decodeErrors = 0;
     for (const s of this.#slots) {
       const st = s.manager.stats();
@@ -595,6 +619,3 @@ export class MockCluster extends EventEmitter<MockClusterEvents> {
   }
 }
 
-function compareIds(a: string, b: string): number {
-  return Number(a) - Number(b) || (a < b ? -1 : a > b ? 1 : 0);
-}

@@ -32,9 +32,11 @@ export type {
   MockClusterEvents,
   MockClusterOptions,
   MockClusterStats,
+  NodeRemoval,
   RebalanceOptions,
   RebalanceResult,
-} from './cluster.js';
+  RemoveNodeOptions,
+} from './cluster-types.js';
 export { MockAuthd, DEFAULT_AUTHD_REQUEST_TIMEOUT, DEFAULT_AUTHD_FORCE_TIME } from './authd.js';
 export type {
   AgentConnectionStatus,

@@ -19,6 +19,7 @@ import type { ExtraLines, LbBackend } from './common.js';
 import { LB_DEBIAN_PACKAGE, resolveLbBinary } from './find-binary.js';
 import { createRunDir, ManagedProcess, pickFreePorts, sleep } from './process.js';
 import { HaproxyRuntimeApi } from './runtime-api.js';
+import type { ServerCheckOptions } from './runtime-api.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -265,6 +266,8 @@ export class HaproxyBalancer {
   readonly binary: string;
   /** HAProxy's runtime API on the admin socket. */
   readonly runtime: HaproxyRuntimeApi;
+  /** The health-check settings of the configured servers, for servers added at run time (`runtime.addServer`). */
+  readonly serverCheck: Required<ServerCheckOptions>;
   readonly #process: ManagedProcess;
   readonly #stopTimeoutMs: number;
   readonly #logger: Logger;
@@ -280,6 +283,7 @@ export class HaproxyBalancer {
     socketPath: string;
     binary: string;
     runtime: HaproxyRuntimeApi;
+    serverCheck: Required<ServerCheckOptions>;
     process: ManagedProcess;
     stopTimeoutMs: number;
     logger: Logger;
@@ -293,6 +297,7 @@ export class HaproxyBalancer {
     this.socketPath = init.socketPath;
     this.binary = init.binary;
     this.runtime = init.runtime;
+    this.serverCheck = init.serverCheck;
     this.#process = init.process;
     this.#stopTimeoutMs = init.stopTimeoutMs;
     this.#logger = init.logger;
@@ -391,6 +396,7 @@ export class HaproxyBalancer {
           socketPath: input.socketPath,
           binary,
           runtime: new HaproxyRuntimeApi(input.socketPath, { clock }),
+          serverCheck: { inter: input.checkIntervalMs, fall: input.fall, rise: input.rise },
           process: proc,
           stopTimeoutMs,
           logger,

@@ -41,6 +41,7 @@ export {
 } from './runtime-api.js';
 export type {
   HaproxyRuntimeApiOptions,
+  ServerCheckOptions,
   ServerState,
   ServerStateRow,
   SettableServerState,
@@ -48,22 +49,32 @@ export type {
   StatRowType,
 } from './runtime-api.js';
 export {
+  backendServersOf,
+  compareIds,
+  DEFAULT_REMOVE_DISCONNECTED_NODE_AFTER,
+  parseServerAddress,
+  planMembership,
+  rebalanceClusterOf,
+} from './membership.js';
+export type { BackendServer, ClusterMember, MembershipPlan, MockClusterNodes, RebalanceCluster } from './membership.js';
+export { HaproxyRebalancer } from './rebalancer.js';
+export {
   DEFAULT_ADMIN_STATE_DELAY,
+  DEFAULT_NODE_DRAIN_TIMEOUT,
   DEFAULT_NODE_UP_TIMEOUT,
   DEFAULT_REBALANCE_CHUNK_DELAY,
   DEFAULT_REBALANCE_CHUNK_SIZE,
   DEFAULT_REBALANCE_SLEEP_TIME,
   DEFAULT_RECONNECTION_STABILITY_TIME,
   DEFAULT_STATUS_SYNC_TIME,
-  HaproxyRebalancer,
-  rebalanceClusterOf,
-} from './rebalancer.js';
+} from './rebalancer-types.js';
 export type {
+  BalanceMoves,
   HaproxyRebalancerEvents,
   HaproxyRebalancerOptions,
+  MembershipResult,
   MigrationResult,
-  MockClusterNodes,
-  RebalanceCluster,
+  NodeRemovalResult,
   RebalancerRuntime,
   RebalanceRunResult,
-} from './rebalancer.js';
+} from './rebalancer-types.js';

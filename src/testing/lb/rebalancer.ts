@@ -2,8 +2,10 @@
  * The Wazuh HAProxy helper's balancing loop (`framework/wazuh/core/cluster/hap_helper/`), driven
  * through HAProxy's own runtime API (the admin stats socket) instead of the Dataplane API the
  * helper uses: DRAIN servers set back to READY, the balance judged on the current sessions (`scur`)
- * of the UP servers, the excess agents of overloaded nodes asked to reconnect in chunks, and the
- * migration that follows a node's return.
+ * of the UP servers, the excess agents of overloaded nodes asked to reconnect in chunks, the
+ * backend's servers kept in step with the cluster's nodes (`add server` / `del server`), the
+ * migration that follows a node's arrival or return, and a node's removal with its agents moved off
+ * first. Settings and results are in `rebalancer-types.ts`.
  *
  * @module
  */
@@ -13,208 +15,57 @@ import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import { AbortError, AgentlinkError, ConfigError, ToolError } from '../../errors.js';
 import { silentLogger } from '../../logger.js';
+import { backendServersOf, DEFAULT_REMOVE_DISCONNECTED_NODE_AFTER, planMembership, rebalanceClusterOf } from './membership.js';
+import type { ClusterMember, RebalanceCluster } from './membership.js';
 import { checkBalance, DEFAULT_AGENT_TOLERANCE } from './rebalance.js';
 import { toServerState } from './runtime-api.js';
-import type { HaproxyRuntimeApi, ServerState } from './runtime-api.js';
+import type { ServerCheckOptions, ServerState, StatRow } from './runtime-api.js';
+import {
+  DEFAULT_ADMIN_STATE_DELAY,
+  DEFAULT_NODE_DRAIN_TIMEOUT,
+  DEFAULT_NODE_UP_TIMEOUT,
+  DEFAULT_REBALANCE_CHUNK_DELAY,
+  DEFAULT_REBALANCE_CHUNK_SIZE,
+  DEFAULT_REBALANCE_SLEEP_TIME,
+  DEFAULT_RECONNECTION_STABILITY_TIME,
+  DEFAULT_STATUS_SYNC_TIME,
+} from './rebalancer-types.js';
+import type {
+  HaproxyRebalancerEvents,
+  HaproxyRebalancerOptions,
+  MembershipResult,
+  MigrationResult,
+  NodeRemovalResult,
+  RebalancerRuntime,
+  RebalanceRunResult,
+} from './rebalancer-types.js';
 
-/** Default `agent_reconnection_chunk_size` of the Wazuh HAProxy helper: agents asked to reconnect at a time. */
-export const DEFAULT_REBALANCE_CHUNK_SIZE = 100;
-/** Default `agent_reconnection_time` of the helper, in milliseconds: the pause after each chunk. */
-export const DEFAULT_REBALANCE_CHUNK_DELAY = 5_000;
-/** Default `sleep_time` of the helper, in milliseconds: the pause between two runs of the loop. */
-export const DEFAULT_REBALANCE_SLEEP_TIME = 60_000;
-/** The helper's `AGENT_STATUS_SYNC_TIME`, in milliseconds: wait after finding an imbalance, before picking agents. */
-export const DEFAULT_STATUS_SYNC_TIME = 25_000;
-/** The helper's `SERVER_ADMIN_STATE_DELAY`, in milliseconds: wait after draining or readying servers. */
-export const DEFAULT_ADMIN_STATE_DELAY = 5_000;
-/** The helper's `UPDATED_BACKEND_STATUS_TIMEOUT`, in milliseconds: how long a returning node may take to be UP. */
-export const DEFAULT_NODE_UP_TIMEOUT = 60_000;
-/** Default `agent_reconnection_stability_time` of the helper, in milliseconds: the pause after a migration. */
-export const DEFAULT_RECONNECTION_STABILITY_TIME = 60_000;
+const SERVER_NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
-/**
- * What the rebalancer needs from the manager cluster: which agents a node carries, and a way to ask
- * agents to reconnect (`#!-force_reconnect`). Node names are the HAProxy server names.
- *
- * With a real Wazuh cluster, the manager API gives both, as the helper uses them:
- * `GET /agents?node_name=<node>&status=active&limit=<n>&select=id` and
- * `PUT /agents/reconnect?agents_list=<ids>`. With a `MockCluster`, {@link rebalanceClusterOf}
- * builds it from the nodes.
- */
-export interface RebalanceCluster {
-  /**
-   * Agents connected to a node now.
-   *
-   * @param node - node (HAProxy server) name.
-   * @param limit - at most this many.
-   * @returns their ids, in the order they should be picked.
-   */
-  agentsOnNode(node: string, limit: number): readonly string[] | Promise<readonly string[]>;
-  /**
-   * Asks agents connected to a node to reconnect.
-   *
-   * @param node - the node they are connected to.
-   * @param ids - the agents.
-   * @returns how many were sent `#!-force_reconnect`.
-   */
-  reconnectAgents(node: string, ids: readonly string[]): number | Promise<number>;
+function checkMember(member: ClusterMember): void {
+  const ok =
+    typeof member === 'object' &&
+    member !== null &&
+    typeof member.name === 'string' &&
+    SERVER_NAME_RE.test(member.name) &&
+    typeof member.address === 'string' &&
+    member.address !== '' &&
+    Number.isInteger(member.port) &&
+    member.port >= 1 &&
+    member.port <= 65535;
+  if (!ok) {
+    throw new ToolError(
+      `Cluster node ${JSON.stringify(member)} cannot be a HAProxy server: it needs a name (letters, digits, '_', '.', '-'), an address and a port 1-65535`,
+      'ERR_USAGE',
+    );
+  }
 }
 
-/** The part of a `MockCluster` {@link rebalanceClusterOf} uses (a MockCluster has it). */
-export interface MockClusterNodes {
-  /** The manager of a node. */
-  node(name: string): { connectedAgentIds(): string[]; forceReconnect(ids: readonly string[]): number };
-  /** Whether the node is up. */
-  isAlive(name: string): boolean;
-}
-
-/** The runtime API calls the rebalancer makes (a {@link HaproxyRuntimeApi} has them). */
-export type RebalancerRuntime = Pick<HaproxyRuntimeApi, 'serverRows' | 'setServerState'>;
-
-function isRebalanceCluster(value: RebalanceCluster | MockClusterNodes): value is RebalanceCluster {
-  return typeof (value as Partial<RebalanceCluster>).agentsOnNode === 'function' && typeof (value as Partial<RebalanceCluster>).reconnectAgents === 'function';
-}
-
-function compareIds(a: string, b: string): number {
-  return Number(a) - Number(b) || (a < b ? -1 : a > b ? 1 : 0);
-}
-
-/**
- * The {@link RebalanceCluster} of a cluster: returned as is when it already is one; for a
- * `MockCluster`, agents are picked from a node's live connections in id order (as the Wazuh
- * API lists them) and sent `#!-force_reconnect` by that node. A node that is down carries no agents.
- *
- * @param cluster - a MockCluster, or anything implementing {@link RebalanceCluster}.
- * @returns the interface the rebalancer calls.
- * @throws {@link agentlink!ConfigError} (later, from the returned functions) for a node name the MockCluster does not have.
- */
-export function rebalanceClusterOf(cluster: RebalanceCluster | MockClusterNodes): RebalanceCluster {
-  if (isRebalanceCluster(cluster)) return cluster;
-  return {
-    agentsOnNode: (node, limit) => (cluster.isAlive(node) ? cluster.node(node).connectedAgentIds().sort(compareIds).slice(0, limit) : []),
-    reconnectAgents: (node, ids) => (cluster.isAlive(node) ? cluster.node(node).forceReconnect(ids) : 0),
-  };
-}
-
-/** Options of `new HaproxyRebalancer(options)`. Milliseconds everywhere. */
-export interface HaproxyRebalancerOptions {
-  /** HAProxy's runtime API (admin level), e.g. `balancer.runtime`. */
-  runtime: RebalancerRuntime;
-  /**
-   * The events backend whose servers are the cluster nodes.
-   * @default 'wazuh_cluster'
-   */
-  backend?: string;
-  /** The manager cluster: a MockCluster, or a {@link RebalanceCluster} (a real manager API). */
-  cluster: RebalanceCluster | MockClusterNodes;
-  /**
-   * `agent_tolerance`: a server may carry this fraction more or less than the mean.
-   * @default 0.1
-   */
-  tolerance?: number;
-  /**
-   * `agent_reconnection_chunk_size`: agents asked to reconnect at a time.
-   * @default 100
-   */
-  chunkSize?: number;
-  /**
-   * `agent_reconnection_time`: pause after each chunk; 0 sends every chunk at once.
-   * @default 5000
-   */
-  chunkDelay?: number;
-  /**
-   * `sleep_time`: pause between two runs of the loop started by {@link HaproxyRebalancer.start}.
-   * @default 60000
-   */
-  sleepTime?: number;
-  /**
-   * Wait after an imbalance is found, before agents are picked (the helper's `AGENT_STATUS_SYNC_TIME`:
-   * notify time + cluster sync + 5 s, so the agent-to-node mapping is current); 0 picks at once.
-   * @default 25000
-   */
-  statusSyncTime?: number;
-  /**
-   * Wait after servers are drained or set ready again during a migration (`SERVER_ADMIN_STATE_DELAY`).
-   * @default 5000
-   */
-  adminStateDelay?: number;
-  /**
-   * How long {@link HaproxyRebalancer.onNodeBack} waits for the node to be UP (`UPDATED_BACKEND_STATUS_TIMEOUT`).
-   * @default 60000
-   */
-  nodeUpTimeout?: number;
-  /**
-   * `agent_reconnection_stability_time`: pause at the end of a migration, before the next run may judge the balance.
-   * @default 60000
-   */
-  stabilityTime?: number;
-  /**
-   * Poll period while waiting for a node to be UP.
-   * @default 1000
-   */
-  pollInterval?: number;
-  /**
-   * Logger (pino-compatible).
-   * @default silent
-   */
-  logger?: Logger;
-  /**
-   * Clock of every pause.
-   * @default systemClock
-   */
-  clock?: Clock;
-}
-
-/** What one {@link HaproxyRebalancer.runOnce} did. */
-export interface RebalanceRunResult {
-  /** Servers found in DRAIN and set back to READY (step 1). */
-  drainedBack: string[];
-  /** Every server's state, after step 1. */
-  states: Record<string, ServerState>;
-  /** Current sessions (`scur`) of the UP servers: what the balance was judged on. */
-  sessions: Record<string, number>;
-  /** Whether the distribution was within the tolerance (nothing to do). */
-  balanced: boolean;
-  /** `floor(total / UP servers)`. */
-  mean: number;
-  /** Excess sessions per server above the mean; empty when balanced. */
-  excess: Record<string, number>;
-  /** Agents sent `#!-force_reconnect`. */
-  moved: number;
-  /** The same, per node. */
-  movedPerNode: Record<string, number>;
-}
-
-/** What one {@link HaproxyRebalancer.onNodeBack} did. */
-export interface MigrationResult {
-  /** The nodes that came back. */
-  nodes: string[];
-  /** Milliseconds until HAProxy reported them all UP. */
-  waitedMs: number;
-  /** Current sessions of the UP servers once they were UP: what the excess was computed on. */
-  sessions: Record<string, number>;
-  /** Whether the distribution was already within the tolerance. */
-  balanced: boolean;
-  /** `floor(total / UP servers)`. */
-  mean: number;
-  /** Excess per old server. */
-  excess: Record<string, number>;
-  /** Agents sent `#!-force_reconnect`. */
-  moved: number;
-  /** The same, per old node. */
-  movedPerNode: Record<string, number>;
-}
-
-/** Events of a {@link HaproxyRebalancer}. */
-export interface HaproxyRebalancerEvents {
-  /** A run of the loop (or a {@link HaproxyRebalancer.runOnce} call) finished. */
-  run: [result: RebalanceRunResult];
-  /** A migration after a node's return finished. */
-  migration: [result: MigrationResult];
-  /** A chunk of agents was asked to reconnect. */
-  chunk: [info: { node: string; asked: number; sent: number }];
-  /** A run of the loop failed (the loop goes on after `sleepTime`, as the helper does). */
-  error: [error: AgentlinkError];
+/** Current sessions of every server of the rows, whatever its state. */
+function sessionsOf(rows: readonly StatRow[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const row of rows) out[row.svname] = row.scur;
+  return out;
 }
 
 function checkNonNegative(value: unknown, element: string): number {
@@ -227,17 +78,23 @@ function checkNonNegative(value: unknown, element: string): number {
 /**
  * The Wazuh HAProxy helper's loop over HAProxy's runtime API. Each run (every `sleepTime`):
  * 1. any server of the backend found in DRAIN is set back to READY;
- * 2. the current sessions (`scur`) of the UP servers are judged with {@link checkBalance};
- * 3. if unbalanced, after `statusSyncTime`, each server above the mean has `scur − mean` of its
+ * 2. when the cluster lists its nodes ({@link RebalanceCluster.nodes}, a MockCluster does): nodes
+ *    the backend lacks are added as servers (`add server`), a server whose node moved is replaced,
+ *    a server whose node left is deleted once down for `removeDisconnectedAfter`; after additions the
+ *    run migrates agents to the new servers (as {@link HaproxyRebalancer.onNodeBack}) and ends;
+ * 3. otherwise the current sessions (`scur`) of the UP servers are judged with {@link checkBalance};
+ * 4. if unbalanced, after `statusSyncTime`, each server above the mean has `scur − mean` of its
  *    agents asked to reconnect, `chunkSize` at a time with `chunkDelay` after each chunk. With
  *    `leastconn` a reconnecting agent lands on the least loaded server.
  *
  * After a node comes back (restarted, or added), {@link HaproxyRebalancer.onNodeBack} waits until
  * HAProxy reports it UP and migrates: for each old node with excess agents, every other old server
  * is drained, that node's excess agents are asked to reconnect (so they can only land on the
- * returning nodes), and the drained servers are set ready again.
+ * returning nodes), and the drained servers are set ready again. {@link HaproxyRebalancer.addNode}
+ * adds a server and does the same; {@link HaproxyRebalancer.removeNode} drains a node's server,
+ * moves every agent off it and deletes it, so the node can leave with no agent left behind.
  *
- * Runs and migrations never overlap (they queue). {@link HaproxyRebalancer.stop} ends the loop and
+ * Runs, migrations and removals never overlap (they queue). {@link HaproxyRebalancer.stop} ends the loop and
  * aborts whatever is in progress; drained servers are always set ready again.
  *
  * @example
@@ -245,6 +102,10 @@ function checkNonNegative(value: unknown, element: string): number {
  * const rebalancer = new HaproxyRebalancer({ runtime: lb.runtime, cluster, chunkDelay: 500, statusSyncTime: 0 });
  * await cluster.restart('node1');
  * const m = await rebalancer.onNodeBack('node1'); // { moved: 333, ... }
+ * const node4 = await cluster.addNode();          // a node joins
+ * await rebalancer.addNode(node4);                // server added, its share of agents moved to it
+ * await rebalancer.removeNode('node2');           // drained, agents moved, server deleted
+ * await cluster.removeNode('node2');              // { leftBehind: 0, ... }
  * rebalancer.start();                             // the periodic loop
  * await rebalancer.stop();
  * ```
@@ -263,6 +124,11 @@ export class HaproxyRebalancer extends EventEmitter<HaproxyRebalancerEvents> {
   readonly #nodeUpTimeout: number;
   readonly #stabilityTime: number;
   readonly #pollInterval: number;
+  readonly #removeAfter: number;
+  readonly #drainTimeout: number;
+  readonly #serverCheck: ServerCheckOptions;
+  /** Nodes {@link HaproxyRebalancer.removeNode} took out: step 2 does not add them back while the cluster still lists them. */
+  readonly #leaving = new Set<string>();
   readonly #clock: Clock;
   readonly #log: Logger;
   #controller = new AbortController();
@@ -283,7 +149,7 @@ export class HaproxyRebalancer extends EventEmitter<HaproxyRebalancerEvents> {
       throw new ConfigError('HaproxyRebalancer needs `cluster` (a MockCluster or a RebalanceCluster)', { element: 'cluster' });
     }
     const backend = options.backend ?? 'wazuh_cluster';
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(backend)) throw new ConfigError(`HaproxyRebalancer backend ${JSON.stringify(backend)} is not a valid name`, { element: 'backend', value: backend });
+    if (!SERVER_NAME_RE.test(backend)) throw new ConfigError(`HaproxyRebalancer backend ${JSON.stringify(backend)} is not a valid name`, { element: 'backend', value: backend });
     const tolerance = options.tolerance ?? DEFAULT_AGENT_TOLERANCE;
     if (typeof tolerance !== 'number' || !(tolerance >= 0) || !Number.isFinite(tolerance)) {
       throw new ConfigError('HaproxyRebalancer tolerance must be a fraction >= 0 (0.1 is 10 %)', { element: 'tolerance', value: tolerance });
@@ -304,6 +170,9 @@ export class HaproxyRebalancer extends EventEmitter<HaproxyRebalancerEvents> {
     this.#nodeUpTimeout = checkNonNegative(options.nodeUpTimeout ?? DEFAULT_NODE_UP_TIMEOUT, 'nodeUpTimeout');
     this.#stabilityTime = checkNonNegative(options.stabilityTime ?? DEFAULT_RECONNECTION_STABILITY_TIME, 'stabilityTime');
     this.#pollInterval = Math.max(1, checkNonNegative(options.pollInterval ?? 1000, 'pollInterval'));
+    this.#removeAfter = checkNonNegative(options.removeDisconnectedAfter ?? DEFAULT_REMOVE_DISCONNECTED_NODE_AFTER, 'removeDisconnectedAfter');
+    this.#drainTimeout = checkNonNegative(options.drainTimeout ?? DEFAULT_NODE_DRAIN_TIMEOUT, 'drainTimeout');
+    this.#serverCheck = { ...options.serverCheck };
     this.#clock = options.clock ?? systemClock;
     this.#log = (options.logger ?? silentLogger).child({ component: 'haproxy-rebalancer', backend });
   }
@@ -341,6 +210,65 @@ export class HaproxyRebalancer extends EventEmitter<HaproxyRebalancerEvents> {
   onNodeBack(nodes: string | readonly string[]): Promise<MigrationResult> {
     const names = typeof nodes === 'string' ? [nodes] : [...nodes];
     return this.#exclusive(() => this.#migrate(names));
+  }
+
+  /**
+   * Step 2 of the helper now: adds a server for every node of the cluster the backend lacks
+   * (`add server`, health check enabled, set ready), replaces a server whose node's address changed,
+   * deletes the server of a node that left the cluster once it has been down for
+   * `removeDisconnectedAfter` (an UP one is kept), then migrates agents to the added servers
+   * (as {@link HaproxyRebalancer.onNodeBack}). Waits for a run or migration in progress first.
+   *
+   * @returns what changed, and the migration.
+   * @throws {@link agentlink!ToolError} `ERR_USAGE` when the cluster does not list its nodes ({@link RebalanceCluster.nodes})
+   *   or lists one with a bad name; `ERR_EXTERNAL_PROGRAM` when HAProxy refuses a change or an added
+   *   server is not UP within `nodeUpTimeout`; {@link agentlink!AbortError} on {@link HaproxyRebalancer.stop}.
+   */
+  syncMembership(): Promise<MembershipResult> {
+    return this.#exclusive(async () => {
+      this.#throwIfAborted(this.#controller.signal);
+      if (this.#cluster.nodes === undefined) {
+        throw new ToolError('syncMembership needs a cluster that lists its nodes (a MockCluster, or a RebalanceCluster with nodes())', 'ERR_USAGE');
+      }
+      return this.#membership(await this.#runtime.serverRows(this.backend));
+    });
+  }
+
+  /**
+   * A node joined: adds it as a server of the backend (replacing a server of that name with another
+   * address), then migrates as {@link HaproxyRebalancer.onNodeBack}: waits until HAProxy reports it
+   * UP, and moves each old node's excess agents to it with the other old servers drained.
+   *
+   * @param node - the node's name (the server name) and events address.
+   * @returns the migration.
+   * @throws {@link agentlink!ToolError} `ERR_USAGE` for a bad name, address or port; `ERR_EXTERNAL_PROGRAM` when HAProxy
+   *   refuses or the node is not UP within `nodeUpTimeout`; {@link agentlink!AbortError} on {@link HaproxyRebalancer.stop}.
+   */
+  addNode(node: ClusterMember): Promise<MigrationResult> {
+    return this.#exclusive(async () => {
+      this.#throwIfAborted(this.#controller.signal);
+      checkMember(node);
+      this.#leaving.delete(node.name);
+      const plan = planMembership([node], backendServersOf(await this.#runtime.serverRows(this.backend)), { removeAfterMs: Infinity });
+      for (const member of plan.replace) await this.#runtime.deleteServer(this.backend, member.name);
+      for (const member of [...plan.replace, ...plan.add]) await this.#addServer(member);
+      return this.#migrate([node.name]);
+    });
+  }
+
+  /**
+   * A node leaves: its server is set to DRAIN (no new agents), `adminStateDelay` later its agents are
+   * asked to reconnect in chunks (`leastconn` places them on the other servers), then the server is
+   * deleted once its sessions have ended, or at `drainTimeout` (the rest are cut). Until the cluster
+   * stops listing the node, step 2 does not add it back. Stop the node after this (`MockCluster.removeNode`).
+   *
+   * @param node - the node (server) name.
+   * @returns the sessions before and after, the agents moved and any left behind.
+   * @throws {@link agentlink!ToolError} `ERR_USAGE` when the backend has no such server; `ERR_EXTERNAL_PROGRAM` when HAProxy
+   *   refuses; {@link agentlink!AbortError} on {@link HaproxyRebalancer.stop} (the server is set ready again, as after any failure before the deletion).
+   */
+  removeNode(node: string): Promise<NodeRemovalResult> {
+    return this.#exclusive(() => this.#removeNode(node));
   }
 
   /**
@@ -402,6 +330,11 @@ export class HaproxyRebalancer extends EventEmitter<HaproxyRebalancerEvents> {
       drainedBack.push(row.svname);
     }
     if (drainedBack.length > 0) rows = await this.#runtime.serverRows(this.backend);
+    let membership: MembershipResult | undefined;
+    if (this.#cluster.nodes !== undefined) {
+      membership = await this.#membership(rows);
+      if (membership.added.length + membership.replaced.length + membership.removed.length > 0) rows = await this.#runtime.serverRows(this.backend);
+    }
     const states: Record<string, ServerState> = {};
     const sessions: Record<string, number> = {};
     for (const row of rows) {
@@ -409,10 +342,18 @@ export class HaproxyRebalancer extends EventEmitter<HaproxyRebalancerEvents> {
       states[row.svname] = state;
       if (state === 'UP') sessions[row.svname] = row.scur;
     }
+    const migration = membership?.migration;
+    if (migration !== undefined) {
+      const { sessions: judged, balanced, mean, excess, moved, movedPerNode } = migration;
+      const result: RebalanceRunResult = { drainedBack, states, membership, sessions: judged, balanced, mean, excess, moved, movedPerNode };
+      this.emit('run', result);
+      return result;
+    }
     const verdict = checkBalance(sessions, this.#tolerance);
     const result: RebalanceRunResult = {
       drainedBack,
       states,
+      membership,
       sessions,
       balanced: verdict.balanced,
       mean: verdict.mean,
@@ -490,10 +431,92 @@ export class HaproxyRebalancer extends EventEmitter<HaproxyRebalancerEvents> {
     return result;
   }
 
+  /** Step 2 over the rows just read: applies {@link planMembership}, then migrates to the added servers. */
+  async #membership(rows: readonly StatRow[]): Promise<MembershipResult> {
+    const members = [...(await this.#cluster.nodes!())];
+    for (const member of members) checkMember(member);
+    const plan = planMembership(members, backendServersOf(rows), { removeAfterMs: this.#removeAfter, excluded: this.#leaving });
+    // a node removeNode took out is forgotten once the cluster no longer lists it
+    for (const name of [...this.#leaving]) if (!members.some((m) => m.name === name)) this.#leaving.delete(name);
+    for (const name of plan.remove) {
+      this.#log.info({ server: name }, `node ${name} left the cluster; deleting its server`);
+      await this.#runtime.deleteServer(this.backend, name);
+    }
+    for (const member of plan.replace) {
+      this.#log.info({ server: member.name, address: `${member.address}:${member.port}` }, `node ${member.name} changed address; replacing its server`);
+      await this.#runtime.deleteServer(this.backend, member.name);
+    }
+    for (const member of [...plan.replace, ...plan.add]) await this.#addServer(member);
+    const result: MembershipResult = {
+      added: plan.add.map((m) => m.name),
+      replaced: plan.replace.map((m) => m.name),
+      removed: plan.remove,
+      kept: plan.kept,
+      migration: undefined,
+    };
+    const added = [...result.replaced, ...result.added];
+    if (added.length > 0) result.migration = await this.#migrate(added);
+    if (added.length + result.removed.length > 0) this.emit('membership', result);
+    return result;
+  }
+
+  async #addServer(member: ClusterMember): Promise<void> {
+    this.#log.info({ server: member.name, address: `${member.address}:${member.port}` }, `node ${member.name} joined; adding its server`);
+    await this.#runtime.addServer(this.backend, member.name, member.address, member.port, this.#serverCheck);
+  }
+
+  async #removeNode(node: string): Promise<NodeRemovalResult> {
+    const signal = this.#controller.signal;
+    this.#throwIfAborted(signal);
+    const rows = await this.#runtime.serverRows(this.backend);
+    if (!rows.some((row) => row.svname === node)) {
+      throw new ToolError(`HAProxy backend '${this.backend}' has no server '${node}' (servers: ${rows.map((r) => r.svname).join(', ')})`, 'ERR_USAGE');
+    }
+    const before = sessionsOf(rows);
+    this.#leaving.add(node);
+    const started = this.#clock.monotonic();
+    let moved = 0;
+    let leftBehind: number;
+    try {
+      await this.#runtime.setServerState(this.backend, node, 'drain');
+      await this.#sleep(this.#adminStateDelay, signal);
+      // Ask every agent on the node, then keep asking those that appear on it (a connection HAProxy
+      // had routed there just before the drain finishes its handshake later) until it is empty.
+      const asked = new Set<string>();
+      for (;;) {
+        this.#throwIfAborted(signal);
+        leftBehind = sessionsOf(await this.#runtime.serverRows(this.backend))[node] ?? 0;
+        const waited = this.#clock.monotonic() - started;
+        if (leftBehind === 0 || waited >= this.#adminStateDelay + this.#drainTimeout) break;
+        const fresh = (await this.#cluster.agentsOnNode(node, leftBehind)).filter((id) => !asked.has(id));
+        for (const id of fresh) asked.add(id);
+        if (fresh.length > 0) moved += await this.#reconnect(node, fresh, signal);
+        else await this.#sleep(this.#pollInterval, signal);
+      }
+    } catch (err) {
+      this.#leaving.delete(node);
+      await this.#readyAgain([node]);
+      throw err;
+    }
+    const drainedMs = Math.round(this.#clock.monotonic() - started);
+    if (leftBehind > 0) this.#log.warn({ node, leftBehind }, `${leftBehind} session(s) still on ${node} after ${drainedMs} ms; deleting the server cuts them`);
+    await this.#runtime.deleteServer(this.backend, node);
+    const after = sessionsOf(await this.#runtime.serverRows(this.backend));
+    const result: NodeRemovalResult = { node, before, after, moved, drainedMs, leftBehind };
+    this.#log.info({ node, moved, drainedMs, leftBehind }, `server ${node} deleted`);
+    this.emit('removal', result);
+    return result;
+  }
+
   /** Asks up to `n` agents of `node` to reconnect, `chunkSize` at a time, pausing `chunkDelay` after each chunk (as the helper does). */
   async #reconnectExcess(node: string, n: number, signal: AbortSignal): Promise<number> {
     const ids = [...(await this.#cluster.agentsOnNode(node, n))].slice(0, n);
     if (ids.length < n) this.#log.debug({ node, wanted: n, found: ids.length }, 'fewer agents found on the node than its excess sessions');
+    return this.#reconnect(node, ids, signal);
+  }
+
+  /** Asks agents of `node` to reconnect, `chunkSize` at a time, pausing `chunkDelay` after each chunk. */
+  async #reconnect(node: string, ids: readonly string[], signal: AbortSignal): Promise<number> {
     let sent = 0;
     for (let i = 0; i < ids.length; i += this.#chunkSize) {
       this.#throwIfAborted(signal);

@@ -1,6 +1,6 @@
 /**
  * A client of HAProxy's runtime API (the `stats socket … level admin` unix socket): reads
- * per-server sessions and states, drains, readies and adds servers. One command per connection,
+ * per-server sessions and states, drains, readies, adds and deletes servers. One command per connection,
  * the reply read until HAProxy closes the connection.
  *
  * @module
@@ -19,6 +19,25 @@ export type StatRowType = 'frontend' | 'backend' | 'server' | 'listener';
 
 /** A server's state as the balancer treats it. `UP 1/2` (going down) counts as `UP`, `DOWN 1/2` (going up) as `DOWN`. */
 export type ServerState = 'UP' | 'DOWN' | 'DRAIN' | 'MAINT' | 'NOLB';
+
+/** Health-check settings of a server added at run time (the `check inter … fall … rise …` of the config). */
+export interface ServerCheckOptions {
+  /**
+   * Check interval in milliseconds (`inter`).
+   * @default 1000
+   */
+  inter?: number;
+  /**
+   * Failed checks before the server is DOWN (`fall`).
+   * @default 2
+   */
+  fall?: number;
+  /**
+   * Passed checks before a DOWN server is UP again (`rise`).
+   * @default 2
+   */
+  rise?: number;
+}
 
 /** What {@link HaproxyRuntimeApi.setServerState} can set. */
 export type SettableServerState = 'ready' | 'drain' | 'maint';
@@ -391,22 +410,29 @@ export class HaproxyRuntimeApi {
   }
 
   /**
-   * Adds a server to a backend at run time (HAProxy ≥ 2.4 dynamic servers; the backend must use
-   * a dynamic algorithm such as `leastconn` or `roundrobin`), enables its health check when asked,
-   * and sets it ready. This is what the Wazuh HAProxy helper does when a node joins the cluster.
+   * Adds a server to a backend at run time, as the Wazuh HAProxy helper does when a node joins the
+   * cluster. HAProxy ≥ 2.4 dynamic servers; the backend must use a dynamic algorithm such as
+   * `leastconn` or `roundrobin`. What HAProxy 2.6 (Debian 12's 2.6.12) requires, checked against it:
+   * `add server` registers the server in maintenance (`MAINT`, no traffic), and with `check` its
+   * health check stays off (status `no check`) until `enable health`; `set server … state ready`
+   * (what `enable server` does) then puts it in service. This method does all three, so the server
+   * takes traffic once its first check passes (it starts UP, as a configured server does, and a dead
+   * address is DOWN after the first failed check).
    *
    * @param backend - the backend name.
    * @param server - the new server name.
    * @param address - its IP address.
    * @param port - its port.
-   * @param options - `check` with `inter` (ms), `fall` and `rise`, as in the generated config.
+   * @param options - `check` (default true) with `inter` (ms), `fall` and `rise`, as in the generated config.
+   * @throws {@link agentlink!ToolError} `ERR_EXTERNAL_PROGRAM` with HAProxy's answer when it refuses (a server of that
+   *   name exists, a static algorithm, …); `ERR_USAGE` for a bad name, address or port.
    */
   async addServer(
     backend: string,
     server: string,
     address: string,
     port: number,
-    options: { check?: boolean; inter?: number; fall?: number; rise?: number } = {},
+    options: ServerCheckOptions & { check?: boolean } = {},
   ): Promise<void> {
     checkName(backend, 'backend');
     checkName(server, 'server');
@@ -424,17 +450,32 @@ export class HaproxyRuntimeApi {
   }
 
   /**
-   * Removes a server added at run time: puts it in maintenance, shuts its sessions down, deletes it.
+   * Removes a server at run time (a dynamic one or one from the config), as the helper does when a
+   * node leaves the cluster. HAProxy 2.6 deletes only a server in maintenance with no connection
+   * attached (`Only servers in maintenance mode can be deleted.`, `Server still has connections
+   * attached to it`), so this sets `maint` (no new connections), shuts its sessions down, and sends
+   * `del server` until HAProxy has released the connections (the shutdown completes asynchronously).
+   * Move the agents off the server first (drain, then ask them to reconnect) if they must not see
+   * their connection cut: `HaproxyRebalancer.removeNode` does.
    *
    * @param backend - the backend name.
    * @param server - the server name.
+   * @param options - `timeoutMs` (default 5000) for the connections to be released, `intervalMs` (default 50) between attempts.
+   * @throws {@link agentlink!ToolError} `ERR_EXTERNAL_PROGRAM` with HAProxy's answer when it refuses (no such server)
+   *   or still holds connections at the deadline.
    */
-  async deleteServer(backend: string, server: string): Promise<void> {
+  async deleteServer(backend: string, server: string, options: { timeoutMs?: number; intervalMs?: number } = {}): Promise<void> {
     await this.setServerState(backend, server, 'maint');
     await this.#expectEmpty(`shutdown sessions server ${backend}/${server}`);
-    const reply = await this.raw(`del server ${backend}/${server}`);
-    if (!/Server deleted/i.test(reply)) {
-      throw new ToolError(`HAProxy refused to delete server ${backend}/${server}: ${reply.trim()}`, 'ERR_EXTERNAL_PROGRAM');
+    const timeoutMs = options.timeoutMs ?? 5_000;
+    const started = this.#clock.monotonic();
+    for (;;) {
+      const reply = (await this.raw(`del server ${backend}/${server}`)).trim();
+      if (/Server deleted/i.test(reply)) return;
+      if (!/still has connections/i.test(reply) || this.#clock.monotonic() - started >= timeoutMs) {
+        throw new ToolError(`HAProxy refused to delete server ${backend}/${server}: ${reply}`, 'ERR_EXTERNAL_PROGRAM');
+      }
+      await sleep(this.#clock, options.intervalMs ?? 50);
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * HaproxyRebalancer against a real HAProxy (leastconn) in front of a 3-node MockCluster, with real
  * AgentClients connected through the balancer. The tests share one cluster, balancer and fleet and
- * run in order; each leaves every node up and every agent connected.
+ * run in order; each leaves every node up and every agent connected (the last one replaces node2 with node4).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient, ToolError } from '../../../src/index.js';
@@ -232,4 +232,34 @@ await describeIfLb('haproxy', 'HaproxyRebalancer (real HAProxy leastconn, 3-node
     expect(calls).toEqual([`list node2 ${n2}`, `reconnect node2 ${n2}`, `list node3 ${n3}`, `reconnect node3 ${n3}`]);
     await waitFor(() => everyoneConnected() && checkBalance(dist()).balanced, 15_000, 'a balanced distribution');
   }, 40_000);
+
+  it('a node that joins is added as a server by step 2 (add server) and receives its share; a node that leaves is drained, deleted (del server) and leaves no agent behind', async () => {
+    const rebalancer = newRebalancer();
+    const before = dist();
+    expect(before).toEqual({ node1: 30, node2: 30, node3: 30 });
+    const node4 = await cluster.addNode();
+    expect(node4.name).toBe('node4');
+    const run = await rebalancer.runOnce();
+    expect(run.membership).toMatchObject({ added: ['node4'], replaced: [], removed: [] });
+    // 90 agents over 4 servers: mean 22, each old node gives up 8
+    expect(run.membership?.migration).toMatchObject({ nodes: ['node4'], mean: 22, excess: { node1: 8, node2: 8, node3: 8 }, moved: 24 });
+    // a mover that reconnects after the drained servers are ready again goes to the least loaded one, not always node4
+    await waitFor(() => everyoneConnected() && checkBalance(dist()).balanced && dist().node4! >= 22, 15_000, 'node4 holding its share');
+    expect(await lb.runtime.sessionsPerServer(BACKEND)).toEqual(dist());
+    expect((await rebalancer.runOnce()).membership?.added).toEqual([]);
+
+    const onNode2 = dist().node2;
+    const removal = await rebalancer.removeNode('node2');
+    expect(removal).toMatchObject({ node: 'node2', moved: onNode2, leftBehind: 0 });
+    expect(Object.keys(removal.after).sort()).toEqual(['node1', 'node3', 'node4']);
+    const left = await cluster.removeNode('node2');
+    expect(left).toMatchObject({ agentsBefore: 0, leftBehind: 0 });
+    await waitFor(everyoneConnected, 15_000, 'every agent connected without node2');
+    expect(Object.keys(dist()).sort()).toEqual(['node1', 'node3', 'node4']);
+    expect(await lb.runtime.sessionsPerServer(BACKEND)).toEqual(dist());
+    // node2 gone from the cluster too: the next run neither adds it back nor finds anything to do
+    const after = await rebalancer.runOnce();
+    expect(after.membership).toMatchObject({ added: [], removed: [] });
+    expect(after.balanced).toBe(true);
+  }, 60_000);
 });

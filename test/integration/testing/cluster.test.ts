@@ -225,3 +225,100 @@ describe('MockCluster', () => {
     expect((await it.next()).done).toBe(true);
   });
 });
+
+describe('MockCluster nodes joining and leaving', () => {
+  /** Agents walking a server list (the next entry after a failure), as agents without a balancer do. */
+  function listAgents(keys: ReturnType<KeyStore['generate']>, ports: readonly number[]): LoopAgent[] {
+    return keys.map((key) => {
+      let i = 0;
+      const a = new LoopAgent(key, () => ports[i++ % ports.length]!);
+      cleanup(() => a.stop());
+      a.start();
+      return a;
+    });
+  }
+
+  it('addNode starts a node on the shared key store under the next free name, emits nodeAdded and nodeUp, and refuses a name in use', async () => {
+    const { k, cluster } = await startCluster(2, 3);
+    const seen: string[] = [];
+    cluster.on('nodeAdded', (n, port) => seen.push(`added ${n} ${port}`));
+    cluster.on('nodeUp', (n, port) => seen.push(`up ${n} ${port}`));
+    const node3 = await cluster.addNode();
+    expect(node3).toMatchObject({ name: 'node3', address: '127.0.0.1', protocol: 'tcp' });
+    expect(node3.port).toBeGreaterThan(0);
+    expect(seen).toEqual([`added node3 ${node3.port}`, `up node3 ${node3.port}`]);
+    expect(cluster.nodeNames).toEqual(['node1', 'node2', 'node3']);
+    expect(cluster.servers().at(-1)).toEqual(node3);
+    // an agent known before the node joined is recognised there
+    const a = await RawAgent.tcp(k[2]!, node3.port);
+    cleanup(() => a.close());
+    expect(await a.handshake()).toBe(ACK);
+    expect(cluster.distribution()).toEqual({ node1: 0, node2: 0, node3: 1 });
+    expect((await cluster.addNode('edge')).name).toBe('edge');
+    await expect(cluster.addNode('node1')).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('already in use') });
+    await expect(cluster.addNode('')).rejects.toMatchObject({ code: 'ERR_CONFIG' });
+    expect(cluster.nodeNames).toEqual(['node1', 'node2', 'node3', 'edge']);
+    await cluster.close();
+    await expect(cluster.addNode()).rejects.toMatchObject({ code: 'ERR_INVALID_STATE' });
+  });
+
+  it('removeNode drains: the node refuses new connections, its agents are asked to reconnect in chunks and move down their server list; none is left behind', async () => {
+    const { k, cluster } = await startCluster(3, 12);
+    const ports = cluster.servers().map((s) => s.port);
+    const agents = listAgents(k, [ports[1]!, ports[2]!, ports[0]!]);
+    await cluster.waitForAgents(12);
+    expect(cluster.distribution()).toEqual({ node1: 0, node2: 12, node3: 0 });
+    for (const a of agents) a.current!.send('1:app:before');
+    await cluster.waitForEvents(12);
+    const removed: string[] = [];
+    cluster.on('nodeRemoved', (n, r) => removed.push(`${n} ${r.leftBehind}`));
+    const t0 = performance.now();
+    const result = await cluster.removeNode('node2', { chunkSize: 5, chunkDelay: 50 });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(2 * 50 - 5); // chunks of 5, 5, 2
+    expect(result).toMatchObject({ node: 'node2', agentsBefore: 12, asked: 12, leftBehind: 0 });
+    expect(removed).toEqual(['node2 0']);
+    expect(cluster.nodeNames).toEqual(['node1', 'node3']);
+    expect(() => cluster.node('node2')).toThrow(/no node 'node2'/);
+    expect(await tryConnect(ports[1]!)).toBe('ECONNREFUSED');
+    await cluster.waitForAgents(12, { timeout: 5000 });
+    expect(cluster.distribution()).toEqual({ node1: 0, node3: 12 });
+    // the departed node's events stay counted
+    expect(cluster.stats().eventsReceived).toBe(12);
+    await expect(cluster.removeNode('node9')).rejects.toMatchObject({ code: 'ERR_CONFIG' });
+    await cluster.removeNode('node1');
+    await expect(cluster.removeNode('node3')).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('last node') });
+    await expect(cluster.removeNode('node3', { chunkSize: 0 })).rejects.toMatchObject({ code: 'ERR_CONFIG' });
+  });
+
+  it('removeNode without drain stops the node at once and counts its agents as left behind; a new node may take the name again', async () => {
+    const { k, cluster } = await startCluster(2, 3);
+    const port = cluster.servers()[0]!.port;
+    const raw = await Promise.all(k.map((key) => RawAgent.tcp(key, port)));
+    for (const a of raw) cleanup(() => a.close());
+    for (const a of raw) expect(await a.handshake()).toBe(ACK);
+    const result = await cluster.removeNode('node1', { drain: false });
+    expect(result).toMatchObject({ agentsBefore: 3, asked: 0, leftBehind: 3 });
+    for (const a of raw) expect(await a.waitClosed()).toBe(true);
+    expect(raw.every((a) => a.inbox.every((m) => m.text !== '#!-force_reconnect'))).toBe(true);
+    expect(cluster.distribution()).toEqual({ node2: 0 });
+    const back = await cluster.addNode('node1');
+    expect(cluster.nodeNames).toEqual(['node2', 'node1']);
+    expect(back.port).not.toBe(0);
+  });
+
+  it('removeNode counts the agents that did not leave by the deadline as left behind', async () => {
+    const { k, cluster } = await startCluster(2, 2);
+    const port = cluster.servers()[0]!.port;
+    // raw agents that ignore #!-force_reconnect
+    const raw = await Promise.all(k.map((key) => RawAgent.tcp(key, port)));
+    for (const a of raw) cleanup(() => a.close());
+    for (const a of raw) await a.handshake();
+    const result = await cluster.removeNode('node1', { timeout: 100 });
+    expect(result).toMatchObject({ agentsBefore: 2, asked: 2, leftBehind: 2 });
+    expect(result.drainedMs).toBeGreaterThanOrEqual(95);
+    for (const a of raw) {
+      expect(a.inbox.some((m) => m.text === '#!-force_reconnect')).toBe(true);
+      expect(await a.waitClosed()).toBe(true);
+    }
+  });
+});
