@@ -17,7 +17,10 @@ await describeIfLb('haproxy', 'simulate() behind HAProxy', () => {
         '--chaos', 'kill:node1@2s,restart:node1@4s,rebalance@7s',
         '--notify', '1s', '--time-reconnect', '3s', '--eps', '1', '--drain', '1s', '--quiet',
       ]),
-      { rebalance: { chunkDelay: 0 } },
+      // an attempt that fails before the first ACK waits retryInterval (Wazuh: 10 s) before the next
+      // one: on a loaded machine some agents are still in their handshake when node1 dies at 2 s, so
+      // a short interval lets them connect well before the rebalance at 7 s
+      { rebalance: { chunkDelay: 0 }, serverOptions: { retryInterval: 500 } },
     );
     expect(result.problems).toEqual([]);
     const r = result.report;
@@ -27,10 +30,14 @@ await describeIfLb('haproxy', 'simulate() behind HAProxy', () => {
     expect(lb?.kind).toBe('haproxy');
     expect(r.distribution).toEqual({ node1: 30, node2: 30, node3: 30 });
     expect(lb?.sessionsPerBackend).toEqual({ node1: 30, node2: 30, node3: 30 });
-    // HAProxy marks node1 UP again after two health checks (1 s apart), before the rebalance at 7 s
-    // node1's 30 agents failed over; the rebalance moved 30 more, which are reconnections, not failovers
-    expect(r.failover.count).toBe(30);
-    expect(r.reconnects.total).toBe(60);
+    // HAProxy marks node1 UP again after two health checks (1 s apart), before the rebalance at 7 s,
+    // which moves node1's share (30) onto it: reconnections, not failovers. The agents on node1 when
+    // it died failed over: all of its 30 on an idle machine, fewer when some were still connecting
+    const rebalance = r.chaos.find((c) => c.action === 'rebalance');
+    expect(rebalance?.detail).toBe('30 agents told to reconnect');
+    expect(r.failover.count).toBeGreaterThan(0);
+    expect(r.failover.count).toBeLessThanOrEqual(30);
+    expect(r.reconnects.total).toBe(r.failover.count + 30);
     // per-node counts come from the cluster, not from the agents (which only see the balancer)
     for (const p of r.timeline) expect(Object.keys(p.perNode).every((n) => /^node[123]$/.test(n))).toBe(true);
     expect(r.timeline.some((p) => p.perNode.node1 === 0 && p.t >= 2000 && p.t < 4000)).toBe(true);
