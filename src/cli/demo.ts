@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import { ToolError } from '../errors.js';
 import { parseSimulateArgs, translateParseArgsError } from '../simulator/index.js';
+import type { SimulateConfig, SimulateOptions } from '../simulator/index.js';
 import { lbAvailability } from '../testing/index.js';
 import { runSimulation } from './simulate.js';
 import type { CliIo } from './io.js';
@@ -30,6 +31,31 @@ agent i starts at node i mod 3.`;
  */
 export const DEMO_CHAOS = 'kill:busiest@10s,restart:last-killed@20s,rebalance@24s';
 const DURATION = '36s';
+
+/**
+ * The demo's run: 3 nodes, short timers, its chaos, and the reports in the current directory.
+ *
+ * @param agents - `--agents`.
+ * @param lb - the balancer in front of the cluster, if any.
+ * @param quiet - `--quiet`.
+ * @returns the configuration, as `simulate` would parse it.
+ */
+export function demoConfig(agents: string, lb: 'haproxy' | 'nginx' | undefined, quiet: boolean): SimulateConfig {
+  return parseSimulateArgs([
+    ...['--agents', agents, '--cluster', '3', '--duration', DURATION, '--notify', '2s', '--time-reconnect', '6s'],
+    ...['--ramp', '150/s', '--eps', '2', '--workload', 'mixed', '--drain', '3s'],
+    ...['--report', 'report.json', '--html', 'report.html', '--chaos', DEMO_CHAOS],
+    ...(lb ? ['--lb', lb] : []),
+    ...(quiet ? ['--quiet'] : []),
+  ]);
+}
+
+/** What the demo adds in code: short timers so the story fits in half a minute (two tries 1.5 s apart, then the next node), jitter, fast rebalance chunks. */
+export const DEMO_OPTIONS = {
+  serverOptions: { maxRetries: 2, retryInterval: 1500 },
+  client: { reconnect: { strategy: 'wazuh', jitter: 0.5 } },
+  rebalance: { chunkSize: 50, chunkDelay: 500 },
+} as const satisfies SimulateOptions;
 
 /**
  * Runs `agentlink demo`.
@@ -58,34 +84,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   let lb: 'haproxy' | 'nginx' | undefined;
   if (lbChoice === 'haproxy' || lbChoice === 'nginx') lb = lbChoice;
   else if (lbChoice === 'auto' && (await lbAvailability()).haproxy !== undefined) lb = 'haproxy';
-  const config = parseSimulateArgs([
-    '--agents',
-    values.agents ?? '300',
-    '--cluster',
-    '3',
-    '--duration',
-    DURATION,
-    '--notify',
-    '2s',
-    '--time-reconnect',
-    '6s',
-    '--ramp',
-    '150/s',
-    '--eps',
-    '2',
-    '--workload',
-    'mixed',
-    '--drain',
-    '3s',
-    '--report',
-    'report.json',
-    '--html',
-    'report.html',
-    '--chaos',
-    DEMO_CHAOS,
-    ...(lb ? ['--lb', lb] : []),
-    ...(values.quiet ? ['--quiet'] : []),
-  ]);
+  const config = demoConfig(values.agents ?? '300', lb, values.quiet === true);
   if (!values.quiet) {
     const [kill, restart, rebalance] = config.chaos.map((c) => c.atMs / 1000);
     io.stderr.write(
@@ -100,10 +99,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       killed = report.chaos.find((c) => c.action === 'kill')?.node;
       endDistribution = report.distribution;
     },
-    // short timers so the story fits in half a minute: two tries 1.5 s apart, then the next node
-    serverOptions: { maxRetries: 2, retryInterval: 1500 },
-    client: { reconnect: { strategy: 'wazuh', jitter: 0.5 } },
-    rebalance: { chunkSize: 50, chunkDelay: 500 },
+    ...DEMO_OPTIONS,
   });
   if (killed !== undefined && endDistribution !== undefined) {
     const dist = Object.entries(endDistribution)

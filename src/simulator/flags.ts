@@ -154,6 +154,12 @@ export interface SimulateConfig {
    * @default 5000
    */
   drainMs: number;
+  /**
+   * The fields given on the command line (or in a scenario file), whatever their value; the others
+   * hold defaults. With `--config`, a given field overrides the ossec.conf, a default does not.
+   * Absent (a configuration built by hand): a value other than the default counts as given.
+   */
+  given?: (keyof SimulateConfig)[];
 }
 
 /** Default `--ramp`, agents per second. */
@@ -427,7 +433,52 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateConfig {
   if (v.html !== undefined) config.htmlPath = v.html;
   if (v.prometheus !== undefined) config.prometheusPort = parseInteger(v.prometheus, '--prometheus', 0, 65535, '9464');
   if (lb !== undefined) config.lb = lb;
+  config.given = givenFields(v);
   return config;
+}
+
+/** The config field each flag sets. */
+const FLAG_FIELDS: Partial<Record<keyof typeof OPTIONS, keyof SimulateConfig>> = {
+  agents: 'agents',
+  manager: 'target',
+  cluster: 'target',
+  config: 'target',
+  'no-spread': 'spread',
+  keys: 'keysFile',
+  enroll: 'enroll',
+  'password-file': 'passwordFile',
+  groups: 'groups',
+  protocol: 'protocol',
+  crypto: 'crypto',
+  'compression-level': 'compressionLevel',
+  strategy: 'strategy',
+  jitter: 'jitter',
+  notify: 'notifyTimeMs',
+  'time-reconnect': 'timeReconnectMs',
+  ramp: 'rampPerSecond',
+  eps: 'eps',
+  workload: 'workload',
+  duration: 'durationMs',
+  chaos: 'chaos',
+  workers: 'workers',
+  shard: 'shard',
+  report: 'reportPath',
+  html: 'htmlPath',
+  prometheus: 'prometheusPort',
+  lb: 'lb',
+  seed: 'seed',
+  quiet: 'quiet',
+  'source-ips': 'sourceIps',
+  drain: 'drainMs',
+};
+
+function givenFields(values: Record<string, unknown>): (keyof SimulateConfig)[] {
+  const out = new Set<keyof SimulateConfig>();
+  for (const [flag, value] of Object.entries(values)) {
+    const field = FLAG_FIELDS[flag as keyof typeof OPTIONS];
+    if (value !== undefined && field !== undefined) out.add(field);
+  }
+  return [...out];
 }
 
 function parseSimulateValues(argv: readonly string[]) {

@@ -87,6 +87,7 @@ export type {
 export { resourceLimitOf } from './limits.js';
 export type { ResourceLimit } from './limits.js';
 export { simulate } from './run.js';
+export type { EffectiveConfig, EffectiveServer } from './effective-config.js';
 export { CLUSTER_PROCESS_THRESHOLD } from './target.js';
 export type { SimulateOptions, SimulationResult, SimulationChaosStep, ProgressStream } from './run.js';
 export { startEmbeddedCluster } from './cluster-host.js';

@@ -13,6 +13,7 @@ import { FleetMetrics, HISTOGRAM_NAMES, LatencyHistogram } from './metrics.js';
 import type { SimulateConfig } from './flags.js';
 import type { FleetCounters, HistogramName, LatencySummary, MetricsSnapshot, TimelinePoint } from './metrics.js';
 import type { ChaosAction } from './chaos/steps.js';
+import type { EffectiveConfig } from './effective-config.js';
 
 /** The `format` tag of every fleet report; the number changes when the layout changes incompatibly. */
 export const REPORT_FORMAT = 'agentlink-fleet-report/1';
@@ -80,7 +81,7 @@ export interface FleetReport {
   shard: ShardInfo;
   /** Shard numbers included: `[index]` for one run, all merged numbers for a merged report. */
   shards: number[];
-  /** The run's settings (the parsed `simulate` flags). For a merged report, the first input's. */
+  /** The run's effective settings ({@link EffectiveConfig}: the flags after the ossec.conf, the defaults and the programmatic options). For a merged report, the first input's. */
   config: Record<string, unknown>;
   /** Agent counts at the end of the run. */
   agents: {

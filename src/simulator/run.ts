@@ -18,6 +18,7 @@ import { parseCompressionLevel, shardAgentIndexes } from './flags.js';
 import type { SimulateConfig } from './flags.js';
 import { Fleet } from './fleet.js';
 import type { FleetClientOptions, FleetServer, FleetTotals } from './fleet-types.js';
+import { effectiveConfig } from './effective-config.js';
 import { renderHtmlReport } from './html.js';
 import { autoSourceAddresses, simulatedIdentities } from './identities.js';
 import { DEFAULT_TIMELINE_BUCKET_MS, FleetMetrics, nextSample } from './metrics.js';
@@ -402,6 +403,7 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
   };
   let progress: ProgressReporter | undefined;
   try {
+    const effective = effectiveConfig(config, target, steps);
     const chaos =
       steps.length > 0
         ? new ChaosRunner({ target: target.cluster!, steps, clock, elapsed: ctx.elapsed, seed: config.seed, ...(options.rebalance ? { rebalance: options.rebalance } : {}), log })
@@ -496,7 +498,7 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
       metrics: merged,
       startedAt: runStartedAt,
       durationMs: Math.round(eventsUntil),
-      config,
+      config: effective,
       shard: config.shard,
       agents: { total: indexes.length, connected: totals.connectedAtEnd, neverConnected: totals.neverConnected },
       distribution: totals.distribution,

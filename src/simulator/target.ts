@@ -9,7 +9,18 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ConfigError, ToolError, loadEnrollmentFiles, parseOssecConf, readPasswordFile } from '../index.js';
+import {
+  ConfigError,
+  DEFAULT_CRYPTO_METHOD,
+  DEFAULT_JITTER,
+  DEFAULT_NOTIFY_TIME,
+  DEFAULT_RECONNECT_STRATEGY,
+  DEFAULT_TIME_RECONNECT,
+  ToolError,
+  loadEnrollmentFiles,
+  parseOssecConf,
+  readPasswordFile,
+} from '../index.js';
 import type { AgentIdentityOptions, AgentKey, ServerOptions } from '../index.js';
 import { startEmbeddedCluster } from './cluster-host.js';
 import type { EmbeddedCluster } from './cluster-host.js';
@@ -174,12 +185,15 @@ export async function resolveTarget(config: SimulateConfig, options: TargetOptio
   const { servers, ...confOptions } = conf.options;
   const flags = clientFromFlags(config);
   client = { ...(confOptions as FleetClientOptions) };
-  // a flag overrides the file only when it was set away from its default
-  if (config.notifyTimeMs !== 20_000) client.notifyTime = flags.notifyTime;
-  if (config.timeReconnectMs !== 60_000) client.timeReconnect = flags.timeReconnect;
-  if (config.crypto !== 'aes') client.cryptoMethod = flags.cryptoMethod;
+  // a flag (or scenario field) that was given overrides the file, even when it equals its default
+  const given = (field: keyof SimulateConfig, differs: boolean): boolean => (config.given ? config.given.includes(field) : differs);
+  if (given('notifyTimeMs', config.notifyTimeMs !== DEFAULT_NOTIFY_TIME)) client.notifyTime = flags.notifyTime;
+  if (given('timeReconnectMs', config.timeReconnectMs !== DEFAULT_TIME_RECONNECT)) client.timeReconnect = flags.timeReconnect;
+  if (given('crypto', config.crypto !== DEFAULT_CRYPTO_METHOD)) client.cryptoMethod = flags.cryptoMethod;
   if (config.compressionLevel !== undefined) client.compressionLevel = config.compressionLevel;
-  if (config.strategy !== 'wazuh' || config.jitter > 0) client.reconnect = flags.reconnect;
+  if (given('strategy', config.strategy !== DEFAULT_RECONNECT_STRATEGY) || given('jitter', config.jitter !== DEFAULT_JITTER)) {
+    client.reconnect = flags.reconnect;
+  }
   fromKeys();
   const enroll = await enrollment();
   if (enroll) client.enrollment = { ...client.enrollment, ...enroll };

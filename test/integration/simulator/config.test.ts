@@ -3,13 +3,14 @@
  * configuration file, the identities from the keys file, and a flag set away from its default wins
  * over the file.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { formatClientKeys } from 'agentlink';
 import { KeyStore, MockManager } from 'agentlink/testing';
-import { parseSimulateArgs } from 'agentlink/simulator';
+import { parseChaos, parseSimulateArgs } from 'agentlink/simulator';
+import { DEMO_CHAOS, DEMO_OPTIONS, demoConfig } from '../../../src/cli/demo.js';
 // simulate() is not in the simulator barrel yet (the lead adds it): import the module directly
 import { simulate } from '../../../src/simulator/run.js';
 
@@ -56,4 +57,53 @@ describe('simulate() with --config', () => {
       /--config 'bare\.conf' has no \(enabled\) <enrollment> section: give --keys client\.keys or --enroll HOST:PORT/,
     );
   });
+
+  it('reports the effective configuration: the ossec.conf values, and a flag given on the command line over them even at its default', async () => {
+    const keys = new KeyStore();
+    const list = keys.generate(2, { namePrefix: 'eff' });
+    const m = new MockManager({ keys, name: 'm', eventHistory: 0 });
+    cleanups.push(() => m.close());
+    await m.start();
+    writeFileSync(join(dir, 'eff.keys'), formatClientKeys(list));
+    writeFileSync(
+      join(dir, 'eff.conf'),
+      `<ossec_config><client>
+        <server><address>127.0.0.1</address><port>${m.port}</port><protocol>tcp</protocol><max_retries>7</max_retries></server>
+        <notify_time>5</notify_time><time-reconnect>30</time-reconnect><crypto_method>blowfish</crypto_method>
+      </client><client_buffer><queue_size>1234</queue_size></client_buffer></ossec_config>`,
+    );
+    const base = ['--agents', '2', '--config', 'eff.conf', '--keys', 'eff.keys', '--duration', '1s', '--drain', '500ms', '--quiet', '--html', 'eff.html'];
+    const fromFile = await simulate(parseSimulateArgs(base), { cwd: dir });
+    expect(fromFile.problems).toEqual([]);
+    const c = fromFile.report.config;
+    expect(c).toMatchObject({ notifyTimeMs: 5000, timeReconnectMs: 30_000, crypto: 'blowfish', strategy: 'wazuh', jitter: 0 });
+    expect(c.servers).toEqual([{ address: '127.0.0.1', port: m.port, protocol: 'tcp', node: `127.0.0.1:${m.port}`, maxRetries: 7, retryInterval: 10_000 }]);
+    expect(c.buffer).toMatchObject({ queueSize: 1234 });
+    expect(c).not.toHaveProperty('given');
+    expect(m.agents().map((r) => r.method)).toEqual(['blowfish', 'blowfish']);
+    // the HTML "Settings" show the same
+    expect(readFileSync(join(dir, 'eff.html'), 'utf8')).toMatch(/notifyTimeMs(?:&#34;|&quot;|"|<[^>]*>|\s|:)*5000\b/);
+
+    // --notify 20s and --crypto aes are the defaults, but given: they win over the file
+    const flagged = await simulate(parseSimulateArgs([...base, '--notify', '20s', '--crypto', 'aes']), { cwd: dir });
+    expect(flagged.problems).toEqual([]);
+    expect(flagged.report.config).toMatchObject({ notifyTimeMs: 20_000, timeReconnectMs: 30_000, crypto: 'aes' });
+    expect(m.agents().map((r) => r.method)).toEqual(['aes', 'aes']);
+  }, 20_000);
+});
+
+describe("the demo's effective configuration", () => {
+  it('shows the chaos it runs, its jitter and its short retry timers', async () => {
+    const { reportPath: _r, htmlPath: _h, ...config } = demoConfig('6', undefined, true);
+    // the demo's chaos starts at 10 s: a shorter run reports the schedule without running it
+    const { report } = await simulate({ ...config, durationMs: 1000, drainMs: 300 }, { cwd: dir, ...DEMO_OPTIONS });
+    expect(report.config).toMatchObject({ notifyTimeMs: 2000, timeReconnectMs: 6000, strategy: 'wazuh', jitter: 0.5, eps: 2, workload: 'mixed' });
+    expect(report.config.chaos).toEqual(parseChaos(DEMO_CHAOS, 3));
+    const servers = report.config.servers as { node: string; maxRetries: number; retryInterval: number }[];
+    expect(servers.map((s) => [s.node, s.maxRetries, s.retryInterval])).toEqual([
+      ['node1', 2, 1500],
+      ['node2', 2, 1500],
+      ['node3', 2, 1500],
+    ]);
+  }, 20_000);
 });

@@ -40,6 +40,7 @@ describe('parseSimulateArgs: good input', () => {
       quiet: false,
       sourceIps: 0,
       drainMs: 5_000,
+      given: ['agents', 'target'],
     });
   });
 
