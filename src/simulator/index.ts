@@ -28,8 +28,21 @@ export type {
 } from './metrics.js';
 export { REPORT_FORMAT, createReport, mergeReports, parseReport, stringifyReport, agentlinkVersion, describeChaosEvent } from './report.js';
 export type { FleetReport, ReportInput, ChaosEvent, LimitHit, ShardInfo } from './report.js';
-export { renderHtmlReport, renderLineChart, renderDistributionChart, escapeHtml, niceTicks, formatElapsed, thinPoints } from './html.js';
-export type { HtmlReportOptions, ChartOptions, ChartSeries, ChartMarker } from './html.js';
+export { renderHtmlReport, plotRowsOf, whyNoFailovers } from './html.js';
+export type { HtmlReportOptions } from './html.js';
+export {
+  chartKit,
+  charts,
+  renderLineChart,
+  renderStackedChart,
+  renderSmallMultiples,
+  renderDistributionChart,
+  escapeHtml,
+  niceTicks,
+  formatElapsed,
+  thinPoints,
+} from './charts.js';
+export type { ChartKit, ChartOptions, ChartSeries, ChartMarker, ChartBin, ChartCdfPoint, PlotRow, PlotContext } from './charts.js';
 export { createWorkload, workloadFactory, SeededRandom, WORKLOAD_NAMES, LOG_QUEUE, SYSCHECK_QUEUE, DEFAULT_MIX } from './workloads.js';
 export type { Workload, WorkloadEvent, WorkloadOptions, WorkloadFactory } from './workloads.js';
 export { ProgressReporter, renderSummaryTable, formatProgressLine, formatProgressBlock } from './progress.js';

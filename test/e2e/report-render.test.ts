@@ -1,33 +1,23 @@
 /**
- * The HTML report of a real run renders in headless Chromium (Debian's `chromium` package, driven
- * by playwright-core): the plots have a size, the page logs no errors, and a screenshot is saved
- * for a human to look at. Skipped with a visible reason when Chromium is missing, unless
- * `AGENTLINK_REQUIRE_LB=1` (CI images that install it), where a missing Chromium fails.
+ * The HTML report of a real run, in headless Chromium (test/helpers/browser.ts): at a desktop and
+ * a phone width every plot has a size and stays inside the page, chaos labels do not overlap, the
+ * page logs no errors and loads nothing, and full-page screenshots are kept under
+ * `.tmp/screenshots/` (with the report itself) for a human to look at.
  */
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { statSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
-import { chromium } from 'playwright-core';
-import { parseSimulateArgs, renderHtmlReport } from 'agentlink/simulator';
-// simulate() is not in the simulator barrel yet (the lead adds it): import the module directly
-import { simulate } from '../../src/simulator/run.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { parseSimulateArgs, renderHtmlReport, simulate } from 'agentlink/simulator';
+import type { FleetReport } from 'agentlink/simulator';
+import { describeIfBrowser, launchBrowser, openPage, screenshotPath } from '../helpers/browser.js';
 
-const CHROMIUM = process.env.AGENTLINK_CHROMIUM ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-const required = process.env.AGENTLINK_REQUIRE_LB === '1';
-const dir = mkdtempSync(join(tmpdir(), 'agentlink-report-render-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+describeIfBrowser('HTML report in headless Chromium', () => {
+  let browser: Browser;
+  let report: FleetReport;
+  let htmlPath: string;
 
-if (!available && !required) console.warn(`SKIPPED report-render: ${CHROMIUM} not found (apt-get install chromium)`);
-
-const suite = available || required ? describe : describe.skip;
-const title = available ? 'HTML report in headless Chromium' : `HTML report in headless Chromium (SKIPPED: ${CHROMIUM} not found; apt-get install chromium)`;
-
-suite(title, () => {
-  it('renders every plot with a size and no console errors', async () => {
-    expect(available, `${CHROMIUM} not found but AGENTLINK_REQUIRE_LB=1: apt-get install chromium`).toBe(true);
+  beforeAll(async () => {
     const result = await simulate(
       parseSimulateArgs([
         '--agents', '150', '--cluster', '3', '--duration', '6s', '--chaos', 'kill:node2@2s,restart:node2@4s',
@@ -35,39 +25,60 @@ suite(title, () => {
       ]),
     );
     expect(result.problems).toEqual([]);
-    expect(result.report.failover.count).toBeGreaterThan(0);
-    const htmlPath = join(dir, 'report.html');
-    writeFileSync(htmlPath, renderHtmlReport(result.report));
-
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-      const errors: string[] = [];
-      page.on('console', (msg) => {
-        if (msg.type() === 'error') errors.push(msg.text());
-      });
-      page.on('pageerror', (err) => errors.push(err.message));
-      // the report is self-contained: block any request that is not the file itself
-      await page.route('**/*', (route) => (route.request().url().startsWith('file:') ? route.continue() : route.abort()));
-      await page.goto(pathToFileURL(htmlPath).href);
-
-      for (const chart of ['connected', 'per-node', 'failover', 'events']) {
-        const box = await page.locator(`svg[data-chart="${chart}"]`).boundingBox();
-        expect(box, `plot ${chart}`).not.toBeNull();
-        expect(box!.width, `plot ${chart} width`).toBeGreaterThan(100);
-        expect(box!.height, `plot ${chart} height`).toBeGreaterThan(100);
-        // something is drawn: a data path or bars, not only the axes
-        expect(await page.locator(`svg[data-chart="${chart}"] path, svg[data-chart="${chart}"] polyline, svg[data-chart="${chart}"] rect`).count()).toBeGreaterThan(1);
-      }
-      const shot = join(process.env.AGENTLINK_SCREENSHOT_DIR ?? dir, 'report.png');
-      await page.screenshot({ path: shot, fullPage: true });
-      expect(statSync(shot).size).toBeGreaterThan(10_000);
-      expect(errors).toEqual([]);
-    } finally {
-      await browser.close();
-    }
+    report = result.report;
+    expect(report.failover.count).toBeGreaterThan(0);
+    // kept beside the screenshots, for a human to open
+    htmlPath = screenshotPath('report.html');
+    writeFileSync(htmlPath, renderHtmlReport(report));
+    browser = await launchBrowser();
   }, 60_000);
+  afterAll(() => browser?.close());
+
+  for (const width of [1280, 420]) {
+    it(`at ${width} px every plot is drawn inside the page, chaos labels do not overlap, no errors`, async () => {
+      const { page, errors, blocked } = await openPage(browser, width, (url) => url.startsWith('file:'));
+      try {
+        await page.goto(pathToFileURL(htmlPath).href);
+        for (const chart of ['connected', 'per-node', 'events', 'failover', 'connect']) {
+          const box = await page.locator(`svg[data-chart="${chart}"]`).boundingBox();
+          expect(box, `plot ${chart}`).not.toBeNull();
+          expect(box!.height, `plot ${chart} height`).toBeGreaterThan(100);
+          expect(box!.x, `plot ${chart} left`).toBeGreaterThanOrEqual(0);
+          // wider than a phone, a chart scrolls inside its figure; the figure stays in the page
+          const figure = await page.locator(`figure:has(svg[data-chart="${chart}"])`).boundingBox();
+          expect(figure!.x + figure!.width, `figure of ${chart} right edge`).toBeLessThanOrEqual(width);
+          // something is drawn: data paths or bars, not only the axes
+          expect(await page.locator(`svg[data-chart="${chart}"] g.series`).count(), `plot ${chart} series`).toBeGreaterThan(0);
+        }
+        // tick labels stay readable (at least 9.5 px high) at both widths
+        const tickHeight = await page.locator('svg[data-chart="connected"] .tick').first().evaluate((e) => e.getBoundingClientRect().height);
+        expect(tickHeight).toBeGreaterThanOrEqual(9.5);
+        // the page does not scroll sideways
+        expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(width);
+        // one panel per node, on the same scale
+        expect(await page.locator('svg[data-chart="per-node"] g.panel').count()).toBe(3);
+        // the chaos labels of one chart do not overlap one another
+        const labels = await page.locator('svg[data-chart="connected"] .marker-label').evaluateAll((els) =>
+          els.map((e) => {
+            const r = e.getBoundingClientRect();
+            return { left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+          }),
+        );
+        expect(labels).toHaveLength(2);
+        const [a, b] = labels;
+        const overlap = a!.left < b!.right && b!.left < a!.right && a!.top < b!.bottom && b!.top < a!.bottom;
+        expect(overlap, JSON.stringify(labels)).toBe(false);
+        // words, not field names
+        const text = await page.evaluate<string>('document.body.innerText');
+        expect(text).not.toMatch(/\b[a-z]+[A-Z][a-zA-Z]*Ms\b|inFlightOn|timeReconnect|notifyTime/);
+        const shot = screenshotPath(`report-${width}.png`);
+        await page.screenshot({ path: shot, fullPage: true });
+        expect(statSync(shot).size).toBeGreaterThan(10_000);
+        expect(errors).toEqual([]);
+        expect(blocked).toEqual([]);
+      } finally {
+        await page.close();
+      }
+    }, 30_000);
+  }
 });
