@@ -67,6 +67,7 @@ const SETTINGS: Record<string, string> = {
   quiet: 'no live progress (--quiet)',
   sourceIps: 'source addresses (--source-ips; 0: the OS chooses)',
   drainMs: 'time to drain the buffers at the end (--drain)',
+  compressionLevel: 'zlib compression level (--compression-level)',
 };
 
 /**
