@@ -12,7 +12,7 @@
  */
 import { CHART_CSS, charts } from './charts.js';
 import type { ChartMarker, PlotRow } from './charts.js';
-import { describeLostCause, describeSetting } from './labels.js';
+import { describeLostCause, describeSetting, words } from './labels.js';
 import { LatencyHistogram } from './metrics.js';
 import type { FleetReport } from './report.js';
 import { describeChaosEvent } from './report.js';
@@ -101,8 +101,11 @@ function summaryRows(r: FleetReport): [string, string][] {
   return rows;
 }
 
+/** Fields of nested settings that hold milliseconds without saying so in their name. */
+const MS_FIELDS = new Set(['initialDelay', 'maxDelay', 'retryInterval', 'tolerance']);
+
 function settingValue(key: string, value: unknown): string {
-  if (typeof value === 'number' && key.endsWith('Ms')) return value === 0 ? '0' : formatLatency(value);
+  if (typeof value === 'number' && (key.endsWith('Ms') || MS_FIELDS.has(key))) return value === 0 ? '0' : formatLatency(value);
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
   if (typeof value === 'string' || typeof value === 'number') return String(value);
   if (Array.isArray(value) && value.length === 0) return 'none';
@@ -123,6 +126,19 @@ function settingValue(key: string, value: unknown): string {
       )
       .join('; ');
   }
+  if (key === 'servers' && Array.isArray(value)) {
+    return value
+      .map((v: { node?: string; address?: string; port?: number; protocol?: string; maxRetries?: number; retryInterval?: number }) =>
+        `${v.node ?? '?'}: ${v.address ?? '?'}:${v.port ?? '?'}/${v.protocol ?? 'tcp'}, ${v.maxRetries ?? '?'} attempts ${formatLatency(v.retryInterval ?? 0)} apart`,
+      )
+      .join('\n');
+  }
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    return Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${words(k).replace(/ ms$/, '')}: ${settingValue(k, v)}`)
+      .join(', ');
+  }
   return JSON.stringify(value);
 }
 
@@ -142,6 +158,7 @@ h2 { font-size: 1.1rem; margin-top: 2rem; border-bottom: 1px solid #e5e7eb; padd
 table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
 td, th { text-align: left; padding: 4px 8px; border-bottom: 1px solid #f3f4f6; vertical-align: top; overflow-wrap: anywhere; }
 th { width: 42%; font-weight: 600; color: #374151; }
+table.settings td { white-space: pre-line; }
 figure { margin: 20px 0; overflow-x: auto; }
 /* on a phone a chart keeps a readable size and scrolls sideways inside its figure */
 figure svg.chart { min-width: ${Math.round(CHART_WIDTH * 0.82)}px; }

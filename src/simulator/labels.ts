@@ -68,6 +68,12 @@ const SETTINGS: Record<string, string> = {
   sourceIps: 'source addresses (--source-ips; 0: the OS chooses)',
   drainMs: 'time to drain the buffers at the end (--drain)',
   compressionLevel: 'zlib compression level (--compression-level)',
+  servers: 'server list of each agent, before its rotation (node: address, attempts per round)',
+  reconnect: 'reconnect parameters (--strategy, --jitter)',
+  buffer: 'client buffer (<client_buffer> of --config)',
+  handshakeTimeoutMs: 'wait for the startup ACK',
+  delivery: 'delivery guarantee',
+  enrollment: 'enrollment (--enroll)',
 };
 
 /**

@@ -71,6 +71,7 @@ describeIfBrowser('HTML report in headless Chromium', () => {
         // words, not field names
         const text = await page.evaluate<string>('document.body.innerText');
         expect(text).not.toMatch(/\b[a-z]+[A-Z][a-zA-Z]*Ms\b|inFlightOn|timeReconnect|notifyTime/);
+        expect(text, 'JSON in the page').not.toMatch(/[{[]"|":/);
         const shot = screenshotPath(`report-${width}.png`);
         await page.screenshot({ path: shot, fullPage: true });
         expect(statSync(shot).size).toBeGreaterThan(10_000);

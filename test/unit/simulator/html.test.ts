@@ -141,6 +141,16 @@ describe('renderHtmlReport', () => {
     expect(html).toContain('<th>keepalive period (--notify)</th><td>5 s</td>');
     expect(html).toContain('<th>server silence before reconnecting (--time-reconnect)</th><td>20 s</td>');
     expect(html).toContain('<th>some new field</th><td>3 ms</td>');
+    report.config = {
+      servers: [{ address: '10.0.0.1', port: 1514, protocol: 'tcp', node: 'node1', maxRetries: 5, retryInterval: 10_000 }],
+      reconnect: { strategy: 'backoff', initialDelay: 1000, maxDelay: 60_000, factor: 2 },
+      buffer: { disabled: false, queueSize: 5000, tolerance: 15_000 },
+    };
+    const nested = renderHtmlReport(report);
+    expect(nested).toContain('<td>node1: 10.0.0.1:1514/tcp, 5 attempts 10 s apart</td>');
+    expect(nested).toContain('<td>strategy: backoff, initial delay: 1 s, max delay: 60 s, factor: 2</td>');
+    expect(nested).toContain('<td>disabled: no, queue size: 5000, tolerance: 15 s</td>');
+    expect(nested).not.toMatch(/<td>[[{]/);
     expect(describeLostCause('droppedByBuffer')).toBe('dropped by the agents’ buffers');
     expect(describeSetting('prometheusHost')).toBe('Prometheus address (--prometheus-host)');
   });
