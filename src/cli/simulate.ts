@@ -9,6 +9,10 @@ import type { FleetReport, SimulateConfig, SimulateOptions, SimulationResult } f
 import { EXIT_INTERRUPTED } from './io.js';
 import type { CliIo } from './io.js';
 import { stringifyReport } from '../simulator/report.js';
+import { renderVerdictTable } from '../simulator/thresholds.js';
+
+/** Exit code when a `--threshold` failed (or `--abort-on-fail` ended the run), as k6's. */
+export const EXIT_THRESHOLDS_FAILED = 99;
 
 /**
  * Runs a simulation for a CLI command and prints its outcome: the summary table and report paths
@@ -20,7 +24,7 @@ import { stringifyReport } from '../simulator/report.js';
  * @param io - streams, signal, cwd.
  * @param extra - programmatic options (the demo's chaos and timers), and `onReport`, called with the report before the summary is printed.
  * @returns the exit code: 0 success, 1 failure (no agent connected, a system limit, an accounting
- *   mismatch), 130 interrupted.
+ *   mismatch), 99 a threshold failed (the run itself did not fail), 130 interrupted.
  */
 export async function runSimulation(
   command: string,
@@ -48,13 +52,16 @@ export async function runSimulation(
     for (const line of held) io.stderr.write(`agentlink ${command}: ${line}\n`);
   }
   extra.onReport?.(result.report);
-  (reportToStdout ? io.stderr : io.stdout).write(renderSummaryTable(result.report));
+  const summary = reportToStdout ? io.stderr : io.stdout;
+  summary.write(renderSummaryTable(result.report));
+  if (result.verdicts) summary.write(renderVerdictTable(result.verdicts));
   if (reportToStdout) io.stdout.write(stringifyReport(result.report));
   if (result.reportPath) io.stdout.write(`JSON report: ${result.reportPath}\n`);
   if (result.htmlPath) io.stdout.write(`HTML report: ${result.htmlPath}\n`);
   for (const p of result.problems) io.stderr.write(`agentlink ${command}: ${p}\n`);
   if (result.interrupted) return EXIT_INTERRUPTED;
-  return result.problems.length > 0 ? 1 : 0;
+  if (result.problems.length > 0) return 1;
+  return result.verdicts?.passed === false ? EXIT_THRESHOLDS_FAILED : 0;
 }
 
 /**

@@ -21,6 +21,8 @@ import {
 import { formatChaosStep, needsFaultPaths, parseChaos } from './chaos/steps.js';
 import type { ChaosStep } from './chaos/steps.js';
 import { parseChoice, parseFlagDuration, parseInteger, parseNumber, translateParseArgsError, usage } from './flag-values.js';
+import { LIVE_FIELDS, judgeableLive, parseThresholds } from './thresholds.js';
+import type { Threshold } from './thresholds.js';
 
 export type { ChaosStep } from './chaos/steps.js';
 
@@ -160,6 +162,10 @@ export interface SimulateConfig {
    * Absent (a configuration built by hand): a value other than the default counts as given.
    */
   given?: (keyof SimulateConfig)[];
+  /** `--threshold EXPR` (repeatable): pass/fail criteria over the report's fields (thresholds.ts). */
+  thresholds: Threshold[];
+  /** `--abort-on-fail`: end the run as soon as a threshold that can be judged during the run fails. */
+  abortOnFail: boolean;
 }
 
 /** Default `--ramp`, agents per second. */
@@ -221,6 +227,12 @@ Load and schedule:
 Scale out:
   --workers N             worker processes sharing the agents (default 1)
   --shard I/N             run part I of N (1-based), e.g. --shard 1/2 on one machine and 2/2 on another
+Verdicts:
+  --threshold EXPR        pass/fail criterion over a report field, repeatable: failover.p99<2s,
+                          agents.connected>=99%, events.dropped==0, events.lost<=0.1%, connect.p95<500ms;
+                          a failed one ends with exit code 99 after the report is written
+  --abort-on-fail         end the run as soon as a threshold on a growing count (events.dropped,
+                          events.sent, events.received with <, <= or ==) fails
 Output:
   --report FILE           JSON report; - writes it to standard output (the summary table then goes to standard error)
   --html FILE             self-contained HTML report with plots
@@ -261,6 +273,8 @@ const OPTIONS = {
   quiet: { type: 'boolean', short: 'q' },
   'source-ips': { type: 'string' },
   drain: { type: 'string' },
+  threshold: { type: 'string', multiple: true },
+  'abort-on-fail': { type: 'boolean' },
 } as const;
 
 /**
@@ -414,7 +428,12 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateConfig {
     quiet: v.quiet === true,
     sourceIps,
     drainMs: v.drain === undefined ? DEFAULT_DRAIN : parseFlagDuration(v.drain, '--drain'),
+    thresholds: parseThresholds(v.threshold ?? []),
+    abortOnFail: v['abort-on-fail'] === true,
   };
+  if (config.abortOnFail && !config.thresholds.some(judgeableLive)) {
+    throw usage(`--abort-on-fail needs a --threshold that can be judged during the run: an upper bound (<, <=, ==) on ${LIVE_FIELDS.join(', ')}, e.g. --threshold events.dropped==0`);
+  }
   if (needsFaultPaths(chaos) && config.protocol === 'udp') {
     throw usage('--chaos blackhole, latency, reset and cut act on TCP paths through a fault proxy; use --protocol tcp or the kill, hang and restart steps');
   }

@@ -101,6 +101,19 @@ export { resourceLimitOf } from './limits.js';
 export type { ResourceLimit } from './limits.js';
 export { simulate } from './run.js';
 export type { EffectiveConfig, EffectiveServer } from './effective-config.js';
+export {
+  ThresholdError,
+  parseThreshold,
+  parseThresholds,
+  judgeThreshold,
+  judgeThresholds,
+  judgeableLive,
+  failedLive,
+  thresholdFields,
+  renderVerdictTable,
+  LIVE_FIELDS,
+} from './thresholds.js';
+export type { Threshold, ThresholdOp, Verdict, Verdicts, LiveCounts } from './thresholds.js';
 export { CLUSTER_PROCESS_THRESHOLD } from './target.js';
 export type { SimulateOptions, SimulationResult, SimulationChaosStep, ProgressStream } from './run.js';
 export { startEmbeddedCluster } from './cluster-host.js';

@@ -14,6 +14,7 @@ import type { SimulateConfig } from './flags.js';
 import type { FleetCounters, HistogramName, LatencySummary, MetricsSnapshot, TimelinePoint } from './metrics.js';
 import type { ChaosAction } from './chaos/steps.js';
 import type { EffectiveConfig } from './effective-config.js';
+import type { Verdicts } from './thresholds.js';
 
 /** The `format` tag of every fleet report; the number changes when the layout changes incompatibly. */
 export const REPORT_FORMAT = 'agentlink-fleet-report/1';
@@ -130,6 +131,8 @@ export interface FleetReport {
   limits: { hit: LimitHit[] };
   /** Raw histograms (HdrHistogram V2 compressed base64, microseconds), for merging. */
   histograms: { unit: 'us' } & Record<HistogramName, string>;
+  /** The `--threshold` verdicts, when thresholds were given (a merged report has none). */
+  verdicts?: Verdicts;
 }
 
 /** What the fleet knows at the end of a run, for {@link createReport}. */

@@ -35,6 +35,9 @@ import { CLUSTER_PROCESS_THRESHOLD, asLimitError, resolveTarget } from './target
 import type { RunTarget } from './target.js';
 import type { WorkerSpec } from './worker.js';
 import { workloadFactory } from './workloads.js';
+import { parseThresholds } from './thresholds.js';
+import type { Verdicts } from './thresholds.js';
+import { RunGuard, finalVerdicts } from './verdicts.js';
 
 export { CLUSTER_PROCESS_THRESHOLD } from './target.js';
 
@@ -89,6 +92,10 @@ export interface SimulateOptions {
     /** Milliseconds between chunks. */
     chunkDelay?: number;
   };
+  /** Threshold expressions (`failover.p99<2s`); replace `config.thresholds` when given. */
+  thresholds?: readonly string[];
+  /** End the run when a threshold that can be judged during the run fails; replaces `config.abortOnFail` when given. */
+  abortOnFail?: boolean;
   /** Chaos steps; replace `config.chaos` when given. */
   chaos?: readonly ChaosStep[];
   /**
@@ -121,6 +128,8 @@ export interface SimulationResult {
   reportPath: string | undefined;
   /** Absolute path of the HTML report, when written. */
   htmlPath: string | undefined;
+  /** The thresholds' verdicts (also in `report.verdicts`), when thresholds were given. */
+  verdicts: Verdicts | undefined;
 }
 
 
@@ -140,6 +149,8 @@ interface RunContext {
   nodes: string[];
   /** Milliseconds since the run started. */
   elapsed: () => number;
+  /** Watches the live counts; ends the run early. */
+  guard: RunGuard;
 }
 
 /** Received events as the managers count them (only an embedded cluster counts), into the run's metrics. */
@@ -197,6 +208,7 @@ class RunTicker {
     const ctx = this.#ctx;
     const sum = sumProgress(await Promise.all(this.#parts.map((p) => p.progress())), ctx.indexes.length, ctx.nodes);
     const r = this.#received.known ? await this.#received.read() : null;
+    ctx.guard.observe(sum, r, ctx.elapsed());
     if (ctx.target.lb && ctx.target.cluster) {
       this.clusterView = await ctx.target.cluster.distribution().catch(() => this.clusterView);
       if (this.clusterView) sum.perNode = { ...this.clusterView };
@@ -363,14 +375,19 @@ function runProblems(ctx: RunContext, totals: FleetTotals, eventsUntil: number):
 /**
  * Runs one simulation (or one shard of it) and writes its reports.
  *
- * @param config - the parsed `simulate` flags.
+ * @param flags - the parsed `simulate` flags.
  * @param options - streams, signal, and programmatic extras (chaos steps, short timers).
  * @returns the report, the fleet's totals, and the problems that make the run a failure.
  * @throws {@link agentlink!ToolError} `ERR_USAGE` for bad input found before the run (unreadable files, a compression level outside 0 to 9,
  *   too few keys, a bad workload, chaos without an embedded cluster) and `ERR_RESOURCE_LIMIT` when the
  *   cluster cannot even start; `ConfigError` for a bad ossec.conf.
  */
-export async function simulate(config: SimulateConfig, options: SimulateOptions = {}): Promise<SimulationResult> {
+export async function simulate(flags: SimulateConfig, options: SimulateOptions = {}): Promise<SimulationResult> {
+  const config: SimulateConfig = {
+    ...flags,
+    ...(options.thresholds ? { thresholds: parseThresholds(options.thresholds) } : {}),
+    ...(options.abortOnFail !== undefined ? { abortOnFail: options.abortOnFail } : {}),
+  };
   const cwd = options.cwd ?? process.cwd();
   const clock = options.clock ?? systemClock;
   const log = options.log ?? ((): void => {});
@@ -400,6 +417,7 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
     // behind a balancer the agents see one server; agents per node come from the cluster's view
     nodes: target.lb ? [...target.lb.nodes] : [...new Set(target.servers.map((s) => s.node ?? `${s.address}:${s.port ?? 1514}`))],
     elapsed: () => clock.monotonic() - startMono,
+    guard: new RunGuard(config, signal),
   };
   let progress: ProgressReporter | undefined;
   try {
@@ -446,7 +464,7 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
     chaos?.start();
 
     // run until the duration passes or the signal aborts
-    await sleep(config.durationMs > 0 ? config.durationMs : 2_147_483_647, clock, signal);
+    await sleep(config.durationMs > 0 ? config.durationMs : 2_147_483_647, clock, ctx.guard.signal);
     const interrupted = signal?.aborted === true;
     const eventsUntil = Math.min(ctx.elapsed(), config.durationMs > 0 ? config.durationMs : Infinity);
     await chaos?.stop();
@@ -508,6 +526,7 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
       limits: mergeLimits([totals.limits]),
     });
     if (lbReport) (report as FleetReport & { lb?: LbReport }).lb = lbReport;
+    const verdicts = finalVerdicts(report, config, ctx.guard);
     progress?.stop({ ...(ticker.last ?? atStop), elapsedMs: eventsUntil, eventsSent: totals.eventsSent, eventsReceived: received.known ? received.value : null });
     progress = undefined;
 
@@ -515,7 +534,7 @@ export async function simulate(config: SimulateConfig, options: SimulateOptions 
     const htmlPath = config.htmlPath !== undefined ? resolve(cwd, config.htmlPath) : undefined;
     if (reportPath) await writeOutput(reportPath, stringifyReport(report), '--report');
     if (htmlPath) await writeOutput(htmlPath, renderHtmlReport(report), '--html');
-    return { report, totals, problems, limitError, interrupted, reportPath, htmlPath };
+    return { report, totals, problems, limitError, interrupted, reportPath, htmlPath, verdicts };
   } finally {
     progress?.stop();
     for (const c of cleanups.reverse()) await c().catch(() => undefined);

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { formatClientKeys } from 'agentlink';
 import { parseReport } from 'agentlink/simulator';
 import type { FleetReport } from 'agentlink/simulator';
+import { expectUsageError } from '../helpers/cli.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const bin = join(root, 'bin', 'agentlink.js');
@@ -37,14 +38,6 @@ function readJson(name: string): FleetReport {
   return parseReport(JSON.parse(readFileSync(join(dir, name), 'utf8')), name);
 }
 
-/** Exit code 2, exactly one line on stderr naming the problem, no stack trace. */
-function expectUsageError(run: Run, pattern: RegExp): void {
-  expect(run.code).toBe(2);
-  const lines = run.stderr.trimEnd().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(pattern);
-  expect(run.stderr).not.toMatch(/\n\s+at /);
-}
 
 describe('agentlink simulate (built CLI)', () => {
   it('keeps 1000 agents connected through a node kill and restart and accounts for every event', async () => {

@@ -4,6 +4,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { expect } from 'vitest';
 
 /** bin/agentlink.js. */
 export const AGENTLINK_BIN = new URL('../../bin/agentlink.js', import.meta.url).pathname;
@@ -57,4 +58,18 @@ export function runCli(args: readonly string[], options: CliOptions): Promise<Cl
  */
 export function startCli(args: readonly string[], options: CliOptions): ChildProcess {
   return spawn(process.execPath, [AGENTLINK_BIN, ...args], { cwd: options.cwd, env: env(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/**
+ * Asserts a usage error as users see it: exit code 2, exactly one line on stderr, no stack trace.
+ *
+ * @param run - the run.
+ * @param pattern - what the line must say.
+ */
+export function expectUsageError(run: CliRun, pattern: RegExp): void {
+  expect(run.code).toBe(2);
+  const lines = run.stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+  expect(run.stderr).not.toMatch(/\n\s+at /);
 }

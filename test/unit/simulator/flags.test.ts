@@ -41,6 +41,8 @@ describe('parseSimulateArgs: good input', () => {
       sourceIps: 0,
       drainMs: 5_000,
       given: ['agents', 'target'],
+      thresholds: [],
+      abortOnFail: false,
     });
   });
 

@@ -1,0 +1,67 @@
+/**
+ * `agentlink simulate --threshold` as users run it: the built CLI in a child process, against an
+ * embedded cluster. Thresholds met → exit 0; one violated → exit 99 after the report is written,
+ * with the verdict table on stdout and the verdicts in the JSON; `--abort-on-fail` ends the run
+ * early with 99; a bad expression is one line and exit 2.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseReport } from 'agentlink/simulator';
+import type { FleetReport } from 'agentlink/simulator';
+import { expectUsageError, runCli } from '../helpers/cli.js';
+import type { CliRun } from '../helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'agentlink-verdicts-e2e-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const simulate = (...args: string[]): Promise<CliRun> => runCli(['simulate', '--cluster', '2', '--quiet', ...args], { cwd: dir });
+const readReport = (name: string): FleetReport => parseReport(JSON.parse(readFileSync(join(dir, name), 'utf8')), name);
+// facts of any run of 20 agents, however loaded the machine is
+const MET = ['agents.total==20', 'connect.count<=20', 'events.sent>=1', 'connect.p95<1m', 'events.lost<=100%'];
+const thresholds = (list: readonly string[]): string[] => list.flatMap((t) => ['--threshold', t]);
+
+
+describe('agentlink simulate --threshold (built CLI)', () => {
+  it('exits 0 when every threshold is met, with the verdict table and the verdicts in the report', async () => {
+    const run = await simulate('--agents', '20', '--duration', '2s', '--drain', '2s', ...thresholds(MET), '--report', 'met.json');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    for (const t of MET) expect(run.stdout).toMatch(new RegExp(`│ ${t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} +│ [^│]+ │ pass +│`));
+    expect(run.stdout).toContain('thresholds: all 5 passed');
+    const r = readReport('met.json');
+    expect(r.verdicts?.passed).toBe(true);
+    expect(r.verdicts?.results.map((v) => v.threshold)).toEqual(MET);
+    expect(r.verdicts?.results[0]).toMatchObject({ measured: 20, pass: true });
+  }, 60_000);
+
+  it('exits 99 when a threshold fails, after writing the report that carries the verdicts', async () => {
+    const run = await simulate('--agents', '20', '--duration', '2s', ...thresholds(['agents.total==20', 'agents.connected>100%']), '--report', 'violated.json');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(99);
+    // no run has more than all its agents connected
+    expect(run.stdout).toMatch(/│ agents\.connected>100% +│ [\d.]+ % \(\d+ of 20\) +│ FAIL +│/);
+    expect(run.stdout).toContain('thresholds: 1 of 2 failed');
+    expect(run.stdout).toContain(`JSON report: ${join(dir, 'violated.json')}`);
+    const r = readReport('violated.json');
+    expect(r.verdicts).toMatchObject({ passed: false, results: [{ threshold: 'agents.total==20', pass: true }, { threshold: 'agents.connected>100%', pass: false }] });
+  }, 60_000);
+
+  it('--abort-on-fail ends the run as soon as a live threshold fails, and exits 99', async () => {
+    const run = await simulate('--agents', '20', '--eps', '10', '--duration', '60s', '--drain', '1s', ...thresholds(['events.sent<=30', 'connect.p99<10s']), '--abort-on-fail', '--report', 'aborted.json');
+    expect(run.code).toBe(99);
+    expect(run.stdout).toMatch(/thresholds: run aborted at .+ because events\.sent<=30 failed \(--abort-on-fail\)/);
+    const r = readReport('aborted.json');
+    expect(r.durationMs).toBeLessThan(30_000);
+    expect(r.verdicts?.passed).toBe(false);
+    expect(r.verdicts?.aborted?.threshold).toBe('events.sent<=30');
+    expect(r.verdicts?.results.find((v) => v.threshold === 'events.sent<=30')?.pass).toBe(false);
+  }, 60_000);
+
+  it('refuses a bad expression, an unknown field and a useless --abort-on-fail with one line and exit 2, before running', async () => {
+    expectUsageError(await simulate('--agents', '2', '--threshold', 'failover.p99<2h'), /^agentlink simulate: --threshold 'failover\.p99<2h': unknown unit 'h' .*at position 15/);
+    expectUsageError(await simulate('--agents', '2', '--threshold', 'failovers.p99<2s'), /'failovers\.p99' is not a report field; known fields: .*failover\.p99/);
+    expectUsageError(await simulate('--agents', '2', '--threshold', 'failover.p99<2s', '--abort-on-fail'), /--abort-on-fail needs a --threshold that can be judged during the run/);
+  }, 60_000);
+});
