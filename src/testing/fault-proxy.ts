@@ -12,7 +12,7 @@ import { ConfigError, StateError, toListenError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { FRAME_HEADER_SIZE } from '../protocol/index.js';
 import { TcpAcceptor } from '../transport/node-listener.js';
-import { connectRaw } from '../transport/raw.js';
+import { connectRaw, resetSocket } from '../transport/raw.js';
 import type { RawSocket as Socket } from '../transport/raw.js';
 
 /** A value per direction: `up` is agent → manager, `down` is manager → agent. */
@@ -151,17 +151,6 @@ class ProxyConn {
     this.up = new Pipe('up', client, upstream);
     this.down = new Pipe('down', upstream, client);
   }
-}
-
-/**
- * Closes a socket with a TCP RST. A socket still connecting is destroyed instead: `resetAndDestroy()`
- * would wait for its connect to complete, and a connect that takes long (a SYN dropped by a full
- * accept queue is retried after 1 s, 3 s, ...) would keep the handle open after the proxy forgot it.
- */
-function hardClose(s: Socket): void {
-  if (s.destroyed) return;
-  if (s.connecting) s.destroy();
-  else s.resetAndDestroy();
 }
 
 function perDirection(name: string, v: number | Partial<PerDirection<number>> | undefined, prev: PerDirection<number>): PerDirection<number> {
@@ -578,8 +567,8 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
     this.#clearTimers(c);
     this.#conns.delete(c);
     if (reason === 'reset' || reason === 'target' || reason === 'error') {
-      hardClose(c.client);
-      hardClose(c.upstream);
+      resetSocket(c.client);
+      resetSocket(c.upstream);
     } else {
       c.client.destroy();
       c.upstream.destroy();

@@ -19,6 +19,7 @@ import { FRAME_HEADER_SIZE, FrameDecoder, MAX_FRAME_SIZE } from '../protocol/fra
 import { FrameWriter } from './frame-writer.js';
 import { RELISTEN_DEADLINE_MS } from './listener.js';
 import { ListenerBase } from './listener-base.js';
+import { resetSocket } from './raw.js';
 import type { DatagramPeer, ListenOptions, Listener, ServerConnection, ServerConnectionEvents } from './listener.js';
 
 /** Attempts to bind a TCP + UDP pair on port 0 when UDP finds the port TCP got already taken. */
@@ -257,7 +258,7 @@ class NodeServerConnection extends EventEmitter<ServerConnectionEvents> implemen
   reset(): void {
     this.#closed = true;
     this.#writer.discard();
-    if (!this.socket.destroyed) this.socket.resetAndDestroy();
+    resetSocket(this.socket);
   }
 
   #onData(chunk: Buffer): void {

@@ -13,6 +13,7 @@ import { FRAME_HEADER_SIZE, FrameDecoder } from '../protocol/framing.js';
 import { detach, guardConnect, where } from './connect-guard.js';
 import type { ConnectGuard } from './connect-guard.js';
 import { FrameWriter } from './frame-writer.js';
+import { resetSocket } from './raw.js';
 import type { Transport, TransportConnectOptions, TransportEvents, TransportState, TransportTarget } from './types.js';
 
 /** Default TCP keepalive idle time before the first probe, in milliseconds. */
@@ -255,13 +256,8 @@ export class TcpTransport extends EventEmitter<TransportEvents> implements Trans
     const socket = this.#socket;
     this.#state = 'closing';
     this.#writer?.discard();
-    if (socket === undefined || socket.destroyed) return;
-    try {
-      socket.resetAndDestroy();
-    } catch {
-      // Not a TCP handle (injected socket) or already gone: a plain destroy is the best we can do.
-      socket.destroy();
-    }
+    if (socket === undefined) return;
+    resetSocket(socket);
   }
 
   /** The socket keeps the process alive (the default); also for a socket created later by `connect()`. */
