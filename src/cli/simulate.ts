@@ -72,6 +72,6 @@ export async function runSimulation(
  * @returns the exit code (usage errors are thrown as `ToolError` and printed by the dispatcher with code 2).
  */
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const config = parseSimulateArgs(argv);
+  const config = parseSimulateArgs(argv, io.cwd !== undefined ? { cwd: io.cwd } : {});
   return runSimulation('simulate', config, io);
 }

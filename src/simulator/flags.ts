@@ -23,6 +23,7 @@ import type { ChaosStep } from './chaos/steps.js';
 import { parseChoice, parseFlagDuration, parseInteger, parseNumber, translateParseArgsError, usage } from './flag-values.js';
 import { LIVE_FIELDS, judgeableLive, parseThresholds } from './thresholds.js';
 import type { Threshold } from './thresholds.js';
+import { loadScenario, withScenario } from './scenario.js';
 
 export type { ChaosStep } from './chaos/steps.js';
 
@@ -156,6 +157,8 @@ export interface SimulateConfig {
    * @default 5000
    */
   drainMs: number;
+  /** `--scenario FILE`: the scenario file the run was read from (its fields under the flags given). */
+  scenario?: string;
   /**
    * The fields given on the command line (or in a scenario file), whatever their value; the others
    * hold defaults. With `--config`, a given field overrides the ossec.conf, a default does not.
@@ -189,9 +192,13 @@ export const MAX_SOURCE_IPS = 16_777_214;
 
 /** Help text of `agentlink simulate`. */
 export const SIMULATE_USAGE = `Usage: agentlink simulate --agents N (--manager HOST:PORT ... | --cluster N | --config ossec.conf) [flags]
+       agentlink simulate --scenario FILE [flags]
 
 Run a fleet of simulated Wazuh agents against a manager, a manager cluster or an embedded mock cluster.
 
+Scenario:
+  --scenario FILE         the run's settings from a JSON or YAML file, one field per flag (see
+                          examples/scenario.yaml); flags given on the command line override it
 Target (exactly one):
   --manager HOST:PORT     manager address; repeat for an ordered failover list (port defaults to 1514)
   --cluster N             embedded mock cluster of N nodes (node1..nodeN) on 127.0.0.1
@@ -275,6 +282,7 @@ const OPTIONS = {
   drain: { type: 'string' },
   threshold: { type: 'string', multiple: true },
   'abort-on-fail': { type: 'boolean' },
+  scenario: { type: 'string' },
 } as const;
 
 /**
@@ -340,8 +348,14 @@ function isLoopback(host: string): boolean {
  *   flag, missing or malformed value, no target or two targets, `--shard 3/2`, chaos on an unknown
  *   node or without `--cluster`, and flags that need another flag.
  */
-export function parseSimulateArgs(argv: readonly string[]): SimulateConfig {
-  const v = parseSimulateValues(argv);
+export function parseSimulateArgs(argv: readonly string[], options: { cwd?: string } = {}): SimulateConfig {
+  const cli = parseSimulateValues(argv);
+  if (cli.scenario === undefined) return buildConfig(cli);
+  const scenario = loadScenario(cli.scenario, options.cwd ?? process.cwd(), OPTIONS);
+  return withScenario(cli, scenario, buildConfig);
+}
+
+function buildConfig(v: ReturnType<typeof parseSimulateValues>): SimulateConfig {
 
   if (v.agents === undefined) throw usage('--agents is required: say how many agents to run, e.g. --agents 1000');
   const agents = parseInteger(v.agents, '--agents', 1, MAX_AGENTS, '1000');
@@ -452,6 +466,7 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateConfig {
   if (v.html !== undefined) config.htmlPath = v.html;
   if (v.prometheus !== undefined) config.prometheusPort = parseInteger(v.prometheus, '--prometheus', 0, 65535, '9464');
   if (lb !== undefined) config.lb = lb;
+  if (v.scenario !== undefined) config.scenario = v.scenario;
   config.given = givenFields(v);
   return config;
 }
@@ -489,6 +504,9 @@ const FLAG_FIELDS: Partial<Record<keyof typeof OPTIONS, keyof SimulateConfig>> =
   quiet: 'quiet',
   'source-ips': 'sourceIps',
   drain: 'drainMs',
+  threshold: 'thresholds',
+  'abort-on-fail': 'abortOnFail',
+  scenario: 'scenario',
 };
 
 function givenFields(values: Record<string, unknown>): (keyof SimulateConfig)[] {
