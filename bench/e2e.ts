@@ -18,7 +18,7 @@
  * Sizes come from the environment: `AGENTLINK_E2E_SIZES` (default `1,50,1000`; `0` skips the throughput), `AGENTLINK_E2E_MS`
  * (window of one round, default 1500), `AGENTLINK_E2E_ROUNDS` (rounds per side, default 2),
  * `AGENTLINK_E2E_IDLE` (agents of the handshake and RSS measurement, default 10000; 0 skips it),
- * `AGENTLINK_E2E_LEVELS` (compression levels of the agentlink side, default `9`),
+ * `AGENTLINK_E2E_LEVELS` (compression levels of the agentlink side, default `9,0`),
  * `AGENTLINK_E2E_PROF` (a directory: the agent children write `--cpu-prof` profiles there; run the
  * whole bench under `NODE_OPTIONS=--cpu-prof` to profile the manager too).
  *
@@ -49,7 +49,7 @@ export interface BenchE2eOptions {
   rounds?: number;
   /** Agents of the handshake and RSS measurement. @default 10000 */
   idleAgents?: number;
-  /** Compression levels of the agentlink side. @default [9] */
+  /** Compression levels of the agentlink side. @default [9, 0] */
   levels?: number[];
 }
 
@@ -393,7 +393,7 @@ export async function benchE2e(options: BenchE2eOptions = {}): Promise<Record<st
   const windowMs = options.windowMs ?? envInt('AGENTLINK_E2E_MS', 1500);
   const rounds = options.rounds ?? envInt('AGENTLINK_E2E_ROUNDS', 2);
   const idle = options.idleAgents ?? envInt('AGENTLINK_E2E_IDLE', 10_000, 0);
-  const levels = options.levels ?? envList('AGENTLINK_E2E_LEVELS', [9]);
+  const levels = options.levels ?? envList('AGENTLINK_E2E_LEVELS', [9, 0]);
   const note = (s: string): void => void process.stderr.write(`[e2e bench] ${s}\n`);
 
   // identities: idle agentlink, idle bare, then per (level, size) 2 × size for throughput
