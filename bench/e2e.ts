@@ -20,7 +20,8 @@
  * `AGENTLINK_E2E_IDLE` (agents of the handshake and RSS measurement, default 10000; 0 skips it),
  * `AGENTLINK_E2E_LEVELS` (compression levels of the agentlink side, default `9,0`),
  * `AGENTLINK_E2E_PROF` (a directory: the agent children write `--cpu-prof` profiles there; run the
- * whole bench under `NODE_OPTIONS=--cpu-prof` to profile the manager too).
+ * whole bench as `node --cpu-prof --cpu-prof-dir=DIR dist/bench/run.js e2e` to profile the manager too: its
+ * process inherits the flags; `NODE_OPTIONS` may not carry `--cpu-prof`).
  *
  * Run: `npm run bench e2e`.
  *

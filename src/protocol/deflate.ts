@@ -103,25 +103,39 @@ class Alphabet {
   readonly freq: Uint32Array;
   readonly lens: Uint8Array;
   readonly codes: Uint16Array;
-  /** Symbols with a nonzero frequency or length, in first-use order (sorted by `sortUsed`). */
+  /** Symbols with a nonzero frequency or length, in first-use order. */
   readonly used: Uint16Array;
   usedCount = 0;
   /** Highest symbol in use, or −1. */
   maxUsed = -1;
+  /** One bit per symbol in use, so that {@link sortUsed} lists them in symbol order without a pass over the alphabet. */
+  readonly mask: Uint32Array;
+  /** The symbols in use in ascending order (`usedCount` of them), as {@link sortUsed} left them. */
+  readonly sorted: Uint16Array;
 
   constructor(readonly size: number) {
     this.freq = new Uint32Array(size);
     this.lens = new Uint8Array(size);
     this.codes = new Uint16Array(size);
     this.used = new Uint16Array(size);
+    this.mask = new Uint32Array((size + 31) >> 5);
+    this.sorted = new Uint16Array(size);
   }
 
   /** Counts one occurrence of `s`. */
   add(s: number): void {
-    if (this.freq[s]!++ === 0) {
-      this.used[this.usedCount++] = s;
-      if (s > this.maxUsed) this.maxUsed = s;
-    }
+    if (this.freq[s]!++ === 0) this.#use(s);
+  }
+
+  /** Gives `s` a code without an occurrence (zlib's rule for blocks with fewer than two symbols). */
+  addUnused(s: number): void {
+    this.#use(s);
+  }
+
+  #use(s: number): void {
+    this.used[this.usedCount++] = s;
+    this.mask[s >> 5]! |= 1 << (s & 31);
+    if (s > this.maxUsed) this.maxUsed = s;
   }
 
   /** Clears the frequencies and lengths of the symbols in use. */
@@ -132,8 +146,24 @@ class Alphabet {
       this.freq[s] = 0;
       this.lens[s] = 0;
     }
+    this.mask.fill(0);
     this.usedCount = 0;
     this.maxUsed = -1;
+  }
+
+  /** Lists the symbols in use in ascending order in `sorted`: a pass over the set bits, not the alphabet. */
+  sortUsed(): void {
+    const mask = this.mask;
+    const sorted = this.sorted;
+    let k = 0;
+    for (let w = 0; w < mask.length; w++) {
+      let bits = mask[w]! | 0;
+      while (bits !== 0) {
+        const low = bits & -bits;
+        sorted[k++] = (w << 5) + 31 - Math.clz32(low);
+        bits ^= low;
+      }
+    }
   }
 }
 
@@ -184,11 +214,8 @@ const lengthCount = new Int32Array(MAX_BITS + 2);
  */
 function buildLengths(al: Alphabet, maxBits: number): void {
   // zlib's rule for fewer than two used symbols: give symbol maxUsed+1 (when below 2) or 0 a code
-  while (al.usedCount < 2) {
-    const s = al.maxUsed < 2 ? al.maxUsed + 1 : 0;
-    al.used[al.usedCount++] = s;
-    if (s > al.maxUsed) al.maxUsed = s;
-  }
+  while (al.usedCount < 2) al.addUnused(al.maxUsed < 2 ? al.maxUsed + 1 : 0);
+  al.sortUsed();
   const m = al.usedCount;
   const freq = al.freq;
   const used = al.used;
@@ -202,18 +229,14 @@ function buildLengths(al: Alphabet, maxBits: number): void {
   }
   if (maxWeight < COUNT_SORT_LIMIT) {
     // placed in symbol order, so that equal weights keep symbol order (runs of equal lengths make
-    // the code-length header shorter); lens marks the symbols in use until the lengths are set
+    // the code-length header shorter)
     const start = bucketStart;
-    const lens = al.lens;
+    const sorted = al.sorted;
     start.fill(0, 0, maxWeight + 2);
-    for (let k = 0; k < m; k++) {
-      const s = used[k]!;
-      lens[s] = 1;
-      start[Math.max(1, freq[s]!) + 1]!++;
-    }
+    for (let k = 0; k < m; k++) start[Math.max(1, freq[used[k]!]!) + 1]!++;
     for (let w = 1; w <= maxWeight; w++) start[w + 1]! += start[w]!;
-    for (let s = 0; s <= al.maxUsed; s++) {
-      if (lens[s] === 0) continue;
+    for (let k = 0; k < m; k++) {
+      const s = sorted[k]!;
       const w = Math.max(1, freq[s]!);
       keys[start[w]!++] = (w << 9) | s;
     }
@@ -301,7 +324,7 @@ function buildLengths(al: Alphabet, maxBits: number): void {
 const nextCode = new Uint16Array(MAX_BITS + 2);
 const codeCount = new Uint16Array(MAX_BITS + 1);
 
-/** Canonical codes of the alphabet's symbols in use, bit-reversed for LSB-first output. */
+/** Canonical codes of the alphabet's symbols in use (after {@link buildLengths}), bit-reversed for LSB-first output. */
 function canonicalCodes(al: Alphabet): void {
   const m = al.usedCount;
   const used = al.used;
@@ -315,9 +338,11 @@ function canonicalCodes(al: Alphabet): void {
   }
   // canonical order is symbol order within each length
   const codes = al.codes;
-  for (let s = 0; s <= al.maxUsed; s++) {
+  const sorted = al.sorted;
+  for (let k = 0; k < m; k++) {
+    const s = sorted[k]!;
     const l = lens[s]!;
-    if (l !== 0) codes[s] = reverseBits(nextCode[l]!++, l);
+    codes[s] = reverseBits(nextCode[l]!++, l);
   }
 }
 
@@ -355,44 +380,67 @@ const FIXED_LITLEN_CODES = fixedCodes(FIXED_LITLEN_LENGTHS);
 const FIXED_DIST_CODES = fixedCodes(FIXED_DIST_LENGTHS);
 
 /**
- * Run-length codes one code-length sequence (RFC 1951 3.2.7) the way zlib does: runs of a repeated
- * nonzero length as the length then 16 (3–6 repeats), runs of zeros as 17 (3–10) or 18 (11–138).
+ * Run-length codes the first `n` code lengths of an alphabet (after {@link buildLengths}) as zlib's
+ * scan_tree does (RFC 1951 3.2.7): a run of a nonzero length as the length then 16 (3–6 repeats),
+ * runs of zeros as 17 (3–10) or 18 (11–138). The runs are found from the symbols in use, so a
+ * short message's mostly-zero 286 lengths cost a few steps, not one per length.
  */
-function runLengths(lens: Uint8Array, n: number): void {
-  let prevLen = -1;
-  let nextLen = lens[0]!;
-  let count = 0;
-  let maxCount = nextLen === 0 ? 138 : 7;
-  let minCount = nextLen === 0 ? 3 : 4;
-  for (let i = 0; i < n; i++) {
-    const cur = nextLen;
-    nextLen = i + 1 < n ? lens[i + 1]! : -1;
-    if (++count < maxCount && cur === nextLen) continue;
-    if (count < minCount) {
-      for (; count > 0; count--) pushRle(cur, 0);
-    } else if (cur !== 0) {
-      if (cur !== prevLen) {
-        pushRle(cur, 0);
-        count--;
-      }
-      pushRle(16, count - 3);
-    } else if (count <= 10) {
-      pushRle(17, count - 3);
-    } else {
-      pushRle(18, count - 11);
+function runLengths(al: Alphabet, n: number): void {
+  const lens = al.lens;
+  const sorted = al.sorted;
+  const m = al.usedCount;
+  let pos = 0;
+  let k = 0;
+  while (pos < n) {
+    if (k >= m || sorted[k]! > pos) {
+      const end = k < m ? Math.min(sorted[k]!, n) : n;
+      zeroRun(end - pos);
+      pos = end;
+      continue;
     }
-    count = 0;
-    prevLen = cur;
-    if (nextLen === 0) {
-      maxCount = 138;
-      minCount = 3;
-    } else if (cur === nextLen) {
-      maxCount = 6;
-      minCount = 3;
-    } else {
-      maxCount = 7;
-      minCount = 4;
+    // a run of equal nonzero lengths over adjacent symbols in use
+    const v = lens[pos]!;
+    let end = pos + 1;
+    k++;
+    while (k < m && sorted[k] === end && lens[end] === v) {
+      end++;
+      k++;
     }
+    lengthRun(v, end - pos);
+    pos = end;
+  }
+}
+
+/** `count` zero lengths: 17 for 3–10 at a time, 18 for 11–138, single zeros below 3. */
+function zeroRun(count: number): void {
+  while (count > 0) {
+    const c = Math.min(count, 138);
+    if (c < 3) for (let i = 0; i < c; i++) pushRle(0, 0);
+    else if (c <= 10) pushRle(17, c - 3);
+    else pushRle(18, c - 11);
+    count -= c;
+  }
+}
+
+/**
+ * `count` copies of the nonzero length `v` after a different one: the first piece of up to 7 is
+ * `v` then 16 when 4 or more (else `v` each time), the following pieces of up to 6 are 16 alone
+ * when 3 or more.
+ */
+function lengthRun(v: number, count: number): void {
+  let c = Math.min(count, 7);
+  if (c < 4) {
+    for (let i = 0; i < c; i++) pushRle(v, 0);
+  } else {
+    pushRle(v, 0);
+    pushRle(16, c - 4);
+  }
+  count -= c;
+  while (count > 0) {
+    c = Math.min(count, 6);
+    if (c < 3) for (let i = 0; i < c; i++) pushRle(v, 0);
+    else pushRle(16, c - 3);
+    count -= c;
   }
 }
 
@@ -669,8 +717,8 @@ function writeBlock(d: Uint8Array, start: number, end: number, level: number): v
   const hlit = Math.max(257, lit.maxUsed + 1);
   const hdist = Math.max(1, dist.maxUsed + 1);
   rleCount = 0;
-  runLengths(lit.lens, hlit);
-  runLengths(dist.lens, hdist);
+  runLengths(lit, hlit);
+  runLengths(dist, hdist);
   buildLengths(bl, MAX_CODELEN_BITS);
   let hclen = CODELEN_CODES;
   while (hclen > 4 && bl.lens[CODELEN_ORDER[hclen - 1]!] === 0) hclen--;

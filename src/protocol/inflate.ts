@@ -73,19 +73,35 @@ function bad(detail: string): DecodeError {
 }
 
 /**
- * Builds `code` from `lens[start, start + n)`. Throws on an over-subscribed code, and on an
- * incomplete one unless `incompleteOk` and it is a single one-bit code (zlib's rule for
- * literal/length and distance codes); an all-zero code is accepted only when `emptyOk`.
+ * Positions of the nonzero code lengths in `lengths`, ascending: {@link dynamic} records them while
+ * it reads the lengths, so that building a code follows the ~60 symbols a short message uses
+ * rather than all 286 (+ 30) lengths.
  */
-function buildCode(code: Code, lens: Uint8Array, start: number, n: number, incompleteOk: boolean, emptyOk: boolean, what: string): void {
+const nonzero = new Uint16Array(LITLEN_CODES + DIST_CODES + 2);
+
+/** Lists the nonzero lengths of `lens[start, start + n)` in {@link nonzero}; returns how many. */
+function scanNonzero(lens: Uint8Array, start: number, n: number): number {
+  let k = 0;
+  for (let s = start; s < start + n; s++) if (lens[s] !== 0) nonzero[k++] = s;
+  return k;
+}
+
+/**
+ * Builds `code` from `lens[start, start + n)`, whose nonzero lengths are at the positions
+ * `nonzero[from, to)` (ascending). Throws on an over-subscribed code, and on an incomplete one
+ * unless `incompleteOk` and it is a single one-bit code (zlib's rule for literal/length and
+ * distance codes); an all-zero code is accepted only when `emptyOk`.
+ */
+function buildCode(code: Code, lens: Uint8Array, start: number, n: number, from: number, to: number, incompleteOk: boolean, emptyOk: boolean, what: string): void {
   const count = code.count;
   count.fill(0);
-  for (let s = 0; s < n; s++) count[lens[start + s]!]!++;
-  code.empty = count[0] === n;
+  for (let k = from; k < to; k++) count[lens[nonzero[k]!]!]!++;
+  code.empty = from === to;
   if (code.empty) {
     if (!emptyOk) throw bad(`empty ${what} code`);
     return;
   }
+  count[0] = n - (to - from);
   let left = 1;
   let maxLen = 0;
   for (let l = 1; l <= MAX_BITS; l++) {
@@ -95,39 +111,41 @@ function buildCode(code: Code, lens: Uint8Array, start: number, n: number, incom
   }
   if (left > 0 && !(incompleteOk && maxLen === 1)) throw bad(`incomplete ${what} code`);
   // lookup table over the longest code's bits (at most TABLE_BITS): every code that fits,
-  // bit-reversed, replicated over the unused high bits; the table of a short code stays small
+  // bit-reversed, replicated over the unused high bits; the table of a short code stays small.
+  // A complete code that fits the table writes every entry; otherwise the entries no code fills
+  // (longer codes' prefixes, the unused half of a single one-bit code) must read 0.
   const bits = maxLen < TABLE_BITS ? maxLen : TABLE_BITS;
   const size = 1 << bits;
   code.bits = bits;
   const table = code.table;
-  table.fill(0, 0, size);
+  if (left !== 0 || maxLen > bits) table.fill(0, 0, size);
   let c = 0;
   nextCode[1] = 0;
   for (let l = 2; l <= maxLen; l++) {
     c = (c + count[l - 1]!) << 1;
     nextCode[l] = c;
   }
-  for (let s = 0; s < n; s++) {
-    const l = lens[start + s]!;
-    if (l === 0) continue;
+  for (let k = from; k < to; k++) {
+    const p = nonzero[k]!;
+    const l = lens[p]!;
     const v = nextCode[l]!++;
     if (l > bits) continue;
-    const entry = (s << 4) | l;
+    const entry = ((p - start) << 4) | l;
     for (let i = reverseBits(v, l); i < size; i += 1 << l) table[i] = entry;
   }
   if (maxLen > bits) {
     // symbols in code order, for the codes longer than the table (decoded bit by bit)
     offs[1] = 0;
     for (let l = 1; l < MAX_BITS; l++) offs[l + 1] = offs[l]! + count[l]!;
-    for (let s = 0; s < n; s++) {
-      const l = lens[start + s]!;
-      if (l !== 0) code.symbol[offs[l]!++] = s;
+    for (let k = from; k < to; k++) {
+      const p = nonzero[k]!;
+      code.symbol[offs[lens[p]!]!++] = p - start;
     }
   }
 }
 
-buildCode(fixedLit, FIXED_LITLEN_LENGTHS, 0, 288, false, false, 'fixed');
-buildCode(fixedDist, FIXED_DIST_LENGTHS, 0, 32, false, false, 'fixed');
+buildCode(fixedLit, FIXED_LITLEN_LENGTHS, 0, 288, 0, scanNonzero(FIXED_LITLEN_LENGTHS, 0, 288), false, false, 'fixed');
+buildCode(fixedDist, FIXED_DIST_LENGTHS, 0, 32, 0, scanNonzero(FIXED_DIST_LENGTHS, 0, 32), false, false, 'fixed');
 
 // --- bit input --------------------------------------------------------------------------------
 
@@ -249,12 +267,17 @@ function dynamic(): void {
   if (nlen > LITLEN_CODES || ndist > DIST_CODES) throw bad('too many length or distance symbols');
   lengths.fill(0, 0, CODELEN_CODES);
   for (let i = 0; i < ncode; i++) lengths[CODELEN_ORDER[i]!] = bits(3);
-  buildCode(clCode, lengths, 0, CODELEN_CODES, false, false, 'code lengths');
+  buildCode(clCode, lengths, 0, CODELEN_CODES, 0, scanNonzero(lengths, 0, CODELEN_CODES), false, false, 'code lengths');
   let i = 0;
   const total = nlen + ndist;
+  // positions of the nonzero lengths, and where the distance lengths' begin
+  let nz = 0;
+  let litEnd = -1;
   while (i < total) {
+    if (litEnd < 0 && i >= nlen) litEnd = nz;
     const sym = decode(clCode);
     if (sym < 16) {
+      if (sym !== 0) nonzero[nz++] = i;
       lengths[i++] = sym;
       continue;
     }
@@ -270,11 +293,22 @@ function dynamic(): void {
       rep = 11 + bits(7);
     }
     if (i + rep > total) throw bad('invalid bit length repeat');
-    while (rep-- > 0) lengths[i++] = len;
+    if (len === 0) {
+      lengths.fill(0, i, i + rep);
+      i += rep;
+    } else {
+      // a repeat may cross from the literal/length lengths into the distance ones
+      while (rep-- > 0) {
+        if (litEnd < 0 && i >= nlen) litEnd = nz;
+        nonzero[nz++] = i;
+        lengths[i++] = len;
+      }
+    }
   }
+  if (litEnd < 0) litEnd = nz;
   if (lengths[END_OF_BLOCK] === 0) throw bad('invalid code -- missing end-of-block');
-  buildCode(litCode, lengths, 0, nlen, true, false, 'literal/lengths');
-  buildCode(distCode, lengths, nlen, ndist, true, true, 'distances');
+  buildCode(litCode, lengths, 0, nlen, 0, litEnd, true, false, 'literal/lengths');
+  buildCode(distCode, lengths, nlen, ndist, litEnd, nz, true, true, 'distances');
   codes(litCode, distCode);
 }
 

@@ -228,6 +228,82 @@ describe('inflateZlib', () => {
     expect(inflateZlib(z, 0, z.length, data.length).equals(data)).toBe(true);
   });
 
+  /**
+   * A zlib stream of one dynamic block written bit by bit: HLIT 257 + `extraLit`, HDIST 2, a
+   * code-length code giving symbols 1 and 16 two bits and 18 (and 17) one or two, then the lengths
+   * as `lengthCodes` (symbol, extra value), then the data: literal 255 (code 0) and end of block (code 1).
+   */
+  function handBlock(extraLit: number, lengthCodes: [number, number][]): Buffer {
+    const bytes: number[] = [0x78, 0x01];
+    let acc = 0;
+    let n = 0;
+    const put = (v: number, bits: number): void => {
+      acc |= v << n;
+      n += bits;
+      while (n >= 8) {
+        bytes.push(acc & 0xff);
+        acc >>>= 8;
+        n -= 8;
+      }
+    };
+    /** MSB-first Huffman code, written LSB first as deflate does. */
+    const putCode = (code: number, len: number): void => {
+      for (let i = len - 1; i >= 0; i--) put((code >> i) & 1, 1);
+    };
+    // code-length code over {1, 16, 17, 18}: 1 -> 00, 16 -> 01, 17 -> 10, 18 -> 11 (all two bits)
+    const clCodes: Record<number, number> = { 1: 0, 16: 1, 17: 2, 18: 3 };
+    const order = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+    put(1, 1); // final
+    put(2, 2); // dynamic
+    put(extraLit, 5); // HLIT - 257
+    put(1, 5); // HDIST - 1
+    put(order.length - 4, 4); // HCLEN - 4
+    for (const sym of order) put(sym in clCodes ? 2 : 0, 3);
+    const extraBits: Record<number, number> = { 16: 2, 17: 3, 18: 7 };
+    for (const [sym, extra] of lengthCodes) {
+      putCode(clCodes[sym]!, 2);
+      if (sym >= 16) put(extra, extraBits[sym]!);
+    }
+    // literal/length code: 255 -> 0, 256 -> 1 (one bit each); the distance code is empty or unused
+    putCode(0, 1);
+    putCode(1, 1);
+    if (n > 0) bytes.push(acc & 0xff);
+    const sum = adler(Buffer.from([0xff]));
+    bytes.push(sum >>> 24, (sum >>> 16) & 0xff, (sum >>> 8) & 0xff, sum & 0xff);
+    return Buffer.from(bytes);
+  }
+
+  it('reads code-length repeats that run from the literal/length lengths into the distance lengths, as zlib does', () => {
+    // 255 zeros (18: 138, 18: 117), length 1 at 255, then 16 repeats it 3 times: 256 | 257, 258 (the distances)
+    const nonzero = handBlock(0, [
+      [18, 127],
+      [18, 106],
+      [1, 0],
+      [16, 0],
+    ]);
+    // HLIT 258: 255 zeros, lengths 1 at 255 and 256, then 17 writes 3 zeros: 257 | 258, 259 (an empty distance code)
+    const zeros = handBlock(1, [
+      [18, 127],
+      [18, 106],
+      [1, 0],
+      [1, 0],
+      [17, 0],
+    ]);
+    for (const z of [nonzero, zeros]) {
+      expect(inflateSync(z)).toEqual(Buffer.from([0xff]));
+      expect(inflateZlib(z, 0, z.length, 100)).toEqual(Buffer.from([0xff]));
+    }
+    // one repeat too many runs past the last distance length: both refuse it
+    const over = handBlock(0, [
+      [18, 127],
+      [18, 106],
+      [1, 0],
+      [16, 1],
+    ]);
+    expect(() => inflateSync(over)).toThrow();
+    expect(code(() => inflateZlib(over, 0, over.length, 100))).toBe('ERR_DECODE_COMPRESSION');
+  });
+
   it('gives the same answers above the size limit, where node:zlib does the work', () => {
     const data = input(SMALL_INFLATE_LIMIT * 4);
     const z = deflateSync(data, { level: 0 });
