@@ -169,6 +169,12 @@ export interface SimulateConfig {
   thresholds: Threshold[];
   /** `--abort-on-fail`: end the run as soon as a threshold that can be judged during the run fails. */
   abortOnFail: boolean;
+  /**
+   * `--connect-deadline`: end the run (exit code 1) when no agent has connected after this long;
+   * 0 waits the whole run. With enrollment, the wait after enrollment is added.
+   * @default 15000
+   */
+  connectDeadlineMs: number;
 }
 
 /** Default `--ramp`, agents per second. */
@@ -179,6 +185,8 @@ export const DEFAULT_EPS = 1;
 export const DEFAULT_DURATION = 60_000;
 /** Default `--drain`, milliseconds. */
 export const DEFAULT_DRAIN = 5_000;
+/** Default `--connect-deadline`, milliseconds. */
+export const DEFAULT_CONNECT_DEADLINE = 15_000;
 /** Default `--seed`. */
 export const DEFAULT_SEED = 'agentlink';
 /** Largest `--agents`. */
@@ -238,6 +246,8 @@ Verdicts:
   --threshold EXPR        pass/fail criterion over a report field, repeatable: failover.p99<2s,
                           agents.connected>=99%, events.dropped==0, events.lost<=0.1%, connect.p95<500ms;
                           a failed one ends with exit code 99 after the report is written
+  --connect-deadline DURATION  stop early (exit 1) when no agent has connected by then, naming the
+                          most common errors; 0 waits the whole run (default 15s)
   --abort-on-fail         end the run as soon as a threshold on a growing count (events.dropped,
                           events.sent, events.received with <, <= or ==) fails
 Output:
@@ -283,6 +293,7 @@ const OPTIONS = {
   threshold: { type: 'string', multiple: true },
   'abort-on-fail': { type: 'boolean' },
   scenario: { type: 'string' },
+  'connect-deadline': { type: 'string' },
 } as const;
 
 /**
@@ -444,6 +455,7 @@ function buildConfig(v: ReturnType<typeof parseSimulateValues>): SimulateConfig 
     drainMs: v.drain === undefined ? DEFAULT_DRAIN : parseFlagDuration(v.drain, '--drain'),
     thresholds: parseThresholds(v.threshold ?? []),
     abortOnFail: v['abort-on-fail'] === true,
+    connectDeadlineMs: v['connect-deadline'] === undefined ? DEFAULT_CONNECT_DEADLINE : parseFlagDuration(v['connect-deadline'], '--connect-deadline'),
   };
   if (config.abortOnFail && !config.thresholds.some(judgeableLive)) {
     throw usage(`--abort-on-fail needs a --threshold that can be judged during the run: an upper bound (<, <=, ==) on ${LIVE_FIELDS.join(', ')}, e.g. --threshold events.dropped==0`);
@@ -507,6 +519,7 @@ const FLAG_FIELDS: Partial<Record<keyof typeof OPTIONS, keyof SimulateConfig>> =
   threshold: 'thresholds',
   'abort-on-fail': 'abortOnFail',
   scenario: 'scenario',
+  'connect-deadline': 'connectDeadlineMs',
 };
 
 function givenFields(values: Record<string, unknown>): (keyof SimulateConfig)[] {

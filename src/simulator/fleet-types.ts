@@ -124,6 +124,8 @@ export interface FleetProgress extends FleetGauges {
   eventsSent: number;
   /** Events the client buffers dropped so far. */
   eventsDropped: number;
+  /** Errors the agents emitted so far, by code (`ERR_CONNECT`, `ERR_SERVER_SILENT`, ...). */
+  errors: Record<string, number>;
 }
 
 /** What a stopped fleet did, for exact event accounting. */
@@ -158,6 +160,8 @@ export interface FleetTotals {
   neverConnectedReasons: Record<string, number>;
   /** The first error message seen for each error code (one example per code). */
   errorSamples: Record<string, string>;
+  /** Errors the agents emitted, by code: failed attempts, lost connections, bad messages. */
+  errors: Record<string, number>;
   /** System limits hit. */
   limits: LimitHit[];
 }

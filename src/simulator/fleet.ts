@@ -124,6 +124,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
   #failovers = 0;
   readonly #limits = new Map<string, LimitHit>();
   readonly #errorSamples = new Map<string, string>();
+  /** Errors the agents emitted, by code. */
+  readonly #errors: Record<string, number> = {};
   readonly #waiters = new Set<{ n: number; resolve: () => void }>();
   // one listener function per event for the whole fleet; `this` is the agent's slot
   readonly #onConnected: (this: Slot, info: { serverIndex: number; elapsed: number }) => void;
@@ -354,6 +356,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       connectedEver: this.#connectedEver,
       eventsSent: this.#eventsSent,
       eventsDropped: dropped,
+      errors: { ...this.#errors },
     };
   }
 
@@ -474,6 +477,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       failovers: this.#failovers,
       neverConnectedReasons: reasons,
       errorSamples: Object.fromEntries(this.#errorSamples),
+      errors: { ...this.#errors },
       limits: this.limits(),
     };
   }
@@ -584,6 +588,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
 
   #agentError(slot: Slot, error: AgentlinkError): void {
     slot.lastErrorCode = error.code;
+    this.#errors[error.code] = (this.#errors[error.code] ?? 0) + 1;
     if (!this.#errorSamples.has(error.code) && this.#errorSamples.size < 32) this.#errorSamples.set(error.code, error.message);
     const hit = resourceLimitOf(error);
     if (!hit) return;

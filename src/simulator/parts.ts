@@ -111,11 +111,13 @@ export function sumProgress(parts: readonly (FleetProgress | undefined)[], agent
     connectedEver: 0,
     eventsSent: 0,
     eventsDropped: 0,
+    errors: {},
   };
   for (const p of parts) {
     if (!p) continue;
     addCounts(out, p, ['started', 'connected', 'reconnecting', 'connectedEver', 'eventsSent', 'eventsDropped']);
     addRecord(out.perNode, p.perNode);
+    addRecord(out.errors, p.errors);
   }
   return out;
 }
@@ -151,6 +153,7 @@ export function mergeTotals(list: readonly FleetTotals[]): FleetTotals {
     failovers: 0,
     neverConnectedReasons: {},
     errorSamples: {},
+    errors: {},
     limits: mergeLimits(list.map((t) => t.limits)),
   };
   for (const t of list) {
@@ -170,6 +173,7 @@ export function mergeTotals(list: readonly FleetTotals[]): FleetTotals {
     ]);
     addRecord(out.distribution, t.distribution);
     addRecord(out.neverConnectedReasons, t.neverConnectedReasons);
+    addRecord(out.errors, t.errors);
     for (const [k, v] of Object.entries(t.errorSamples)) out.errorSamples[k] ??= v;
   }
   return out;

@@ -10,6 +10,7 @@ import { systemClock, unrefTimeout } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { FleetReport } from './report.js';
 import { describeChaosEvent } from './report.js';
+import { formatErrorCounts } from './verdicts.js';
 
 /** What the progress display shows; the fleet passes a fresh one to {@link ProgressReporter.update}. */
 export interface ProgressSnapshot {
@@ -266,6 +267,8 @@ export function renderSummaryTable(report: FleetReport): string {
   lat('failover', report.failover);
   rows.push(['reconnects', NUMBER.format(report.reconnects.total)]);
   if (report.connectFailures > 0) rows.push(['failed attempts', NUMBER.format(report.connectFailures)]);
+  const errors = formatErrorCounts(report.errors, 6);
+  if (errors !== '') rows.push(['errors', errors]);
   const dist = nodeEntries(report.distribution);
   if (dist.length > 0) {
     rows.push('sep');

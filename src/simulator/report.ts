@@ -78,6 +78,11 @@ export interface FleetReport {
   startedAt: string;
   /** How long the run lasted; for a merged report, the longest shard. */
   durationMs: number;
+  /**
+   * The run's id (`--run-id`, random by default): the shards of one fleet share it, and
+   * `agentlink report merge` refuses reports of different runs. Empty in reports written before it existed.
+   */
+  runId: string;
   /** The part of the fleet this report covers. */
   shard: ShardInfo;
   /** Shard numbers included: `[index]` for one run, all merged numbers for a merged report. */
@@ -114,6 +119,8 @@ export interface FleetReport {
   reconnects: LatencySummary & { total: number };
   /** Failed connection attempts. */
   connectFailures: number;
+  /** Errors the agents emitted, by code (`ERR_CONNECT`, `ERR_SERVER_SILENT`, ...): failed attempts, lost connections, bad messages. */
+  errors: Record<string, number>;
   /** Connected agents per node at the end. */
   distribution: Record<string, number>;
   /** Width of one {@link FleetReport.timeline} bucket. */
@@ -165,6 +172,13 @@ export interface ReportInput {
   chaos?: ChaosEvent[];
   /** System limits hit. */
   limits?: LimitHit[];
+  /** Errors the agents emitted, by code. */
+  errors?: Record<string, number>;
+  /**
+   * The run's id; shards of one fleet share it.
+   * @default '' (unknown)
+   */
+  runId?: string;
 }
 
 let cachedVersion: string | undefined;
@@ -218,7 +232,7 @@ function explainLost(lost: number | null, causes: Record<string, number>): Recor
 }
 
 function build(
-  base: Pick<FleetReport, 'version' | 'startedAt' | 'durationMs' | 'shard' | 'shards' | 'config' | 'chaos' | 'distribution'> & {
+  base: Pick<FleetReport, 'version' | 'runId' | 'startedAt' | 'durationMs' | 'shard' | 'shards' | 'config' | 'chaos' | 'distribution' | 'errors'> & {
     agents: FleetReport['agents'];
     receivedKnown: boolean;
     lostExplained: Record<string, number>;
@@ -232,6 +246,7 @@ function build(
   return {
     format: REPORT_FORMAT,
     version: base.version,
+    runId: base.runId,
     startedAt: base.startedAt,
     durationMs: base.durationMs,
     shard: base.shard,
@@ -244,6 +259,7 @@ function build(
     failover: s.failover,
     reconnects: { total: c.reconnects, ...s.reconnect },
     connectFailures: c.connectFailures,
+    errors: Object.fromEntries(Object.entries(base.errors).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))),
     distribution: base.distribution,
     timelineBucketMs: snapshot.bucketMs,
     timeline: snapshot.timeline,
@@ -265,6 +281,8 @@ export function createReport(input: ReportInput): FleetReport {
   return build(
     {
       version: agentlinkVersion(),
+      runId: input.runId ?? '',
+      errors: { ...input.errors },
       startedAt: new Date(input.startedAt).toISOString(),
       durationMs: input.durationMs,
       shard: { ...shard },
@@ -384,6 +402,8 @@ export function mergeReports(reports: readonly FleetReport[], names?: readonly s
   return build(
     {
       version: agentlinkVersion(),
+      runId: first.runId,
+      errors: sumRecords(reports.map((r) => r.errors)),
       startedAt: starts.length > 0 ? new Date(Math.min(...starts)).toISOString() : first.startedAt,
       durationMs: Math.max(...reports.map((r) => r.durationMs)),
       shard: { index: shards[0] ?? first.shard.index, count: first.shard.count },
@@ -442,6 +462,11 @@ export function parseReport(value: unknown, source = 'the report'): FleetReport 
   if (typeof r.startedAt !== 'string') fail('startedAt is missing');
   if (typeof r.version !== 'string') fail('version is missing');
   obj('config');
+  // written before these fields existed: an unknown run, no errors counted
+  if (r.runId === undefined) r.runId = '';
+  if (typeof r.runId !== 'string') fail('runId is not a string');
+  if (r.errors === undefined) r.errors = {};
+  counts('errors');
   counts('distribution');
   counts('lostExplained');
   if (!Array.isArray(r.shards) || !r.shards.every((s) => Number.isInteger(s))) fail('shards is not a list of shard numbers');

@@ -6,9 +6,8 @@
  *
  * @module
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { ToolError, systemClock } from '../index.js';
+import { resolve } from 'node:path';
+import { DEFAULT_DELAY_AFTER_ENROLLMENT, ToolError, systemClock } from '../index.js';
 import type { Clock, ServerOptions } from '../index.js';
 import { ChaosRunner } from './chaos/runner.js';
 import { needsFaultPaths } from './chaos/steps.js';
@@ -37,7 +36,8 @@ import type { WorkerSpec } from './worker.js';
 import { workloadFactory } from './workloads.js';
 import { parseThresholds } from './thresholds.js';
 import type { Verdicts } from './thresholds.js';
-import { RunGuard, finalVerdicts } from './verdicts.js';
+import { checkOutputPaths, writeOutput } from './outputs.js';
+import { RunGuard, connectDeadline, finalVerdicts, noConnectionProblem } from './verdicts.js';
 
 export { CLUSTER_PROCESS_THRESHOLD } from './target.js';
 
@@ -359,15 +359,9 @@ function runProblems(ctx: RunContext, totals: FleetTotals, eventsUntil: number):
     problems.push(`${limitError.message} (${limitError.code})`);
   }
   if (totals.connectedEver === 0) {
-    const [code, count] = Object.entries(totals.neverConnectedReasons).sort((a, b) => b[1] - a[1])[0] ?? ['ERR_CONNECT', totals.agents];
-    const sample = totals.errorSamples[code];
-    const where = ctx.target.servers.map((s) => `${s.address}:${s.port ?? 1514}`).join(', ');
-    problems.push(
-      `no agent connected within ${formatDuration(Math.round(eventsUntil))}: ${count} of ${totals.agents} failed with ${code}${sample ? ` (${sample})` : ''}; ` +
-        (code.startsWith('ERR_ENROLLMENT')
-          ? `check --enroll, --password-file and --groups against the manager's authd`
-          : `check that the managers at ${where} are reachable and know the agent keys`),
-    );
+    const servers = ctx.target.servers.map((s) => `${s.address}:${s.port ?? 1514}`);
+    const failedFast = ctx.guard.failedFastAfterMs;
+    problems.push(noConnectionProblem(totals, { text: formatDuration(Math.round(failedFast ?? eventsUntil)), deadline: failedFast !== undefined }, servers));
   }
   return { problems, limitError };
 }
@@ -396,6 +390,12 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
   const steps = options.chaos ?? config.chaos;
 
   // fail on bad input before anything starts
+  const reportPath = config.reportPath !== undefined ? resolve(cwd, config.reportPath) : undefined;
+  const htmlPath = config.htmlPath !== undefined ? resolve(cwd, config.htmlPath) : undefined;
+  await checkOutputPaths([
+    ...(reportPath ? [{ flag: '--report', path: reportPath }] : []),
+    ...(htmlPath ? [{ flag: '--html', path: htmlPath }] : []),
+  ]);
   workloadFactory(config.workload, { cwd });
   if (config.compressionLevel !== undefined) parseCompressionLevel(config.compressionLevel);
   if (steps.length > 0 && config.target.kind !== 'cluster') throw new ToolError('chaos steps need an embedded cluster (--cluster N)', 'ERR_USAGE');
@@ -417,7 +417,7 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
     // behind a balancer the agents see one server; agents per node come from the cluster's view
     nodes: target.lb ? [...target.lb.nodes] : [...new Set(target.servers.map((s) => s.node ?? `${s.address}:${s.port ?? 1514}`))],
     elapsed: () => clock.monotonic() - startMono,
-    guard: new RunGuard(config, signal),
+    guard: new RunGuard(config, connectDeadline(config.connectDeadlineMs, target.client.enrollment, DEFAULT_DELAY_AFTER_ENROLLMENT), signal),
   };
   let progress: ProgressReporter | undefined;
   try {
@@ -524,29 +524,18 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
       lostExplained,
       chaos: chaos ? [...chaos.events] : [],
       limits: mergeLimits([totals.limits]),
+      errors: totals.errors,
     });
     if (lbReport) (report as FleetReport & { lb?: LbReport }).lb = lbReport;
     const verdicts = finalVerdicts(report, config, ctx.guard);
     progress?.stop({ ...(ticker.last ?? atStop), elapsedMs: eventsUntil, eventsSent: totals.eventsSent, eventsReceived: received.known ? received.value : null });
     progress = undefined;
 
-    const reportPath = config.reportPath !== undefined ? resolve(cwd, config.reportPath) : undefined;
-    const htmlPath = config.htmlPath !== undefined ? resolve(cwd, config.htmlPath) : undefined;
-    if (reportPath) await writeOutput(reportPath, stringifyReport(report), '--report');
-    if (htmlPath) await writeOutput(htmlPath, renderHtmlReport(report), '--html');
+    if (reportPath) await writeOutput({ flag: '--report', path: reportPath }, stringifyReport(report));
+    if (htmlPath) await writeOutput({ flag: '--html', path: htmlPath }, renderHtmlReport(report));
     return { report, totals, problems, limitError, interrupted, reportPath, htmlPath, verdicts };
   } finally {
     progress?.stop();
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  }
-}
-
-async function writeOutput(path: string, text: string, flag: string): Promise<void> {
-  try {
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, text);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'write error';
-    throw new ToolError(`${flag} '${path}': cannot write the file (${code})`, 'ERR_USAGE', { cause: err });
   }
 }

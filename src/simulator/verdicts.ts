@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { FleetProgress } from './fleet-types.js';
+import type { FleetProgress, FleetTotals } from './fleet-types.js';
 import type { SimulateConfig } from './flags.js';
 import type { FleetReport } from './report.js';
 import { failedLive, judgeThresholds } from './thresholds.js';
@@ -16,18 +16,23 @@ import type { Verdicts } from './thresholds.js';
  */
 export class RunGuard {
   readonly #config: Pick<SimulateConfig, 'thresholds' | 'abortOnFail'>;
+  readonly #deadlineMs: number;
   readonly #stop = new AbortController();
   /** Aborted when the run must end now (the user's signal, or a guard below). */
   readonly signal: AbortSignal;
   /** Set when `--abort-on-fail` ended the run: the threshold, and when. */
   aborted: Verdicts['aborted'];
+  /** Set when no agent had connected by the connect deadline, which ended the run: the deadline. */
+  failedFastAfterMs: number | undefined;
 
   /**
    * @param config - the thresholds and `abortOnFail`.
+   * @param deadlineMs - end the run when no agent has connected after this long (0: never).
    * @param signal - the user's signal (Ctrl-C), which ends the run too.
    */
-  constructor(config: Pick<SimulateConfig, 'thresholds' | 'abortOnFail'>, signal?: AbortSignal) {
+  constructor(config: Pick<SimulateConfig, 'thresholds' | 'abortOnFail'>, deadlineMs: number, signal?: AbortSignal) {
     this.#config = config;
+    this.#deadlineMs = deadlineMs;
     this.signal = signal ? AbortSignal.any([signal, this.#stop.signal]) : this.#stop.signal;
   }
 
@@ -39,7 +44,13 @@ export class RunGuard {
    * @param elapsedMs - milliseconds since the run started.
    */
   observe(progress: FleetProgress, received: number | null, elapsedMs: number): void {
-    if (this.#stop.signal.aborted || !this.#config.abortOnFail) return;
+    if (this.#stop.signal.aborted) return;
+    if (this.#deadlineMs > 0 && elapsedMs >= this.#deadlineMs && progress.connectedEver === 0) {
+      this.failedFastAfterMs = this.#deadlineMs;
+      this.#stop.abort();
+      return;
+    }
+    if (!this.#config.abortOnFail) return;
     const failed = failedLive(this.#config.thresholds, { 'events.sent': progress.eventsSent, 'events.dropped': progress.eventsDropped, 'events.received': received });
     if (failed) {
       this.aborted = { threshold: failed.expression, atMs: Math.round(elapsedMs) };
@@ -60,4 +71,60 @@ export function finalVerdicts(report: FleetReport, config: Pick<SimulateConfig, 
   if (config.thresholds.length === 0) return undefined;
   report.verdicts = judgeThresholds(config.thresholds, report, guard.aborted);
   return report.verdicts;
+}
+
+/**
+ * The deadline for the first connection: `--connect-deadline`, plus the wait after enrollment when
+ * the agents enroll first (Wazuh's agents wait 20 s before connecting).
+ *
+ * @param deadlineMs - `--connect-deadline` (0: none).
+ * @param enrollment - the agents' enrollment settings.
+ * @param defaultDelay - the default wait after enrollment.
+ * @returns milliseconds since the start of the run, 0 for none.
+ */
+export function connectDeadline(deadlineMs: number, enrollment: { enabled?: boolean; delayAfterEnrollment?: number } | undefined, defaultDelay: number): number {
+  if (deadlineMs <= 0) return 0;
+  return enrollment?.enabled === true ? deadlineMs + (enrollment.delayAfterEnrollment ?? defaultDelay) : deadlineMs;
+}
+
+/**
+ * Formats errors by code, most frequent first: `ERR_CONNECT 120, ERR_SERVER_SILENT 3`.
+ *
+ * @param errors - counts by code.
+ * @param max - at most this many codes, then `+N more`.
+ * @returns the text, empty when there are none.
+ */
+export function formatErrorCounts(errors: Readonly<Record<string, number>>, max = Infinity): string {
+  const entries = Object.entries(errors)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const shown = entries.slice(0, max).map(([code, n]) => `${code} ${n}`);
+  if (entries.length > max) shown.push(`+${entries.length - max} more`);
+  return shown.join(', ');
+}
+
+/**
+ * The one line saying why no agent connected: the most common last errors of the agents, with
+ * counts and an example message, and what to check.
+ *
+ * @param totals - the fleet's totals.
+ * @param within - how long the agents had (`15s`), and whether the connect deadline ended the run.
+ * @param servers - the addresses the agents tried (`host:port`).
+ * @returns the line.
+ */
+export function noConnectionProblem(totals: FleetTotals, within: { text: string; deadline: boolean }, servers: readonly string[]): string {
+  const reasons = Object.entries(totals.neverConnectedReasons).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const [code, count] = reasons[0] ?? ['ERR_CONNECT', totals.agents];
+  const sample = totals.errorSamples[code];
+  const others = reasons
+    .slice(1, 3)
+    .map(([c, n]) => `, ${n} with ${c}`)
+    .join('');
+  const when = within.deadline ? `within --connect-deadline ${within.text} (the run was stopped)` : `within ${within.text}`;
+  return (
+    `no agent connected ${when}: ${count} of ${totals.agents} failed with ${code}${sample ? ` (${sample})` : ''}${others}; ` +
+    (code.startsWith('ERR_ENROLLMENT')
+      ? `check --enroll, --password-file and --groups against the manager's authd`
+      : `check that the managers at ${servers.join(', ')} are reachable and know the agent keys`)
+  );
 }

@@ -2,12 +2,15 @@
  * `agentlink simulate --threshold` as users run it: the built CLI in a child process, against an
  * embedded cluster. Thresholds met → exit 0; one violated → exit 99 after the report is written,
  * with the verdict table on stdout and the verdicts in the JSON; `--abort-on-fail` ends the run
- * early with 99; a bad expression is one line and exit 2.
+ * early with 99; a bad expression is one line and exit 2. Fail fast: no agent connected by
+ * `--connect-deadline` stops a long run with exit 1 and the most common error codes; an output
+ * path that cannot be written is refused before the run.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { formatClientKeys } from 'agentlink';
 import { parseReport } from 'agentlink/simulator';
 import type { FleetReport } from 'agentlink/simulator';
 import { expectUsageError, runCli } from '../helpers/cli.js';
@@ -63,5 +66,35 @@ describe('agentlink simulate --threshold (built CLI)', () => {
     expectUsageError(await simulate('--agents', '2', '--threshold', 'failover.p99<2h'), /^agentlink simulate: --threshold 'failover\.p99<2h': unknown unit 'h' .*at position 15/);
     expectUsageError(await simulate('--agents', '2', '--threshold', 'failovers.p99<2s'), /'failovers\.p99' is not a report field; known fields: .*failover\.p99/);
     expectUsageError(await simulate('--agents', '2', '--threshold', 'failover.p99<2s', '--abort-on-fail'), /--abort-on-fail needs a --threshold that can be judged during the run/);
+  }, 60_000);
+});
+
+describe('agentlink simulate fails fast (built CLI)', () => {
+  it('stops a 10-minute run when no agent has connected by --connect-deadline, naming the errors, exit 1, report written', async () => {
+    writeFileSync(join(dir, 'three.keys'), formatClientKeys([1, 2, 3].map((i) => ({ id: `00${i}`, name: `a${i}`, ip: 'any', key: String(i).repeat(64) }))));
+    // port 9 (discard) has no listener on 127.0.0.1 here: every connection is refused
+    const started = Date.now();
+    const run = await runCli(
+      ['simulate', '--agents', '3', '--manager', '127.0.0.1:9', '--keys', 'three.keys', '--duration', '10m', '--connect-deadline', '1s', '--drain', '0', '--report', 'ff.json', '--quiet'],
+      { cwd: dir, timeout: 45_000 },
+    );
+    expect(Date.now() - started).toBeLessThan(45_000);
+    expect(run.code).toBe(1);
+    const lines = run.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^agentlink simulate: no agent connected within --connect-deadline 1s \(the run was stopped\): 3 of 3 failed with ERR_CONNECT \(.*ECONNREFUSED.*\); check that the managers at 127\.0\.0\.1:9 are reachable/);
+    expect(run.stdout).toMatch(/│ errors +│ ERR_CONNECT \d+/);
+    const r = readReport('ff.json');
+    expect(r.durationMs).toBeLessThan(60_000);
+    expect(r.errors.ERR_CONNECT).toBeGreaterThanOrEqual(3);
+    expect(r.connectFailures).toBeGreaterThanOrEqual(3);
+  }, 60_000);
+
+  it('refuses an output path it cannot write before the run starts, with one line and exit 2', async () => {
+    mkdirSync(join(dir, 'adir'), { recursive: true });
+    const missing = await simulate('--agents', '2', '--duration', '10m', '--report', 'no-such-dir/r.json');
+    expectUsageError(missing, new RegExp(`^agentlink simulate: --report '${join(dir, 'no-such-dir/r.json')}': the directory ${join(dir, 'no-such-dir')} does not exist; create it first`));
+    const directory = await simulate('--agents', '2', '--duration', '10m', '--html', 'adir');
+    expectUsageError(directory, /--html '.*adir' is a directory; give a file name/);
   }, 60_000);
 });
