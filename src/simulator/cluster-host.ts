@@ -9,9 +9,9 @@
  */
 import { ToolError } from '../index.js';
 import type { AgentKey, Clock } from '../index.js';
-import { FaultProxy, MockCluster, isProgramEvent } from '../testing/index.js';
-import type { FaultProxyStats, ReceivedEvent } from '../testing/index.js';
-import type { ChaosTarget, PathFault } from './chaos/runner.js';
+import { FaultProxy, MockCluster, isProgramEvent, rebalanceClusterOf } from '../testing/index.js';
+import type { FaultProxyStats, RebalanceCluster, ReceivedEvent } from '../testing/index.js';
+import type { ChaosTarget, NodeJoin, NodeLeave, PathFault } from './chaos/runner.js';
 import type { FleetServer } from './fleet-types.js';
 import { forkChild, IpcClient } from './child.js';
 
@@ -62,7 +62,13 @@ export interface ClusterRebalanceResult {
   before: Record<string, number>;
 }
 
-/** An embedded mock cluster, in-process or forked; the target of the chaos steps. */
+/** How a node leaving an {@link EmbeddedCluster} drains (`MockCluster.removeNode`); 100 agents every 200 ms, 15 s at most by default. */
+const REMOVE_DRAIN = { chunkSize: 100, chunkDelay: 200, timeout: 15_000 };
+
+/**
+ * An embedded mock cluster, in-process or forked; the target of the chaos steps. Its `agentsOnNode`
+ * and `reconnectAgents` are what a HAProxy rebalancer in front of it needs (a `RebalanceCluster`).
+ */
 export interface EmbeddedCluster extends ChaosTarget {
   /** The nodes as a fleet's server list, in node order (the proxies in front of them with `faultPaths`). */
   readonly servers: readonly FleetServer[];
@@ -89,6 +95,22 @@ export interface EmbeddedCluster extends ChaosTarget {
   received(): Promise<number>;
   /** Counters of the proxy in front of each node, by node (empty without `faultPaths`). */
   faultPathStats(): Promise<Record<string, FaultProxyStats>>;
+  /**
+   * A node joins (`MockCluster.addNode`; with fault paths a FaultProxy in front of it too). Only a
+   * balancer that learns of it sends agents there: the agents' server lists do not name it.
+   * @param node - its name.
+   */
+  addNode(node: string): Promise<NodeJoin>;
+  /**
+   * A node leaves (`MockCluster.removeNode`): it refuses new connections, its agents are asked to
+   * reconnect (100 every 200 ms) and it stops once none is left or after 15 s.
+   * @param node - its name.
+   */
+  removeNode(node: string): Promise<NodeLeave>;
+  /** Connected agents of a node, in id order. */
+  agentsOnNode(node: string, limit: number): Promise<readonly string[]>;
+  /** Sends `#!-force_reconnect` to these agents of a node; returns how many were told. */
+  reconnectAgents(node: string, ids: readonly string[]): Promise<number>;
   /** Stops every node (and the child process). */
   close(): Promise<void>;
 }
@@ -102,9 +124,9 @@ class LocalCluster implements EmbeddedCluster {
   readonly forked = false;
   readonly pid = undefined;
   readonly faultPaths: boolean;
-  readonly nodes: readonly string[];
   readonly agents: number;
   readonly #cluster: MockCluster;
+  readonly #agentsView: RebalanceCluster;
   readonly #keys: readonly AgentKey[];
   readonly #clock: Clock | undefined;
   readonly #proxies = new Map<string, FaultProxy>();
@@ -126,12 +148,16 @@ class LocalCluster implements EmbeddedCluster {
       managerOptions: { eventHistory: 0 },
       ...(options.clock ? { clock: options.clock } : {}),
     });
-    this.nodes = this.#cluster.nodeNames;
+    this.#agentsView = rebalanceClusterOf(this.#cluster);
     const onEvent = options.onEvent;
     this.#cluster.on('event', (e) => {
       if (isProgramEvent(e)) this.#received++;
       onEvent?.(e);
     });
+  }
+
+  get nodes(): readonly string[] {
+    return this.#cluster.nodeNames;
   }
 
   async start(): Promise<void> {
@@ -143,12 +169,46 @@ class LocalCluster implements EmbeddedCluster {
       this.servers = direct;
       return;
     }
-    for (const s of direct) {
-      const p = new FaultProxy({ target: { port: s.port }, ...(this.#clock ? { clock: this.#clock } : {}) });
-      this.#proxies.set(s.node, p);
-      await p.start();
-    }
+    for (const s of direct) await this.#startProxy(s.node, s.port);
     this.servers = direct.map((s) => ({ ...this.#proxy(s.node).address, node: s.node }));
+  }
+
+  async #startProxy(node: string, port: number): Promise<void> {
+    const p = new FaultProxy({ target: { port }, ...(this.#clock ? { clock: this.#clock } : {}) });
+    this.#proxies.set(node, p);
+    await p.start();
+  }
+
+  async addNode(node: string): Promise<NodeJoin> {
+    const s = await this.#cluster.addNode(node);
+    const direct: FleetServer = { address: s.address, port: s.port, protocol: s.protocol, node };
+    this.directServers.push(direct);
+    if (!this.faultPaths) {
+      this.servers.push(direct);
+      return { address: s.address, port: s.port, moved: 0 };
+    }
+    await this.#startProxy(node, s.port);
+    const proxied = { ...this.#proxy(node).address, node };
+    this.servers.push(proxied);
+    return { address: proxied.address, port: proxied.port, moved: 0 };
+  }
+
+  async removeNode(node: string): Promise<NodeLeave> {
+    const r = await this.#cluster.removeNode(node, REMOVE_DRAIN);
+    const p = this.#proxies.get(node);
+    this.#proxies.delete(node);
+    await p?.close();
+    this.servers = this.servers.filter((s) => s.node !== node);
+    this.directServers = this.directServers.filter((s) => s.node !== node);
+    return { moved: r.asked, leftBehind: r.leftBehind };
+  }
+
+  async agentsOnNode(node: string, limit: number): Promise<readonly string[]> {
+    return this.#agentsView.agentsOnNode(node, limit);
+  }
+
+  async reconnectAgents(node: string, ids: readonly string[]): Promise<number> {
+    return this.#agentsView.reconnectAgents(node, ids);
   }
 
   kill(node: string): Promise<void> {
@@ -271,6 +331,32 @@ class ForkedCluster implements EmbeddedCluster {
 
   restart(node: string): Promise<void> {
     return this.#ipc.request('restart', { node });
+  }
+
+  async addNode(node: string): Promise<NodeJoin> {
+    const r = await this.#ipc.request<{ join: NodeJoin; servers: FleetServer[]; directServers: FleetServer[]; nodes: string[] }>('addNode', { node });
+    this.#membership(r);
+    return r.join;
+  }
+
+  async removeNode(node: string): Promise<NodeLeave> {
+    const r = await this.#ipc.request<{ leave: NodeLeave; servers: FleetServer[]; directServers: FleetServer[]; nodes: string[] }>('removeNode', { node });
+    this.#membership(r);
+    return r.leave;
+  }
+
+  #membership(r: { servers: FleetServer[]; directServers: FleetServer[]; nodes: string[] }): void {
+    this.servers = r.servers;
+    this.directServers = r.directServers;
+    this.nodes = r.nodes;
+  }
+
+  agentsOnNode(node: string, limit: number): Promise<readonly string[]> {
+    return this.#ipc.request('agentsOnNode', { node, limit });
+  }
+
+  reconnectAgents(node: string, ids: readonly string[]): Promise<number> {
+    return this.#ipc.request('reconnectAgents', { node, ids });
   }
 
   hang(node: string, on: boolean): Promise<void> {

@@ -36,6 +36,18 @@ serveParent(async (op, msg) => {
       return need().kill(msg.node as string);
     case 'restart':
       return need().restart(msg.node as string);
+    case 'addNode': {
+      const join = await need().addNode(msg.node as string);
+      return { join, ...membership() };
+    }
+    case 'removeNode': {
+      const leave = await need().removeNode(msg.node as string);
+      return { leave, ...membership() };
+    }
+    case 'agentsOnNode':
+      return need().agentsOnNode(msg.node as string, msg.limit as number);
+    case 'reconnectAgents':
+      return need().reconnectAgents(msg.node as string, msg.ids as string[]);
     case 'hang':
       return need().hang(msg.node as string, msg.on === true);
     case 'resetConnections':
@@ -59,6 +71,12 @@ serveParent(async (op, msg) => {
       throw new Error(`unknown cluster request '${op}'`);
   }
 });
+
+/** The lists a membership change alters, for the parent's copy. */
+function membership(): { servers: EmbeddedCluster['servers']; directServers: EmbeddedCluster['directServers']; nodes: EmbeddedCluster['nodes'] } {
+  const c = need();
+  return { servers: c.servers, directServers: c.directServers, nodes: c.nodes };
+}
 
 function need(): EmbeddedCluster {
   if (!cluster) throw new Error('the cluster is not started');

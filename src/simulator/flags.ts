@@ -236,7 +236,9 @@ Load and schedule:
   --chaos STEPS           ACTION:NODE@TIME[+FOR], comma-separated (needs --cluster), e.g.
                           'kill:node1@20s+10s,blackhole:node2@30s+5s,rebalance@50s'; actions: kill,
                           restart, hang, blackhole, latency:NODE=300ms, reset, cut[:NODE=up|down],
-                          force-reconnect:25 (or :5%), rebalance; NODE may be busiest or last-killed
+                          force-reconnect:25 (or :5%), rebalance, add:node4 (a node joins; behind
+                          --lb haproxy it is added as a server and gets its share), remove:NODE (a
+                          node leaves, its agents moved off first); NODE may be busiest or last-killed
   --lb haproxy|nginx      real load balancer in front of the embedded cluster (needs --cluster)
   --seed TEXT             seed of all random choices (default agentlink)
 Scale out:
@@ -462,6 +464,9 @@ function buildConfig(v: ReturnType<typeof parseSimulateValues>): SimulateConfig 
   }
   if (needsFaultPaths(chaos) && config.protocol === 'udp') {
     throw usage('--chaos blackhole, latency, reset and cut act on TCP paths through a fault proxy; use --protocol tcp or the kill, hang and restart steps');
+  }
+  if (lb === 'nginx' && chaos.some((s) => s.action === 'add')) {
+    throw usage('--chaos add: nginx cannot learn of a new node while it runs (no runtime API); use --lb haproxy, which adds it as a server and moves its share of agents to it');
   }
   if (lb === 'haproxy' && config.protocol === 'udp') {
     throw usage('--lb haproxy balances TCP only; use --lb nginx (stream, UDP) or --protocol tcp');

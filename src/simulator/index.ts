@@ -78,11 +78,13 @@ export type {
   CutStep,
   ForceReconnectStep,
   RebalanceStep,
+  AddNodeStep,
+  RemoveNodeStep,
 } from './chaos/steps.js';
 export { planChaos, resolveChaosSettings, DEFAULT_CHAOS_SETTINGS } from './chaos/plan.js';
 export type { ChaosSettings, PlanChaosOptions } from './chaos/plan.js';
 export { ChaosRunner } from './chaos/runner.js';
-export type { ChaosRunnerOptions, ChaosTarget, PathFault } from './chaos/runner.js';
+export type { ChaosRunnerOptions, ChaosTarget, NodeJoin, NodeLeave, PathFault } from './chaos/runner.js';
 export { settle, accountEvents } from './settle.js';
 export type { SettleOptions, SettleResult, EventCounts, EventAccount } from './settle.js';
 export { Fleet } from './fleet.js';
@@ -130,5 +132,5 @@ export {
 } from './identities.js';
 export { PrometheusExporter } from './prometheus.js';
 export type { PrometheusValues } from './prometheus.js';
-export { startBalancerForCluster } from './lb.js';
+export { membershipThroughBalancer, SIMULATOR_REBALANCER_OPTIONS, startBalancerForCluster } from './lb.js';
 export type { LbKind, BalancedCluster, ClusterNodeEndpoint, ClusterBalancerOptions, ClusterBalancer, LbReport } from './lb.js';

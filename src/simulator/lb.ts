@@ -7,6 +7,7 @@
  */
 import { ToolError, silentLogger } from '../index.js';
 import type { Clock, Logger } from '../index.js';
+import type { EmbeddedCluster } from './cluster-host.js';
 import { HAPROXY_EVENTS_BACKEND, HaproxyBalancer, HaproxyRebalancer, NginxStreamBalancer } from '../testing/index.js';
 import type {
   HaproxyBalancerOptions,
@@ -242,6 +243,7 @@ export async function startBalancerForCluster(kind: LbKind, cluster: BalancedClu
     const { start, ...rest } = options.rebalance;
     try {
       rebalancer = new HaproxyRebalancer({
+        serverCheck: haproxy.serverCheck,
         ...rest,
         runtime: haproxy.runtime,
         backend: HAPROXY_EVENTS_BACKEND,
@@ -305,4 +307,52 @@ class RunningBalancer implements ClusterBalancer {
     })();
     return this.#stopping;
   }
+}
+
+/**
+ * Settings of the rebalancer the simulator puts behind `--lb haproxy` for the `add` and `remove`
+ * chaos steps: the helper's steps at a run's pace (no 25 s status sync or 60 s stability wait;
+ * 100 agents every 500 ms).
+ */
+export const SIMULATOR_REBALANCER_OPTIONS = {
+  chunkSize: 100,
+  chunkDelay: 500,
+  statusSyncTime: 0,
+  adminStateDelay: 500,
+  stabilityTime: 0,
+  pollInterval: 200,
+  nodeUpTimeout: 20_000,
+  drainTimeout: 15_000,
+} as const satisfies Omit<HaproxyRebalancerOptions, 'runtime' | 'cluster'>;
+
+/**
+ * The embedded cluster as the chaos steps see it behind a balancer with a rebalancer: `add` starts
+ * the node and adds it as a server of the HAProxy backend, then moves each old node's excess to it
+ * ({@link HaproxyRebalancer.addNode}); `remove` drains the node's server, moves its agents off and
+ * deletes the server ({@link HaproxyRebalancer.removeNode}) before the node stops. Everything else is
+ * the cluster's own.
+ *
+ * @param cluster - the embedded cluster.
+ * @param rebalancer - the rebalancer over the balancer in front of it.
+ * @returns the cluster with membership changes that go through the balancer.
+ */
+export function membershipThroughBalancer(cluster: EmbeddedCluster, rebalancer: HaproxyRebalancer): EmbeddedCluster {
+  const addNode: EmbeddedCluster['addNode'] = async (node) => {
+    const join = await cluster.addNode(node);
+    const migration = await rebalancer.addNode({ name: node, address: join.address, port: join.port });
+    return { ...join, moved: join.moved + migration.moved };
+  };
+  const removeNode: EmbeddedCluster['removeNode'] = async (node) => {
+    const out = await rebalancer.removeNode(node);
+    const leave = await cluster.removeNode(node);
+    return { moved: out.moved + leave.moved, leftBehind: Math.max(out.leftBehind, leave.leftBehind) };
+  };
+  return new Proxy(cluster, {
+    get(target, key) {
+      if (key === 'addNode') return addNode;
+      if (key === 'removeNode') return removeNode;
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }

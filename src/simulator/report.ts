@@ -33,6 +33,11 @@ export interface ChaosEvent {
   skipped?: string;
   /** Set when the action failed: why. */
   error?: string;
+  /**
+   * `add` and `remove`: connected agents per node just before the step, and once as many agents
+   * were connected again (after `settledMs`).
+   */
+  balance?: { before: Record<string, number>; after: Record<string, number>; settledMs: number };
 }
 
 /**

@@ -28,7 +28,7 @@ import type { SimulateConfig } from './flags.js';
 import type { FleetClientOptions, FleetServer } from './fleet-types.js';
 import { loadKeysFile, simulatedIdentities } from './identities.js';
 import { resourceLimitOf } from './limits.js';
-import { startBalancerForCluster } from './lb.js';
+import { membershipThroughBalancer, SIMULATOR_REBALANCER_OPTIONS, startBalancerForCluster } from './lb.js';
 import type { ClusterBalancer } from './lb.js';
 
 /** Fleets above this many agents (or any run with workers) get their embedded cluster in a child process. */
@@ -132,15 +132,23 @@ export async function resolveTarget(config: SimulateConfig, options: TargetOptio
     let lb: ClusterBalancer | undefined;
     if (config.lb) {
       try {
-        lb = await startBalancerForCluster(config.lb, {
-          servers: cluster.servers.map((n) => ({ address: n.address, port: n.port ?? 1514, node: n.node ?? n.address, protocol: n.protocol ?? 'tcp' })),
-          authdPort: cluster.authdPort,
-        });
+        const c = cluster;
+        lb = await startBalancerForCluster(
+          config.lb,
+          {
+            servers: cluster.servers.map((n) => ({ address: n.address, port: n.port ?? 1514, node: n.node ?? n.address, protocol: n.protocol ?? 'tcp' })),
+            authdPort: cluster.authdPort,
+          },
+          config.lb === 'haproxy'
+            ? { rebalance: { ...SIMULATOR_REBALANCER_OPTIONS, cluster: { agentsOnNode: (n, l) => c.agentsOnNode(n, l), reconnectAgents: (n, ids) => c.reconnectAgents(n, ids) } } }
+            : {},
+        );
       } catch (err) {
         await cluster.close();
         throw err;
       }
       log(`${config.lb} balances the agents over the ${config.target.nodes} nodes at ${lb.eventsServer.address}:${lb.eventsServer.port}`);
+      if (lb.rebalancer) cluster = membershipThroughBalancer(cluster, lb.rebalancer);
     }
     return {
       servers: lb

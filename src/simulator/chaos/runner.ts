@@ -27,9 +27,27 @@ export type PathFault =
   /** Close every connection in the middle of its next frame. */
   | { kind: 'cut'; direction: 'up' | 'down' | 'both' };
 
+/** What {@link ChaosTarget.addNode} did. */
+export interface NodeJoin {
+  /** Where the new node listens (its fault proxy's address with fault paths). */
+  address: string;
+  /** Its port. */
+  port: number;
+  /** Agents asked to reconnect so that they move to it (behind HAProxy: each old node's excess). */
+  moved: number;
+}
+
+/** What {@link ChaosTarget.removeNode} did. */
+export interface NodeLeave {
+  /** Agents asked to reconnect so that they move off it. */
+  moved: number;
+  /** Agents still connected to it when it stopped (their connections reset): 0 when none was left behind. */
+  leftBehind: number;
+}
+
 /** What a {@link ChaosRunner} acts on: an embedded cluster ({@link EmbeddedCluster} is one). */
 export interface ChaosTarget {
-  /** Node names, `node1`…`nodeN`. */
+  /** Node names, `node1`…`nodeN` (and the nodes `add` steps added). */
   readonly nodes: readonly string[];
   /** Agents the cluster knows (positions 0…agents-1), for `force-reconnect` picks. */
   readonly agents: number;
@@ -51,6 +69,10 @@ export interface ChaosTarget {
   distribution(): Promise<Record<string, number>>;
   /** The Wazuh HAProxy helper's rebalance. */
   rebalance(options?: { chunkSize?: number; chunkDelay?: number }): Promise<ClusterRebalanceResult>;
+  /** A node joins the cluster (behind HAProxy: added as a server, its share of agents moved to it). */
+  addNode(node: string): Promise<NodeJoin>;
+  /** A node leaves the cluster, its agents moved off first (behind HAProxy: drained and deleted as a server). */
+  removeNode(node: string): Promise<NodeLeave>;
 }
 
 /** Options of `new ChaosRunner(options)`. */
@@ -94,6 +116,12 @@ export interface ChaosRunnerOptions {
     /** Milliseconds between chunks. */
     chunkDelay?: number;
   };
+  /**
+   * After an `add` or `remove` step, how long to wait for every agent connected before it to be
+   * connected again before the balance after it is read, in milliseconds.
+   * @default 30000
+   */
+  settleTimeoutMs?: number;
   /** One line per step (`chaos at 10.0s: kill node1 (down 5000 ms)`). */
   log?: (line: string) => void;
   /** Called with every step's record as it is made. */
@@ -101,7 +129,13 @@ export interface ChaosRunnerOptions {
 }
 
 /** What a step did: `detail` when done, `skipped` when it could not apply. */
-type Outcome = { node?: string; detail?: string; skipped?: string };
+type Outcome = { node?: string; detail?: string; skipped?: string; balance?: NonNullable<ChaosEvent['balance']> };
+
+const total = (d: Record<string, number>): number => Object.values(d).reduce((a, b) => a + b, 0);
+const describeBalance = (d: Record<string, number>): string =>
+  Object.entries(d)
+    .map(([n, c]) => `${n} ${c}`)
+    .join(' · ');
 
 /**
  * Runs a chaos schedule against a cluster.
@@ -127,11 +161,14 @@ export class ChaosRunner {
   readonly #keepOneUp: boolean;
   readonly #resetAfter: boolean;
   readonly #rebalance: { chunkSize?: number; chunkDelay?: number };
+  readonly #settleTimeoutMs: number;
   readonly #log: (line: string) => void;
   readonly #onEvent: ((event: ChaosEvent) => void) | undefined;
   readonly #events: ChaosEvent[] = [];
   readonly #timers = new Set<TimerHandle>();
   readonly #inFlight = new Set<Promise<void>>();
+  /** Pauses of steps in progress, woken by {@link ChaosRunner.stop}. */
+  readonly #wakers = new Set<() => void>();
   /** Faults in force that end: `action:node` → the end, and its timer when timed. */
   readonly #ends = new Map<string, { timer: TimerHandle | undefined; end: () => Promise<void> }>();
   /** Nodes this runner killed and has not restarted. */
@@ -156,6 +193,7 @@ export class ChaosRunner {
     this.#keepOneUp = options.keepOneNodeUp ?? false;
     this.#resetAfter = options.resetAfterBlackhole ?? true;
     this.#rebalance = options.rebalance ?? {};
+    this.#settleTimeoutMs = options.settleTimeoutMs ?? 30_000;
     this.#log = options.log ?? (() => undefined);
     this.#onEvent = options.onEvent;
     const path = this.#steps.find((s) => PATH_ACTIONS.includes(s.action));
@@ -207,6 +245,7 @@ export class ChaosRunner {
   async stop(): Promise<void> {
     if (this.#state === 'stopped') return this.#settle();
     this.#state = 'stopped';
+    for (const wake of [...this.#wakers]) wake();
     for (const t of this.#timers) this.#clock.clearTimeout(t);
     this.#timers.clear();
     await this.#settle();
@@ -219,6 +258,19 @@ export class ChaosRunner {
       }
       await this.#settle();
     }
+  }
+
+  /** Resolves after `ms`, or at once when {@link ChaosRunner.stop} is called. */
+  #pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = (): void => {
+        this.#clock.clearTimeout(timer);
+        this.#wakers.delete(wake);
+        resolve();
+      };
+      const timer = this.#clock.setTimeout(wake, ms);
+      this.#wakers.add(wake);
+    });
   }
 
   async #settle(): Promise<void> {
@@ -275,6 +327,7 @@ export class ChaosRunner {
     if (outcome.node !== undefined) event.node = outcome.node;
     if (outcome.detail !== undefined) event.detail = outcome.detail;
     if (outcome.skipped !== undefined) event.skipped = outcome.skipped;
+    if (outcome.balance !== undefined) event.balance = outcome.balance;
     if (error !== undefined) event.error = error;
     this.#events.push(event);
     const what = `${step.action}${event.node ? ` ${event.node}` : ''}`;
@@ -316,7 +369,42 @@ export class ChaosRunner {
     }
   }
 
+  /**
+   * An `add` or `remove` step: the agents per node before it, the change, then the agents per node
+   * once as many agents are connected as before (or at `settleTimeoutMs`, or when the chaos stops).
+   */
+  async #membership(step: Extract<ChaosStep, { action: 'add' | 'remove' }>): Promise<Outcome> {
+    const t = this.#target;
+    const adding = step.action === 'add';
+    const node = adding ? step.node : await this.#node(step.node);
+    if (adding && t.nodes.includes(node)) return { node, skipped: 'already in the cluster' };
+    if (!adding && t.nodes.length === 1) return { node, skipped: 'the last node' };
+    const before = await t.distribution();
+    let detail: string;
+    if (adding) {
+      const j = await t.addNode(node);
+      detail = `${j.moved} agents moved to it`;
+    } else {
+      this.#cancelEnd(`kill:${node}`);
+      this.#cancelEnd(`hang:${node}`);
+      const l = await t.removeNode(node);
+      this.#down.delete(node);
+      this.#hung.delete(node);
+      detail = `${l.moved} agents moved off, ${l.leftBehind} left behind`;
+    }
+    const started = this.#clock.monotonic();
+    let after = await t.distribution();
+    while (total(after) < total(before) && this.#state === 'running' && this.#clock.monotonic() - started < this.#settleTimeoutMs) {
+      await this.#pause(100);
+      after = await t.distribution();
+    }
+    const settledMs = Math.round(this.#clock.monotonic() - started);
+    detail += `; agents per node before: ${describeBalance(before)}; after (${settledMs} ms): ${describeBalance(after)}`;
+    return { node, detail, balance: { before, after, settledMs } };
+  }
+
   async #applyToNode(step: NodeChaosStep): Promise<Outcome> {
+    if (step.action === 'add' || step.action === 'remove') return this.#membership(step);
     const t = this.#target;
     const node = await this.#node(step.node);
     const key = `${step.action}:${node}`;

@@ -5,7 +5,8 @@
  *
  * Text form of one step: `ACTION[:TARGET[=VALUE]]@TIME[+FOR]`, steps separated by commas.
  * - `TARGET` is a node (`node1`…`nodeN`, or `busiest` / `last-killed`, chosen when the step runs);
- *   for `force-reconnect` it is how many agents (`25`) or what share of them (`5%`).
+ *   for `force-reconnect` it is how many agents (`25`) or what share of them (`5%`); for `add` the
+ *   new node's name (`node4`: above the cluster's nodes); `remove` also takes a node an earlier `add` named.
  * - `VALUE` is the one-way delay of `latency` (`300ms`) or the direction of `cut` (`up`, `down`, `both`).
  * - `TIME` is when, after the start of the run (`20s`); `FOR` how long the fault lasts (`10s`):
  *   `kill:node1@20s+10s` restarts node1 at 30 s. A fault without `+FOR` lasts until the chaos stops.
@@ -26,9 +27,11 @@ import { parseFlagDuration } from '../flag-values.js';
  * - `reset`: the path to the node resets every connection (TCP RST both ways);
  * - `cut`: the path to the node closes every connection in the middle of the next frame;
  * - `force-reconnect`: the managers send `#!-force_reconnect` to agents picked at random;
- * - `rebalance`: the Wazuh HAProxy helper's rebalance over the whole cluster.
+ * - `rebalance`: the Wazuh HAProxy helper's rebalance over the whole cluster;
+ * - `add`: a node joins the cluster (behind HAProxy: added as a server, its share of agents moved to it);
+ * - `remove`: a node leaves the cluster (behind HAProxy: drained and deleted first), its agents moved off.
  */
-export const CHAOS_ACTIONS = ['kill', 'restart', 'hang', 'blackhole', 'latency', 'reset', 'cut', 'force-reconnect', 'rebalance'] as const;
+export const CHAOS_ACTIONS = ['kill', 'restart', 'hang', 'blackhole', 'latency', 'reset', 'cut', 'force-reconnect', 'rebalance', 'add', 'remove'] as const;
 
 /** One of {@link CHAOS_ACTIONS}. */
 export type ChaosAction = (typeof CHAOS_ACTIONS)[number];
@@ -144,8 +147,39 @@ export interface RebalanceStep {
   atMs: number;
 }
 
+/** A node joins the running cluster. */
+export interface AddNodeStep {
+  /** `add`. */
+  action: 'add';
+  /** The new node's name, `node<N+1>` or above. */
+  node: string;
+  /** When, in milliseconds after the start. */
+  atMs: number;
+}
+
+/** A node leaves the running cluster, its agents moved off first. */
+export interface RemoveNodeStep {
+  /** `remove`. */
+  action: 'remove';
+  /** `node1`…`nodeN`, a node an `add` step named, `busiest` or `last-killed`. */
+  node: string;
+  /** When, in milliseconds after the start. */
+  atMs: number;
+}
+
 /** One step of a chaos schedule. Its text form is described in the module documentation. */
-export type ChaosStep = KillStep | RestartStep | HangStep | BlackholeStep | LatencyStep | ResetStep | CutStep | ForceReconnectStep | RebalanceStep;
+export type ChaosStep =
+  | KillStep
+  | RestartStep
+  | HangStep
+  | BlackholeStep
+  | LatencyStep
+  | ResetStep
+  | CutStep
+  | ForceReconnectStep
+  | RebalanceStep
+  | AddNodeStep
+  | RemoveNodeStep;
 
 /** A step that acts on one node (or the path to it). */
 export type NodeChaosStep = Extract<ChaosStep, { node: string }>;
@@ -200,12 +234,18 @@ export function formatChaosStep(step: ChaosStep): string {
 
 const STEP_FORM = /^([a-z-]+)(?::([^@=\s]+)(?:=([^@\s]+))?)?@([^+\s]+)(?:\+(\S+))?$/;
 
-function checkNode(node: string | undefined, step: string, action: string, at: string, nodes: number): string {
+function checkNode(node: string | undefined, step: string, action: string, at: string, nodes: number, added: ReadonlySet<string>): string {
   if (node === undefined) throw usage(`--chaos step '${step}': name the node, e.g. ${action}:node1@${at}`);
   if ((NODE_SELECTORS as readonly string[]).includes(node)) return node;
   const n = /^node([1-9]\d*)$/.exec(node);
+  if (action !== 'add' && added.has(node)) return node;
+  if (action === 'add') {
+    if (!n || Number(n[1]) <= nodes) throw usage(`--chaos step '${step}': add names a new node, node${nodes + 1} or above (the cluster has node1..node${nodes})`);
+    return node;
+  }
   if (!n || Number(n[1]) > nodes) {
-    throw usage(`--chaos step '${step}': unknown node '${node}'; the cluster has node1..node${nodes} (--cluster ${nodes}), or write busiest or last-killed`);
+    const more = added.size > 0 ? `, the nodes add steps name (${[...added].join(', ')})` : '';
+    throw usage(`--chaos step '${step}': unknown node '${node}'; the cluster has node1..node${nodes} (--cluster ${nodes})${more}, or write busiest or last-killed`);
   }
   return node;
 }
@@ -215,10 +255,11 @@ function checkNode(node: string | undefined, step: string, action: string, at: s
  *
  * @param text - e.g. `kill:node1@20s+10s`.
  * @param nodes - the cluster size, to check node names (`node1`…`nodeN`).
+ * @param added - nodes beyond the cluster that `add` steps of the schedule name, which the other steps may also name.
  * @returns the step.
  * @throws {@link agentlink!ToolError} `ERR_USAGE` naming the step and what to write instead.
  */
-export function parseChaosStep(text: string, nodes: number): ChaosStep {
+export function parseChaosStep(text: string, nodes: number, added: ReadonlySet<string> = new Set()): ChaosStep {
   const step = text.trim();
   const m = STEP_FORM.exec(step);
   if (!m) throw usage(`--chaos step '${step}' must look like kill:node1@20s (ACTION:NODE@TIME, +FOR for a duration) or rebalance@30s`);
@@ -252,23 +293,23 @@ export function parseChaosStep(text: string, nodes: number): ChaosStep {
       return amount[2] === '%' ? { action, atMs, fraction: n / 100 } : { action, atMs, count: n };
     }
     case 'latency': {
-      const node = checkNode(target, step, action, at, nodes);
+      const node = checkNode(target, step, action, at, nodes, added);
       if (value === undefined) throw usage(`--chaos step '${step}': give the delay, e.g. latency:${node}=300ms@${at}`);
       const latencyMs = parseFlagDuration(value, `--chaos step '${step}': delay`);
       if (latencyMs <= 0) throw usage(`--chaos step '${step}': the delay must be longer than 0`);
       return forMs === undefined ? { action, node, atMs, latencyMs } : { action, node, atMs, latencyMs, forMs };
     }
     case 'cut': {
-      const node = checkNode(target, step, action, at, nodes);
+      const node = checkNode(target, step, action, at, nodes, added);
       if (value === undefined) return { action, node, atMs };
       if (value !== 'up' && value !== 'down' && value !== 'both') throw usage(`--chaos step '${step}': cut=up, cut=down or cut=both, not '${value}'`);
       return { action, node, atMs, direction: value };
     }
     default: {
       noValue();
-      const node = checkNode(target, step, action, at, nodes);
-      const a = action as 'kill' | 'restart' | 'hang' | 'blackhole' | 'reset';
-      if (a === 'restart' || a === 'reset') return { action: a, node, atMs };
+      const node = checkNode(target, step, action, at, nodes, added);
+      const a = action as 'kill' | 'restart' | 'hang' | 'blackhole' | 'reset' | 'add' | 'remove';
+      if (a === 'restart' || a === 'reset' || a === 'add' || a === 'remove') return { action: a, node, atMs };
       return forMs === undefined ? { action: a, node, atMs } : { action: a, node, atMs, forMs };
     }
   }
@@ -283,10 +324,21 @@ export function parseChaosStep(text: string, nodes: number): ChaosStep {
  * @throws {@link agentlink!ToolError} `ERR_USAGE` naming the bad step.
  */
 export function parseChaos(text: string, nodes: number): ChaosStep[] {
-  const steps: ChaosStep[] = [];
-  for (const raw of text.split(',')) {
-    if (raw.trim() === '') continue;
-    steps.push(parseChaosStep(raw, nodes));
+  const pieces = text.split(',').filter((raw) => raw.trim() !== '');
+  // the nodes add steps name first: the other steps may name them too, from the add on
+  const adds = new Map<string, number>();
+  for (const raw of pieces) {
+    if (!raw.trim().startsWith('add:')) continue;
+    const step = parseChaosStep(raw, nodes) as AddNodeStep;
+    if (adds.has(step.node)) throw usage(`--chaos step '${raw.trim()}': ${step.node} is added twice`);
+    adds.set(step.node, step.atMs);
+  }
+  const added = new Set(adds.keys());
+  const steps = pieces.map((raw) => parseChaosStep(raw, nodes, added));
+  for (const s of steps) {
+    const node = 'node' in s && s.action !== 'add' ? s.node : undefined;
+    const addedAt = node === undefined ? undefined : adds.get(node);
+    if (addedAt !== undefined && s.atMs <= addedAt) throw usage(`--chaos step '${formatChaosStep(s)}': ${node} joins at ${formatDuration(addedAt)}; act on it after that`);
   }
   return steps.sort((a, b) => a.atMs - b.atMs);
 }

@@ -25,6 +25,12 @@ describe('chaos steps as text', () => {
     expect(parseChaosStep('force-reconnect:25@30s', 3)).toEqual({ action: 'force-reconnect', atMs: 30_000, count: 25 });
     expect(parseChaosStep('force-reconnect:5%@30s', 3)).toEqual({ action: 'force-reconnect', atMs: 30_000, fraction: 0.05 });
     expect(parseChaosStep('rebalance@24s', 3)).toEqual({ action: 'rebalance', atMs: 24_000 });
+    expect(parseChaos('remove:node2@40s,add:node4@30s,kill:node4@50s+5s,remove:node4@1m', 3)).toEqual([
+      { action: 'add', node: 'node4', atMs: 30_000 },
+      { action: 'remove', node: 'node2', atMs: 40_000 },
+      { action: 'kill', node: 'node4', atMs: 50_000, forMs: 5000 },
+      { action: 'remove', node: 'node4', atMs: 60_000 },
+    ]);
   });
 
   test('formatting a step gives the text it parses from', () => {
@@ -42,6 +48,9 @@ describe('chaos steps as text', () => {
       'force-reconnect:25@30s',
       'force-reconnect:2.5%@30s',
       'rebalance@24s',
+      'add:node4@30s',
+      'remove:node2@40s',
+      'remove:busiest@40s',
     ]) {
       expect(formatChaosStep(parseChaosStep(text, 3))).toBe(text);
     }
@@ -58,6 +67,12 @@ describe('chaos steps as text', () => {
     ['explode:node1@1s', /unknown action 'explode'/],
     ['kill@1s', /name the node, e\.g\. kill:node1@1s/],
     ['kill:node4@1s', /unknown node 'node4'; the cluster has node1\.\.node3/],
+    ['add:node2@1s', /add names a new node, node4 or above/],
+    ['add@1s', /name the node, e\.g\. add:node1@1s/],
+    ['add:node4@1s+5s', /add happens at once and takes no \+duration/],
+    ['add:node4@1s,add:node4@2s', /node4 is added twice/],
+    ['remove:node5@1s,add:node4@2s', /unknown node 'node5'; the cluster has node1\.\.node3 \(--cluster 3\), the nodes add steps name \(node4\)/],
+    ['kill:node4@1s,add:node4@2s', /node4 joins at 2s; act on it after that/],
     ['kill:node1', /must look like kill:node1@20s/],
     ['reset:node1@1s+2s', /reset happens at once and takes no \+duration/],
     ['kill:node1@1s+0s', /duration after \+ must be longer than 0/],
@@ -106,7 +121,48 @@ function fakeCluster(options: { faultPaths?: boolean; distribution?: Record<stri
     },
     distribution: async () => options.distribution ?? { node1: 10, node2: 30, node3: 20 },
     rebalance: async () => ({ moved: 12, balanced: false, before: {} }),
+    addNode: async (n) => {
+      calls.push(`addNode ${n}`);
+      return { address: '127.0.0.1', port: 1514, moved: 0 };
+    },
+    removeNode: async (n) => {
+      calls.push(`removeNode ${n}`);
+      return { moved: 0, leftBehind: 0 };
+    },
   };
+}
+
+/**
+ * A cluster of 60 agents behind a balancer that moves the share of an added node to it, and the
+ * agents of a leaving node to the others; the agents it moves reconnect 300 ms later.
+ */
+function balancedCluster(): ChaosTarget & { calls: string[]; dist: Record<string, number> } {
+  const c = fakeCluster();
+  const dist: Record<string, number> = { node1: 20, node2: 20, node3: 20 };
+  const later = (fn: () => void): void => void setTimeout(fn, 300);
+  Object.defineProperty(c, 'nodes', { get: () => Object.keys(dist) });
+  return Object.assign(c, {
+    dist,
+    distribution: async () => ({ ...dist }),
+    addNode: async (n: string) => {
+      c.calls.push(`addNode ${n}`);
+      const old = Object.keys(dist);
+      dist[n] = 0;
+      const share = Math.floor(60 / (old.length + 1));
+      const each = Math.floor(share / old.length);
+      for (const o of old) dist[o]! -= each;
+      later(() => (dist[n] = each * old.length));
+      return { address: '127.0.0.1', port: 1600, moved: each * old.length };
+    },
+    removeNode: async (n: string) => {
+      c.calls.push(`removeNode ${n}`);
+      const moved = dist[n]!;
+      delete dist[n];
+      const rest = Object.keys(dist);
+      later(() => rest.forEach((o, i) => (dist[o]! += Math.floor(moved / rest.length) + (i < moved % rest.length ? 1 : 0))));
+      return { moved, leftBehind: 0 };
+    },
+  });
 }
 
 describe('ChaosRunner', () => {
@@ -122,6 +178,50 @@ describe('ChaosRunner', () => {
     r.start();
     return r;
   };
+
+  test('add and remove record the agents per node before and once every agent is connected again', async () => {
+    const c = balancedCluster();
+    const lines: string[] = [];
+    const steps: ChaosStep[] = [
+      ...parseChaos('add:node4@1s,remove:node2@2s', 3),
+      { action: 'add', node: 'node4', atMs: 3000 },
+      ...parseChaos('add:node4@3500ms,remove:node4@4s,remove:node1@5s,remove:node3@6s', 3).slice(1),
+    ];
+    const r = run(steps, c, { log: (l) => lines.push(l) });
+    await vi.advanceTimersByTimeAsync(7000);
+    await r.stop();
+    expect(c.calls).toEqual(['addNode node4', 'removeNode node2', 'removeNode node4', 'removeNode node1']);
+    const [add, remove, again, ...rest] = r.events;
+    expect(add).toEqual({
+      at: 1000,
+      action: 'add',
+      node: 'node4',
+      detail: '15 agents moved to it; agents per node before: node1 20 · node2 20 · node3 20; after (300 ms): node1 15 · node2 15 · node3 15 · node4 15',
+      balance: { before: { node1: 20, node2: 20, node3: 20 }, after: { node1: 15, node2: 15, node3: 15, node4: 15 }, settledMs: 300 },
+    });
+    expect(remove?.balance).toEqual({ before: { node1: 15, node2: 15, node3: 15, node4: 15 }, after: { node1: 20, node3: 20, node4: 20 }, settledMs: 300 });
+    expect(remove?.detail).toMatch(/^15 agents moved off, 0 left behind; /);
+    expect(again).toMatchObject({ action: 'add', node: 'node4', skipped: 'already in the cluster' });
+    expect(rest.map((e) => `${e.action} ${e.node} ${e.skipped ?? ''}`.trim())).toEqual(['remove node4', 'remove node1', 'remove node3 the last node']);
+    expect(lines[0]).toBe(`chaos at 1.0s: add node4 (${add!.detail})`);
+  });
+
+  test('the balance after a membership step is read at settleTimeoutMs when agents stay away, and at once when the chaos stops', async () => {
+    const c = balancedCluster();
+    c.addNode = async () => ({ address: '127.0.0.1', port: 1600, moved: 0 });
+    c.removeNode = async (n) => {
+      delete c.dist[n];
+      return { moved: 20, leftBehind: 3 };
+    };
+    const r = run(parseChaos('remove:node1@1s', 3), c, { settleTimeoutMs: 2000 });
+    await vi.advanceTimersByTimeAsync(3500);
+    expect(r.events[0]).toMatchObject({ detail: expect.stringMatching(/^20 agents moved off, 3 left behind; .* after \(2000 ms\): node2 20 · node3 20$/) });
+    const r2 = run(parseChaos('remove:node2@1s', 3), c, { settleTimeoutMs: 60_000 });
+    await vi.advanceTimersByTimeAsync(1500);
+    await r2.stop();
+    expect(r2.events[0]?.balance?.settledMs).toBeLessThan(1000);
+    await r.stop();
+  });
 
   test('runs each step at its time and ends a timed fault after its duration', async () => {
     const c = fakeCluster();
