@@ -24,6 +24,8 @@ import { parseChoice, parseFlagDuration, parseInteger, parseNumber, translatePar
 import { LIVE_FIELDS, judgeableLive, parseThresholds } from './thresholds.js';
 import type { Threshold } from './thresholds.js';
 import { loadScenario, withScenario } from './scenario.js';
+import { LoadSchedule, parseStage } from './stages.js';
+import type { Stage } from './stages.js';
 
 export type { ChaosStep } from './chaos/steps.js';
 
@@ -157,6 +159,12 @@ export interface SimulateConfig {
    * @default 5000
    */
   drainMs: number;
+  /**
+   * `--stage DURATION[,agents=N][,eps=N]` (repeatable; a scenario's `stages`): agents ramp linearly
+   * to each stage's `agents` (0 before the first) and send its `eps`; the run lasts as long as the
+   * stages together (see {@link LoadSchedule}).
+   */
+  stages?: Stage[];
   /** `--scenario FILE`: the scenario file the run was read from (its fields under the flags given). */
   scenario?: string;
   /**
@@ -232,6 +240,10 @@ Load and schedule:
   --eps N                 events per second per agent, may be fractional (default 1)
   --workload KIND         syslog | fim | mixed | mixed:syslog=9,fim=1 | a JSONL or log file (default syslog)
   --duration DURATION     run length, 0 until interrupted (default 60s)
+  --stage DUR[,agents=N][,eps=N]  a load stage, repeatable, in order: agents ramp linearly to N
+                          (from 0 before the first stage), each sends eps events/s; the stages
+                          replace --duration (and --ramp when they set agents), e.g.
+                          --stage 30s,agents=1000,eps=1 --stage 1m --stage 10s,eps=10 --stage 30s,agents=0
   --drain DURATION        time to flush buffers at the end (default 5s)
   --chaos STEPS           ACTION:NODE@TIME[+FOR], comma-separated (needs --cluster), e.g.
                           'kill:node1@20s+10s,blackhole:node2@30s+5s,rebalance@50s'; actions: kill,
@@ -296,6 +308,7 @@ const OPTIONS = {
   'abort-on-fail': { type: 'boolean' },
   scenario: { type: 'string' },
   'connect-deadline': { type: 'string' },
+  stage: { type: 'string', multiple: true },
 } as const;
 
 /**
@@ -370,8 +383,17 @@ export function parseSimulateArgs(argv: readonly string[], options: { cwd?: stri
 
 function buildConfig(v: ReturnType<typeof parseSimulateValues>): SimulateConfig {
 
-  if (v.agents === undefined) throw usage('--agents is required: say how many agents to run, e.g. --agents 1000');
-  const agents = parseInteger(v.agents, '--agents', 1, MAX_AGENTS, '1000');
+  const stages = v.stage?.map((text, i) => parseStage(text, i + 1));
+  const schedule = stages ? new LoadSchedule({ rampPerSecond: 0, eps: 0, stages }) : undefined;
+  const stageAgents = stages && stages.some((st) => st.agents !== undefined) ? Math.max(...stages.map((st) => st.agents ?? 0)) : undefined;
+  if (v.agents === undefined && stageAgents === undefined) throw usage('--agents is required: say how many agents to run, e.g. --agents 1000');
+  const agents = v.agents === undefined ? stageAgents! : parseInteger(v.agents, '--agents', 1, MAX_AGENTS, '1000');
+  if (stageAgents !== undefined && agents !== stageAgents) {
+    throw usage(`--agents ${agents} but the stages run at most ${stageAgents} agents: drop --agents (the stages set the fleet size) or change the stages`);
+  }
+  if (stageAgents === 0) throw usage('--stage: no stage runs any agent; give a stage agents=N above 0');
+  if (stages && v.duration !== undefined) throw usage('--duration cannot be used with --stage: the run lasts as long as its stages together');
+  if (stages && v.ramp !== undefined && stageAgents !== undefined) throw usage('--ramp cannot be used with stages that set agents: the stages ramp the agents');
 
   const targets = [v.manager !== undefined && '--manager', v.cluster !== undefined && '--cluster', v.config !== undefined && '--config'].filter(
     (t): t is string => typeof t === 'string',
@@ -389,7 +411,7 @@ function buildConfig(v: ReturnType<typeof parseSimulateValues>): SimulateConfig 
     target = { kind: 'config', path: v.config! };
   }
 
-  const durationMs = v.duration === undefined ? DEFAULT_DURATION : parseFlagDuration(v.duration, '--duration');
+  const durationMs = schedule?.totalMs ?? (v.duration === undefined ? DEFAULT_DURATION : parseFlagDuration(v.duration, '--duration'));
 
   let chaos: ChaosStep[] = [];
   if (v.chaos !== undefined) {
@@ -484,6 +506,7 @@ function buildConfig(v: ReturnType<typeof parseSimulateValues>): SimulateConfig 
   if (v.prometheus !== undefined) config.prometheusPort = parseInteger(v.prometheus, '--prometheus', 0, 65535, '9464');
   if (lb !== undefined) config.lb = lb;
   if (v.scenario !== undefined) config.scenario = v.scenario;
+  if (stages) config.stages = stages;
   config.given = givenFields(v);
   return config;
 }
@@ -525,6 +548,7 @@ const FLAG_FIELDS: Partial<Record<keyof typeof OPTIONS, keyof SimulateConfig>> =
   'abort-on-fail': 'abortOnFail',
   scenario: 'scenario',
   'connect-deadline': 'connectDeadlineMs',
+  stage: 'stages',
 };
 
 function givenFields(values: Record<string, unknown>): (keyof SimulateConfig)[] {

@@ -7,6 +7,7 @@ import type { AgentClientOptions, AgentIdentityOptions, Clock, ServerOptions, Tr
 import type { Fleet } from './fleet.js';
 import type { FleetMetrics, FleetGauges, TimelinePoint } from './metrics.js';
 import type { LimitHit } from './report.js';
+import type { Stage } from './stages.js';
 import type { WorkloadFactory } from './workloads.js';
 
 /** One manager in the fleet's ordered server list, with the node name the reports use. */
@@ -60,6 +61,11 @@ export interface FleetOptions {
    * depends only on the seed, the agents and the duration). Unset: the schedule runs until `stop()`.
    */
   eventsUntil?: number;
+  /**
+   * Load stages: agents ramp linearly to each stage's `agents` and send its `eps`; when given, they
+   * replace `rampPerSecond` (if a stage sets `agents`) and `eps` (from the first stage that sets it).
+   */
+  stages?: readonly Stage[];
   /**
    * The workload: a `--workload` spec (`syslog`, `fim`, `mixed`, a file) or a factory.
    * @default 'syslog'

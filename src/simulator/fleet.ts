@@ -39,9 +39,13 @@ import { resourceLimitOf } from './limits.js';
 import { FleetMetrics, nextSample } from './metrics.js';
 import type { TimelinePoint } from './metrics.js';
 import type { LimitHit } from './report.js';
+import { LoadSchedule } from './stages.js';
 import { workloadFactory } from './workloads.js';
 import type { Workload, WorkloadFactory } from './workloads.js';
 import { simulatedAgentName, simulatedIdentity, sourceAddressFor } from './identities.js';
+
+/** Drain time of an agent a falling stage stops. */
+const RETIRE_DRAIN_MS = 2000;
 
 /** The golden-ratio fraction that spreads agents' event phases evenly over one period. */
 const PHASE_STEP = 0.6180339887498949;
@@ -52,8 +56,14 @@ interface Slot {
   readonly index: number;
   /** Position in this fleet's arrays. */
   readonly pos: number;
-  /** Ramp start, ms after the run start. */
+  /** Ramp start, ms after the run start (Infinity: the stages never start it). */
   readonly startAt: number;
+  /** When the stages stop it, ms after the run start (Infinity: at the end). */
+  readonly stopAt: number;
+  /** Events per agent the schedule owed before its start ({@link LoadSchedule.eventsBy} at `startAt`). */
+  readonly owedBefore: number;
+  /** Stopped by a falling stage. */
+  retired: boolean;
   /** Workload phase in [0, 1). */
   readonly phase: number;
   client: AgentClient | undefined;
@@ -99,7 +109,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
   readonly #nodeNames: string[];
   readonly #spread: boolean;
   readonly #client: FleetClientOptions;
-  readonly #eps: number;
+  readonly #schedule: LoadSchedule;
   readonly #workload: WorkloadFactory | undefined;
   readonly #seed: string;
   readonly #sourceAddresses: number;
@@ -161,10 +171,10 @@ export class Fleet extends EventEmitter<FleetEvents> {
     this.#servers = options.servers;
     this.#spread = options.spread ?? true;
     this.#client = options.client ?? {};
-    this.#eps = eps;
+    this.#schedule = new LoadSchedule({ rampPerSecond: rate, eps, stages: options.stages });
     this.#eventsUntil = options.eventsUntil ?? Infinity;
     this.#seed = options.seed ?? 'agentlink';
-    this.#workload = eps > 0 ? (typeof options.workload === 'function' ? options.workload : workloadFactory(options.workload ?? 'syslog')) : undefined;
+    this.#workload = this.#schedule.sends ? (typeof options.workload === 'function' ? options.workload : workloadFactory(options.workload ?? 'syslog')) : undefined;
     this.#sourceAddresses = options.sourceAddresses ?? 0;
     this.#tickMs = Math.max(10, options.tickMs ?? 100);
     this.#clock = options.clock ?? systemClock;
@@ -194,10 +204,14 @@ export class Fleet extends EventEmitter<FleetEvents> {
       return t;
     };
 
+    const schedule = this.#schedule;
     this.#slots = options.indexes.map((index, pos) => ({
       index,
       pos,
-      startAt: rate > 0 ? (index / rate) * 1000 : 0,
+      startAt: schedule.startAt(index),
+      stopAt: schedule.stopAt(index),
+      owedBefore: Number.isFinite(schedule.startAt(index)) ? schedule.eventsBy(schedule.startAt(index)) : 0,
+      retired: false,
       phase: (index * PHASE_STEP) % 1,
       client: undefined,
       workload: undefined,
@@ -292,7 +306,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
     this.#runStartedAt ??= this.#clock.now();
     this.#startMono = this.#clock.monotonic() - (this.#clock.now() - this.#runStartedAt);
     this.metrics.start();
-    this.#generating = this.#workload !== undefined;
+    // the work tick sends the events due and stops the agents a falling stage takes away
+    this.#generating = this.#workload !== undefined || this.#schedule.stops;
     this.#rampTick();
     if (this.#generating) this.#scheduleWork();
     this.#scheduleSample();
@@ -510,7 +525,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       budget--;
       this.#startAgent(slot);
     }
-    if (this.#nextToStart >= this.#slots.length) {
+    if (this.#nextToStart >= this.#slots.length || this.#slots[this.#nextToStart]!.startAt === Infinity) {
       this.emit('rampDone');
       return;
     }
@@ -613,25 +628,36 @@ export class Fleet extends EventEmitter<FleetEvents> {
     }, this.#tickMs);
   }
 
-  /** Sends every event due up to `t` ms after the run start: agent i's k-th event is due at start_i + (k + phase_i) / eps. */
+  /**
+   * Sends every event due up to `t` ms after the run start (agent i's k-th event is due when the
+   * schedule has owed it k + phase_i events since its start: at start_i + (k + phase_i) / eps with a
+   * constant rate), and stops the agents whose stage has ended.
+   */
   #generate(until: number): void {
     const factory = this.#workload;
-    if (!factory) return;
+    const schedule = this.#schedule;
     const t = Math.min(until, this.#eventsUntil);
-    const perMs = this.#eps / 1000;
+    const owedNow = schedule.eventsBy(t);
     for (let i = 0; i < this.#nextToStart; i++) {
       const slot = this.#slots[i]!;
       const client = slot.client;
-      if (!client) continue;
-      const x = (t - slot.startAt) * perMs - slot.phase;
-      if (x < 0) continue;
+      if (!client || slot.retired) continue;
+      const ends = slot.stopAt <= t;
+      const x = (ends ? schedule.eventsBy(slot.stopAt) : owedNow) - slot.owedBefore - slot.phase;
       const due = Math.floor(x) + 1;
-      if (slot.emitted >= due) continue;
-      const workload = (slot.workload ??= factory({ seed: this.#seed, agentName: client.identity?.name ?? simulatedAgentName(slot.index) }));
-      while (slot.emitted < due) {
-        slot.emitted++;
-        this.#eventsSent++;
-        client.sendEvent(workload.next());
+      if (factory && x >= 0 && slot.emitted < due) {
+        const workload = (slot.workload ??= factory({ seed: this.#seed, agentName: client.identity?.name ?? simulatedAgentName(slot.index) }));
+        while (slot.emitted < due) {
+          slot.emitted++;
+          this.#eventsSent++;
+          client.sendEvent(workload.next());
+        }
+      }
+      if (ends) {
+        slot.retired = true;
+        client.stop({ drainTimeout: RETIRE_DRAIN_MS }).catch(() => {
+          // a failed stop leaves the agent closed; what it wrote and dropped stays in its stats
+        });
       }
     }
     const delta = this.#eventsSent - this.#sentCounted;

@@ -48,7 +48,7 @@ const GROUPS: Record<string, readonly string[]> = {
 };
 
 /** Plural field names of repeatable flags. */
-const PLURALS: Record<string, string> = { managers: 'manager', thresholds: 'threshold' };
+const PLURALS: Record<string, string> = { managers: 'manager', thresholds: 'threshold', stages: 'stage' };
 
 /** Flags whose value is a path, resolved against the scenario file's directory. */
 const PATH_FLAGS = new Set(['config', 'keys', 'password-file', 'report', 'html']);
@@ -151,6 +151,18 @@ export function loadScenario(path: string, cwd: string, options: Record<string, 
       if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) return String(v);
       return fail(`must be ${what} (as --${flag} takes it)`, display, n, v);
     };
+    // a stage is written { duration: 30s, agents: 100, eps: 2 }: the --stage text of it
+    const stageText = (n: YamlNode, at: string): string => {
+      if (!isMap(n)) return scalar(n, 'a list of stages ({ duration: 30s, agents: 100, eps: 1 })');
+      const parts: Record<string, string> = {};
+      for (const p of n.items) {
+        const k = isScalar(p.key) ? String(p.key.value) : '';
+        if (!['duration', 'agents', 'eps'].includes(k)) return fail(`unknown stage field '${k}': a stage has duration, agents and eps`, at, p.key as YamlNode);
+        parts[k] = scalar((p.value ?? p.key) as YamlNode, `a string or a number (${k})`);
+      }
+      if (parts.duration === undefined) return fail('a stage needs a duration (duration: 30s)', at, n);
+      return [parts.duration, ...(['agents', 'eps'] as const).filter((k) => parts[k] !== undefined).map((k) => `${k}=${parts[k]}`)].join(',');
+    };
     if (spec.type === 'boolean') {
       const v = isScalar(node) ? node.value : undefined;
       if (typeof v !== 'boolean') return fail('must be true or false', display, node, v);
@@ -160,6 +172,7 @@ export function loadScenario(path: string, cwd: string, options: Record<string, 
     if (spec.multiple) {
       if (isSeq(node)) {
         if (node.items.length === 0) return fail('is an empty list; leave the field out instead', display, node);
+        if (flag === 'stage') return node.items.map((n, i) => stageText(n as YamlNode, `${display}[${i}]`));
         return node.items.map((n, i) => scalar(n as YamlNode, `a list of values (item ${i + 1} is not a string or number)`));
       }
       return [scalar(node, 'a value or a list of values')];

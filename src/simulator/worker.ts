@@ -10,6 +10,7 @@
  *
  * @module
  */
+import type { Stage } from './stages.js';
 import { serveParent } from './child.js';
 import { Fleet } from './fleet.js';
 import type { FleetClientOptions, FleetServer } from './fleet-types.js';
@@ -49,6 +50,8 @@ export interface WorkerSpec {
   rampPerSecond: number;
   /** Events per second per agent. */
   eps: number;
+  /** Load stages, if any. */
+  stages?: Stage[];
   /** End of the event schedule (see `FleetOptions.eventsUntil`). */
   eventsUntil?: number;
   /** Workload spec. */
@@ -83,6 +86,7 @@ serveParent(async (op, msg) => {
         client: spec.client,
         rampPerSecond: spec.rampPerSecond,
         eps: spec.eps,
+        ...(spec.stages ? { stages: spec.stages } : {}),
         ...(spec.eventsUntil !== undefined ? { eventsUntil: spec.eventsUntil } : {}),
         workload: spec.workload,
         seed: spec.seed,

@@ -21,13 +21,19 @@ describe('agentlink simulate --scenario', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const report = parseReport(JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')), 'r.json');
-    expect(report.config).toMatchObject({ scenario: example, agents: 60, strategy: 'backoff', notifyTimeMs: 2000, timeReconnectMs: 6000, eps: 2, workload: 'mixed', seed: 'example' });
+    expect(report.config).toMatchObject({ scenario: example, agents: 60, durationMs: 8000, strategy: 'backoff', notifyTimeMs: 2000, timeReconnectMs: 6000, workload: 'mixed', seed: 'example' });
+    expect(report.config.stages).toEqual([
+      { durationMs: 2000, agents: 60, eps: 2 },
+      { durationMs: 3000 },
+      { durationMs: 1000, eps: 10 },
+      { durationMs: 2000, agents: 0, eps: 2 },
+    ]);
     expect(report.config.chaos).toEqual([{ action: 'kill', node: 'node1', atMs: 3000, forMs: 2000 }]);
     expect(report.chaos.map((c) => [c.action, c.node, c.detail])).toEqual([['kill', 'node1', 'down 2000 ms']]);
     expect(report.events.sent).toBeGreaterThan(0);
     // the file's thresholds were judged (exit code 0: they passed)
     expect(report.verdicts?.results.map((v) => [v.threshold, v.pass])).toEqual([
-      ['agents.connected>=99%', true],
+      ['agents.neverConnected==0', true],
       ['events.dropped==0', true],
       ['connect.p99<5s', true],
     ]);

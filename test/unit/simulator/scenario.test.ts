@@ -139,6 +139,22 @@ describe('--scenario: bad files name the field and the line', () => {
     expect(e.element).toBe('thresholds');
   });
 
+  test('stages are written as mappings', () => {
+    file('st.yaml', 'cluster: 2\nstages:\n  - { duration: 10s, agents: 50 }\n  - duration: 20s\n    eps: 3\n  - { duration: 5s, agents: 0 }\n');
+    const c = parseSimulateArgs(['--scenario', 'st.yaml'], { cwd: dir });
+    const flags = parseSimulateArgs(['--cluster', '2', '--stage', '10s,agents=50', '--stage', '20s,eps=3', '--stage', '5s,agents=0']);
+    expect(c.stages).toEqual(flags.stages);
+    expect(c.agents).toBe(50);
+    expect(c.durationMs).toBe(35_000);
+    expect(refused('sb.yaml', 'cluster: 2\nstages:\n  - { duration: 10s, agents: 5 }\n  - { duration: 5s, users: 3 }\n').message).toBe(
+      "scenario 'sb.yaml' line 4: field 'stages[1]': unknown stage field 'users': a stage has duration, agents and eps",
+    );
+    expect(refused('sd.yaml', 'cluster: 2\nstages:\n  - { agents: 5 }\n').message).toBe("scenario 'sd.yaml' line 3: field 'stages[0]': a stage needs a duration (duration: 30s)");
+    expect(refused('se.yaml', 'cluster: 2\nstages:\n  - { duration: 5s, eps: fast }\n').message).toMatch(
+      /^scenario 'se\.yaml' line 3, field 'stages': --stage 1 eps 'fast' must be a number/,
+    );
+  });
+
   test('a value of the wrong type, an empty value, a bad group', () => {
     expect(refused('t.yaml', 'agents: [1, 2]\n').message).toBe("scenario 't.yaml' line 1: field 'agents': must be a string or a number (as --agents takes it)");
     expect(refused('q.yaml', 'agents: 3\nquiet: yes please\n').message).toBe("scenario 'q.yaml' line 2: field 'quiet': must be true or false");
