@@ -103,6 +103,8 @@ export { resourceLimitOf } from './limits.js';
 export type { ResourceLimit } from './limits.js';
 export { simulate } from './run.js';
 export type { EffectiveConfig, EffectiveServer } from './effective-config.js';
+export { LoadSchedule, parseStage, formatStage } from './stages.js';
+export type { Stage } from './stages.js';
 export {
   ThresholdError,
   parseThreshold,
