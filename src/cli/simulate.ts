@@ -55,6 +55,7 @@ export async function runSimulation(
   const summary = reportToStdout ? io.stderr : io.stdout;
   summary.write(renderSummaryTable(result.report));
   if (result.verdicts) summary.write(renderVerdictTable(result.verdicts));
+  for (const w of result.report.warnings) summary.write(`WARNING: ${w}\n`);
   if (reportToStdout) io.stdout.write(stringifyReport(result.report));
   if (result.reportPath) io.stdout.write(`JSON report: ${result.reportPath}\n`);
   if (result.htmlPath) io.stdout.write(`HTML report: ${result.htmlPath}\n`);

@@ -15,6 +15,7 @@ import type { FleetCounters, HistogramName, LatencySummary, MetricsSnapshot, Tim
 import type { ChaosAction } from './chaos/steps.js';
 import type { EffectiveConfig } from './effective-config.js';
 import type { Verdicts } from './thresholds.js';
+import { DROP_WARNING_PATTERN, dropWarning } from './verdicts.js';
 
 /** The `format` tag of every fleet report; the number changes when the layout changes incompatibly. */
 export const REPORT_FORMAT = 'agentlink-fleet-report/1';
@@ -143,6 +144,11 @@ export interface FleetReport {
   limits: { hit: LimitHit[] };
   /** Raw histograms (HdrHistogram V2 compressed base64, microseconds), for merging. */
   histograms: { unit: 'us' } & Record<HistogramName, string>;
+  /**
+   * What makes the numbers less than they seem, one sentence each: most events dropped by the
+   * buffers, `--eps` clamped to the buffer's rate.
+   */
+  warnings: string[];
   /** The `--threshold` verdicts, when thresholds were given (a merged report has none). */
   verdicts?: Verdicts;
 }
@@ -179,6 +185,8 @@ export interface ReportInput {
   limits?: LimitHit[];
   /** Errors the agents emitted, by code. */
   errors?: Record<string, number>;
+  /** Warnings about the run (see {@link FleetReport.warnings}); a warning for dropped events is added from the counts. */
+  warnings?: string[];
   /**
    * The run's id; shards of one fleet share it.
    * @default '' (unknown)
@@ -237,7 +245,7 @@ function explainLost(lost: number | null, causes: Record<string, number>): Recor
 }
 
 function build(
-  base: Pick<FleetReport, 'version' | 'runId' | 'startedAt' | 'durationMs' | 'shard' | 'shards' | 'config' | 'chaos' | 'distribution' | 'errors'> & {
+  base: Pick<FleetReport, 'version' | 'runId' | 'startedAt' | 'durationMs' | 'shard' | 'shards' | 'config' | 'chaos' | 'distribution' | 'errors' | 'warnings'> & {
     agents: FleetReport['agents'];
     receivedKnown: boolean;
     lostExplained: Record<string, number>;
@@ -271,6 +279,7 @@ function build(
     lostExplained: explainLost(lost, base.lostExplained),
     chaos: [...base.chaos].sort((a, b) => a.at - b.at),
     limits: { hit: base.limits },
+    warnings: withDropWarning(base.warnings, c),
     histograms: { unit: 'us', ...snapshot.histograms },
   };
 }
@@ -288,6 +297,7 @@ export function createReport(input: ReportInput): FleetReport {
       version: agentlinkVersion(),
       runId: input.runId ?? '',
       errors: { ...input.errors },
+      warnings: input.warnings ?? [],
       startedAt: new Date(input.startedAt).toISOString(),
       durationMs: input.durationMs,
       shard: { ...shard },
@@ -327,6 +337,13 @@ function reportSnapshot(r: FleetReport): MetricsSnapshot {
     bucketMs: r.timelineBucketMs,
     timeline: r.timeline,
   };
+}
+
+/** The warnings, each once, with the one for dropped events recomputed from the counts. */
+function withDropWarning(warnings: readonly string[], c: FleetCounters): string[] {
+  const drop = dropWarning({ sent: c.eventsSent, dropped: c.eventsDropped });
+  const kept = warnings.filter((w) => !DROP_WARNING_PATTERN.test(w));
+  return [...new Set(drop ? [drop, ...kept] : kept)];
 }
 
 function sumRecords(records: readonly Record<string, number>[]): Record<string, number> {
@@ -409,6 +426,7 @@ export function mergeReports(reports: readonly FleetReport[], names?: readonly s
       version: agentlinkVersion(),
       runId: first.runId,
       errors: sumRecords(reports.map((r) => r.errors)),
+      warnings: reports.flatMap((r) => r.warnings),
       startedAt: starts.length > 0 ? new Date(Math.min(...starts)).toISOString() : first.startedAt,
       durationMs: Math.max(...reports.map((r) => r.durationMs)),
       shard: { index: shards[0] ?? first.shard.index, count: first.shard.count },
@@ -471,6 +489,8 @@ export function parseReport(value: unknown, source = 'the report'): FleetReport 
   if (r.runId === undefined) r.runId = '';
   if (typeof r.runId !== 'string') fail('runId is not a string');
   if (r.errors === undefined) r.errors = {};
+  if (r.warnings === undefined) r.warnings = [];
+  if (!Array.isArray(r.warnings) || !r.warnings.every((w) => typeof w === 'string')) fail('warnings is not a list of strings');
   counts('errors');
   counts('distribution');
   counts('lostExplained');

@@ -37,7 +37,7 @@ import { workloadFactory } from './workloads.js';
 import { parseThresholds } from './thresholds.js';
 import type { Verdicts } from './thresholds.js';
 import { checkOutputPaths, writeOutput } from './outputs.js';
-import { RunGuard, connectDeadline, finalVerdicts, noConnectionProblem } from './verdicts.js';
+import { RunGuard, clampEps, connectDeadline, finalVerdicts, noConnectionProblem } from './verdicts.js';
 
 export { CLUSTER_PROCESS_THRESHOLD } from './target.js';
 
@@ -379,7 +379,7 @@ function runProblems(ctx: RunContext, totals: FleetTotals, eventsUntil: number):
  *   cluster cannot even start; `ConfigError` for a bad ossec.conf.
  */
 export async function simulate(flags: SimulateConfig, options: SimulateOptions = {}): Promise<SimulationResult> {
-  const config: SimulateConfig = {
+  let config: SimulateConfig = {
     ...flags,
     ...(options.thresholds ? { thresholds: parseThresholds(options.thresholds) } : {}),
     ...(options.abortOnFail !== undefined ? { abortOnFail: options.abortOnFail } : {}),
@@ -403,6 +403,13 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
   if (steps.length > 0 && config.target.kind !== 'cluster') throw new ToolError('chaos steps need an embedded cluster (--cluster N)', 'ERR_USAGE');
 
   const target = await resolveTarget(config, { ...options, faultPaths: needsFaultPaths(steps) }, indexes, cwd, log);
+  const warnings: string[] = [];
+  const clamped = clampEps(config.eps, target.client.buffer);
+  if (clamped.warning !== undefined) {
+    warnings.push(clamped.warning);
+    log(clamped.warning);
+    config = { ...config, eps: clamped.eps };
+  }
   const cleanups: (() => Promise<unknown>)[] = [];
   if (target.cluster) cleanups.push(() => target.cluster!.close());
   if (target.lb) cleanups.push(() => target.lb!.stop());
@@ -527,6 +534,7 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
       chaos: chaos ? [...chaos.events] : [],
       limits: mergeLimits([totals.limits]),
       errors: totals.errors,
+      warnings,
     });
     if (lbReport) (report as FleetReport & { lb?: LbReport }).lb = lbReport;
     const verdicts = finalVerdicts(report, config, ctx.guard);

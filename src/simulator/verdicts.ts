@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { DEFAULT_EVENTS_PER_SECOND, MIN_EVENTS_PER_SECOND } from '../config/index.js';
 import type { FleetProgress, FleetTotals } from './fleet-types.js';
 import type { SimulateConfig } from './flags.js';
 import type { FleetReport } from './report.js';
@@ -126,5 +127,48 @@ export function noConnectionProblem(totals: FleetTotals, within: { text: string;
     (code.startsWith('ERR_ENROLLMENT')
       ? `check --enroll, --password-file and --groups against the manager's authd`
       : `check that the managers at ${servers.join(', ')} are reachable and know the agent keys`)
+  );
+}
+
+/**
+ * Clamps `--eps` to what an agent's client buffer lets out: it drains at most `eventsPerSecond`
+ * per agent (500 by default, at least 50 as Wazuh enforces), so a higher rate only fills it and
+ * drops the rest.
+ *
+ * @param eps - `--eps`, events per second per agent.
+ * @param buffer - the agents' client buffer settings.
+ * @returns the rate to run, and the warning when it was clamped.
+ */
+export function clampEps(eps: number, buffer: { disabled?: boolean; eventsPerSecond?: number } | undefined): { eps: number; warning?: string } {
+  if (buffer?.disabled === true) return { eps };
+  const limit = Math.max(buffer?.eventsPerSecond ?? DEFAULT_EVENTS_PER_SECOND, MIN_EVENTS_PER_SECOND);
+  if (eps <= limit) return { eps };
+  return {
+    eps: limit,
+    warning: `--eps ${eps} is above the ${limit} events/s per agent the client buffer lets out (<client_buffer> events_per_second): clamped to ${limit}, or every second would drop ${Number((eps - limit).toFixed(3))} events per agent`,
+  };
+}
+
+/** Matches the warning of {@link dropWarning} (recomputed when reports merge). */
+export const DROP_WARNING_PATTERN = /of the events generated \(\d+ of \d+\) were dropped by the agents' client buffers/;
+
+/** Dropped share of the generated events from which a run gets a warning. */
+export const DROP_WARNING_SHARE = 0.01;
+
+/**
+ * The warning for a run whose agents dropped a noticeable share of the events (at least
+ * {@link DROP_WARNING_SHARE}), louder when most were dropped.
+ *
+ * @param events - the report's event counts.
+ * @returns the warning, or undefined.
+ */
+export function dropWarning(events: { sent: number; dropped: number }): string | undefined {
+  if (events.sent === 0 || events.dropped / events.sent < DROP_WARNING_SHARE) return undefined;
+  const pct = Number(((events.dropped / events.sent) * 100).toPrecision(3));
+  const head = events.dropped * 2 > events.sent ? 'MOST EVENTS WERE DROPPED: ' : '';
+  return (
+    `${head}${pct} % of the events generated (${events.dropped} of ${events.sent}) were dropped by the agents' client buffers, ` +
+    `so the managers got only part of the load asked for; buffers drop when agents stay disconnected longer than queue_size / eps, ` +
+    `or events are still queued when --drain runs out`
   );
 }

@@ -18,6 +18,7 @@ import type { CliRun } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agentlink-verdicts-e2e-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+writeFileSync(join(dir, 'three.keys'), formatClientKeys([1, 2, 3].map((i) => ({ id: `00${i}`, name: `a${i}`, ip: 'any', key: String(i).repeat(64) }))));
 
 const simulate = (...args: string[]): Promise<CliRun> => runCli(['simulate', '--cluster', '2', '--quiet', ...args], { cwd: dir });
 const readReport = (name: string): FleetReport => parseReport(JSON.parse(readFileSync(join(dir, name), 'utf8')), name);
@@ -71,7 +72,6 @@ describe('agentlink simulate --threshold (built CLI)', () => {
 
 describe('agentlink simulate fails fast (built CLI)', () => {
   it('stops a 10-minute run when no agent has connected by --connect-deadline, naming the errors, exit 1, report written', async () => {
-    writeFileSync(join(dir, 'three.keys'), formatClientKeys([1, 2, 3].map((i) => ({ id: `00${i}`, name: `a${i}`, ip: 'any', key: String(i).repeat(64) }))));
     // port 9 (discard) has no listener on 127.0.0.1 here: every connection is refused
     const started = Date.now();
     const run = await runCli(
@@ -96,5 +96,32 @@ describe('agentlink simulate fails fast (built CLI)', () => {
     expectUsageError(missing, new RegExp(`^agentlink simulate: --report '${join(dir, 'no-such-dir/r.json')}': the directory ${join(dir, 'no-such-dir')} does not exist; create it first`));
     const directory = await simulate('--agents', '2', '--duration', '10m', '--html', 'adir');
     expectUsageError(directory, /--html '.*adir' is a directory; give a file name/);
+  }, 60_000);
+});
+
+describe('agentlink simulate says when the numbers are not what was asked for (built CLI)', () => {
+  it('clamps --eps above the client buffer rate, with a warning in the summary and the report', async () => {
+    const run = await simulate('--agents', '4', '--eps', '1200', '--duration', '1s', '--drain', '2s', '--report', 'clamped.json');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('WARNING: --eps 1200 is above the 500 events/s per agent the client buffer lets out (<client_buffer> events_per_second): clamped to 500');
+    const r = readReport('clamped.json');
+    expect(r.warnings.some((w) => w.startsWith('--eps 1200 is above'))).toBe(true);
+    expect(r.config.eps).toBe(500);
+    // 4 agents at 500/s for 1 s, not at 1200/s
+    expect(r.events.sent).toBeGreaterThan(1000);
+    expect(r.events.sent).toBeLessThanOrEqual(2004);
+  }, 60_000);
+
+  it('says loudly when most events were dropped by the buffers', async () => {
+    // no manager: every event waits in a buffer and is dropped at the end (no drain)
+    const run = await runCli(
+      ['simulate', '--agents', '3', '--manager', '127.0.0.1:9', '--keys', 'three.keys', '--eps', '50', '--duration', '1s', '--drain', '0', '--connect-deadline', '0', '--report', 'dropped.json', '--quiet'],
+      { cwd: dir },
+    );
+    expect(run.code).toBe(1);
+    const r = readReport('dropped.json');
+    expect(r.events.dropped).toBe(r.events.sent);
+    expect(run.stdout).toContain(`WARNING: MOST EVENTS WERE DROPPED: 100 % of the events generated (${r.events.sent} of ${r.events.sent}) were dropped by the agents' client buffers`);
+    expect(r.warnings[0]).toMatch(/^MOST EVENTS WERE DROPPED: 100 %/);
   }, 60_000);
 });

@@ -6,9 +6,9 @@ import { describe, expect, test } from 'vitest';
 import type { FleetProgress, FleetTotals } from '../../../src/simulator/fleet-types.js';
 import { FleetMetrics } from '../../../src/simulator/metrics.js';
 import { renderSummaryTable } from '../../../src/simulator/progress.js';
-import { createReport } from '../../../src/simulator/report.js';
+import { createReport, mergeReports } from '../../../src/simulator/report.js';
 import { parseThreshold } from '../../../src/simulator/thresholds.js';
-import { RunGuard, connectDeadline, formatErrorCounts, noConnectionProblem } from '../../../src/simulator/verdicts.js';
+import { RunGuard, clampEps, connectDeadline, dropWarning, formatErrorCounts, noConnectionProblem } from '../../../src/simulator/verdicts.js';
 
 function progress(over: Partial<FleetProgress> = {}): FleetProgress {
   return { agents: 10, started: 10, connected: 0, reconnecting: 10, perNode: {}, connectedEver: 0, eventsSent: 0, eventsDropped: 0, errors: {}, ...over };
@@ -95,5 +95,41 @@ describe('errors by code', () => {
     expect(renderSummaryTable(r)).toMatch(/│ errors +│ ERR_CONNECT 120, ERR_SERVER_SILENT 3 +│/);
     const quiet = createReport({ metrics: new FleetMetrics(), startedAt: 0, durationMs: 1000, config: {}, agents: { total: 1, connected: 1 }, distribution: {} });
     expect(renderSummaryTable(quiet)).not.toContain('errors');
+  });
+});
+
+describe('loud drops', () => {
+  test('--eps above the client buffer rate is clamped to it with a warning; a disabled buffer has no limit', () => {
+    expect(clampEps(500, undefined)).toEqual({ eps: 500 });
+    const c = clampEps(1200, undefined);
+    expect(c.eps).toBe(500);
+    expect(c.warning).toBe(
+      '--eps 1200 is above the 500 events/s per agent the client buffer lets out (<client_buffer> events_per_second): clamped to 500, or every second would drop 700 events per agent',
+    );
+    expect(clampEps(100, { eventsPerSecond: 80 }).eps).toBe(80);
+    // Wazuh raises events_per_second below 50 to 50
+    expect(clampEps(100, { eventsPerSecond: 20 }).eps).toBe(50);
+    expect(clampEps(100_000, { disabled: true })).toEqual({ eps: 100_000 });
+  });
+
+  test('a run that dropped 1 % of its events or more gets a warning, in capitals when most were dropped', () => {
+    expect(dropWarning({ sent: 0, dropped: 0 })).toBeUndefined();
+    expect(dropWarning({ sent: 1000, dropped: 9 })).toBeUndefined();
+    expect(dropWarning({ sent: 1000, dropped: 10 })).toMatch(/^1 % of the events generated \(10 of 1000\) were dropped by the agents' client buffers/);
+    expect(dropWarning({ sent: 60_000, dropped: 59_940 })).toMatch(/^MOST EVENTS WERE DROPPED: 99\.9 % of the events generated \(59940 of 60000\)/);
+  });
+
+  test('the report carries the warnings; merged reports recompute the drop warning from the summed counts', () => {
+    const shard = (dropped: number, index: number) => {
+      const m = new FleetMetrics();
+      m.countSent(1000);
+      m.countDropped(dropped);
+      return createReport({ metrics: m, startedAt: 0, durationMs: 1000, config: {}, shard: { index, count: 2 }, agents: { total: 1, connected: 1 }, distribution: {}, warnings: ['--eps 1200 is above ...'] });
+    };
+    const a = shard(900, 1);
+    expect(a.warnings).toEqual([dropWarning({ sent: 1000, dropped: 900 }), '--eps 1200 is above ...']);
+    const merged = mergeReports([a, shard(0, 2)]);
+    expect(merged.warnings).toEqual([dropWarning({ sent: 2000, dropped: 900 }), '--eps 1200 is above ...']);
+    expect(renderSummaryTable(a)).not.toContain('WARNING');
   });
 });
