@@ -40,7 +40,9 @@ export async function runSimulation(
     else if (!config.quiet) io.stderr.write(`agentlink ${command}: ${line}\n`);
   };
   const { onReport: _onReport, ...rest } = extra;
-  const options: SimulateOptions = { ...rest, progress: io.stderr, log };
+  // endpoint URLs and their warnings are needed while the run goes on: printed at once, even with --quiet
+  const notice = (line: string): void => void io.stderr.write(`agentlink ${command}: ${line}\n`);
+  const options: SimulateOptions = { ...rest, progress: io.stderr, log, notice };
   if (io.cwd !== undefined) options.cwd = io.cwd;
   if (io.signal !== undefined) options.signal = io.signal;
   // --report - : the JSON report is the standard output, so the summary table goes to standard error

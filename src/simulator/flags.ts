@@ -139,6 +139,12 @@ export interface SimulateConfig {
   htmlPath?: string;
   /** `--prometheus PORT`: serve Prometheus metrics on 127.0.0.1:PORT (0 picks a port). */
   prometheusPort?: number;
+  /** `--prometheus-host ADDRESS`: where the Prometheus endpoint listens instead of 127.0.0.1 (a warning is printed). */
+  prometheusHost?: string;
+  /** `--dashboard PORT`: serve the live dashboard on 127.0.0.1:PORT (0 picks a port). */
+  dashboardPort?: number;
+  /** `--dashboard-host ADDRESS`: where the dashboard listens instead of 127.0.0.1 (a warning is printed). */
+  dashboardHost?: string;
   /** `--lb haproxy|nginx`: put a real load balancer in front of the embedded cluster. */
   lb?: 'haproxy' | 'nginx';
   /**
@@ -268,6 +274,9 @@ Output:
   --report FILE           JSON report; - writes it to standard output (the summary table then goes to standard error)
   --html FILE             self-contained HTML report with plots
   --prometheus PORT       Prometheus metrics on 127.0.0.1:PORT
+  --dashboard PORT        live dashboard on http://127.0.0.1:PORT/ (charts, /events stream, /metrics)
+  --dashboard-host ADDR   listen on ADDR instead of 127.0.0.1 (shows agent names and cluster addresses)
+  --prometheus-host ADDR  the same for --prometheus
   --quiet                 no live progress
 
 Durations: 500ms, 30s, 1.5m, 2h, 1h30m.`;
@@ -299,6 +308,9 @@ const OPTIONS = {
   report: { type: 'string' },
   html: { type: 'string' },
   prometheus: { type: 'string' },
+  'prometheus-host': { type: 'string' },
+  dashboard: { type: 'string' },
+  'dashboard-host': { type: 'string' },
   lb: { type: 'string' },
   seed: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
@@ -341,6 +353,13 @@ export function parseHostPort(text: string, flag: string, defaultPort: number): 
   if (host === '' || /\s/.test(host)) throw usage(`${flag} '${text}' has no host; write ${flag} HOST:PORT, e.g. ${flag} 127.0.0.1:${defaultPort}`);
   const port = portText === undefined ? defaultPort : parseInteger(portText, `${flag} port`, 1, 65535, String(defaultPort));
   return { host, port };
+}
+
+/** An address to listen on: an IP address or `localhost`, and only with the port flag it belongs to. */
+function parseListenHost(text: string, flag: string, port: string | undefined, portFlag: string): string {
+  if (port === undefined) throw usage(`${flag} ${text}: give ${portFlag} PORT too (the address is where ${portFlag} listens)`);
+  if (text !== 'localhost' && isIP(text) === 0) throw usage(`${flag} ${text}: not an IP address; e.g. ${flag} 0.0.0.0 to listen on every interface`);
+  return text;
 }
 
 function parseRamp(text: string): number {
@@ -504,6 +523,9 @@ function buildConfig(v: ReturnType<typeof parseSimulateValues>): SimulateConfig 
   if (v.report !== undefined) config.reportPath = v.report;
   if (v.html !== undefined) config.htmlPath = v.html;
   if (v.prometheus !== undefined) config.prometheusPort = parseInteger(v.prometheus, '--prometheus', 0, 65535, '9464');
+  if (v.dashboard !== undefined) config.dashboardPort = parseInteger(v.dashboard, '--dashboard', 0, 65535, '8080');
+  if (v['prometheus-host'] !== undefined) config.prometheusHost = parseListenHost(v['prometheus-host'], '--prometheus-host', v.prometheus, '--prometheus');
+  if (v['dashboard-host'] !== undefined) config.dashboardHost = parseListenHost(v['dashboard-host'], '--dashboard-host', v.dashboard, '--dashboard');
   if (lb !== undefined) config.lb = lb;
   if (v.scenario !== undefined) config.scenario = v.scenario;
   if (stages) config.stages = stages;
@@ -539,6 +561,9 @@ const FLAG_FIELDS: Partial<Record<keyof typeof OPTIONS, keyof SimulateConfig>> =
   report: 'reportPath',
   html: 'htmlPath',
   prometheus: 'prometheusPort',
+  'prometheus-host': 'prometheusHost',
+  dashboard: 'dashboardPort',
+  'dashboard-host': 'dashboardHost',
   lb: 'lb',
   seed: 'seed',
   quiet: 'quiet',

@@ -132,6 +132,8 @@ export interface FleetProgress extends FleetGauges {
   eventsDropped: number;
   /** Errors the agents emitted so far, by code (`ERR_CONNECT`, `ERR_SERVER_SILENT`, ...). */
   errors: Record<string, number>;
+  /** Connect and failover latency histograms so far, encoded, when asked for (they merge across worker processes; the live dashboard's percentiles). */
+  latency?: { connect: string; failover: string };
 }
 
 /** What a stopped fleet did, for exact event accounting. */

@@ -340,8 +340,11 @@ export class Fleet extends EventEmitter<FleetEvents> {
     });
   }
 
-  /** @returns the gauges now: connected, reconnecting, per node, started, events. */
-  progress(): FleetProgress {
+  /**
+   * @param options - `latency: true` adds the connect and failover histograms, encoded (the live dashboard's percentiles).
+   * @returns the gauges now: connected, reconnecting, per node, started, events.
+   */
+  progress(options: { latency?: boolean } = {}): FleetProgress {
     let connected = 0;
     let reconnecting = 0;
     let started = 0;
@@ -372,6 +375,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       eventsSent: this.#eventsSent,
       eventsDropped: dropped,
       errors: { ...this.#errors },
+      ...(options.latency === true ? { latency: { connect: this.metrics.histograms.connect.encode(), failover: this.metrics.histograms.failover.encode() } } : {}),
     };
   }
 

@@ -14,7 +14,7 @@ import { CHART_CSS, charts } from './charts.js';
 import type { ChartMarker, PlotRow } from './charts.js';
 import { describeLostCause, describeSetting, words } from './labels.js';
 import { LatencyHistogram } from './metrics.js';
-import type { FleetReport } from './report.js';
+import type { ChaosEvent, FleetReport } from './report.js';
 import { describeChaosEvent } from './report.js';
 
 const { escapeHtml, formatElapsed, formatLatency, formatNumber } = charts;
@@ -22,8 +22,14 @@ const { escapeHtml, formatElapsed, formatLatency, formatNumber } = charts;
 /** Design width of the report's charts, in pixels (they shrink with the page). */
 const CHART_WIDTH = 860;
 
-function markersOf(report: FleetReport): ChartMarker[] {
-  return report.chaos.map((c) => ({ x: c.at, label: describeChaosEvent(c, true) }));
+/**
+ * Chaos actions as chart markers (the report's plots and the live dashboard).
+ *
+ * @param events - the chaos actions.
+ * @returns one marker each, labelled in short.
+ */
+export function chaosMarkers(events: readonly ChaosEvent[]): ChartMarker[] {
+  return events.map((c) => ({ x: c.at, label: describeChaosEvent(c, true) }));
 }
 
 /**
@@ -191,7 +197,7 @@ export function renderHtmlReport(report: FleetReport, options: HtmlReportOptions
   for (const p of report.timeline) for (const n of Object.keys(p.perNode)) nodes.add(n);
   for (const n of Object.keys(report.distribution)) nodes.add(n);
   const ctx = {
-    markers: markersOf(report),
+    markers: chaosMarkers(report.chaos),
     stepMs: report.timelineBucketMs,
     width: CHART_WIDTH,
     nodes: [...nodes].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })),

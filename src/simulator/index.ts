@@ -28,7 +28,7 @@ export type {
 } from './metrics.js';
 export { REPORT_FORMAT, createReport, mergeReports, parseReport, stringifyReport, agentlinkVersion, describeChaosEvent } from './report.js';
 export type { FleetReport, ReportInput, ChaosEvent, LimitHit, ShardInfo } from './report.js';
-export { renderHtmlReport, plotRowsOf, whyNoFailovers } from './html.js';
+export { renderHtmlReport, plotRowsOf, whyNoFailovers, chaosMarkers } from './html.js';
 export type { HtmlReportOptions } from './html.js';
 export {
   chartKit,
@@ -132,7 +132,10 @@ export {
   AGENTS_PER_SOURCE_ADDRESS,
   SIMULATED_NAME_PREFIX,
 } from './identities.js';
-export { PrometheusExporter } from './prometheus.js';
-export type { PrometheusValues } from './prometheus.js';
+export { PrometheusExporter, PrometheusMetrics } from './prometheus.js';
+export type { PrometheusValues, PrometheusExporterOptions } from './prometheus.js';
+export { Dashboard, LiveEndpoints, renderDashboardPage, dashboardSample, dashboardFinal, percentilesOf, mergeEncoded } from './dashboard.js';
+export type { DashboardOptions, DashboardSample, DashboardFinal, DashboardPercentiles, LiveEndpointsConfig } from './dashboard.js';
+export { DEFAULT_HTTP_HOST, exposureWarning, isLoopback } from './http-listen.js';
 export { membershipThroughBalancer, SIMULATOR_REBALANCER_OPTIONS, startBalancerForCluster } from './lb.js';
 export type { LbKind, BalancedCluster, ClusterNodeEndpoint, ClusterBalancerOptions, ClusterBalancer, LbReport } from './lb.js';

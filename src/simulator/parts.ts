@@ -34,7 +34,7 @@ export class LocalPart implements FleetPart {
   }
 
   async progress(): Promise<FleetProgress> {
-    return this.fleet.progress();
+    return this.fleet.progress({ latency: true });
   }
 
   limits(): LimitHit[] {

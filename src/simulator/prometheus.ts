@@ -1,16 +1,18 @@
 /**
- * Prometheus metrics of a running simulation (`--prometheus PORT`), served with prom-client on
- * 127.0.0.1 only: gauges of connected and reconnecting agents (in total and per node), counters
- * of events sent, received and dropped, and reconnections.
+ * Prometheus metrics of a running simulation (prom-client): gauges of connected and reconnecting
+ * agents (in total and per node), counters of events sent, received and dropped.
+ * {@link PrometheusMetrics} holds them; {@link PrometheusExporter} serves them (`--prometheus PORT`,
+ * on 127.0.0.1 unless `--prometheus-host` says otherwise), and the live dashboard serves the same
+ * registry at its own `/metrics`.
  *
  * @module
  */
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { ToolError } from '../index.js';
+import { DEFAULT_HTTP_HOST, listenHttp, serverUrl } from './http-listen.js';
 
-/** The values the exporter publishes, updated by {@link PrometheusExporter.update}. */
+/** The values the metrics publish, updated by {@link PrometheusMetrics.update}. */
 export interface PrometheusValues {
   /** Agents connected now. */
   connected: number;
@@ -27,19 +29,18 @@ export interface PrometheusValues {
 }
 
 /**
- * Serves the simulation's metrics at `http://127.0.0.1:PORT/metrics`.
+ * The simulation's metrics in a prom-client registry, without a server.
  *
  * @example
  * ```ts
- * const prom = await PrometheusExporter.start(9464);
- * prom.update({ connected: 10, reconnecting: 0, perNode: { node1: 10 }, eventsSent: 5, eventsReceived: 5, eventsDropped: 0 });
- * await prom.close();
+ * const metrics = new PrometheusMetrics();
+ * metrics.update({ connected: 10, reconnecting: 0, perNode: { node1: 10 }, eventsSent: 5, eventsReceived: 5, eventsDropped: 0 });
+ * await metrics.registry.metrics(); // the text exposition format
  * ```
  */
-export class PrometheusExporter {
+export class PrometheusMetrics {
   /** The prom-client registry (for tests and extra metrics). */
   readonly registry = new Registry();
-  readonly #server: Server;
   readonly #connected: Gauge;
   readonly #reconnecting: Gauge;
   readonly #perNode: Gauge<'node'>;
@@ -48,8 +49,7 @@ export class PrometheusExporter {
   readonly #dropped: Counter;
   #last = { sent: 0, received: 0, dropped: 0 };
 
-  private constructor(server: Server) {
-    this.#server = server;
+  constructor() {
     const registers = [this.registry];
     this.#connected = new Gauge({ name: 'agentlink_agents_connected', help: 'Simulated agents connected (startup ACKed) now', registers });
     this.#reconnecting = new Gauge({ name: 'agentlink_agents_reconnecting', help: 'Simulated agents connecting or reconnecting now', registers });
@@ -57,42 +57,6 @@ export class PrometheusExporter {
     this.#sent = new Counter({ name: 'agentlink_events_sent_total', help: 'Events the simulated agents generated', registers });
     this.#received = new Counter({ name: 'agentlink_events_received_total', help: 'Events the embedded mock managers received', registers });
     this.#dropped = new Counter({ name: 'agentlink_events_dropped_total', help: 'Events the agents’ client buffers dropped', registers });
-  }
-
-  /**
-   * Starts the HTTP server on 127.0.0.1.
-   *
-   * @param port - the port; 0 picks a free one.
-   * @returns the running exporter.
-   * @throws {@link agentlink!ToolError} `ERR_USAGE` when the port cannot be bound (names it).
-   */
-  static async start(port: number): Promise<PrometheusExporter> {
-    const server = createServer();
-    const exporter = new PrometheusExporter(server);
-    server.on('request', (req, res) => {
-      if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('agentlink: metrics are at /metrics\n');
-        return;
-      }
-      exporter.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': exporter.registry.contentType }).end(text),
-        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${String(err)}\n`),
-      );
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new ToolError(`--prometheus ${port}: cannot listen on 127.0.0.1:${port} (${err.code ?? err.message}); pick another port`, 'ERR_USAGE', { cause: err })),
-      );
-      server.listen(port, '127.0.0.1', () => resolve());
-    });
-    server.unref();
-    return exporter;
-  }
-
-  /** The bound port. */
-  get port(): number {
-    const a = this.#server.address();
-    return typeof a === 'object' && a !== null ? a.port : 0;
   }
 
   /**
@@ -111,6 +75,105 @@ export class PrometheusExporter {
     inc(this.#sent, 'sent', v.eventsSent);
     if (v.eventsReceived !== null) inc(this.#received, 'received', v.eventsReceived);
     inc(this.#dropped, 'dropped', v.eventsDropped);
+  }
+
+  /**
+   * Answers an HTTP request with the metrics in the text exposition format.
+   *
+   * @param _req - the request.
+   * @param res - the response.
+   */
+  serve(_req: IncomingMessage, res: ServerResponse): void {
+    this.registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
+      (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${String(err)}\n`),
+    );
+  }
+}
+
+/** Options of {@link PrometheusExporter.start}. */
+export interface PrometheusExporterOptions {
+  /**
+   * The address to listen on (`--prometheus-host`).
+   * @default '127.0.0.1'
+   */
+  host?: string;
+  /**
+   * The metrics to serve (shared with the dashboard).
+   * @default new metrics
+   */
+  metrics?: PrometheusMetrics;
+}
+
+/**
+ * Serves the simulation's metrics at `http://127.0.0.1:PORT/metrics`.
+ *
+ * @example
+ * ```ts
+ * const prom = await PrometheusExporter.start(9464);
+ * prom.update({ connected: 10, reconnecting: 0, perNode: { node1: 10 }, eventsSent: 5, eventsReceived: 5, eventsDropped: 0 });
+ * await prom.close();
+ * ```
+ */
+export class PrometheusExporter {
+  /** The metrics served. */
+  readonly metrics: PrometheusMetrics;
+  readonly #server: Server;
+  readonly #host: string;
+
+  private constructor(server: Server, metrics: PrometheusMetrics, host: string) {
+    this.#server = server;
+    this.metrics = metrics;
+    this.#host = host;
+  }
+
+  /** The prom-client registry (for tests and extra metrics). */
+  get registry(): Registry {
+    return this.metrics.registry;
+  }
+
+  /**
+   * Starts the HTTP server.
+   *
+   * @param port - the port; 0 picks a free one.
+   * @param options - the address (127.0.0.1 unless told otherwise) and the metrics to serve.
+   * @returns the running exporter.
+   * @throws {@link agentlink!ToolError} `ERR_LISTEN` when the port cannot be bound (names `--prometheus`, the address and why).
+   */
+  static async start(port: number, options: PrometheusExporterOptions = {}): Promise<PrometheusExporter> {
+    const host = options.host ?? DEFAULT_HTTP_HOST;
+    const server = createServer();
+    const exporter = new PrometheusExporter(server, options.metrics ?? new PrometheusMetrics(), host);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/')) {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('agentlink: metrics are at /metrics\n');
+        return;
+      }
+      exporter.metrics.serve(req, res);
+    });
+    await listenHttp(server, port, host, '--prometheus');
+    server.unref();
+    return exporter;
+  }
+
+  /** The bound port. */
+  get port(): number {
+    const a = this.#server.address();
+    return typeof a === 'object' && a !== null ? a.port : 0;
+  }
+
+  /** The metrics URL (`http://127.0.0.1:PORT/metrics`). */
+  get url(): string {
+    return serverUrl(this.#server, this.#host, '/metrics');
+  }
+
+  /**
+   * Publishes new values (see {@link PrometheusMetrics.update}).
+   *
+   * @param v - the current values.
+   */
+  update(v: PrometheusValues): void {
+    this.metrics.update(v);
   }
 
   /** Stops the HTTP server. */

@@ -18,14 +18,15 @@ import type { SimulateConfig } from './flags.js';
 import { Fleet } from './fleet.js';
 import type { FleetClientOptions, FleetServer, FleetTotals } from './fleet-types.js';
 import { effectiveConfig } from './effective-config.js';
-import { renderHtmlReport } from './html.js';
+import { chaosMarkers, renderHtmlReport } from './html.js';
+import type { ChartMarker } from './charts.js';
 import { autoSourceAddresses, simulatedIdentities } from './identities.js';
 import { DEFAULT_TIMELINE_BUCKET_MS, FleetMetrics, nextSample } from './metrics.js';
 import { LocalPart, WorkerPart, mergeLimits, mergeTotals, sumProgress } from './parts.js';
 import type { FleetPart } from './parts.js';
 import { ProgressReporter } from './progress.js';
 import type { ProgressSnapshot } from './progress.js';
-import { PrometheusExporter } from './prometheus.js';
+import { LiveEndpoints } from './dashboard.js';
 import { createReport, stringifyReport } from './report.js';
 import type { LbReport } from './lb.js';
 import type { FleetReport, LimitHit } from './report.js';
@@ -72,6 +73,12 @@ export interface SimulateOptions {
   progressIntervalMs?: number;
   /** Notes worth a line on the terminal (cluster process forked, limits hit, files written). */
   log?: (line: string) => void;
+  /**
+   * Lines the user needs at once, even with `--quiet`: where the dashboard and the Prometheus
+   * endpoint listen, and the warning when they listen beyond this machine.
+   * @default `log`
+   */
+  notice?: (line: string) => void;
   /**
    * Where the embedded cluster runs: `auto` forks a cluster process above
    * {@link CLUSTER_PROCESS_THRESHOLD} agents or with workers; `true` always, `false` never.
@@ -177,13 +184,14 @@ class ReceivedCounter {
   }
 }
 
-/** Progress, Prometheus and the received timeline, sampled once per timeline bucket. */
+/** Progress, the live endpoints (Prometheus, dashboard) and the received timeline, sampled once per timeline bucket. */
 class RunTicker {
   readonly #ctx: RunContext;
   readonly #parts: readonly FleetPart[];
   readonly #received: ReceivedCounter;
   readonly #metrics: FleetMetrics;
-  readonly #prometheus: PrometheusExporter | undefined;
+  readonly #live: LiveEndpoints;
+  readonly #markers: () => ChartMarker[];
   readonly #progress: ProgressReporter | undefined;
   #lastSent = 0;
   #lastAt = 0;
@@ -195,18 +203,28 @@ class RunTicker {
   /** Agents per node as the cluster sees them (behind a balancer). */
   clusterView: Record<string, number> | undefined;
 
-  constructor(ctx: RunContext, parts: readonly FleetPart[], received: ReceivedCounter, metrics: FleetMetrics, prometheus: PrometheusExporter | undefined, progress: ProgressReporter | undefined) {
+  constructor(
+    ctx: RunContext,
+    parts: readonly FleetPart[],
+    received: ReceivedCounter,
+    metrics: FleetMetrics,
+    live: LiveEndpoints,
+    progress: ProgressReporter | undefined,
+    markers: () => ChartMarker[],
+  ) {
     this.#ctx = ctx;
     this.#parts = parts;
     this.#received = received;
     this.#metrics = metrics;
-    this.#prometheus = prometheus;
+    this.#live = live;
+    this.#markers = markers;
     this.#progress = progress;
   }
 
   async snapshot(): Promise<ProgressSnapshot> {
     const ctx = this.#ctx;
-    const sum = sumProgress(await Promise.all(this.#parts.map((p) => p.progress())), ctx.indexes.length, ctx.nodes);
+    const each = await Promise.all(this.#parts.map((p) => p.progress()));
+    const sum = sumProgress(each, ctx.indexes.length, ctx.nodes);
     const r = this.#received.known ? await this.#received.read() : null;
     ctx.guard.observe(sum, r, ctx.elapsed());
     if (ctx.target.lb && ctx.target.cluster) {
@@ -218,7 +236,7 @@ class RunTicker {
     const eps = dt > 0 ? Math.max(0, (sum.eventsSent - this.#lastSent) / dt) : 0;
     this.#lastSent = sum.eventsSent;
     this.#lastAt = e;
-    this.#prometheus?.update({ ...sum, eventsReceived: r });
+    this.#live.update(e, sum, each, r, this.#markers());
     this.last = {
       elapsedMs: e,
       durationMs: ctx.config.durationMs,
@@ -445,13 +463,8 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
       },
       cleanups,
     );
-    let prometheus: PrometheusExporter | undefined;
-    if (config.prometheusPort !== undefined) {
-      const exporter = await PrometheusExporter.start(config.prometheusPort);
-      prometheus = exporter;
-      cleanups.push(() => exporter.close());
-      log(`Prometheus metrics at http://127.0.0.1:${exporter.port}/metrics`);
-    }
+    const live = await LiveEndpoints.start(config, options.notice ?? log);
+    cleanups.push(() => live.close());
     if (!config.quiet && options.progress) {
       progress = new ProgressReporter({ stream: options.progress as NodeJS.WritableStream, intervalMs: options.progressIntervalMs ?? 1000, clock });
     }
@@ -468,7 +481,7 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
       throw asLimitError(err, 'starting the fleet');
     }
     options.onStarted?.({ servers: target.servers, cluster: target.cluster });
-    const ticker = new RunTicker(ctx, parts, received, runMetrics, prometheus, progress);
+    const ticker = new RunTicker(ctx, parts, received, runMetrics, live, progress, () => chaosMarkers(chaos?.events ?? []));
     await ticker.start();
     chaos?.start();
 
@@ -543,6 +556,7 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
 
     if (reportPath) await writeOutput({ flag: '--report', path: reportPath }, stringifyReport(report));
     if (htmlPath) await writeOutput({ flag: '--html', path: htmlPath }, renderHtmlReport(report));
+    live.finish(report);
     return { report, totals, problems, limitError, interrupted, reportPath, htmlPath, verdicts };
   } finally {
     progress?.stop();

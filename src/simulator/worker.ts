@@ -105,7 +105,7 @@ serveParent(async (op, msg) => {
       return undefined;
     }
     case 'progress':
-      return need().progress();
+      return need().progress({ latency: true });
     case 'stop': {
       const f = need();
       const totals = await f.stop({ drainTimeout: msg.drainTimeout as number, eventsUntil: msg.eventsUntil as number });

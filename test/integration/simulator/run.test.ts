@@ -17,8 +17,10 @@ describe('simulate()', () => {
     let scraped = '';
     const config = parseSimulateArgs(['--agents', '30', '--cluster', '2', '--duration', '3s', '--eps', '2', '--notify', '1s', '--drain', '1s', '--prometheus', '0', '--quiet']);
     const run = simulate(config, { log: (l) => lines.push(l) });
-    // scrape once the agents are up
-    for (let i = 0; i < 40 && !/agentlink_agents_connected 30\b/.test(scraped); i++) {
+    let ended = false;
+    void run.finally(() => (ended = true)).catch(() => {});
+    // scrape until the agents are up, for as long as the run serves (no fixed count of tries)
+    while (!ended && !/agentlink_agents_connected 30\b/.test(scraped)) {
       await new Promise((r) => setTimeout(r, 100));
       const url = /Prometheus metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(lines.join('\n'))?.[1];
       if (url) scraped = await fetch(url).then((r) => r.text(), () => '');
