@@ -8,7 +8,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { parseSimulateArgs, renderHtmlReport, simulate } from 'agentlink/simulator';
+import { LatencyHistogram, parseSimulateArgs, renderHtmlReport, simulate } from 'agentlink/simulator';
 import type { FleetReport } from 'agentlink/simulator';
 import { describeIfBrowser, launchBrowser, openPage, screenshotPath } from '../helpers/browser.js';
 
@@ -82,4 +82,32 @@ describeIfBrowser('HTML report in headless Chromium', () => {
       }
     }, 30_000);
   }
+
+  it('a run without failovers shows, in the failover plot, why it has none', async () => {
+    const calm = structuredClone(report);
+    calm.failover = { ...calm.failover, count: 0 };
+    calm.histograms.failover = new LatencyHistogram().encode();
+    calm.reconnects = { ...calm.reconnects, total: 0 };
+    calm.chaos = [];
+    const path = screenshotPath('report-no-failover.html');
+    writeFileSync(path, renderHtmlReport(calm));
+    const { page, errors } = await openPage(browser, 1280, (url) => url.startsWith('file:'));
+    try {
+      await page.goto(pathToFileURL(path).href);
+      const chart = page.locator('svg[data-chart="failover"]');
+      const text = (await chart.locator('.empty').textContent())!;
+      expect(text).toContain('No failovers: no agent lost its connection, and the run had no chaos actions');
+      // the reason is drawn inside the chart, not cut off at its edges
+      const box = (await chart.boundingBox())!;
+      for (const line of await chart.locator('.empty text').all()) {
+        const b = (await line.boundingBox())!;
+        expect(b.x).toBeGreaterThanOrEqual(box.x);
+        expect(b.x + b.width).toBeLessThanOrEqual(box.x + box.width);
+      }
+      await chart.screenshot({ path: screenshotPath('report-no-failover-1280.png') });
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
 });
