@@ -10,11 +10,12 @@
  *    blackholes, latency spikes of 200 to 800 ms, resets, frames cut in the middle, forced
  *    reconnects); then the faults are cleared, the fleet settles, drains and stops, and the run
  *    checks every agent connected, every event accounted for per agent, no handle or timer left,
- *    and reports the memory trend.
+ *    and reports the memory trend. It runs once per delivery mode (`at-most-once`, then
+ *    `at-least-once`, which must lose nothing), unless `--delivery` names one.
  *
  * Sizes from flags or the environment: `--agents` / `AGENTLINK_SOAK_AGENTS` (1000), `--duration` /
  * `AGENTLINK_SOAK_DURATION` (5m), `--seed` / `AGENTLINK_SOAK_SEED`, `--eps` / `AGENTLINK_SOAK_EPS` (1),
- * `--nodes` (3), `--herd-agents` (1000), `--no-herd`, `--herd-only`, `--no-gc`, `--keep-blackholed`
+ * `--nodes` (3), `--delivery both|at-most-once|at-least-once` (both), `--herd-agents` (1000), `--no-herd`, `--herd-only`, `--no-gc`, `--keep-blackholed`
  * (connections that lived through a blackhole or hang are kept, not reset: shows why they must be), `--report`
  * (`.tmp/soak-report.json`). Ctrl-C ends the chaos early and still runs the checks. Exit code 1 when
  * a check fails.
@@ -24,6 +25,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { DeliveryMode } from 'agentlink';
 import { parseFlagDuration } from 'agentlink/simulator';
 import { measureThunderingHerd, renderHerdCurve } from './reliability/herd.js';
 import type { HerdOptions, HerdResult } from './reliability/herd.js';
@@ -37,6 +39,7 @@ const { values: flags } = parseArgs({
     seed: { type: 'string' },
     eps: { type: 'string' },
     nodes: { type: 'string' },
+    delivery: { type: 'string' },
     'herd-agents': { type: 'string' },
     'no-herd': { type: 'boolean', default: false },
     'herd-only': { type: 'boolean', default: false },
@@ -63,6 +66,12 @@ const eps = Number(flags.eps ?? process.env.AGENTLINK_SOAK_EPS ?? '1');
 const nodes = positiveInt(flags.nodes ?? '3', '--nodes');
 const herdAgents = positiveInt(flags['herd-agents'] ?? '1000', '--herd-agents');
 const reportPath = resolve(flags.report ?? '.tmp/soak-report.json');
+const deliveryFlag = flags.delivery ?? 'both';
+if (!['both', 'at-most-once', 'at-least-once'].includes(deliveryFlag)) {
+  console.error(`--delivery must be both, at-most-once or at-least-once, got '${deliveryFlag}'`);
+  process.exit(2);
+}
+const deliveries: DeliveryMode[] = deliveryFlag === 'both' ? ['at-most-once', 'at-least-once'] : [deliveryFlag as DeliveryMode];
 if (!(eps >= 0) || !Number.isFinite(eps)) {
   console.error(`--eps / AGENTLINK_SOAK_EPS must be a number of events per second, got '${String(flags.eps ?? process.env.AGENTLINK_SOAK_EPS)}'`);
   process.exit(2);
@@ -145,7 +154,7 @@ function printSoak(r: ChaosSoakReport): void {
     Object.entries(m)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ') || 'none';
-  table(`chaos soak: ${r.settings.agents} agents, ${r.settings.nodes} nodes behind FaultProxies, ${(r.settings.durationMs / 1000).toFixed(0)} s, seed ${r.settings.seed}`, [
+  table(`chaos soak, ${r.settings.delivery}: ${r.settings.agents} agents, ${r.settings.nodes} nodes behind FaultProxies, ${(r.settings.durationMs / 1000).toFixed(0)} s, seed ${r.settings.seed}`, [
     ['machine', `${r.machine.platform}, ${r.machine.cpus} CPUs, node ${r.machine.node}`],
     ['faults', `${r.chaos.log.length} (${faults}); skipped ${r.chaos.skipped}, failed ${r.chaos.failed}`],
     ['connected at the end', `${r.agents.connectedAtEnd} / ${r.agents.total} (managers: ${r.agents.connectedOnManagers})`],
@@ -157,7 +166,9 @@ function printSoak(r: ChaosSoakReport): void {
     ['unconfirmed (bound)', e.unconfirmed],
     ['sent = received + dropped + lost', e.balanced ? 'yes' : 'NO'],
     ['agents with unexplained loss', `${e.agentsUnexplained} (${e.unexplained} events)`],
-    ['out of order or duplicated', e.outOfOrder],
+    ['out of order', e.outOfOrder],
+    ['duplicates / retransmitted', `${e.duplicates} / ${e.retransmitted}`],
+    ['extra keepalives, window high water', `${e.extraKeepalives}, ${e.windowHighWater} events`],
     ['reconnects', r.reconnects.total],
     ['failovers', r.reconnects.failovers],
     ['failed attempts', r.reconnects.connectFailures],
@@ -181,7 +192,7 @@ async function main(): Promise<number> {
   console.log(`node ${process.version}, ${process.platform}/${process.arch}`);
   let herdSection: HerdSection | undefined;
   if (!flags['no-herd']) herdSection = await herd();
-  let soak: ChaosSoakReport | undefined;
+  const soak: Partial<Record<DeliveryMode, ChaosSoakReport>> = {};
   if (!flags['herd-only']) {
     const abort = new AbortController();
     const onSigint = (): void => {
@@ -189,10 +200,23 @@ async function main(): Promise<number> {
       abort.abort();
     };
     process.once('SIGINT', onSigint);
-    say(`chaos soak: ${agents} agents, ${nodes} nodes, ${(durationMs / 1000).toFixed(0)} s, ${eps} events/s per agent, seed ${seed}`);
-    soak = await runChaosSoak({ agents, nodes, durationMs, eps, seed, forceGc: !flags['no-gc'], resetAfterBlackhole: !flags['keep-blackholed'], log: say, signal: abort.signal });
+    for (const delivery of deliveries) {
+      if (abort.signal.aborted) break;
+      say(`chaos soak, ${delivery}: ${agents} agents, ${nodes} nodes, ${(durationMs / 1000).toFixed(0)} s, ${eps} events/s per agent, seed ${seed}`);
+      const r = await runChaosSoak({ agents, nodes, durationMs, eps, seed, delivery, forceGc: !flags['no-gc'], resetAfterBlackhole: !flags['keep-blackholed'], log: say, signal: abort.signal });
+      soak[delivery] = r;
+      printSoak(r);
+    }
     process.off('SIGINT', onSigint);
-    printSoak(soak);
+    if (deliveries.length > 1) {
+      table(
+        'delivery modes',
+        deliveries.flatMap((d): [string, string][] => {
+          const e = soak[d]?.events;
+          return e ? [[d, `sent ${e.sent}, lost ${e.lost} (unconfirmed bound ${e.unconfirmed}), duplicates ${e.duplicates} / retransmitted ${e.retransmitted}, extra keepalives ${e.extraKeepalives}, ${soak[d]!.ok ? 'ok' : 'FAILED'}`]] : [];
+        }),
+      );
+    }
   }
   if (herdSection) {
     table(
@@ -204,7 +228,7 @@ async function main(): Promise<number> {
   await writeFile(reportPath, `${JSON.stringify({ herd: herdSection, soak }, null, 2)}\n`);
   console.log(`\nreport: ${reportPath}`);
   const herdOk = herdSection?.checks.every((c) => c.ok) ?? true;
-  return herdOk && (soak?.ok ?? true) ? 0 : 1;
+  return herdOk && Object.values(soak).every((r) => r.ok) ? 0 : 1;
 }
 
 process.exitCode = await main();

@@ -1,8 +1,9 @@
 /**
  * The chaos soak: a fleet against an embedded cluster with a FaultProxy in front of every node,
  * under a seeded random chaos plan for the whole run, then the checks a long run under faults must
- * pass: every agent connected at the end, every event delivered once and in order or dropped or
- * lost with a counted reason, nothing left open, and the memory trend.
+ * pass: every agent connected at the end, every event delivered in order or dropped or lost with a
+ * counted reason (`at-most-once`: once at most; `at-least-once`: none lost, duplicates within the
+ * retransmitted counts), nothing left open, and the memory trend.
  *
  * Built only from the public simulator API: {@link startEmbeddedCluster} with `faultPaths`, a
  * {@link Fleet}, {@link planChaos} and the {@link ChaosRunner} that `simulate --chaos` and the demo
@@ -13,7 +14,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { ToolError, createDefaultTransportFactory } from 'agentlink';
-import type { AgentClient } from 'agentlink';
+import type { AgentClient, DeliveryMode } from 'agentlink';
 import {
   CHAOS_ACTIONS,
   ChaosRunner,
@@ -78,6 +79,12 @@ export interface ChaosSoakOptions {
   rampPerSecond?: number;
   /** Client options of every agent, over the soak's (notifyTime 2 s, timeReconnect 6 s, handshake 3 s, connect 2 s, backoff 1 s to 8 s). */
   client?: Partial<FleetClientOptions>;
+  /**
+   * Delivery guarantee of every agent (over `client.delivery`). `at-least-once` must lose nothing:
+   * a loss is then a failed check, and duplicates must stay within the agents' `eventsRetransmitted`.
+   * @default 'at-most-once'
+   */
+  delivery?: DeliveryMode;
   /** Chaos settings of the random plan, over {@link DEFAULT_CHAOS_SETTINGS}. */
   chaos?: Partial<ChaosSettings>;
   /**
@@ -158,8 +165,10 @@ export interface SoakSettings {
   seed: string;
   /** Agents started per second. */
   rampPerSecond: number;
-  /** Client options of every agent. */
+  /** Client options of every agent (`delivery` included). */
   client: FleetClientOptions;
+  /** Delivery guarantee of every agent. */
+  delivery: DeliveryMode;
   /** The chaos settings of the random plan. */
   chaos: ChaosSettings;
   /** Length of the chaos, when fixed. */
@@ -262,8 +271,18 @@ export interface ChaosSoakReport {
     agentsUnexplained: number;
     /** Events lost beyond the agents' unconfirmed counts (0 when every loss is explained). */
     unexplained: number;
-    /** Events that reached a manager out of order or twice. */
+    /** Events whose first copy reached a manager after a later event of the same agent. */
     outOfOrder: number;
+    /** Copies of events a manager had already received (only `at-least-once` may have any). */
+    duplicates: number;
+    /** `eventsRetransmitted` summed: the most duplicates `at-least-once` may cause. */
+    retransmitted: number;
+    /** Agents with more duplicates than their own `eventsRetransmitted`. */
+    agentsOverDuplicated: number;
+    /** Barrier keepalives besides the regular ones (`retransmitWindow.extraKeepalives` summed; 0 with `at-most-once`). */
+    extraKeepalives: number;
+    /** Most events one agent's retransmit window held at once (0 with `at-most-once`). */
+    windowHighWater: number;
     /** `sent = received + dropped + lost`. */
     balanced: boolean;
   };
@@ -317,10 +336,12 @@ export function resolveSoakSettings(options: ChaosSoakOptions = {}): SoakSetting
   if (!Number.isInteger(nodes) || nodes < 2) throw new ToolError(`soak nodes must be an integer of at least 2, got ${String(nodes)}`, 'ERR_USAGE');
   if (!(durationMs > 0)) throw new ToolError(`soak durationMs must be positive, got ${String(durationMs)}`, 'ERR_USAGE');
   if (options.chaosMs !== undefined && !(options.chaosMs >= 0)) throw new ToolError(`soak chaosMs must be 0 or more, got ${String(options.chaosMs)}`, 'ERR_USAGE');
+  const delivery = options.delivery ?? options.client?.delivery ?? 'at-most-once';
   return {
     agents,
     nodes,
     durationMs,
+    delivery,
     eps: options.eps ?? 1,
     seed: options.seed ?? 'agentlink-soak',
     rampPerSecond: options.rampPerSecond ?? 500,
@@ -331,6 +352,7 @@ export function resolveSoakSettings(options: ChaosSoakOptions = {}): SoakSetting
       connectTimeout: 2000,
       reconnect: { strategy: 'backoff', initialDelay: 1000, maxDelay: 8000 },
       ...options.client,
+      delivery,
     },
     chaos: resolveChaosSettings(options.chaos),
     chaosMs: options.chaosMs,
@@ -347,15 +369,29 @@ export function resolveSoakSettings(options: ChaosSoakOptions = {}): SoakSetting
   };
 }
 
-/** What the managers got from each agent: counts and order, from the sequence number in each event. */
+/** What a manager got from one agent. */
+interface AgentTally {
+  /** Events received at least once. */
+  received: number;
+  /** Copies of events already received. */
+  duplicates: number;
+  /** First copies that came after a later event. */
+  outOfOrder: number;
+  /** Highest sequence number received. */
+  maxSeq: number;
+  /** Numbers below `maxSeq` not received yet (dropped, lost, or still to come): few, so the tally stays small. */
+  holes: Set<number>;
+}
+
+/** What the managers got from each agent: counts, copies and order, from the sequence number in each event. */
 class SequenceTally {
-  readonly #byId = new Map<string, { received: number; lastSeq: number; outOfOrder: number }>();
+  readonly #byId = new Map<string, AgentTally>();
   /** Events generated per agent name (the numbered workload counts them). */
   readonly generated = new Map<string, number>();
   received = 0;
 
   constructor(ids: readonly string[]) {
-    for (const id of ids) this.#byId.set(id, { received: 0, lastSeq: 0, outOfOrder: 0 });
+    for (const id of ids) this.#byId.set(id, { received: 0, duplicates: 0, outOfOrder: 0, maxSeq: 0, holes: new Set() });
   }
 
   /** The syslog workload with the agent's event number appended. */
@@ -380,15 +416,22 @@ class SequenceTally {
     if (e.generated || e.location !== SOAK_LOCATION) return;
     const t = this.#byId.get(e.agentId);
     if (!t) return;
-    t.received++;
-    this.received++;
     const at = e.message.lastIndexOf(SEQ_MARK);
     const seq = at < 0 ? 0 : Number(e.message.slice(at + SEQ_MARK.length));
-    if (!(seq > t.lastSeq)) t.outOfOrder++;
-    else t.lastSeq = seq;
+    if (seq > t.maxSeq) {
+      for (let k = t.maxSeq + 1; k < seq; k++) t.holes.add(k);
+      t.maxSeq = seq;
+    } else if (t.holes.delete(seq)) {
+      t.outOfOrder++;
+    } else {
+      t.duplicates++;
+      return;
+    }
+    t.received++;
+    this.received++;
   };
 
-  of(id: string): { received: number; outOfOrder: number } | undefined {
+  of(id: string): Readonly<AgentTally> | undefined {
     return this.#byId.get(id);
   }
 
@@ -403,6 +446,11 @@ function reconcile(clients: readonly AgentClient[], idOfName: ReadonlyMap<string
   const rows: EventCounts[] = [];
   const seen = new Set<string>();
   let outOfOrder = 0;
+  let duplicates = 0;
+  let retransmitted = 0;
+  let agentsOverDuplicated = 0;
+  let extraKeepalives = 0;
+  let windowHighWater = 0;
   for (const c of clients) {
     const name = c.identity?.name ?? '';
     const id = idOfName.get(name);
@@ -417,6 +465,11 @@ function reconcile(clients: readonly AgentClient[], idOfName: ReadonlyMap<string
       dropped += n;
     }
     outOfOrder += t.outOfOrder;
+    duplicates += t.duplicates;
+    retransmitted += st.eventsRetransmitted;
+    if (t.duplicates > st.eventsRetransmitted) agentsOverDuplicated++;
+    extraKeepalives += st.retransmitWindow.extraKeepalives;
+    windowHighWater = Math.max(windowHighWater, st.retransmitWindow.highWaterEvents);
     rows.push({ generated: tally.generated.get(name) ?? 0, written: st.eventsSent, dropped, unconfirmed: st.eventsUnconfirmedOnLostConnections, received: t.received });
   }
   // events from an agent the fleet does not know cannot be: each is unexplained
@@ -436,8 +489,33 @@ function reconcile(clients: readonly AgentClient[], idOfName: ReadonlyMap<string
     agentsUnexplained: a.rowsUnexplained,
     unexplained: a.unexplained,
     outOfOrder,
+    duplicates,
+    retransmitted,
+    agentsOverDuplicated,
+    extraKeepalives,
+    windowHighWater,
     balanced: a.balanced,
   };
+}
+
+/**
+ * What the delivery mode promises, checked on the soak's event accounting: `at-least-once` loses
+ * nothing and each agent's duplicates stay within its own `eventsRetransmitted`; `at-most-once`
+ * never delivers an event twice (its loss is checked against the unconfirmed counts like every drop).
+ *
+ * @param delivery - the agents' delivery mode.
+ * @param events - the soak's accounting.
+ * @returns one line per broken promise (none when kept).
+ */
+export function deliveryProblems(delivery: DeliveryMode, events: Pick<ChaosSoakReport['events'], 'lost' | 'duplicates' | 'agentsOverDuplicated'>): string[] {
+  const out: string[] = [];
+  if (delivery === 'at-least-once') {
+    if (events.lost !== 0) out.push(`at-least-once lost ${events.lost} events`);
+    if (events.agentsOverDuplicated > 0) out.push(`${events.agentsOverDuplicated} agents got more duplicates than they retransmitted`);
+  } else if (events.duplicates > 0) {
+    out.push(`at-most-once: ${events.duplicates} events reached a manager twice`);
+  }
+  return out;
 }
 
 function emptySummary(): LatencySummary {
@@ -450,7 +528,8 @@ function emptySummary(): LatencySummary {
  * given steps) for the whole run, a numbered workload; then every fault is cleared, the fleet
  * settles and drains, every agent stops, and the run checks, per agent and in total: every agent
  * connected at the end; `sent = written + drops` on the agent; `written = received + lost` with
- * `0 <= lost <= eventsUnconfirmedOnLostConnections`; every event received in order and once; no
+ * `0 <= lost <= eventsUnconfirmedOnLostConnections` (`at-least-once`: `lost = 0`); first copies
+ * received in order; no duplicate (`at-least-once`: at most `eventsRetransmitted` per agent); no
  * socket, server or timer left after the teardown; the memory trend.
  *
  * @param options - size, length, seed, client options and chaos settings.
@@ -584,7 +663,8 @@ export async function runChaosSoak(options: ChaosSoakOptions = {}): Promise<Chao
   if (totals && connectedAtEnd !== agents) problems.push(`${agents - connectedAtEnd} of ${agents} agents were not connected at the end`);
   if (!events.balanced) problems.push(`sent ${events.sent} != received ${events.received} + dropped ${events.dropped} + lost ${events.lost}`);
   if (events.agentsUnexplained > 0) problems.push(`${events.agentsUnexplained} agents lost ${events.unexplained} events beyond their unconfirmed counts (or their counts do not add up)`);
-  if (events.outOfOrder > 0) problems.push(`${events.outOfOrder} events reached a manager out of order or twice`);
+  if (events.outOfOrder > 0) problems.push(`${events.outOfOrder} events reached a manager out of order`);
+  problems.push(...deliveryProblems(s.delivery, events));
   if (Object.keys(leaked).length > 0) {
     const fate = goneAfterMs === null ? 'still there 13 s after the teardown' : `closed ${goneAfterMs} ms after the teardown`;
     problems.push(`handles left after the teardown: ${JSON.stringify(leaked)}, ${fate}${sockets.length > 0 ? ` (${sockets.join('; ')})` : ''}`);
@@ -611,6 +691,7 @@ export async function runChaosSoak(options: ChaosSoakOptions = {}): Promise<Chao
         handshakeTimeout: c.handshakeTimeout,
         connectTimeout: c.connectTimeout,
         reconnect: typeof c.reconnect === 'function' ? 'custom' : c.reconnect,
+        delivery: c.delivery,
       },
     },
     ok: problems.length === 0,
