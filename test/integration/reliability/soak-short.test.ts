@@ -124,7 +124,6 @@ describe('chaos soak (short)', () => {
     expect(report.resources.leaked, JSON.stringify({ problems: report.problems, resources: report.resources })).toEqual({});
     expect(report.resources.pendingTimers).toBe(0);
     expect(report.ok, JSON.stringify(summary)).toBe(true);
-    // about 16 s on an idle machine; up to 45 s measured beside two CPU burners on a loaded 2-core
-    // machine (the first run connects its fleet slowest: the codec is not yet optimised)
+    // 15 s measured on the shared 2-core machine, 20 to 45 s beside two CPU burners (the first mode slowest)
   }, 90_000);
 });
