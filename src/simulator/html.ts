@@ -139,6 +139,10 @@ function settingValue(key: string, value: unknown): string {
       )
       .join('\n');
   }
+  if (key === 'thresholds' && Array.isArray(value)) return value.map((t: { expression?: string }) => t.expression ?? '?').join('\n');
+  if (Array.isArray(value) && value.every((v) => typeof v === 'object' && v !== null)) {
+    return value.map((v) => settingValue('', v)).join('\n');
+  }
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     return Object.entries(value)
       .filter(([, v]) => v !== undefined)

@@ -74,6 +74,11 @@ const SETTINGS: Record<string, string> = {
   handshakeTimeoutMs: 'wait for the startup ACK',
   delivery: 'delivery guarantee',
   enrollment: 'enrollment (--enroll)',
+  stages: 'load stages (--stage)',
+  scenario: 'scenario file (--scenario)',
+  thresholds: 'thresholds (--threshold)',
+  abortOnFail: 'end at the first failed threshold (--abort-on-fail)',
+  connectDeadlineMs: 'deadline for the first connection (--connect-deadline)',
 };
 
 /**

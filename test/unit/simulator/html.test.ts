@@ -151,6 +151,15 @@ describe('renderHtmlReport', () => {
     expect(nested).toContain('<td>strategy: backoff, initial delay: 1 s, max delay: 60 s, factor: 2</td>');
     expect(nested).toContain('<td>disabled: no, queue size: 5000, tolerance: 15 s</td>');
     expect(nested).not.toMatch(/<td>[[{]/);
+    report.config = {
+      thresholds: [{ expression: 'failover.p99<2s', field: 'failover.p99', op: '<', value: 2000, unit: 'ms' }],
+      stages: [{ durationMs: 30_000, agents: 1000 }, { durationMs: 60_000, eps: 2 }],
+      connectDeadlineMs: 15_000,
+    };
+    const more = renderHtmlReport(report);
+    expect(more).toContain('<th>thresholds (--threshold)</th><td>failover.p99&#60;2s</td>');
+    expect(more).toContain('<th>load stages (--stage)</th><td>duration: 30 s, agents: 1000\nduration: 60 s, eps: 2</td>');
+    expect(more).toContain('<th>deadline for the first connection (--connect-deadline)</th><td>15 s</td>');
     expect(describeLostCause('droppedByBuffer')).toBe('dropped by the agents’ buffers');
     expect(describeSetting('prometheusHost')).toBe('Prometheus address (--prometheus-host)');
   });
