@@ -54,17 +54,43 @@ export async function runSimulation(
     for (const line of held) io.stderr.write(`agentlink ${command}: ${line}\n`);
   }
   extra.onReport?.(result.report);
-  const summary = reportToStdout ? io.stderr : io.stdout;
-  summary.write(renderSummaryTable(result.report));
-  if (result.verdicts) summary.write(renderVerdictTable(result.verdicts));
-  for (const w of result.report.warnings) summary.write(`WARNING: ${w}\n`);
+  const code = exitCode(result);
+  // --report - and --json: standard output is for JSON only, everything for people goes to standard error
+  const human = reportToStdout || config.json ? io.stderr : io.stdout;
+  human.write(renderSummaryTable(result.report));
+  if (result.verdicts) human.write(renderVerdictTable(result.verdicts));
+  for (const w of result.report.warnings) human.write(`WARNING: ${w}\n`);
   if (reportToStdout) io.stdout.write(stringifyReport(result.report));
-  if (result.reportPath) io.stdout.write(`JSON report: ${result.reportPath}\n`);
-  if (result.htmlPath) io.stdout.write(`HTML report: ${result.htmlPath}\n`);
+  if (result.reportPath) human.write(`JSON report: ${result.reportPath}\n`);
+  if (result.htmlPath) human.write(`HTML report: ${result.htmlPath}\n`);
   for (const p of result.problems) io.stderr.write(`agentlink ${command}: ${p}\n`);
+  if (config.json) io.stdout.write(`${JSON.stringify(jsonSummary(result, code), null, 2)}\n`);
+  return code;
+}
+
+function exitCode(result: SimulationResult): number {
   if (result.interrupted) return EXIT_INTERRUPTED;
   if (result.problems.length > 0) return 1;
   return result.verdicts?.passed === false ? EXIT_THRESHOLDS_FAILED : 0;
+}
+
+/**
+ * The final summary as `--json` prints it: the report without its raw data (timeline and
+ * histograms, which `--report` keeps), with the problems, the exit code and the files written.
+ *
+ * @param result - the run's result.
+ * @param code - the exit code.
+ * @returns a JSON-serialisable object.
+ */
+export function jsonSummary(result: SimulationResult, code: number): Record<string, unknown> {
+  const { timeline: _t, histograms: _h, ...summary } = result.report;
+  return {
+    ...summary,
+    problems: result.problems,
+    exitCode: code,
+    ...(result.reportPath ? { reportPath: result.reportPath } : {}),
+    ...(result.htmlPath ? { htmlPath: result.htmlPath } : {}),
+  };
 }
 
 /**

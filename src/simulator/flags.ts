@@ -183,6 +183,8 @@ export interface SimulateConfig {
   thresholds: Threshold[];
   /** `--abort-on-fail`: end the run as soon as a threshold that can be judged during the run fails. */
   abortOnFail: boolean;
+  /** `--json`: print the final summary as JSON on standard output (the tables go to standard error). */
+  json: boolean;
   /**
    * `--connect-deadline`: end the run (exit code 1) when no agent has connected after this long;
    * 0 waits the whole run. With enrollment, the wait after enrollment is added.
@@ -277,6 +279,7 @@ Output:
   --dashboard PORT        live dashboard on http://127.0.0.1:PORT/ (charts, /events stream, /metrics)
   --dashboard-host ADDR   listen on ADDR instead of 127.0.0.1 (shows agent names and cluster addresses)
   --prometheus-host ADDR  the same for --prometheus
+  --json                  print the final summary as JSON on standard output; tables and notes go to standard error
   --quiet                 no live progress
 
 Durations: 500ms, 30s, 1.5m, 2h, 1h30m.`;
@@ -321,6 +324,7 @@ const OPTIONS = {
   scenario: { type: 'string' },
   'connect-deadline': { type: 'string' },
   stage: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
 } as const;
 
 /**
@@ -498,8 +502,10 @@ function buildConfig(v: ReturnType<typeof parseSimulateValues>): SimulateConfig 
     drainMs: v.drain === undefined ? DEFAULT_DRAIN : parseFlagDuration(v.drain, '--drain'),
     thresholds: parseThresholds(v.threshold ?? []),
     abortOnFail: v['abort-on-fail'] === true,
+    json: v.json === true,
     connectDeadlineMs: v['connect-deadline'] === undefined ? DEFAULT_CONNECT_DEADLINE : parseFlagDuration(v['connect-deadline'], '--connect-deadline'),
   };
+  if (config.json && v.report === '-') throw usage('--json and --report - both write to standard output; write the report to a file (--report out.json) or drop --json');
   if (config.abortOnFail && !config.thresholds.some(judgeableLive)) {
     throw usage(`--abort-on-fail needs a --threshold that can be judged during the run: an upper bound (<, <=, ==) on ${LIVE_FIELDS.join(', ')}, e.g. --threshold events.dropped==0`);
   }
@@ -574,6 +580,7 @@ const FLAG_FIELDS: Partial<Record<keyof typeof OPTIONS, keyof SimulateConfig>> =
   scenario: 'scenario',
   'connect-deadline': 'connectDeadlineMs',
   stage: 'stages',
+  json: 'json',
 };
 
 function givenFields(values: Record<string, unknown>): (keyof SimulateConfig)[] {

@@ -125,3 +125,22 @@ describe('agentlink simulate says when the numbers are not what was asked for (b
     expect(r.warnings[0]).toMatch(/^MOST EVENTS WERE DROPPED: 100 %/);
   }, 60_000);
 });
+
+describe('agentlink simulate --json (built CLI)', () => {
+  it('prints the final summary as JSON on stdout and the tables on stderr', async () => {
+    const run = await simulate('--agents', '4', '--duration', '1s', '--threshold', 'agents.connected>100%', '--report', 'j.json', '--json');
+    expect(run.code).toBe(99);
+    const summary = JSON.parse(run.stdout) as Record<string, unknown>;
+    expect(summary).toMatchObject({ exitCode: 99, problems: [], agents: { total: 4 }, reportPath: join(dir, 'j.json'), verdicts: { passed: false } });
+    expect(summary).not.toHaveProperty('timeline');
+    expect(summary).not.toHaveProperty('histograms');
+    expect(summary.events).toEqual(readReport('j.json').events);
+    expect(run.stderr).toMatch(/│ agents +│ 4 +│/);
+    expect(run.stderr).toContain('thresholds: 1 of 1 failed');
+    expect(run.stderr).toContain(`JSON report: ${join(dir, 'j.json')}`);
+  }, 60_000);
+
+  it('refuses --json with --report - (both would write to stdout)', async () => {
+    expectUsageError(await simulate('--agents', '2', '--json', '--report', '-'), /--json and --report - both write to standard output/);
+  }, 30_000);
+});

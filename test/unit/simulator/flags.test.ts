@@ -43,6 +43,7 @@ describe('parseSimulateArgs: good input', () => {
       given: ['agents', 'target'],
       thresholds: [],
       abortOnFail: false,
+      json: false,
       connectDeadlineMs: 15_000,
     });
   });
