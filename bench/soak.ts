@@ -231,4 +231,13 @@ async function main(): Promise<number> {
   return herdOk && Object.values(soak).every((r) => r.ok) ? 0 : 1;
 }
 
-process.exitCode = await main();
+try {
+  process.exitCode = await main();
+} catch (err) {
+  // a run that cannot go on (no fleet connected within the deadline, a port in use) ends with its
+  // reason in one line and exit code 1, not a stack trace (AGENTLINK_DEBUG=1 shows the stack)
+  const e = err as Error & { code?: string };
+  console.error(`[soak] FAILED: ${e.code ? `${e.code}: ` : ''}${e.message}`);
+  if (process.env.AGENTLINK_DEBUG) console.error(e.stack);
+  process.exitCode = 1;
+}
