@@ -200,7 +200,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#buffer.on('level', (level, previous) => this.#onBufferLevel(level, previous));
     this.#keepalive = new Keepalive(
       {
-        sendKeepalive: () => this.#sendKeepalive(),
+        sendKeepalive: (dueAt) => this.#sendKeepalive(dueAt),
         onServerSilent: (silentFor) =>
           this.#connectionLost(
             new ConnectionError(
@@ -727,8 +727,8 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     return this.#delivery.write(event, conn);
   }
 
-  #sendKeepalive(): void {
-    if (this.#conn) this.#sender.sendKeepalive(this.#conn, this.#commands.mergedSum);
+  #sendKeepalive(dueAt?: number): void {
+    if (this.#conn) this.#sender.sendKeepalive(this.#conn, this.#commands.mergedSum, dueAt);
   }
 
   #onBufferLevel(level: BufferLevel, previous: BufferLevel): void {

@@ -43,6 +43,8 @@ export class AgentConnection {
    * when the manager stops answering while the one-ACK-per-barrier pairing holds.
    */
   readonly #markers: [at: number, count: number][] = [];
+  /** Monotonic due time of each keepalive waiting for its ACK, oldest first (at most MAX_ACK_MARKERS; a startup has none). */
+  readonly #due: (number | undefined)[] = [];
 
   /**
    * @param transport - the connection's transport.
@@ -62,23 +64,34 @@ export class AgentConnection {
     return this.eventsSent - this.confirmed;
   }
 
-  /** A startup or keepalive was written: its ACK will confirm every event written so far. */
-  markBarrier(): void {
+  /**
+   * A startup or keepalive was written: its ACK will confirm every event written so far.
+   *
+   * @param dueAt - for a keepalive, the monotonic time it was due (its ACK latency counts from there).
+   */
+  markBarrier(dueAt?: number): void {
+    if (this.#due.length < MAX_ACK_MARKERS) this.#due.push(dueAt);
     const last = this.#markers[this.#markers.length - 1];
     if (last && (last[0] === this.eventsSent || this.#markers.length >= MAX_ACK_MARKERS)) last[1]++;
     else this.#markers.push([this.eventsSent, 1]);
     this.listener?.onBarrier();
   }
 
-  /** An ACK arrived: it answers the oldest barrier still waiting. */
-  acked(): void {
+  /**
+   * An ACK arrived: it answers the oldest barrier still waiting.
+   *
+   * @returns the monotonic time the keepalive it answers was due, or undefined (a startup, or none waiting).
+   */
+  acked(): number | undefined {
+    const dueAt = this.#due.shift();
     const first = this.#markers[0];
-    if (!first) return;
+    if (!first) return undefined;
     if (--first[1] === 0) this.#markers.shift();
     if (first[0] > this.confirmed) {
       const n = first[0] - this.confirmed;
       this.confirmed = first[0];
       this.listener?.onConfirm(n);
     }
+    return dueAt;
   }
 }

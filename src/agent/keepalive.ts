@@ -9,8 +9,13 @@ import { ConfigError } from '../errors.js';
 
 /** What a {@link Keepalive} calls back into: the connection that owns it. */
 export interface KeepaliveOwner {
-  /** Sends one keepalive (notify) message now. */
-  sendKeepalive(): void;
+  /**
+   * Sends one keepalive (notify) message now.
+   *
+   * @param dueAt - monotonic time (`clock.monotonic()`) the keepalive was due: its timer's
+   *   deadline, earlier than now when the event loop ran the timer late.
+   */
+  sendKeepalive(dueAt: number): void;
   /**
    * No control message arrived for at least `timeReconnect`: the server is lost. Called once; the
    * keepalive has already stopped itself when this runs.
@@ -60,6 +65,8 @@ export class Keepalive {
   #silenceTimer: TimerHandle | undefined;
   #lastContact: number | undefined;
   #running = false;
+  /** Monotonic deadline of the armed keepalive timer. */
+  #dueAt = 0;
 
   /**
    * @param owner - receives the keepalive and silence callbacks.
@@ -99,7 +106,7 @@ export class Keepalive {
     this.#lastContact = this.#clock.monotonic();
     this.#armSilence(this.#timeReconnect);
     this.#armNotify();
-    this.#owner.sendKeepalive();
+    this.#owner.sendKeepalive(this.#lastContact);
   }
 
   /** A control message arrived from the server: records the contact time. O(1), no timer work. */
@@ -117,6 +124,7 @@ export class Keepalive {
   }
 
   #armNotify(): void {
+    this.#dueAt = this.#clock.monotonic() + this.#notifyTime;
     this.#notifyTimer = unrefTimeout(this.#clock, () => this.#onNotify(), this.#notifyTime);
   }
 
@@ -124,8 +132,9 @@ export class Keepalive {
     this.#notifyTimer = undefined;
     if (!this.#running) return;
     // Re-arm first so an owner that throws or stops us from inside the callback leaves a consistent state.
+    const due = this.#dueAt;
     this.#armNotify();
-    this.#owner.sendKeepalive();
+    this.#owner.sendKeepalive(due);
   }
 
   #armSilence(ms: number): void {

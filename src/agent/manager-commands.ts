@@ -152,11 +152,11 @@ export class ManagerCommands {
 
   /** An ACK (of the startup or of a keepalive) confirms every event written before that message. */
   #acked(conn: AgentConnection): void {
-    conn.acked();
+    const dueAt = conn.acked();
     const stats = this.#owner.stats;
     stats.acks++;
     stats.lastAckAt = this.#clock.now();
-    this.#owner.events.emit('ack');
+    this.#owner.events.emit('ack', { latency: dueAt === undefined ? undefined : Math.max(0, this.#clock.monotonic() - dueAt) });
   }
 
   #handle(msg: ManagerCommand, conn: object, udp: boolean): void {

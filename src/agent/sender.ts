@@ -152,7 +152,7 @@ export class AgentSender {
    * @param conn - the connection.
    * @param mergedSum - MD5 of the last `merged.mg`.
    */
-  sendKeepalive(conn: AgentConnection, mergedSum: string | undefined): void {
+  sendKeepalive(conn: AgentConnection, mergedSum: string | undefined, dueAt?: number): void {
     const now = this.#d.clock.now();
     const o = this.#d.options;
     if (this.#agentIp === undefined || o.ipUpdateInterval <= o.notifyTime || this.#agentIpAt === undefined || now - this.#agentIpAt >= o.ipUpdateInterval) {
@@ -165,7 +165,7 @@ export class AgentSender {
       this.#d.events.emit('error', err instanceof AgentlinkError ? err : toConnectionError(err, serverRef(conn.server), 'io'));
       return;
     }
-    conn.markBarrier();
+    conn.markBarrier(dueAt ?? this.#d.clock.monotonic());
     this.#d.stats.lastKeepaliveAt = now;
   }
 

@@ -81,8 +81,11 @@ export interface AgentClientEvents {
   failover: [info: { from: ResolvedServer; to: ResolvedServer; reason: DisconnectReason | undefined; elapsed: number }];
   /** A (re)connection attempt is scheduled. */
   reconnectScheduled: [info: { server: ResolvedServer; serverIndex: number; delay: number; attempt: number }];
-  /** A `#!-agent ack ` arrived. */
-  ack: [];
+  /**
+   * A `#!-agent ack ` arrived. For the ACK of a keepalive, `latency` is the milliseconds from the
+   * time the keepalive was due (not sent: a late timer counts) to the ACK; undefined for the startup's.
+   */
+  ack: [info: { latency: number | undefined }];
   /** The client buffer changed level (Wazuh sends the matching buffer event to the manager). */
   bufferLevel: [info: { level: BufferLevel; previous: BufferLevel }];
   /** An event was dropped; every drop is counted in `stats()`. */

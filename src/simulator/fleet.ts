@@ -142,6 +142,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
   readonly #onError: (this: Slot, error: AgentlinkError) => void;
   readonly #onStateChange: (this: Slot, change: { from: AgentState; to: AgentState }) => void;
   readonly #onForceReconnect: (this: Slot) => void;
+  readonly #onAck: (info: { latency: number | undefined }) => void;
   readonly #onClosed: (this: Slot, info: { reason: AgentlinkError | undefined }) => void;
   readonly #balanced: boolean;
   #connected = 0;
@@ -234,6 +235,9 @@ export class Fleet extends EventEmitter<FleetEvents> {
     // an agent that gives up (enrollment refused, reconnect policy exhausted) closes with the reason
     this.#onClosed = function (this: Slot, info) {
       if (info.reason) fleet.#agentError(this, info.reason);
+    };
+    this.#onAck = (info) => {
+      if (info.latency !== undefined) this.metrics.recordAck(info.latency);
     };
     this.#onForceReconnect = function (this: Slot) {
       this.forced = true;
@@ -579,6 +583,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     client.on('error', this.#onError, slot);
     client.on('stateChange', this.#onStateChange, slot);
     client.on('closed', this.#onClosed, slot);
+    client.on('ack', this.#onAck);
     if (this.#balanced) client.on('forceReconnect', this.#onForceReconnect, slot);
     client.start().catch(() => {
       // start() rejects only when the fleet stops the agent first or the policy gives up; both are counted

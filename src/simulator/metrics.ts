@@ -226,14 +226,15 @@ function toMs(us: number): number {
 }
 
 /** The histograms a fleet keeps. */
-export const HISTOGRAM_NAMES = ['connect', 'tcpConnect', 'failover', 'reconnect'] as const;
+export const HISTOGRAM_NAMES = ['connect', 'tcpConnect', 'failover', 'reconnect', 'ackLatency'] as const;
 
 /**
  * A fleet histogram name:
  * - `connect`: from the start of an agent's first connection attempt to its startup ACK;
  * - `tcpConnect`: TCP connect only (socket open), for every successful connect;
  * - `failover`: from a disconnect to the startup ACK on a different server, per agent and occurrence;
- * - `reconnect`: from a disconnect to the next startup ACK on any server (failovers included).
+ * - `reconnect`: from a disconnect to the next startup ACK on any server (failovers included);
+ * - `ackLatency`: from the time a keepalive was due (not sent: a late timer counts) to its ACK.
  */
 export type HistogramName = (typeof HISTOGRAM_NAMES)[number];
 
@@ -344,6 +345,7 @@ export class FleetMetrics {
       tcpConnect: new LatencyHistogram(),
       failover: new LatencyHistogram(),
       reconnect: new LatencyHistogram(),
+      ackLatency: new LatencyHistogram(),
     };
   }
 
@@ -371,6 +373,15 @@ export class FleetMetrics {
    */
   recordTcpConnect(ms: number): void {
     this.histograms.tcpConnect.record(ms);
+  }
+
+  /**
+   * Records the ACK of a keepalive.
+   *
+   * @param ms - milliseconds from the time the keepalive was due to its ACK.
+   */
+  recordAck(ms: number): void {
+    this.histograms.ackLatency.record(ms);
   }
 
   /**
@@ -473,6 +484,7 @@ export class FleetMetrics {
         tcpConnect: this.histograms.tcpConnect.encode(),
         failover: this.histograms.failover.encode(),
         reconnect: this.histograms.reconnect.encode(),
+        ackLatency: this.histograms.ackLatency.encode(),
       },
       bucketMs: this.bucketMs,
       timeline: this.timeline(),
@@ -511,6 +523,7 @@ export class FleetMetrics {
         tcpConnect: hist.tcpConnect.encode(),
         failover: hist.failover.encode(),
         reconnect: hist.reconnect.encode(),
+        ackLatency: hist.ackLatency.encode(),
       },
       bucketMs,
       timeline: mergeTimelines(snapshots.map((s) => s.timeline)),

@@ -121,6 +121,8 @@ export interface FleetReport {
   tcpConnect: LatencySummary;
   /** Disconnect to startup ACK on another server, per agent and occurrence. */
   failover: LatencySummary;
+  /** Keepalive to ACK, from the time each keepalive was due (a slow manager or a late agent timer shows here). */
+  ackLatency: LatencySummary;
   /** Reconnections: `total`, and the disconnect-to-ACK latency on any server. */
   reconnects: LatencySummary & { total: number };
   /** Failed connection attempts. */
@@ -270,6 +272,7 @@ function build(
     connect: s.connect,
     tcpConnect: s.tcpConnect,
     failover: s.failover,
+    ackLatency: s.ackLatency,
     reconnects: { total: c.reconnects, ...s.reconnect },
     connectFailures: c.connectFailures,
     errors: Object.fromEntries(Object.entries(base.errors).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))),
@@ -333,6 +336,8 @@ function reportSnapshot(r: FleetReport): MetricsSnapshot {
       tcpConnect: r.histograms.tcpConnect,
       failover: r.histograms.failover,
       reconnect: r.histograms.reconnect,
+      // reports written before ackLatency existed have none
+      ackLatency: r.histograms.ackLatency ?? '',
     },
     bucketMs: r.timelineBucketMs,
     timeline: r.timeline,
@@ -517,6 +522,7 @@ export function parseReport(value: unknown, source = 'the report'): FleetReport 
   if (!Array.isArray(limits.hit)) fail('limits.hit is not a list');
   const h = obj('histograms');
   for (const name of HISTOGRAM_NAMES) {
+    if (name === 'ackLatency' && h[name] === undefined) continue; // reports from before it was measured
     if (typeof h[name] !== 'string') fail(`histograms.${name} is missing`);
     LatencyHistogram.decode(h[name] as string, `histograms.${name} in ${source}`);
   }

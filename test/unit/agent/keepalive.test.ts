@@ -64,12 +64,35 @@ describe('Keepalive', () => {
     expect(owner.sentAt).toHaveLength(sent);
   });
 
+  it('tells the owner when each keepalive was due, not when its late timer ran', () => {
+    // a clock whose timers run only when the test says, after the time it chooses (an event loop running late)
+    let mono = 1000;
+    const timers: (() => void)[] = [];
+    const clock: Clock = {
+      now: () => mono,
+      monotonic: () => mono,
+      setTimeout: (fn) => {
+        timers.push(fn);
+        return timers.length;
+      },
+      clearTimeout: () => undefined,
+    };
+    const due: number[] = [];
+    const ka = new Keepalive({ sendKeepalive: (d) => due.push(d), onServerSilent: () => undefined }, { notifyTime: NOTIFY, timeReconnect: RECONNECT, clock });
+    ka.start();
+    expect(due).toEqual([1000]); // the first keepalive leaves at once
+    mono += NOTIFY + 300; // the timer runs 300 ms late
+    timers[1]!(); // [0] is the silence watch, [1] the keepalive timer
+    expect(due).toEqual([1000, 1000 + NOTIFY]);
+    ka.stop();
+  });
+
   it('never reports a server that answers every keepalive', () => {
     let ka: Keepalive | undefined;
     const owner = recorder();
     const send = owner.sendKeepalive;
-    owner.sendKeepalive = () => {
-      send();
+    owner.sendKeepalive = (dueAt) => {
+      send(dueAt);
       ka!.touch(); // the manager ACKs every keepalive (protocol.md 5.5)
     };
     ka = new Keepalive(owner, { notifyTime: NOTIFY, timeReconnect: RECONNECT });

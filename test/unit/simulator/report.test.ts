@@ -49,6 +49,16 @@ function comparable(r: FleetReport) {
 }
 
 describe('createReport', () => {
+  test('a report written before ackLatency was measured still parses and merges (no ACK latencies)', () => {
+    const r = JSON.parse(stringifyReport(reportOf(activities(4), { index: 1, count: 2 }))) as FleetReport;
+    const old = JSON.parse(JSON.stringify(r)) as { histograms: Record<string, unknown>; ackLatency?: unknown };
+    delete old.histograms.ackLatency;
+    delete old.ackLatency;
+    const parsed = parseReport(old, 'old.json');
+    const merged = mergeReports([parsed, { ...r, shard: { index: 2, count: 2 }, shards: [2] }]);
+    expect(merged.ackLatency.count).toBe(r.ackLatency.count);
+  });
+
   test('a report carries the required fields, percentiles from the histograms and the lost-event causes', () => {
     const agents = activities(30);
     const r = reportOf(agents, { index: 1, count: 1 });
