@@ -4,6 +4,7 @@
  * warning says what they expose.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -28,6 +29,20 @@ describe('simulate --dashboard', () => {
     expect(r.stderr).toContain('agentlink simulate: warning: the dashboard listens on 0.0.0.0 (--dashboard-host): anyone who can reach this address sees the agent names and the cluster addresses');
     expect(r.stderr).toContain('agentlink simulate: warning: the Prometheus endpoint listens on 0.0.0.0 (--prometheus-host)');
     expect(r.code).toBe(0);
+  }, 60_000);
+
+  it('a dashboard port in use ends the run with exit 1 and an ERR_LISTEN line that names --dashboard', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const r = await runCli([...run, '--dashboard', String(port)], { cwd: dir });
+      expect(r.stderr).toMatch(new RegExp(`--dashboard.*127\\.0\\.0\\.1:${port}.*EADDRINUSE.*\\(ERR_LISTEN\\)`));
+      expect(r.stderr).not.toContain('live dashboard at');
+      expect(r.code).toBe(1);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   }, 60_000);
 
   it('--dashboard-host without --dashboard is a usage error (exit 2)', async () => {
