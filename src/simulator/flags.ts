@@ -516,7 +516,7 @@ function buildConfig(v: ReturnType<typeof parseSimulateValues>): SimulateConfig 
     throw usage('--chaos add: nginx cannot learn of a new node while it runs (no runtime API); use --lb haproxy, which adds it as a server and moves its share of agents to it');
   }
   if (lb === 'haproxy' && config.protocol === 'udp') {
-    throw usage('--lb haproxy balances TCP only; use --lb nginx (stream, UDP) or --protocol tcp');
+    throw usage('--lb haproxy balances TCP only; for UDP use --lb nginx (stream, listen … udp), or --protocol tcp');
   }
   if (config.workload.trim() === '') throw usage('--workload is empty; give syslog, fim, mixed or a file path');
   if (config.shard.count > agents) {

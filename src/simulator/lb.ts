@@ -36,7 +36,7 @@ export interface ClusterNodeEndpoint {
   name?: string;
   /** Node name (fleet server list, `EmbeddedCluster.servers`). */
   node?: string;
-  /** Transport; only `tcp` can be balanced. */
+  /** Transport; HAProxy balances `tcp` only, nginx both (every node the same). */
   protocol?: 'tcp' | 'udp';
 }
 
@@ -89,8 +89,8 @@ export interface ClusterBalancerOptions {
   connections?: number;
   /** More HAProxy options (timeouts, rise/fall, binary, …). */
   haproxy?: Omit<HaproxyBalancerOptions, 'backends' | 'enrollmentBackends' | 'host' | 'eventsPort' | 'enrollmentPort'>;
-  /** More nginx options (method, fail_timeout, binary, …). */
-  nginx?: Omit<NginxStreamBalancerOptions, 'backends' | 'enrollmentBackends' | 'host' | 'eventsPort' | 'enrollmentPort'>;
+  /** More nginx options (method, fail_timeout, binary, …); the transport is the nodes'. */
+  nginx?: Omit<NginxStreamBalancerOptions, 'backends' | 'enrollmentBackends' | 'host' | 'eventsPort' | 'enrollmentPort' | 'protocol'>;
   /**
    * HAProxy only: a {@link HaproxyRebalancer} over the balancer's runtime API. `cluster` is the
    * cluster to ask agents to reconnect through (a MockCluster, or a `RebalanceCluster`); `start`
@@ -138,6 +138,8 @@ export interface ClusterBalancer {
   readonly kind: LbKind;
   /** Where agents connect: the events (1514 role) frontend. */
   readonly eventsServer: { address: string; port: number };
+  /** Transport of the events frontend (the nodes'): `udp` with nginx only. */
+  readonly protocol: 'tcp' | 'udp';
   /** Where agents enroll: the enrollment (1515 role) frontend, when the cluster has an authd. */
   readonly enrollmentServer: { address: string; port: number } | undefined;
   /** The node names, which are the backend server names. */
@@ -168,12 +170,17 @@ export interface ClusterBalancer {
 
 const NODE_NAME_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
-function nodesOf(cluster: BalancedCluster): LbBackend[] {
+function nodesOf(kind: LbKind, cluster: BalancedCluster): { backends: LbBackend[]; protocol: 'tcp' | 'udp' } {
   const list = typeof cluster.servers === 'function' ? cluster.servers() : cluster.servers;
   if (!Array.isArray(list) || list.length === 0) throw new ToolError('startBalancerForCluster: the cluster lists no node (servers is empty)', 'ERR_USAGE');
-  return list.map((s: ClusterNodeEndpoint, i) => {
-    if (s.protocol === 'udp') {
-      throw new ToolError(`startBalancerForCluster: node ${s.name ?? s.node ?? i + 1} serves UDP; the balancers here proxy TCP only (use --protocol tcp)`, 'ERR_USAGE');
+  const protocol = (list[0] as ClusterNodeEndpoint).protocol ?? 'tcp';
+  const backends = list.map((s: ClusterNodeEndpoint, i) => {
+    if ((s.protocol ?? 'tcp') !== protocol) throw new ToolError('startBalancerForCluster: the nodes mix TCP and UDP; one balancer proxies one transport', 'ERR_USAGE');
+    if (protocol === 'udp' && kind === 'haproxy') {
+      throw new ToolError(
+        `startBalancerForCluster: node ${s.name ?? s.node ?? i + 1} serves UDP; HAProxy proxies TCP only: use nginx (stream, listen … udp) or TCP nodes`,
+        'ERR_USAGE',
+      );
     }
     const name = s.name ?? s.node ?? `node${i + 1}`;
     if (!NODE_NAME_RE.test(name)) {
@@ -181,6 +188,7 @@ function nodesOf(cluster: BalancedCluster): LbBackend[] {
     }
     return { name, address: s.address, port: s.port ?? 1514 };
   });
+  return { backends, protocol };
 }
 
 /**
@@ -209,7 +217,7 @@ export async function startBalancerForCluster(kind: LbKind, cluster: BalancedClu
   if (kind === 'nginx' && options.rebalance !== undefined) {
     throw new ToolError('startBalancerForCluster: the rebalancer drives HAProxy through its runtime API; nginx has none (drop `rebalance` or use haproxy)', 'ERR_USAGE');
   }
-  const backends = nodesOf(cluster);
+  const { backends, protocol } = nodesOf(kind, cluster);
   const authdPort = cluster.authdPort ?? cluster.authd?.port;
   const withEnrollment = (options.enrollment ?? true) && authdPort !== undefined;
   const host = options.host ?? '127.0.0.1';
@@ -232,8 +240,8 @@ export async function startBalancerForCluster(kind: LbKind, cluster: BalancedClu
 
   if (kind === 'nginx') {
     const workerConnections = Math.max(4096, 2 * connections + 256);
-    const nginx = await NginxStreamBalancer.start({ method: 'least_conn', workerConnections, ...options.nginx, ...common });
-    return new RunningBalancer(kind, nginx.host, nginx.eventsPort, nginx.enrollmentPort, backends, undefined, nginx, undefined, options.nginx?.method ?? 'least_conn');
+    const nginx = await NginxStreamBalancer.start({ method: 'least_conn', workerConnections, ...options.nginx, ...common, protocol });
+    return new RunningBalancer(kind, nginx.host, nginx.eventsPort, nginx.enrollmentPort, backends, undefined, nginx, undefined, options.nginx?.method ?? 'least_conn', protocol);
   }
 
   const maxconn = Math.max(4000, connections + 100);
@@ -256,7 +264,7 @@ export async function startBalancerForCluster(kind: LbKind, cluster: BalancedClu
     }
     if (start === true) rebalancer.start();
   }
-  return new RunningBalancer(kind, haproxy.host, haproxy.eventsPort, haproxy.enrollmentPort, backends, haproxy, undefined, rebalancer, options.haproxy?.balance ?? 'leastconn');
+  return new RunningBalancer(kind, haproxy.host, haproxy.eventsPort, haproxy.enrollmentPort, backends, haproxy, undefined, rebalancer, options.haproxy?.balance ?? 'leastconn', 'tcp');
 }
 
 class RunningBalancer implements ClusterBalancer {
@@ -276,6 +284,7 @@ class RunningBalancer implements ClusterBalancer {
     readonly nginx: NginxStreamBalancer | undefined,
     readonly rebalancer: HaproxyRebalancer | undefined,
     readonly balance: string,
+    readonly protocol: 'tcp' | 'udp',
   ) {
     this.eventsServer = { address: host, port: eventsPort };
     this.enrollmentServer = enrollmentPort === undefined ? undefined : { address: host, port: enrollmentPort };

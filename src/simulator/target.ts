@@ -152,7 +152,7 @@ export async function resolveTarget(config: SimulateConfig, options: TargetOptio
     }
     return {
       servers: lb
-        ? [{ address: lb.eventsServer.address, port: lb.eventsServer.port, protocol: 'tcp', node: config.lb!, ...serverExtra }]
+        ? [{ address: lb.eventsServer.address, port: lb.eventsServer.port, protocol: lb.protocol, node: config.lb!, ...serverExtra }]
         : cluster.servers.map((s) => ({ ...s, ...serverExtra })),
       cluster,
       lb,

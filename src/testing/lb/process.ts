@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,13 +19,28 @@ import type { Clock, TimerHandle } from '../../clock.js';
 import { ToolError } from '../../errors.js';
 
 /**
- * Picks a TCP port that is free right now by binding `host:0` and closing again. Another program
- * may take it before the caller binds it: callers retry on a bind failure.
+ * Picks a TCP (or UDP) port that is free right now by binding `host:0` and closing again. Another
+ * program may take it before the caller binds it: callers retry on a bind failure.
  *
  * @param host - the address to bind, `127.0.0.1` in tests.
+ * @param protocol - `tcp` or `udp` (TCP and UDP ports are separate).
  * @returns the port number.
  */
-export async function pickFreePort(host = '127.0.0.1'): Promise<number> {
+export async function pickFreePort(host = '127.0.0.1', protocol: 'tcp' | 'udp' = 'tcp'): Promise<number> {
+  if (protocol === 'udp') {
+    return new Promise<number>((resolve, reject) => {
+      const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+      socket.unref();
+      socket.once('error', (err) => {
+        socket.close();
+        reject(new ToolError(`Unable to find a free UDP port on ${host}: ${err.message}`, 'ERR_RESOURCE_LIMIT', { cause: err }));
+      });
+      socket.bind({ address: host, port: 0, exclusive: true }, () => {
+        const { port } = socket.address();
+        socket.close(() => resolve(port));
+      });
+    });
+  }
   return new Promise<number>((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -44,11 +60,12 @@ export async function pickFreePort(host = '127.0.0.1'): Promise<number> {
  *
  * @param count - how many.
  * @param host - the address to bind.
+ * @param protocol - `tcp` or `udp`.
  * @returns the ports, all different.
  */
-export async function pickFreePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
+export async function pickFreePorts(count: number, host = '127.0.0.1', protocol: 'tcp' | 'udp' = 'tcp'): Promise<number[]> {
   const ports = new Set<number>();
-  while (ports.size < count) ports.add(await pickFreePort(host));
+  while (ports.size < count) ports.add(await pickFreePort(host, protocol));
   return [...ports];
 }
 
