@@ -94,12 +94,15 @@ function summaryRows(r: FleetReport): [string, string][] {
   rows.push(['Connect latency', lat(r.connect)]);
   rows.push(['TCP connect latency', lat(r.tcpConnect)]);
   rows.push(['Failover latency', lat(r.failover)]);
+  if (r.ackLatency) rows.push(['Keepalive to ACK latency (from the scheduled keepalive)', lat(r.ackLatency)]);
   rows.push(['Reconnections', formatNumber(r.reconnects.total)]);
   rows.push(['Failed connection attempts', formatNumber(r.connectFailures)]);
+  for (const [code, n] of Object.entries(r.errors ?? {})) rows.push([`Errors ${code}`, formatNumber(n)]);
   for (const [node, n] of Object.entries(r.distribution).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))) {
     rows.push([`Agents on ${node} at the end`, `${formatNumber(n)}${pct(n, r.agents.connected)}`]);
   }
   for (const l of r.limits.hit) rows.push([`Limit hit: ${l.limit}`, `${formatNumber(l.count)}× — ${l.message}`]);
+  for (const w of r.warnings ?? []) rows.push(['Warning', w]);
   rows.push(['Duration', formatElapsed(r.durationMs)]);
   rows.push(['Started', r.startedAt]);
   rows.push(['Shards', r.shard.count > 1 ? `${r.shards.join(', ')} of ${r.shard.count}` : 'unsharded']);

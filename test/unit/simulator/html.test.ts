@@ -131,6 +131,17 @@ describe('renderHtmlReport', () => {
     expect(whyNoFailovers(report)).toMatch(/no agent connected/);
   });
 
+  test('the summary lists errors by code and the run’s warnings', () => {
+    const report = sampleReport();
+    report.errors = { ERR_CONNECT: 120, ERR_SERVER_SILENT: 3 };
+    report.warnings = ['99.9 % of the events were dropped by the agents’ buffers'];
+    const html = renderHtmlReport(report);
+    expect(html).toContain('<tr><th>Errors ERR_CONNECT</th><td>120</td></tr>');
+    expect(html).toContain('<tr><th>Errors ERR_SERVER_SILENT</th><td>3</td></tr>');
+    expect(html).toContain('<tr><th>Warning</th><td>99.9 % of the events were dropped by the agents’ buffers</td></tr>');
+    expect(html).toMatch(/<th>Keepalive to ACK latency \(from the scheduled keepalive\)<\/th><td>(none|p50 )/);
+  });
+
   test('field names become words: lost causes and settings', () => {
     const report = sampleReport();
     report.lostExplained = { inFlightOnLostConnections: 7 };
