@@ -183,6 +183,8 @@ export interface SimulateConfig {
   thresholds: Threshold[];
   /** `--abort-on-fail`: end the run as soon as a threshold that can be judged during the run fails. */
   abortOnFail: boolean;
+  /** `--run-id ID`: the run's id in the report; the shards of one fleet must share it (default: a random UUID per run). */
+  runId?: string;
   /** `--json`: print the final summary as JSON on standard output (the tables go to standard error). */
   json: boolean;
   /**
@@ -264,6 +266,7 @@ Load and schedule:
 Scale out:
   --workers N             worker processes sharing the agents (default 1)
   --shard I/N             run part I of N (1-based), e.g. --shard 1/2 on one machine and 2/2 on another
+  --run-id ID             the run's id in the report; give all shards of one fleet the same (default: random)
 Verdicts:
   --threshold EXPR        pass/fail criterion over a report field, repeatable: failover.p99<2s,
                           agents.connected>=99%, events.dropped==0, events.lost<=0.1%, connect.p95<500ms;
@@ -325,6 +328,7 @@ const OPTIONS = {
   'connect-deadline': { type: 'string' },
   stage: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  'run-id': { type: 'string' },
 } as const;
 
 /**
@@ -527,6 +531,10 @@ function buildConfig(v: ReturnType<typeof parseSimulateValues>): SimulateConfig 
   if (enroll !== undefined) config.enroll = enroll;
   if (v['password-file'] !== undefined) config.passwordFile = v['password-file'];
   if (v.report !== undefined) config.reportPath = v.report;
+  if (v['run-id'] !== undefined) {
+    if (!/^[A-Za-z0-9._:-]{1,128}$/.test(v['run-id'])) throw usage(`--run-id '${v['run-id']}' must be 1 to 128 letters, digits, '.', '_', ':' or '-', e.g. --run-id nightly-2026-12-06`);
+    config.runId = v['run-id'];
+  }
   if (v.html !== undefined) config.htmlPath = v.html;
   if (v.prometheus !== undefined) config.prometheusPort = parseInteger(v.prometheus, '--prometheus', 0, 65535, '9464');
   if (v.dashboard !== undefined) config.dashboardPort = parseInteger(v.dashboard, '--dashboard', 0, 65535, '8080');
@@ -581,6 +589,7 @@ const FLAG_FIELDS: Partial<Record<keyof typeof OPTIONS, keyof SimulateConfig>> =
   'connect-deadline': 'connectDeadlineMs',
   stage: 'stages',
   json: 'json',
+  'run-id': 'runId',
 };
 
 function givenFields(values: Record<string, unknown>): (keyof SimulateConfig)[] {

@@ -366,7 +366,8 @@ function sumRecords(records: readonly Record<string, number>[]): Record<string, 
  * @param names - a name per report for error messages (file names).
  * @returns the merged report.
  * @throws {@link agentlink!ToolError} `ERR_USAGE` when there is nothing to merge, when the shard counts or
- *   bucket widths differ, or when the same shard appears twice.
+ *   bucket widths differ, when the same shard appears twice, when the run ids differ (reports of
+ *   different runs), or when the targets differ.
  */
 export function mergeReports(reports: readonly FleetReport[], names?: readonly string[]): FleetReport {
   const first = reports[0];
@@ -386,14 +387,23 @@ export function mergeReports(reports: readonly FleetReport[], names?: readonly s
         'ERR_USAGE',
       );
     }
-    if (first.shard.count > 1) {
-      for (const s of r.shards) {
-        const other = seen.get(s);
-        if (other !== undefined) {
-          throw new ToolError(`shard ${s}/${first.shard.count} is in both ${name(other)} and ${name(i)}: give each shard once`, 'ERR_USAGE');
-        }
-        seen.set(s, i);
+    if (r.runId !== '' && first.runId !== '' && r.runId !== first.runId) {
+      throw new ToolError(
+        `${name(i)} is from run ${r.runId} but ${name(0)} is from run ${first.runId}: merge the shards of one run (start every shard with the same --run-id)`,
+        'ERR_USAGE',
+      );
+    }
+    const target = JSON.stringify(r.config.target);
+    const firstTarget = JSON.stringify(first.config.target);
+    if (r.config.target !== undefined && first.config.target !== undefined && target !== firstTarget) {
+      throw new ToolError(`${name(i)} ran against ${target} but ${name(0)} against ${firstTarget}: merge shards that share one target`, 'ERR_USAGE');
+    }
+    for (const s of r.shards) {
+      const other = seen.get(s);
+      if (other !== undefined) {
+        throw new ToolError(`shard ${s}/${first.shard.count} is in both ${name(other)} and ${name(i)}: give each shard once`, 'ERR_USAGE');
       }
+      seen.set(s, i);
     }
   }
   let snapshot: MetricsSnapshot;

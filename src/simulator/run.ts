@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { DEFAULT_DELAY_AFTER_ENROLLMENT, ToolError, systemClock } from '../index.js';
 import type { Clock, ServerOptions } from '../index.js';
@@ -422,6 +423,7 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
 
   const target = await resolveTarget(config, { ...options, faultPaths: needsFaultPaths(steps) }, indexes, cwd, log);
   const warnings: string[] = [];
+  const runId = config.runId ?? randomUUID();
   const clamped = clampEps(config.eps, target.client.buffer);
   if (clamped.warning !== undefined) {
     warnings.push(clamped.warning);
@@ -548,6 +550,7 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
       limits: mergeLimits([totals.limits]),
       errors: totals.errors,
       warnings,
+      runId,
     });
     if (lbReport) (report as FleetReport & { lb?: LbReport }).lb = lbReport;
     const verdicts = finalVerdicts(report, config, ctx.guard);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatClientKeys } from 'agentlink';
-import { parseReport } from 'agentlink/simulator';
+import { createReport, FleetMetrics, parseReport, stringifyReport } from 'agentlink/simulator';
 import type { FleetReport } from 'agentlink/simulator';
 import { expectUsageError, runCli } from '../helpers/cli.js';
 import type { CliRun } from '../helpers/cli.js';
@@ -143,4 +143,41 @@ describe('agentlink simulate --json (built CLI)', () => {
   it('refuses --json with --report - (both would write to stdout)', async () => {
     expectUsageError(await simulate('--agents', '2', '--json', '--report', '-'), /--json and --report - both write to standard output/);
   }, 30_000);
+});
+
+describe('agentlink report merge refuses what does not belong together (built CLI)', () => {
+  const shard = (name: string, index: number, runId: string, host = 'm1'): string => {
+    const report = createReport({
+      metrics: new FleetMetrics(),
+      startedAt: 0,
+      durationMs: 1000,
+      config: { target: { kind: 'managers', servers: [{ host, port: 1514 }] } },
+      shard: { index, count: 2 },
+      agents: { total: 1, connected: 1 },
+      distribution: {},
+      runId,
+    });
+    writeFileSync(join(dir, name), stringifyReport(report));
+    return name;
+  };
+  const merge = (...files: string[]): Promise<CliRun> => runCli(['report', 'merge', ...files, '-o', 'merged.json'], { cwd: dir });
+
+  it('merges the shards of one run, and refuses the same shard twice, two runs and two targets with one line and exit 2', async () => {
+    const ok = await merge(shard('s1.json', 1, 'run-7'), shard('s2.json', 2, 'run-7'));
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect(readReport('merged.json')).toMatchObject({ runId: 'run-7', shards: [1, 2] });
+    expectUsageError(await merge('s1.json', 's1.json'), /^agentlink report: shard 1\/2 is in both s1\.json and s1\.json: give each shard once$/);
+    expectUsageError(await merge('s1.json', shard('other.json', 2, 'run-8')), /^agentlink report: other\.json is from run run-8 but s1\.json is from run run-7: merge the shards of one run/);
+    expectUsageError(await merge('s1.json', shard('far.json', 2, 'run-7', 'm2')), /^agentlink report: far\.json ran against .* but s1\.json against .*: merge shards that share one target$/);
+  }, 60_000);
+
+  it('gives every run its own id unless --run-id names it', async () => {
+    const a = await simulate('--agents', '2', '--duration', '500ms', '--drain', '0', '--report', 'id-a.json');
+    const b = await simulate('--agents', '2', '--duration', '500ms', '--drain', '0', '--report', 'id-b.json', '--run-id', 'nightly-1');
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(readReport('id-a.json').runId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(readReport('id-b.json').runId).toBe('nightly-1');
+    expectUsageError(await simulate('--agents', '2', '--run-id', 'two words'), /--run-id 'two words' must be 1 to 128 letters/);
+  }, 60_000);
 });

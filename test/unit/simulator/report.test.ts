@@ -152,6 +152,21 @@ describe('mergeReports', () => {
     expect(merged.limits.hit).toEqual([{ ...hit, count: 7 }]);
   });
 
+  test('reports of different runs, of different targets, or one unsharded run twice do not merge', () => {
+    const agents = activities(4);
+    const a = reportOf(agents.slice(0, 2), { index: 1, count: 2 }, { runId: 'run-1' });
+    const b = reportOf(agents.slice(2), { index: 2, count: 2 }, { runId: 'run-2' });
+    expect(() => mergeReports([a, b], ['a.json', 'b.json'])).toThrow(/^b\.json is from run run-2 but a\.json is from run run-1: merge the shards of one run \(start every shard with the same --run-id\)$/);
+    expect(mergeReports([a, { ...b, runId: 'run-1' }]).runId).toBe('run-1');
+    // reports written before run ids existed merge as before
+    expect(mergeReports([{ ...a, runId: '' }, b]).shards).toEqual([1, 2]);
+    const elsewhere = { ...b, runId: 'run-1', config: { ...b.config, target: { kind: 'managers', servers: [{ host: 'm2', port: 1514 }] } } };
+    const here = { ...a, config: { ...a.config, target: { kind: 'managers', servers: [{ host: 'm1', port: 1514 }] } } };
+    expect(() => mergeReports([here, elsewhere], ['a.json', 'b.json'])).toThrow(/^b\.json ran against .*"m2".* but a\.json against .*"m1".*: merge shards that share one target$/);
+    const whole = reportOf(agents, { index: 1, count: 1 });
+    expect(() => mergeReports([whole, whole], ['x.json', 'y.json'])).toThrow(/shard 1\/1 is in both x\.json and y\.json/);
+  });
+
   test('the same shard twice, or shards of different splits, do not merge', () => {
     const agents = activities(4);
     const a = reportOf(agents, { index: 1, count: 2 });
