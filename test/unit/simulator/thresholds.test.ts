@@ -55,6 +55,9 @@ describe('parseThreshold', () => {
     expect(parseThreshold('connect.max<1.5m')).toMatchObject({ value: 90_000 });
     expect(parseThreshold('tcpConnect.p99.9<250us')).toMatchObject({ field: 'tcpConnect.p99.9', value: 0.25 });
     expect(parseThreshold('connect.p99!=12')).toMatchObject({ op: '!=', value: 12, unit: '' });
+    // the report's keepalive-to-ACK latency, percentiles it summarises and the ones computed from its histogram
+    expect(parseThreshold('ackLatency.p99<1s')).toMatchObject({ field: 'ackLatency.p99', value: 1000, unit: 'ms' });
+    expect(parseThreshold('ackLatency.p95<1s')).toMatchObject({ field: 'ackLatency.p95' });
   });
 
   test.each([
