@@ -110,6 +110,7 @@ async function herd(): Promise<HerdSection> {
     results.push(r);
     console.log(`\n${r.label}: ${r.accepted} connections accepted by the surviving nodes, every agent back after ${r.recoveredMs === null ? 'NOT within the deadline' : ms(r.recoveredMs)}`);
     console.log(`peak ${r.peakPerBucket} per 100 ms, ${r.peakPerSecond} per second${r.theoryPerSecond !== null ? ` (theory ${r.theoryPerSecond}/s)` : ''}; reconnect p50 ${ms(r.reconnect.p50Ms)}, p99 ${ms(r.reconnect.p99Ms)}`);
+    console.log(`planned (the schedule, what the policy asked for): peak ${r.planned.peakPerBucket} per 100 ms, ${r.planned.peakPerSecond} per second; ${r.retriedOnSurvivors} agents retried on a surviving node`);
     for (const line of renderHerdCurve(r, 25)) console.log(`  ${line}`);
   }
   const checks: HerdSection['checks'] = [];
