@@ -171,6 +171,8 @@ export interface SimulateConfig {
    * stages together (see {@link LoadSchedule}).
    */
   stages?: Stage[];
+  /** `--out FILE.ndjson`: the per-second time series, one JSON line a second, written as the run goes. */
+  outPath?: string;
   /** `--scenario FILE`: the scenario file the run was read from (its fields under the flags given). */
   scenario?: string;
   /**
@@ -278,6 +280,8 @@ Verdicts:
 Output:
   --report FILE           JSON report; - writes it to standard output (the summary table then goes to standard error)
   --html FILE             self-contained HTML report with plots
+  --out FILE.ndjson       the per-second time series (connected, reconnecting, events, per node), one
+                          JSON line a second, written as the run goes
   --prometheus PORT       Prometheus metrics on 127.0.0.1:PORT
   --dashboard PORT        live dashboard on http://127.0.0.1:PORT/ (charts, /events stream, /metrics)
   --dashboard-host ADDR   listen on ADDR instead of 127.0.0.1 (shows agent names and cluster addresses)
@@ -329,6 +333,7 @@ const OPTIONS = {
   stage: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   'run-id': { type: 'string' },
+  out: { type: 'string' },
 } as const;
 
 /**
@@ -543,6 +548,10 @@ function buildConfig(v: ReturnType<typeof parseSimulateValues>): SimulateConfig 
   if (lb !== undefined) config.lb = lb;
   if (v.scenario !== undefined) config.scenario = v.scenario;
   if (stages) config.stages = stages;
+  if (v.out !== undefined) {
+    if (v.out.trim() === '') throw usage('--out needs a file name, e.g. --out series.ndjson');
+    config.outPath = v.out;
+  }
   config.given = givenFields(v);
   return config;
 }
@@ -590,6 +599,7 @@ const FLAG_FIELDS: Partial<Record<keyof typeof OPTIONS, keyof SimulateConfig>> =
   stage: 'stages',
   json: 'json',
   'run-id': 'runId',
+  out: 'outPath',
 };
 
 function givenFields(values: Record<string, unknown>): (keyof SimulateConfig)[] {

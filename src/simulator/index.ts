@@ -105,6 +105,8 @@ export { simulate } from './run.js';
 export type { EffectiveConfig, EffectiveServer } from './effective-config.js';
 export { LoadSchedule, parseStage, formatStage } from './stages.js';
 export type { Stage } from './stages.js';
+export { TimeSeriesWriter } from './time-series.js';
+export type { TimeSeriesLine } from './time-series.js';
 export {
   ThresholdError,
   parseThreshold,

@@ -19,6 +19,7 @@ import type { SimulateConfig } from './flags.js';
 import { Fleet } from './fleet.js';
 import type { FleetClientOptions, FleetServer, FleetTotals } from './fleet-types.js';
 import { effectiveConfig } from './effective-config.js';
+import { TimeSeriesWriter } from './time-series.js';
 import { chaosMarkers, renderHtmlReport } from './html.js';
 import type { ChartMarker } from './charts.js';
 import { autoSourceAddresses, simulatedIdentities } from './identities.js';
@@ -159,6 +160,8 @@ interface RunContext {
   elapsed: () => number;
   /** Watches the live counts; ends the run early. */
   guard: RunGuard;
+  /** `--out`: the per-second time series, written as the run goes. */
+  series: TimeSeriesWriter | undefined;
 }
 
 /** Received events as the managers count them (only an embedded cluster counts), into the run's metrics. */
@@ -249,6 +252,7 @@ class RunTicker {
       eventsPerSec: eps,
       perNode: sum.perNode,
     };
+    ctx.series?.write(this.last);
     return this.last;
   }
 
@@ -413,7 +417,9 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
   // fail on bad input before anything starts
   const reportPath = config.reportPath !== undefined ? resolve(cwd, config.reportPath) : undefined;
   const htmlPath = config.htmlPath !== undefined ? resolve(cwd, config.htmlPath) : undefined;
+  const outPath = config.outPath !== undefined ? resolve(cwd, config.outPath) : undefined;
   await checkOutputPaths([
+    ...(outPath ? [{ flag: '--out', path: outPath }] : []),
     ...(reportPath ? [{ flag: '--report', path: reportPath }] : []),
     ...(htmlPath ? [{ flag: '--html', path: htmlPath }] : []),
   ]);
@@ -446,10 +452,16 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
     // behind a balancer the agents see one server; agents per node come from the cluster's view
     nodes: target.lb ? [...target.lb.nodes] : [...new Set(target.servers.map((s) => s.node ?? `${s.address}:${s.port ?? 1514}`))],
     elapsed: () => clock.monotonic() - startMono,
+    series: undefined,
     guard: new RunGuard(config, connectDeadline(config.connectDeadlineMs, target.client.enrollment, DEFAULT_DELAY_AFTER_ENROLLMENT), signal),
   };
   let progress: ProgressReporter | undefined;
   try {
+    if (outPath) {
+      const series = new TimeSeriesWriter(outPath, log);
+      ctx.series = series;
+      cleanups.push(async () => series.close());
+    }
     const effective = effectiveConfig(config, target, steps);
     const chaos =
       steps.length > 0

@@ -51,7 +51,7 @@ const GROUPS: Record<string, readonly string[]> = {
 const PLURALS: Record<string, string> = { managers: 'manager', thresholds: 'threshold', stages: 'stage' };
 
 /** Flags whose value is a path, resolved against the scenario file's directory. */
-const PATH_FLAGS = new Set(['config', 'keys', 'password-file', 'report', 'html']);
+const PATH_FLAGS = new Set(['config', 'keys', 'password-file', 'report', 'html', 'out']);
 
 /** Flags that make no sense inside a scenario. */
 const NOT_IN_SCENARIO = new Set(['scenario', 'help']);

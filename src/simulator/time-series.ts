@@ -1,0 +1,89 @@
+/**
+ * `simulate --out FILE.ndjson`: the run's per-second time series, one JSON object a line, written
+ * as the run goes (each line is written when its second is sampled), so a run that is killed
+ * still leaves every second it lived through, and `tail -f` follows it.
+ *
+ * @module
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { ToolError } from '../errors.js';
+import type { ProgressSnapshot } from './progress.js';
+
+/** One line of the time series. */
+export interface TimeSeriesLine {
+  /** Milliseconds since the start of the run. */
+  t: number;
+  /** Agents connected. */
+  connected: number;
+  /** Agents connecting or reconnecting. */
+  reconnecting: number;
+  /** Events generated so far (all agents). */
+  eventsSent: number;
+  /** Events the managers received so far; null when they are not agentlink's. */
+  eventsReceived: number | null;
+  /** Events generated per second since the previous line. */
+  eventsPerSec: number;
+  /** Connected agents per node. */
+  perNode: Record<string, number>;
+}
+
+/** Appends the time series to a file, a line per sample. */
+export class TimeSeriesWriter {
+  #fd: number | undefined;
+  readonly #path: string;
+  readonly #log: (line: string) => void;
+
+  /**
+   * Creates (or truncates) the file.
+   *
+   * @param path - absolute path.
+   * @param log - told when a write fails (the series stops there; the run goes on).
+   * @throws {@link agentlink!ToolError} `ERR_USAGE` naming `--out` and the system error code.
+   */
+  constructor(path: string, log: (line: string) => void = () => undefined) {
+    this.#path = path;
+    this.#log = log;
+    try {
+      this.#fd = openSync(path, 'w');
+    } catch (err) {
+      throw new ToolError(`--out '${path}': cannot write the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 'ERR_USAGE', { cause: err });
+    }
+  }
+
+  /**
+   * Writes one line.
+   *
+   * @param s - the sample.
+   */
+  write(s: ProgressSnapshot): void {
+    if (this.#fd === undefined) return;
+    const line: TimeSeriesLine = {
+      t: Math.round(s.elapsedMs),
+      connected: s.connected,
+      reconnecting: s.reconnecting,
+      eventsSent: s.eventsSent,
+      eventsReceived: s.eventsReceived,
+      eventsPerSec: Math.round(s.eventsPerSec * 100) / 100,
+      perNode: s.perNode,
+    };
+    try {
+      writeSync(this.#fd, `${JSON.stringify(line)}\n`);
+    } catch (err) {
+      // a full disk must not end the run: the report still says what happened
+      this.#log(`--out '${this.#path}': cannot write (${(err as NodeJS.ErrnoException).code ?? 'error'}); the time series stops at ${line.t} ms`);
+      this.close();
+    }
+  }
+
+  /** Closes the file. Idempotent. */
+  close(): void {
+    if (this.#fd === undefined) return;
+    closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+
+  /** The file's path. */
+  get path(): string {
+    return this.#path;
+  }
+}
