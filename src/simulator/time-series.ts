@@ -9,23 +9,8 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { ToolError } from '../errors.js';
 import type { ProgressSnapshot } from './progress.js';
 
-/** One line of the time series. */
-export interface TimeSeriesLine {
-  /** Milliseconds since the start of the run. */
-  t: number;
-  /** Agents connected. */
-  connected: number;
-  /** Agents connecting or reconnecting. */
-  reconnecting: number;
-  /** Events generated so far (all agents). */
-  eventsSent: number;
-  /** Events the managers received so far; null when they are not agentlink's. */
-  eventsReceived: number | null;
-  /** Events generated per second since the previous line. */
-  eventsPerSec: number;
-  /** Connected agents per node. */
-  perNode: Record<string, number>;
-}
+/** One line of the time series: `t` (milliseconds since the start) and the progress gauges and counts of that second. */
+export type TimeSeriesLine = { t: number } & Pick<ProgressSnapshot, 'connected' | 'reconnecting' | 'eventsSent' | 'eventsReceived' | 'eventsPerSec' | 'perNode'>;
 
 /** Appends the time series to a file, a line per sample. */
 export class TimeSeriesWriter {
