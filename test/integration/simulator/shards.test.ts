@@ -13,8 +13,9 @@ describe('shards', () => {
   it('two halves merged give the totals of one whole run', async () => {
     const [whole, first, second] = await Promise.all([
       simulate(parseSimulateArgs(base)),
-      simulate(parseSimulateArgs([...base, '--shard', '1/2'])),
-      simulate(parseSimulateArgs([...base, '--shard', '2/2'])),
+      // the shards of one run share its id, as the pods of one Kubernetes Job do
+      simulate(parseSimulateArgs([...base, '--shard', '1/2', '--run-id', 'shards-run'])),
+      simulate(parseSimulateArgs([...base, '--shard', '2/2', '--run-id', 'shards-run'])),
     ]);
     for (const r of [whole, first, second]) expect(r.problems).toEqual([]);
     expect(first.report.agents.total).toBe(45);
@@ -22,6 +23,7 @@ describe('shards', () => {
 
     const merged = mergeReports([first.report, second.report]);
     expect(merged.shards).toEqual([1, 2]);
+    expect(merged.runId).toBe('shards-run');
     // who is connected at the stop depends on the machine's speed (under load an agent may still be in
     // its handshake, and some may not get through it before the drain ends): what must match is
     // who the agents are, and every agent is either connected once or counted as never connected
