@@ -126,6 +126,8 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   #closeReason: AgentlinkError | undefined;
   /** The counter-store flush started by the close; `stop()` waits for it so the counter is on disk when it returns. */
   #flushed: Promise<void> = Promise.resolve();
+  /** Resolves once the socket of the last connection closed is released (`stop()` waits for it). */
+  #released: Promise<void> = Promise.resolve();
   #startPromise: Promise<void> | undefined;
   #startSettle: { resolve: () => void; reject: (e: AgentlinkError) => void } | undefined;
   #closedPromise: Promise<void>;
@@ -347,13 +349,15 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
    * Stops the agent: delivers what is queued within `drainTimeout` (at once, not at the buffer's
    * rate; at-least-once, confirmed too), sends `#!-agent shutdown `, closes the connection, clears
    * every timer and waits for the counter store's flush (so the counter of the shutdown message is
-   * stored when it resolves). Only what the deadline cut is dropped (reason `cleared`). Idempotent.
+   * stored when it resolves). Only what the deadline cut is dropped (reason `cleared`). Resolves once
+   * the socket is released (TCP: after the manager's FIN, at most the transport's `closeTimeout`), so
+   * a program may exit or reuse the descriptor at once. Idempotent.
    *
    * @param options - drain deadline.
    */
   async stop(options: StopOptions = {}): Promise<void> {
-    if (this.#state === 'closed') return this.#flushed;
-    if (this.#state === 'closing') return this.#closedPromise.then(() => this.#flushed);
+    if (this.#state === 'closed') return this.#flushed.then(() => this.#released);
+    if (this.#state === 'closing') return this.#closedPromise.then(() => this.#flushed).then(() => this.#released);
     const drainTimeout = options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT;
     const wasConnected = this.#state === 'connected';
     this.#transition('closing');
@@ -375,6 +379,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#finish(undefined);
     await this.#closedPromise;
     await this.#flushed;
+    await this.#released;
   }
 
   /** `await using agent = new AgentClient(...)`: stops with the default drain. */
@@ -647,10 +652,13 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#buffer.pause();
     this.#clearForceReconnect();
     this.#commands.reset();
-    conn.transport.removeAllListeners();
-    conn.transport.on('error', () => {});
-    if (graceful) conn.transport.close();
-    else conn.transport.destroy();
+    const transport = conn.transport;
+    transport.removeAllListeners();
+    transport.on('error', () => {});
+    // a connect that has not finished rejects instead of emitting 'close'
+    if (transport.state === 'open' || transport.state === 'closing') this.#released = new Promise((resolve) => transport.once('close', () => resolve()));
+    if (graceful) transport.close();
+    else transport.destroy();
   }
 
   #onTransportClose(conn: AgentConnection, error: AgentlinkError | undefined): void {

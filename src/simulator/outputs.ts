@@ -47,17 +47,32 @@ export async function checkOutputPaths(files: readonly OutputFile[]): Promise<vo
   }
 }
 
+/** Descriptor limits: the run's sockets may still be closing when the report is written. */
+const DESCRIPTOR_LIMITS = new Set(['EMFILE', 'ENFILE']);
+
 /**
- * Writes an output file.
+ * Writes an output file. When the process is out of file descriptors (`EMFILE`, `ENFILE`: a run
+ * at the open-file limit whose last sockets are still closing) it tries again for about three
+ * seconds before giving up.
  *
  * @param file - flag and path.
  * @param text - the contents.
- * @throws {@link agentlink!ToolError} `ERR_USAGE` naming the flag and the system error code.
+ * @throws {@link agentlink!ToolError} `ERR_RESOURCE_LIMIT` when descriptors stay exhausted,
+ *   `ERR_USAGE` for any other error, naming the flag and the system error code.
  */
 export async function writeOutput(file: OutputFile, text: string): Promise<void> {
-  try {
-    await writeFile(file.path, text);
-  } catch (err) {
-    throw new ToolError(`${file.flag} '${file.path}': cannot write the file (${codeOf(err)})`, 'ERR_USAGE', { cause: err });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeFile(file.path, text);
+      return;
+    } catch (err) {
+      const code = codeOf(err);
+      if (DESCRIPTOR_LIMITS.has(code) && attempt < 12) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 500)));
+        continue;
+      }
+      const message = `${file.flag} '${file.path}': cannot write the file (${code})`;
+      throw new ToolError(message, DESCRIPTOR_LIMITS.has(code) ? 'ERR_RESOURCE_LIMIT' : 'ERR_USAGE', { cause: err });
+    }
   }
 }

@@ -2,6 +2,9 @@
  * stop() keeps its promise over real sockets: what is queued reaches the manager before
  * `#!-agent shutdown `, and only what the deadline cut is counted as cleared.
  */
+import { once } from 'node:events';
+import { createConnection, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentClient, DEFAULT_DRAIN_TIMEOUT, DEFAULT_EVENTS_PER_SECOND, DEFAULT_QUEUE_SIZE } from '../../../src/index.js';
 import type { AgentClientOptions } from '../../../src/index.js';
@@ -77,5 +80,37 @@ describe('stop() drains the client buffer', () => {
     console.info(
       `at-least-once stop() drained and confirmed ${N} events in ${ms.toFixed(0)} ms: window high water ${s.retransmitWindow.highWaterEvents} events / ${s.retransmitWindow.highWaterBytes} bytes, ${s.retransmitWindow.extraKeepalives} extra keepalives, ${s.retransmitWindow.fullStalls} full-window stalls`,
     );
+  });
+
+  it("resolves only once the socket is released: after the manager's FIN, not before", async () => {
+    const m = new MockManager({ keys: [KEY] });
+    cleanups.push(() => m.close());
+    await m.start();
+    // a relay that answers the agent's FIN 300 ms late, as a busy manager may
+    let finSentAt: number | undefined;
+    const relay = createServer({ allowHalfOpen: true }, (down) => {
+      const up = createConnection({ host: '127.0.0.1', port: m.port });
+      down.pipe(up);
+      up.pipe(down, { end: false });
+      down.on('end', () => setTimeout(() => {
+        finSentAt = performance.now();
+        down.end();
+      }, 300));
+      down.on('error', () => up.destroy());
+      up.on('error', () => down.destroy());
+      down.on('close', () => up.destroy());
+    });
+    relay.listen(0, '127.0.0.1');
+    await once(relay, 'listening');
+    cleanups.push(() => new Promise((resolve) => relay.close(resolve)));
+    const c = new AgentClient({ agent: KEY, servers: [{ address: '127.0.0.1', port: (relay.address() as AddressInfo).port }], uname: 'Linux |drain |6.1 |#1 |x86_64' });
+    c.on('error', () => {});
+    cleanups.push(() => c.stop({ drainTimeout: 0 }));
+    await c.start();
+    c.send('last', 'drain');
+    await c.stop();
+    const stoppedAt = performance.now();
+    expect(finSentAt).toBeDefined();
+    expect(stoppedAt).toBeGreaterThanOrEqual(finSentAt!);
   });
 });
