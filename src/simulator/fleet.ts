@@ -389,11 +389,13 @@ export class Fleet extends EventEmitter<FleetEvents> {
   }
 
   /**
-   * Samples the gauges into the metrics timeline now (the fleet also does it once per bucket).
+   * Samples the gauges, and the drops counted since the last sample, into the metrics timeline
+   * (the fleet also does it at the end of each bucket).
    *
+   * @param atMs - the time the sample is for, in milliseconds since the start; defaults to now.
    * @returns the bucket's point and the gauges.
    */
-  sample(): {
+  sample(atMs = Math.max(0, this.elapsed())): {
     /** The timeline bucket's point. */
     point: TimelinePoint;
     /** The gauges sampled. */
@@ -401,10 +403,10 @@ export class Fleet extends EventEmitter<FleetEvents> {
   } {
     const progress = this.progress();
     if (progress.eventsDropped > this.#droppedSampled) {
-      this.metrics.countDropped(progress.eventsDropped - this.#droppedSampled);
+      this.metrics.countDropped(progress.eventsDropped - this.#droppedSampled, atMs);
       this.#droppedSampled = progress.eventsDropped;
     }
-    const point = this.metrics.sample(progress, Math.max(0, this.elapsed()));
+    const point = this.metrics.sample(progress, atMs);
     return { point, progress };
   }
 
@@ -475,7 +477,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       c.removeAllListeners();
     }
     if (dropped > this.#droppedSampled) {
-      this.metrics.countDropped(dropped - this.#droppedSampled);
+      this.metrics.countDropped(dropped - this.#droppedSampled, Math.max(0, this.elapsed()));
       this.#droppedSampled = dropped;
     }
     // the last bucket gets the drops of the stop with the gauges from before it (the agents are all stopped now)
@@ -671,7 +673,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
     }
     const delta = this.#eventsSent - this.#sentCounted;
     if (delta > 0) {
-      this.metrics.countSent(delta);
+      // in the bucket of the time they were due by (at stop: the end of the workload, not the stop)
+      this.metrics.countSent(delta, Math.max(0, t));
       this.#sentCounted = this.#eventsSent;
     }
   }
@@ -685,7 +688,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
     this.#sampleTimer = this.#clock.setTimeout(() => {
       this.#sampleTimer = undefined;
       if (this.#state !== 'running') return;
-      const { point, progress } = this.sample();
+      // for the bucket that just ended (the timer may fire a little late: not for the next one)
+      const { point, progress } = this.sample(next.bucket * this.metrics.bucketMs);
       this.emit('sample', point, progress);
       this.#scheduleSample();
     }, delay);

@@ -254,7 +254,10 @@ export interface FleetCounters {
   connectFailures: number;
 }
 
-/** One timeline bucket. Gauges are the last value sampled in the bucket; event counts are the bucket's deltas. */
+/**
+ * One timeline bucket, `[t, t + bucketMs)`. Gauges are the last value sampled in the bucket (sampled at
+ * its end); event counts are the events counted during the bucket, each at its own time.
+ */
 export interface TimelinePoint {
   /** Start of the bucket, in milliseconds since the start of the run. */
   t: number;
@@ -313,8 +316,9 @@ function emptyCounters(): FleetCounters {
 }
 
 /**
- * Collects a fleet's metrics: call the `record*` and `count*` methods as things happen, and
- * {@link FleetMetrics.sample} once per progress interval with the current gauges. Snapshots from
+ * Collects a fleet's metrics: call the `record*` and `count*` methods as things happen (counts go
+ * to the timeline bucket of their time), and {@link FleetMetrics.sample} at the end of each bucket
+ * with the current gauges (see {@link nextSample}). Snapshots from
  * several workers or shards combine exactly with {@link FleetMetrics.merge}.
  */
 export class FleetMetrics {
@@ -327,7 +331,7 @@ export class FleetMetrics {
   readonly #clock: Clock;
   #startedAt: number;
   readonly #timeline = new Map<number, TimelinePoint>();
-  #lastSampled: FleetCounters = emptyCounters();
+  #gauges: FleetGauges = { connected: 0, reconnecting: 0, perNode: {} };
 
   /**
    * @param options - clock and bucket width.
@@ -398,30 +402,36 @@ export class FleetMetrics {
   }
 
   /**
-   * Counts events accepted for sending.
+   * Counts events accepted for sending, in the timeline bucket of `atMs`.
    *
    * @param n - events accepted for sending.
+   * @param atMs - when they were generated, in milliseconds since the start; defaults to now.
    */
-  countSent(n = 1): void {
+  countSent(n = 1, atMs = this.elapsed()): void {
     this.counters.eventsSent += n;
+    this.#bucketAt(atMs).sent += n;
   }
 
   /**
-   * Counts events the managers received.
+   * Counts events the managers received, in the timeline bucket of `atMs`.
    *
    * @param n - events received by the managers.
+   * @param atMs - when they were counted, in milliseconds since the start; defaults to now.
    */
-  countReceived(n = 1): void {
+  countReceived(n = 1, atMs = this.elapsed()): void {
     this.counters.eventsReceived += n;
+    this.#bucketAt(atMs).received += n;
   }
 
   /**
-   * Counts events dropped by client buffers.
+   * Counts events dropped by client buffers, in the timeline bucket of `atMs`.
    *
    * @param n - events dropped by client buffers.
+   * @param atMs - when they were counted, in milliseconds since the start; defaults to now.
    */
-  countDropped(n = 1): void {
+  countDropped(n = 1, atMs = this.elapsed()): void {
     this.counters.eventsDropped += n;
+    this.#bucketAt(atMs).dropped += n;
   }
 
   /**
@@ -443,30 +453,32 @@ export class FleetMetrics {
   }
 
   /**
-   * Samples the gauges into the current timeline bucket, with the events sent, received and
-   * dropped since the previous sample. A second sample in the same bucket replaces the gauges and
-   * adds its deltas.
+   * Sets the gauges of the timeline bucket that holds `atMs` (a later sample in the same bucket
+   * replaces them). Event counts are not sampled: each `count*` call adds to the bucket of its own
+   * time, so a bucket's counts are exactly those of `[t, t + bucketMs)`.
    *
    * @param gauges - connected and reconnecting agents, and connected agents per node.
    * @param atMs - milliseconds since the start; defaults to {@link FleetMetrics.elapsed}.
    * @returns the bucket's point.
    */
   sample(gauges: FleetGauges, atMs = this.elapsed()): TimelinePoint {
-    const t = Math.max(0, Math.floor(atMs / this.bucketMs) * this.bucketMs);
-    const c = this.counters;
-    const prev = this.#lastSampled;
-    let point = this.#timeline.get(t);
-    if (!point) {
-      point = { t, connected: 0, reconnecting: 0, sent: 0, received: 0, dropped: 0, perNode: {} };
-      this.#timeline.set(t, point);
-    }
+    const point = this.#bucketAt(atMs);
     point.connected = gauges.connected;
     point.reconnecting = gauges.reconnecting;
     point.perNode = { ...gauges.perNode };
-    point.sent += c.eventsSent - prev.eventsSent;
-    point.received += c.eventsReceived - prev.eventsReceived;
-    point.dropped += c.eventsDropped - prev.eventsDropped;
-    this.#lastSampled = { ...c };
+    this.#gauges = { connected: gauges.connected, reconnecting: gauges.reconnecting, perNode: { ...gauges.perNode } };
+    return point;
+  }
+
+  /** The bucket holding `atMs`, created with the last sampled gauges (they hold until the next sample). */
+  #bucketAt(atMs: number): TimelinePoint {
+    const t = Math.max(0, Math.floor(atMs / this.bucketMs) * this.bucketMs);
+    let point = this.#timeline.get(t);
+    if (!point) {
+      const g = this.#gauges;
+      point = { t, connected: g.connected, reconnecting: g.reconnecting, sent: 0, received: 0, dropped: 0, perNode: { ...g.perNode } };
+      this.#timeline.set(t, point);
+    }
     return point;
   }
 
@@ -555,13 +567,17 @@ export function mergeTimelines(timelines: readonly (readonly TimelinePoint[])[])
 }
 
 /**
- * When to take the next timeline sample: in the middle of the next bucket not sampled yet, so a
- * timer that fires a little early or late still samples every bucket exactly once.
+ * When to take the next timeline sample: at the end of the next bucket not sampled yet, so the
+ * gauges are the bucket's last values and what is polled at the sample (drops, events the
+ * managers received) covers the bucket that just ended. A timer that fires a little early or late
+ * samples every bucket once; one late by more than a bucket skips the buckets gone by (they keep
+ * the last gauges sampled; their counts are exact anyway).
  *
  * @param elapsed - milliseconds since the run start.
  * @param bucketMs - bucket width.
  * @param lastBucket - index of the last bucket sampled (-1 for none).
- * @returns the delay in milliseconds and the bucket index it lands in.
+ * @returns the delay in milliseconds and the bucket index the sample is for (its start is
+ *   `bucket * bucketMs`: pass that, not the time the timer fired, as the sample's time).
  */
 export function nextSample(
   elapsed: number,
@@ -570,11 +586,11 @@ export function nextSample(
 ): {
   /** Milliseconds to wait. */
   delay: number;
-  /** Index of the bucket the sample lands in. */
+  /** Index of the bucket the sample is for. */
   bucket: number;
 } {
   const bucket = Math.max(Math.floor(elapsed / bucketMs), lastBucket + 1);
-  return { delay: Math.max(0, (bucket + 0.5) * bucketMs - elapsed), bucket };
+  return { delay: Math.max(0, (bucket + 1) * bucketMs - elapsed), bucket };
 }
 
 /**

@@ -177,11 +177,14 @@ class ReceivedCounter {
     this.#metrics = metrics;
   }
 
-  async read(): Promise<number> {
+  /**
+   * @param atMs - the timeline time the new events are counted at (the bucket a tick samples); now when omitted.
+   */
+  async read(atMs?: number): Promise<number> {
     if (!this.#cluster) return 0;
     const r = await this.#cluster.received().catch(() => this.value);
     if (r > this.value) {
-      this.#metrics.countReceived(r - this.value);
+      this.#metrics.countReceived(r - this.value, atMs);
       this.value = r;
     }
     return this.value;
@@ -225,21 +228,31 @@ class RunTicker {
     this.#progress = progress;
   }
 
-  async snapshot(): Promise<ProgressSnapshot> {
+  /**
+   * Reads the parts' progress and the managers' count, and publishes them.
+   *
+   * @param bucket - the timeline bucket that just ended, for a tick: what the managers received
+   *   since the last tick is counted in it, and the `--out` line is written for it (`t` its start).
+   */
+  async snapshot(bucket?: number): Promise<ProgressSnapshot> {
     const ctx = this.#ctx;
+    const bucketStart = bucket === undefined ? undefined : bucket * ctx.bucketMs;
     const each = await Promise.all(this.#parts.map((p) => p.progress()));
     const sum = sumProgress(each, ctx.indexes.length, ctx.nodes);
-    const r = this.#received.known ? await this.#received.read() : null;
+    const r = this.#received.known ? await this.#received.read(bucketStart) : null;
     ctx.guard.observe(sum, r, ctx.elapsed());
     if (ctx.target.lb && ctx.target.cluster) {
       this.clusterView = await ctx.target.cluster.distribution().catch(() => this.clusterView);
       if (this.clusterView) sum.perNode = { ...this.clusterView };
     }
     const e = ctx.elapsed();
+    // the rate over the interval since the previous tick (the bucket that just ended, for a tick)
     const dt = (e - this.#lastAt) / 1000;
     const eps = dt > 0 ? Math.max(0, (sum.eventsSent - this.#lastSent) / dt) : 0;
-    this.#lastSent = sum.eventsSent;
-    this.#lastAt = e;
+    if (bucketStart !== undefined) {
+      this.#lastSent = sum.eventsSent;
+      this.#lastAt = e;
+    }
     this.#live.update(e, sum, each, r, this.#markers());
     this.last = {
       elapsedMs: e,
@@ -252,7 +265,7 @@ class RunTicker {
       eventsPerSec: eps,
       perNode: sum.perNode,
     };
-    ctx.series?.write(this.last);
+    if (bucketStart !== undefined) ctx.series?.write(this.last, bucketStart);
     return this.last;
   }
 
@@ -277,8 +290,9 @@ class RunTicker {
   async #tick(): Promise<void> {
     this.#timer = undefined;
     if (!this.#ticking) return;
-    const snap = await this.snapshot();
-    this.#metrics.sample({ connected: 0, reconnecting: 0, perNode: this.clusterView ?? {} }, this.#ctx.elapsed());
+    const bucket = this.#lastBucket;
+    const snap = await this.snapshot(bucket);
+    this.#metrics.sample({ connected: 0, reconnecting: 0, perNode: this.clusterView ?? {} }, bucket * this.#ctx.bucketMs);
     this.#progress?.update(snap);
     if (this.#ticking) this.#schedule();
   }

@@ -1,6 +1,6 @@
 /**
  * `simulate --out FILE.ndjson`: the run's per-second time series, one JSON object a line, written
- * as the run goes (each line is written when its second is sampled), so a run that is killed
+ * as the run goes (each line is written at the end of its second), so a run that is killed
  * still leaves every second it lived through, and `tail -f` follows it.
  *
  * @module
@@ -9,7 +9,11 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { ToolError } from '../errors.js';
 import type { ProgressSnapshot } from './progress.js';
 
-/** One line of the time series: `t` (milliseconds since the start) and the progress gauges and counts of that second. */
+/**
+ * One line of the time series, for one timeline bucket: `t` is the bucket's start (milliseconds
+ * since the start of the run); gauges and totals are those at the bucket's end, and
+ * `eventsPerSec` is the rate over the bucket.
+ */
 export type TimeSeriesLine = { t: number } & Pick<ProgressSnapshot, 'connected' | 'reconnecting' | 'eventsSent' | 'eventsReceived' | 'eventsPerSec' | 'perNode'>;
 
 /** Appends the time series to a file, a line per sample. */
@@ -38,12 +42,13 @@ export class TimeSeriesWriter {
   /**
    * Writes one line.
    *
-   * @param s - the sample.
+   * @param s - the sample, taken at the end of the bucket.
+   * @param t - the bucket's start, in milliseconds since the start of the run.
    */
-  write(s: ProgressSnapshot): void {
+  write(s: ProgressSnapshot, t: number): void {
     if (this.#fd === undefined) return;
     const line: TimeSeriesLine = {
-      t: Math.round(s.elapsedMs),
+      t: Math.round(t),
       connected: s.connected,
       reconnecting: s.reconnecting,
       eventsSent: s.eventsSent,

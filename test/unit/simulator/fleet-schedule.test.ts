@@ -49,3 +49,45 @@ describe('Fleet event schedule', () => {
     expect(uncapped).toBeGreaterThan(exact);
   });
 });
+
+describe('Fleet timeline', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  test("a bucket's t is its start and its counts are the events generated in [t, t + 1 s), exactly", async () => {
+    const network = createMemoryNetwork();
+    // agents start 0.3 s apart: the rate rises every bucket, so a half-second shift shows
+    const fleet = new Fleet({
+      indexes: [0, 1, 2, 3, 4, 5, 6, 7],
+      identities: [0, 1, 2, 3, 4, 5, 6, 7].map(key),
+      servers: [{ address: '10.0.0.1', port: 1514, node: 'node1' }],
+      client: { notifyTime: 10_000 },
+      transport: network.factory,
+      rampPerSecond: 1000 / 300,
+      eps: 7,
+      seed: 'timeline',
+    });
+    fleet.start();
+    // the generated total just before each bucket boundary (the clock is fake: nothing moves between)
+    const before: number[] = [0];
+    for (let k = 1; k <= 4; k++) {
+      await vi.advanceTimersByTimeAsync(k === 1 ? 999 : 1000);
+      before.push(fleet.progress().eventsSent);
+    }
+    // the sample of bucket 3 (taken at 4000) is in; stop so nothing more is generated
+    await vi.advanceTimersByTimeAsync(1);
+    const timeline = fleet.metrics.timeline().filter((p) => p.t < 4000);
+    const stopping = fleet.stop({ drainTimeout: 0, eventsUntil: 4000 });
+    await vi.advanceTimersByTimeAsync(1000);
+    await stopping;
+    expect(timeline.map((p) => p.t)).toEqual([0, 1000, 2000, 3000]);
+    const perBucket = [1, 2, 3, 4].map((k) => before[k]! - before[k - 1]!);
+    expect(timeline.map((p) => p.sent)).toEqual(perBucket);
+    // the rate rose: a timeline shifted by half a bucket would not match
+    expect(perBucket[3]!).toBeGreaterThan(perBucket[0]!);
+  });
+});

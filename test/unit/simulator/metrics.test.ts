@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { ToolError } from '../../../src/index.js';
-import { FleetMetrics, LatencyHistogram, mergeTimelines } from '../../../src/simulator/metrics.js';
+import { FleetMetrics, LatencyHistogram, mergeTimelines, nextSample } from '../../../src/simulator/metrics.js';
 import type { MetricsSnapshot } from '../../../src/simulator/metrics.js';
 import { activities, manualClock, runMetrics } from './fixtures.js';
 
@@ -84,24 +84,37 @@ function decoded(s: MetricsSnapshot) {
 }
 
 describe('FleetMetrics', () => {
-  test('samples put gauges and event deltas into time buckets', () => {
+  test('each count goes to the bucket of its own time; a sample sets the gauges of the bucket it is for', () => {
     const clock = manualClock();
     const m = new FleetMetrics({ clock, bucketMs: 1000 });
-    clock.advance(1000);
-    m.countSent(10);
+    clock.advance(999);
+    m.countSent(10); // the last millisecond of bucket 0
     m.countReceived(8);
-    m.sample({ connected: 3, reconnecting: 1, perNode: { node1: 2, node2: 1 } });
-    clock.advance(1000);
+    clock.advance(1); // 1000: the first of bucket 1000
     m.countSent(5);
-    m.sample({ connected: 4, reconnecting: 0, perNode: { node1: 2, node2: 2 } });
-    clock.advance(400); // same bucket as the previous sample
+    // the sample of bucket 0, taken late (at 1000): gauges for bucket 0, no counts moved
+    m.sample({ connected: 3, reconnecting: 1, perNode: { node1: 2, node2: 1 } }, 0);
+    m.countDropped(2, 1500);
+    m.countReceived(4, 999); // polled late, for bucket 0
+    m.sample({ connected: 4, reconnecting: 0, perNode: { node1: 2, node2: 2 } }, 1000);
+    clock.advance(1400); // 2400: a bucket nobody sampled keeps the last gauges
     m.countSent(1);
-    m.countDropped(2);
-    m.sample({ connected: 2, reconnecting: 2, perNode: { node1: 2 } });
     expect(m.timeline()).toEqual([
-      { t: 1000, connected: 3, reconnecting: 1, sent: 10, received: 8, dropped: 0, perNode: { node1: 2, node2: 1 } },
-      { t: 2000, connected: 2, reconnecting: 2, sent: 6, received: 0, dropped: 2, perNode: { node1: 2 } },
+      { t: 0, connected: 3, reconnecting: 1, sent: 10, received: 12, dropped: 0, perNode: { node1: 2, node2: 1 } },
+      { t: 1000, connected: 4, reconnecting: 0, sent: 5, received: 0, dropped: 2, perNode: { node1: 2, node2: 2 } },
+      { t: 2000, connected: 4, reconnecting: 0, sent: 1, received: 0, dropped: 0, perNode: { node1: 2, node2: 2 } },
     ]);
+    expect(m.counters).toMatchObject({ eventsSent: 16, eventsReceived: 12, eventsDropped: 2 });
+  });
+
+  test('samples are taken at the end of each bucket, once per bucket, even when the timer is late', () => {
+    expect(nextSample(0, 1000, -1)).toEqual({ delay: 1000, bucket: 0 });
+    // fired 30 ms late for bucket 0: the next is bucket 1, at its end
+    expect(nextSample(1030, 1000, 0)).toEqual({ delay: 970, bucket: 1 });
+    // fired early (999.6): still bucket 1 next, not bucket 0 twice
+    expect(nextSample(999.6, 1000, 0)).toEqual({ delay: 1000.4, bucket: 1 });
+    // 2.5 buckets late: the buckets gone by are not sampled (they keep the last gauges), bucket 3 is, at its end
+    expect(nextSample(3500, 1000, 0)).toEqual({ delay: 500, bucket: 3 });
   });
 
   test('a reconnect on another server counts as a failover, one on the same server does not', () => {
