@@ -59,6 +59,29 @@ describe('renderHtmlReport', () => {
     expect(perNode).toContain('8 at the end');
   });
 
+  test('a node added during the run (chaos add:node4@5s) has its panel, in node order, zero before it joined', () => {
+    const r = sampleReport({ node1: 10, node2: 12, node3: 8 });
+    // node4 joins at 3 s and takes agents; the first samples, and the distribution at the end (taken
+    // from another view), do not name it
+    r.timeline = r.timeline.map((p) => {
+      const perNode = Object.fromEntries(Object.entries(p.perNode).filter(([n]) => n !== 'node9'));
+      return p.t >= 3000 ? { ...p, perNode: { ...perNode, node4: 5 } } : { ...p, perNode };
+    });
+    expect(Object.keys(r.timeline[0]!.perNode)).not.toContain('node4');
+    const perNode = svgs(renderHtmlReport(r))[1]!;
+    const panels = perNode.split('<g class="panel"').slice(1);
+    expect(panels.map((p) => /data-series="([^"]*)"/.exec(p)![1])).toEqual(['node1', 'node2', 'node3', 'node4']);
+    const node4 = panels[3]!;
+    expect(node4).toContain('5 at the end');
+    // its step line starts at 0 and rises to 5 at 3 s: two distinct y values
+    const ys = new Set([.../<path d="([^"]*)" fill="none"/.exec(node4)![1]!.matchAll(/[ML][\d.]+ ([\d.]+)/g)].map((m) => m[1]));
+    expect(ys.size).toBe(2);
+    // the dashboard draws the same panels from its samples alone (no node list given)
+    const rows = r.timeline.map((p) => ({ t: p.t, connected: p.connected, reconnecting: p.reconnecting, perNode: p.perNode, generated: 0, received: 0, dropped: 0 }));
+    const live = charts.plotPerNode(rows, { markers: [], stepMs: 1000 });
+    expect([...live.matchAll(/<g class="panel" data-series="([^"]*)"/g)].map((m) => m[1])).toEqual(['node1', 'node2', 'node3', 'node4']);
+  });
+
   test('events generated, received and dropped are separate panels, so equal rates do not hide one another', () => {
     const events = svgs(renderHtmlReport(sampleReport()))[2]!;
     expect([...events.matchAll(/data-series="([^"]*)"/g)].map((m) => m[1])).toEqual([
