@@ -30,14 +30,14 @@ async function sentAfter(opts: { eventsUntil?: number; runMs: number; stopAt?: n
   return (await stopping).eventsSent;
 }
 
-describe('Fleet event schedule', () => {
-  beforeEach(() => {
-    vi.useFakeTimers();
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
 
+describe('Fleet event schedule', () => {
   test('work ticks after eventsUntil generate nothing more: the count is the schedule up to it', async () => {
     // stopped exactly at 2 s: the reference count of the schedule up to 2 s
     const exact = await sentAfter({ runMs: 2000, stopAt: 2000 });
@@ -51,13 +51,6 @@ describe('Fleet event schedule', () => {
 });
 
 describe('Fleet timeline', () => {
-  beforeEach(() => {
-    vi.useFakeTimers();
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
   test("a bucket's t is its start and its counts are the events generated in [t, t + 1 s), exactly", async () => {
     const network = createMemoryNetwork();
     // agents start 0.3 s apart: the rate rises every bucket, so a half-second shift shows
