@@ -47,6 +47,9 @@ export interface ProcessIo {
 /** Exit code after an interrupt (128 + SIGINT). */
 export const EXIT_INTERRUPTED = 130;
 
+/** Exit code when a `--threshold` failed (or `--abort-on-fail` ended the run), as k6's; `simulate` and `report merge`. */
+export const EXIT_THRESHOLDS_FAILED = 99;
+
 /**
  * Binds a {@link CliIo} to `process`: stdout, stderr, the environment, and an AbortSignal that the
  * first SIGINT or SIGTERM aborts. A second SIGINT exits at once with code 130.

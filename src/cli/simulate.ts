@@ -6,13 +6,12 @@
  */
 import { parseSimulateArgs, renderSummaryTable, simulate } from '../simulator/index.js';
 import type { FleetReport, SimulateConfig, SimulateOptions, SimulationResult } from '../simulator/index.js';
-import { EXIT_INTERRUPTED } from './io.js';
+import { EXIT_INTERRUPTED, EXIT_THRESHOLDS_FAILED } from './io.js';
 import type { CliIo } from './io.js';
 import { stringifyReport } from '../simulator/report.js';
 import { renderVerdictTable } from '../simulator/thresholds.js';
 
-/** Exit code when a `--threshold` failed (or `--abort-on-fail` ended the run), as k6's. */
-export const EXIT_THRESHOLDS_FAILED = 99;
+export { EXIT_THRESHOLDS_FAILED } from './io.js';
 
 /**
  * Runs a simulation for a CLI command and prints its outcome: the summary table and report paths

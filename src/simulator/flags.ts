@@ -24,6 +24,7 @@ import { parseChoice, parseFlagDuration, parseInteger, parseNumber, translatePar
 import { LIVE_FIELDS, judgeableLive, parseThresholds } from './thresholds.js';
 import type { Threshold } from './thresholds.js';
 import { loadScenario, withScenario } from './scenario.js';
+import { parseStartAt } from './start-at.js';
 import { LoadSchedule, parseStage } from './stages.js';
 import type { Stage } from './stages.js';
 
@@ -187,6 +188,12 @@ export interface SimulateConfig {
   abortOnFail: boolean;
   /** `--run-id ID`: the run's id in the report; the shards of one fleet must share it (default: a random UUID per run). */
   runId?: string;
+  /**
+   * `--start-at TIME` (ISO 8601 with a zone, or `+30s` from when the flags were parsed): the run
+   * gets ready, then waits until this time (milliseconds since the epoch) before it starts the
+   * agents and the run clock, so the shards of one fleet start together.
+   */
+  startAt?: number;
   /** `--json`: print the final summary as JSON on standard output (the tables go to standard error). */
   json: boolean;
   /**
@@ -269,6 +276,9 @@ Scale out:
   --workers N             worker processes sharing the agents (default 1)
   --shard I/N             run part I of N (1-based), e.g. --shard 1/2 on one machine and 2/2 on another
   --run-id ID             the run's id in the report; give all shards of one fleet the same (default: random)
+  --start-at TIME         get ready, then wait until TIME to start the agents: an ISO 8601 time with its
+                          zone (2026-12-06T18:00:00Z) or a delay (+30s); give every shard the same time
+                          to start them together (at most 1 s in the past, 24 h ahead)
 Verdicts:
   --threshold EXPR        pass/fail criterion over a report field, repeatable: failover.p99<2s,
                           agents.connected>=99%, events.dropped==0, events.lost<=0.1%, connect.p95<500ms;
@@ -333,6 +343,7 @@ const OPTIONS = {
   stage: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   'run-id': { type: 'string' },
+  'start-at': { type: 'string' },
   out: { type: 'string' },
 } as const;
 
@@ -401,19 +412,23 @@ function isLoopback(host: string): boolean {
  * Parses the `agentlink simulate` flags.
  *
  * @param argv - the arguments after `simulate`.
+ * @param options - `cwd`: base of a relative `--scenario` path; `now`: the wall clock `--start-at +30s`
+ *   counts from and a past `--start-at` is judged against (default `Date.now()`).
  * @returns the typed configuration, with defaults filled in.
  * @throws {@link agentlink!ToolError} `ERR_USAGE` with one line naming the flag at fault and the fix: unknown
  *   flag, missing or malformed value, no target or two targets, `--shard 3/2`, chaos on an unknown
- *   node or without `--cluster`, and flags that need another flag.
+ *   node or without `--cluster`, flags that need another flag, a `--start-at` in the past or more than a day ahead.
  */
-export function parseSimulateArgs(argv: readonly string[], options: { cwd?: string } = {}): SimulateConfig {
+export function parseSimulateArgs(argv: readonly string[], options: { cwd?: string; now?: number } = {}): SimulateConfig {
   const cli = parseSimulateValues(argv);
-  if (cli.scenario === undefined) return buildConfig(cli);
+  const now = options.now ?? Date.now();
+  const build = (v: ReturnType<typeof parseSimulateValues>): SimulateConfig => buildConfig(v, now);
+  if (cli.scenario === undefined) return build(cli);
   const scenario = loadScenario(cli.scenario, options.cwd ?? process.cwd(), OPTIONS);
-  return withScenario(cli, scenario, buildConfig);
+  return withScenario(cli, scenario, build);
 }
 
-function buildConfig(v: ReturnType<typeof parseSimulateValues>): SimulateConfig {
+function buildConfig(v: ReturnType<typeof parseSimulateValues>, now: number): SimulateConfig {
 
   const stages = v.stage?.map((text, i) => parseStage(text, i + 1));
   const schedule = stages ? new LoadSchedule({ rampPerSecond: 0, eps: 0, stages }) : undefined;
@@ -540,6 +555,7 @@ function buildConfig(v: ReturnType<typeof parseSimulateValues>): SimulateConfig 
     if (!/^[A-Za-z0-9._:-]{1,128}$/.test(v['run-id'])) throw usage(`--run-id '${v['run-id']}' must be 1 to 128 letters, digits, '.', '_', ':' or '-', e.g. --run-id nightly-2026-12-06`);
     config.runId = v['run-id'];
   }
+  if (v['start-at'] !== undefined) config.startAt = parseStartAt(v['start-at'], now);
   if (v.html !== undefined) config.htmlPath = v.html;
   if (v.prometheus !== undefined) config.prometheusPort = parseInteger(v.prometheus, '--prometheus', 0, 65535, '9464');
   if (v.dashboard !== undefined) config.dashboardPort = parseInteger(v.dashboard, '--dashboard', 0, 65535, '8080');
@@ -599,6 +615,7 @@ const FLAG_FIELDS: Partial<Record<keyof typeof OPTIONS, keyof SimulateConfig>> =
   stage: 'stages',
   json: 'json',
   'run-id': 'runId',
+  'start-at': 'startAt',
   out: 'outPath',
 };
 

@@ -16,6 +16,7 @@ import type { ChaosAction } from './chaos/steps.js';
 import type { EffectiveConfig } from './effective-config.js';
 import type { Verdicts } from './thresholds.js';
 import { DROP_WARNING_PATTERN, dropWarning } from './verdicts.js';
+import { formatDistance } from './start-at.js';
 
 /** The `format` tag of every fleet report; the number changes when the layout changes incompatibly. */
 export const REPORT_FORMAT = 'agentlink-fleet-report/1';
@@ -82,6 +83,18 @@ export interface FleetReport {
   version: string;
   /** When the run started (ISO 8601); for a merged report, the earliest start. */
   startedAt: string;
+  /**
+   * With `--start-at`: the planned start (ISO 8601), which `startedAt`, the actual start, follows by
+   * the timer's delay (or by more, when the run was ready only after it). For a merged report, the
+   * earliest shard's.
+   */
+  plannedStartAt?: string;
+  /**
+   * How far apart the shards this report covers really started: the latest actual start minus the
+   * earliest (0 in the report of one run or shard); above a second a merged report gets a warning.
+   * A threshold can judge it: `agentlink report merge --threshold startSkew<500ms`.
+   */
+  startSkewMs: number;
   /** How long the run lasted; for a merged report, the longest shard. */
   durationMs: number;
   /**
@@ -151,7 +164,7 @@ export interface FleetReport {
    * buffers, `--eps` clamped to the buffer's rate.
    */
   warnings: string[];
-  /** The `--threshold` verdicts, when thresholds were given (a merged report has none). */
+  /** The `--threshold` verdicts, when thresholds were given (to `simulate`, or to `report merge` for a merged report). */
   verdicts?: Verdicts;
 }
 
@@ -161,6 +174,8 @@ export interface ReportInput {
   metrics: FleetMetrics | MetricsSnapshot;
   /** Wall-clock start of the run, in milliseconds since the epoch. */
   startedAt: number;
+  /** With `--start-at`: the planned start, in milliseconds since the epoch. */
+  plannedStartAt?: number;
   /** Run length in milliseconds. */
   durationMs: number;
   /** The run's settings (usually the {@link SimulateConfig}); must be JSON-serialisable. */
@@ -247,7 +262,10 @@ function explainLost(lost: number | null, causes: Record<string, number>): Recor
 }
 
 function build(
-  base: Pick<FleetReport, 'version' | 'runId' | 'startedAt' | 'durationMs' | 'shard' | 'shards' | 'config' | 'chaos' | 'distribution' | 'errors' | 'warnings'> & {
+  base: Pick<
+    FleetReport,
+    'version' | 'runId' | 'startedAt' | 'plannedStartAt' | 'startSkewMs' | 'durationMs' | 'shard' | 'shards' | 'config' | 'chaos' | 'distribution' | 'errors' | 'warnings'
+  > & {
     agents: FleetReport['agents'];
     receivedKnown: boolean;
     lostExplained: Record<string, number>;
@@ -263,6 +281,8 @@ function build(
     version: base.version,
     runId: base.runId,
     startedAt: base.startedAt,
+    ...(base.plannedStartAt !== undefined ? { plannedStartAt: base.plannedStartAt } : {}),
+    startSkewMs: base.startSkewMs,
     durationMs: base.durationMs,
     shard: base.shard,
     shards: base.shards,
@@ -302,6 +322,8 @@ export function createReport(input: ReportInput): FleetReport {
       errors: { ...input.errors },
       warnings: input.warnings ?? [],
       startedAt: new Date(input.startedAt).toISOString(),
+      ...(input.plannedStartAt !== undefined ? { plannedStartAt: new Date(input.plannedStartAt).toISOString() } : {}),
+      startSkewMs: 0,
       durationMs: input.durationMs,
       shard: { ...shard },
       shards: [shard.index],
@@ -355,6 +377,38 @@ function sumRecords(records: readonly Record<string, number>[]): Record<string, 
   const out: Record<string, number> = {};
   for (const r of records) for (const [k, v] of Object.entries(r)) out[k] = (out[k] ?? 0) + v;
   return out;
+}
+
+/** Start skew above which a merged report gets a warning, in milliseconds. */
+export const START_SKEW_WARNING_MS = 1_000;
+
+/** Matches the warning of {@link withSkewWarning} (recomputed when merged reports merge again). */
+const SKEW_WARNING_PATTERN = /^the shards started .* apart \(startSkewMs\)/;
+
+/**
+ * When the shards of reports really started: the earliest start, the earliest planned one, and the
+ * skew (latest start minus earliest). A merged input stands for starts from its `startedAt` to
+ * `startedAt + startSkewMs`, so merging merged reports gives the skew of all their shards.
+ */
+function shardStarts(reports: readonly FleetReport[]): { first: string; planned?: string; skewMs: number } {
+  const from = Math.min(...reports.map((r) => Date.parse(r.startedAt)));
+  const to = Math.max(...reports.map((r) => Date.parse(r.startedAt) + r.startSkewMs));
+  const planned = reports.filter((r) => r.plannedStartAt !== undefined).map((r) => Date.parse(r.plannedStartAt!));
+  return {
+    first: new Date(from).toISOString(),
+    ...(planned.length > 0 ? { planned: new Date(Math.min(...planned)).toISOString() } : {}),
+    skewMs: to - from,
+  };
+}
+
+/** The warnings, with the one for a start skew above {@link START_SKEW_WARNING_MS} recomputed. */
+function withSkewWarning(warnings: readonly string[], skewMs: number): string[] {
+  const kept = warnings.filter((w) => !SKEW_WARNING_PATTERN.test(w));
+  if (skewMs <= START_SKEW_WARNING_MS) return kept;
+  return [
+    `the shards started ${formatDistance(skewMs)} apart (startSkewMs): their load did not overlap for that long, so the fleet's peak was lower than planned; start every shard with the same --start-at`,
+    ...kept,
+  ];
 }
 
 /**
@@ -433,7 +487,7 @@ export function mergeReports(reports: readonly FleetReport[], names?: readonly s
       else limits.set(l.limit, { ...l });
     }
   }
-  const starts = reports.map((r) => Date.parse(r.startedAt)).filter((t) => Number.isFinite(t));
+  const starts = shardStarts(reports);
   const lostCauses = sumRecords(reports.map((r) => r.lostExplained));
   delete lostCauses.unexplained;
   return build(
@@ -441,8 +495,10 @@ export function mergeReports(reports: readonly FleetReport[], names?: readonly s
       version: agentlinkVersion(),
       runId: first.runId,
       errors: sumRecords(reports.map((r) => r.errors)),
-      warnings: reports.flatMap((r) => r.warnings),
-      startedAt: starts.length > 0 ? new Date(Math.min(...starts)).toISOString() : first.startedAt,
+      warnings: withSkewWarning(reports.flatMap((r) => r.warnings), starts.skewMs),
+      startedAt: starts.first,
+      ...(starts.planned !== undefined ? { plannedStartAt: starts.planned } : {}),
+      startSkewMs: starts.skewMs,
       durationMs: Math.max(...reports.map((r) => r.durationMs)),
       shard: { index: shards[0] ?? first.shard.index, count: first.shard.count },
       shards,
@@ -497,7 +553,10 @@ export function parseReport(value: unknown, source = 'the report'): FleetReport 
   for (const p of ['events.sent', 'events.dropped', 'reconnects.total', 'shard.index', 'shard.count']) num(p);
   num('events.received', true);
   num('events.lost', true);
-  if (typeof r.startedAt !== 'string') fail('startedAt is missing');
+  if (typeof r.startedAt !== 'string' || !Number.isFinite(Date.parse(r.startedAt))) fail('startedAt is missing or not a time');
+  if (r.plannedStartAt !== undefined && (typeof r.plannedStartAt !== 'string' || !Number.isFinite(Date.parse(r.plannedStartAt)))) fail('plannedStartAt is not a time');
+  if (r.startSkewMs === undefined) r.startSkewMs = 0; // written before it existed
+  num('startSkewMs');
   if (typeof r.version !== 'string') fail('version is missing');
   obj('config');
   // written before these fields existed: an unknown run, no errors counted

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { DEFAULT_DELAY_AFTER_ENROLLMENT, ToolError, systemClock } from '../index.js';
+import { AbortError, DEFAULT_DELAY_AFTER_ENROLLMENT, ToolError, systemClock } from '../index.js';
 import type { Clock, ServerOptions } from '../index.js';
 import { ChaosRunner } from './chaos/runner.js';
 import { needsFaultPaths } from './chaos/steps.js';
@@ -40,6 +40,7 @@ import { workloadFactory } from './workloads.js';
 import { parseThresholds } from './thresholds.js';
 import type { Verdicts } from './thresholds.js';
 import { checkOutputPaths, writeOutput } from './outputs.js';
+import { START_AT_TOLERANCE_MS, formatDistance, sleep, waitUntil } from './start-at.js';
 import { RunGuard, clampEps, connectDeadline, finalVerdicts, noConnectionProblem } from './verdicts.js';
 
 export { CLUSTER_PROCESS_THRESHOLD } from './target.js';
@@ -64,7 +65,10 @@ export interface SimulateOptions {
    * @default process.cwd()
    */
   cwd?: string;
-  /** Aborting it ends the run early; the report is still written. */
+  /**
+   * Aborting it ends the run early; the report is still written. Aborted during the wait for
+   * `--start-at`, before any agent started, {@link simulate} throws an `AbortError` instead.
+   */
   signal?: AbortSignal;
   /** Live progress goes here (unless `config.quiet`); none when omitted. */
   progress?: ProgressStream;
@@ -369,19 +373,6 @@ function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
-function sleep(ms: number, clock: Clock, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = (): void => {
-      clock.clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = clock.setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 /** The problems that make a finished run a failure, from its totals. */
 function runProblems(ctx: RunContext, totals: FleetTotals, eventsUntil: number): { problems: string[]; limitError: ToolError | undefined } {
   const problems: string[] = [];
@@ -406,11 +397,37 @@ function runProblems(ctx: RunContext, totals: FleetTotals, eventsUntil: number):
 }
 
 /**
+ * `--start-at`: waits, once everything but the agents is ready, until the planned start; a run
+ * ready only after it starts at once, with a warning when it is late by more than the tolerance.
+ *
+ * @throws {@link agentlink!AbortError} when the signal aborts the wait (no agent started, no report).
+ */
+async function waitForStart(
+  at: number,
+  run: { clock: Clock; signal: AbortSignal | undefined; notice: (line: string) => void; log: (line: string) => void; warnings: string[] },
+): Promise<void> {
+  const planned = new Date(at).toISOString();
+  const lead = at - run.clock.now();
+  if (lead > 0) {
+    run.notice(`waiting until ${planned} (in ${formatDistance(lead)}) to start the agents (--start-at)`);
+    if (!(await waitUntil(at, run.clock, run.signal))) {
+      run.notice('interrupted while waiting for --start-at: no agent was started, no report written');
+      throw new AbortError(`interrupted while waiting for --start-at ${planned}`, { cause: run.signal?.reason });
+    }
+  } else if (-lead > START_AT_TOLERANCE_MS) {
+    const late = `the run was ready only ${formatDistance(-lead)} after --start-at ${planned} and started at once, that much late`;
+    run.warnings.push(late);
+    run.log(late);
+  }
+}
+
+/**
  * Runs one simulation (or one shard of it) and writes its reports.
  *
  * @param flags - the parsed `simulate` flags.
  * @param options - streams, signal, and programmatic extras (chaos steps, short timers).
  * @returns the report, the fleet's totals, and the problems that make the run a failure.
+ * @throws {@link agentlink!AbortError} when the signal aborts the wait for `--start-at` (no agent was started, no report is written).
  * @throws {@link agentlink!ToolError} `ERR_USAGE` for bad input found before the run (unreadable files, a compression level outside 0 to 9,
  *   too few keys, a bad workload, chaos without an embedded cluster) and `ERR_RESOURCE_LIMIT` when the
  *   cluster cannot even start; `ConfigError` for a bad ossec.conf.
@@ -500,6 +517,7 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
     const runMetrics = new FleetMetrics({ clock, bucketMs: ctx.bucketMs });
     const received = new ReceivedCounter(target.cluster, runMetrics);
 
+    if (config.startAt !== undefined) await waitForStart(config.startAt, { clock, signal, notice: options.notice ?? log, log, warnings });
     const runStartedAt = clock.now();
     startMono = clock.monotonic();
     runMetrics.start();
@@ -514,7 +532,7 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
     chaos?.start();
 
     // run until the duration passes or the signal aborts
-    await sleep(config.durationMs > 0 ? config.durationMs : 2_147_483_647, clock, ctx.guard.signal);
+    await sleep(clock, config.durationMs > 0 ? config.durationMs : 2_147_483_647, ctx.guard.signal);
     const interrupted = signal?.aborted === true;
     const eventsUntil = Math.min(ctx.elapsed(), config.durationMs > 0 ? config.durationMs : Infinity);
     await chaos?.stop();
@@ -577,6 +595,7 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
       errors: totals.errors,
       warnings,
       runId,
+      ...(config.startAt !== undefined ? { plannedStartAt: config.startAt } : {}),
     });
     if (lbReport) (report as FleetReport & { lb?: LbReport }).lb = lbReport;
     const verdicts = finalVerdicts(report, config, ctx.guard);

@@ -81,7 +81,8 @@ function check(args: string[]): string | undefined {
   if (command === undefined || !commands.has(command)) return `unknown command '${command}'`;
   if (command === 'simulate') {
     try {
-      parseSimulateArgs(rest);
+      // a shell variable stands for a value the flag takes: --start-at "$START" is a time ahead
+      parseSimulateArgs(rest.map((a, i) => (a === 'VALUE' && rest[i - 1] === '--start-at' ? '+2m' : a)));
     } catch (err) {
       return (err as Error).message;
     }

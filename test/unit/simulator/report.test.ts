@@ -123,6 +123,41 @@ describe('mergeReports', () => {
     expect(merged.durationMs).toBe(5002);
   });
 
+  test('a merged report says how far apart its shards really started (startSkewMs), also when merged reports merge again', () => {
+    const agents = activities(30);
+    const at = (ms: number): Partial<ReportInput> => ({ startedAt: Date.UTC(2026, 11, 6, 17) + ms, plannedStartAt: Date.UTC(2026, 11, 6, 17) });
+    const a = reportOf(agents.slice(0, 10), { index: 1, count: 3 }, at(12));
+    const b = reportOf(agents.slice(10, 20), { index: 2, count: 3 }, at(340));
+    const c = reportOf(agents.slice(20), { index: 3, count: 3 }, at(3));
+    expect(a.plannedStartAt).toBe('2026-12-06T17:00:00.000Z');
+    expect(a.startedAt).toBe('2026-12-06T17:00:00.012Z');
+    expect(a.startSkewMs).toBe(0);
+    const merged = mergeReports([a, b, c]);
+    expect(merged.startSkewMs).toBe(337);
+    expect(merged.startedAt).toBe('2026-12-06T17:00:00.003Z');
+    expect(merged.plannedStartAt).toBe('2026-12-06T17:00:00.000Z');
+    expect(merged.warnings.filter((w) => /startSkewMs/.test(w))).toEqual([]);
+    expect(mergeReports([mergeReports([a, c]), b]).startSkewMs).toBe(337);
+    expect(mergeReports([mergeReports([a, b]), c]).startSkewMs).toBe(337);
+    expect(parseReport(JSON.parse(stringifyReport(merged)), 'fleet.json')).toEqual(merged);
+  });
+
+  test('shards that started more than a second apart get a warning, once, however often they merge', () => {
+    const agents = activities(20);
+    const a = reportOf(agents.slice(0, 10), { index: 1, count: 3 }, { startedAt: Date.UTC(2026, 11, 6, 17) });
+    const b = reportOf(agents.slice(10, 15), { index: 2, count: 3 }, { startedAt: Date.UTC(2026, 11, 6, 17) + 1800 });
+    const c = reportOf(agents.slice(15), { index: 3, count: 3 }, { startedAt: Date.UTC(2026, 11, 6, 17) + 2500 });
+    const ab = mergeReports([a, b]);
+    expect(ab.startSkewMs).toBe(1800);
+    expect(ab.plannedStartAt).toBeUndefined();
+    expect(ab.warnings.filter((w) => /startSkewMs/.test(w))).toEqual([
+      expect.stringMatching(/^the shards started 1\.8 s apart \(startSkewMs\).*--start-at/),
+    ]);
+    const all = mergeReports([ab, c]);
+    expect(all.startSkewMs).toBe(2500);
+    expect(all.warnings.filter((w) => /startSkewMs/.test(w))).toEqual([expect.stringMatching(/^the shards started 2\.5 s apart/)]);
+  });
+
   test('merge order does not change the result', () => {
     const agents = activities(40);
     const a = reportOf(agents.slice(0, 13), { index: 1, count: 3 });
