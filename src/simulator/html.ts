@@ -16,6 +16,7 @@ import { describeLostCause, describeSetting, words } from './labels.js';
 import { LatencyHistogram } from './metrics.js';
 import type { ChaosEvent, FleetReport } from './report.js';
 import { describeChaosEvent } from './report.js';
+import { measuredText, verdictHeadline } from './thresholds.js';
 
 const { escapeHtml, formatElapsed, formatLatency, formatNumber } = charts;
 
@@ -102,7 +103,6 @@ function summaryRows(r: FleetReport): [string, string][] {
     rows.push([`Agents on ${node} at the end`, `${formatNumber(n)}${pct(n, r.agents.connected)}`]);
   }
   for (const l of r.limits.hit) rows.push([`Limit hit: ${l.limit}`, `${formatNumber(l.count)}× — ${l.message}`]);
-  for (const w of r.warnings ?? []) rows.push(['Warning', w]);
   rows.push(['Duration', formatElapsed(r.durationMs)]);
   rows.push(['Started', r.startedAt]);
   rows.push(['Shards', r.shard.count > 1 ? `${r.shards.join(', ')} of ${r.shard.count}` : 'unsharded']);
@@ -176,7 +176,46 @@ figure { margin: 20px 0; overflow-x: auto; }
 /* on a phone a chart keeps a readable size and scrolls sideways inside its figure */
 figure svg.chart { min-width: ${Math.round(CHART_WIDTH * 0.82)}px; }
 figcaption { font-size: 0.85rem; color: #4b5563; margin-top: 4px; }
+.alert { border: 2px solid; border-radius: 6px; padding: 8px 12px; margin: 12px 0; }
+.alert h2 { margin: 0 0 6px; border: 0; padding: 0; font-size: 1.05rem; }
+.alert.fail, .alert.warnings { border-color: #b45309; background: #fffbeb; }
+.alert.pass { border-color: #15803d; background: #f0fdf4; }
+.alert ul { margin: 0; padding-left: 1.2rem; }
+.alert li { margin: 4px 0; overflow-wrap: anywhere; }
+table.verdicts th { width: auto; }
+table.verdicts th:last-child, td.verdict { white-space: nowrap; overflow-wrap: normal; width: 1%; }
+td.verdict { font-weight: 700; }
+td.verdict.fail { color: #b45309; }
+td.verdict.pass { color: #15803d; }
 ${CHART_CSS}`;
+
+/** The threshold verdicts and the warnings, for the top of the page; empty when the run has neither. */
+function verdictsAndWarnings(r: FleetReport): string {
+  const out: string[] = [];
+  const v = r.verdicts;
+  if (v) {
+    const state = v.passed ? 'pass' : 'fail';
+    const rows = v.results
+      .map(
+        (x) =>
+          `<tr><td>${escapeHtml(x.threshold)}</td><td>${escapeHtml(measuredText(x))}</td>` +
+          `<td class="verdict ${x.pass ? 'pass' : 'fail'}">${x.pass ? 'pass' : 'FAIL'}</td></tr>`,
+      )
+      .join('');
+    out.push(
+      `<section class="alert ${state}" id="verdicts" role="${v.passed ? 'status' : 'alert'}"><h2>Thresholds: ${escapeHtml(verdictHeadline(v))}</h2>` +
+        `<table class="verdicts"><tr><th>threshold</th><th>measured</th><th>verdict</th></tr>${rows}</table></section>`,
+    );
+  }
+  const warnings = r.warnings ?? [];
+  if (warnings.length > 0) {
+    out.push(
+      `<section class="alert warnings" id="warnings" role="alert"><h2>${warnings.length === 1 ? 'Warning' : `${warnings.length} warnings`}</h2>` +
+        `<ul>${warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('')}</ul></section>`,
+    );
+  }
+  return out.join('\n');
+}
 
 /** Options of {@link renderHtmlReport}. */
 export interface HtmlReportOptions {
@@ -188,7 +227,8 @@ export interface HtmlReportOptions {
 }
 
 /**
- * Renders a report as one self-contained HTML page: summary table, then plots of connected
+ * Renders a report as one self-contained HTML page: the threshold verdicts and the warnings (when
+ * there are any) at the top, the summary table, then plots of connected
  * agents (stacked: connected, reconnecting), agents per node and events per second (one panel
  * each, same scale), the failover and connect latency distributions, with the chaos actions
  * marked on the time plots; then the chaos actions and the run's settings.
@@ -258,6 +298,7 @@ export function renderHtmlReport(report: FleetReport, options: HtmlReportOptions
 <body>
 <h1>${escapeHtml(title)}</h1>
 <p class="sub">${escapeHtml(`${formatNumber(report.agents.total)} agents · ${formatElapsed(report.durationMs)} · started ${report.startedAt}`)}</p>
+${verdictsAndWarnings(report)}
 <h2>Summary</h2>
 <table>
 ${summary}

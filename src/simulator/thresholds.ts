@@ -398,7 +398,7 @@ export function failedLive(thresholds: readonly Threshold[], counts: LiveCounts)
  */
 export function renderVerdictTable(verdicts: Verdicts): string {
   const rows: [string, string, string][] = [['threshold', 'measured', 'verdict']];
-  for (const v of verdicts.results) rows.push([v.threshold, v.note ? `${v.shown} (${v.note})` : v.shown, v.pass ? 'pass' : 'FAIL']);
+  for (const v of verdicts.results) rows.push([v.threshold, measuredText(v), v.pass ? 'pass' : 'FAIL']);
   const w = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
   const line = (l: string, m: string, r: string): string => `${l}${w.map((n) => '─'.repeat(n + 2)).join(m)}${r}`;
   const out = [line('┌', '┬', '┐')];
@@ -407,11 +407,27 @@ export function renderVerdictTable(verdicts: Verdicts): string {
     if (i === 0) out.push(line('├', '┼', '┤'));
   }
   out.push(line('└', '┴', '┘'));
+  return `${out.join('\n')}\nthresholds: ${verdictHeadline(verdicts)}\n`;
+}
+
+/**
+ * What a verdict measured, as the verdict table shows it: the value, and why when it needs saying.
+ *
+ * @param v - one verdict.
+ * @returns `1.84 s`, or `none (not measured in this run)`.
+ */
+export function measuredText(v: Verdict): string {
+  return v.note ? `${v.shown} (${v.note})` : v.shown;
+}
+
+/**
+ * The verdicts in one line: all passed, how many failed, or where `--abort-on-fail` ended the run.
+ *
+ * @param verdicts - the run's verdicts.
+ * @returns `all 3 passed`, `1 of 3 failed`, `run aborted at 2.1 s because events.dropped==0 failed (--abort-on-fail)`.
+ */
+export function verdictHeadline(verdicts: Verdicts): string {
   const failed = verdicts.results.filter((v) => !v.pass).length;
-  const head = verdicts.aborted
-    ? `thresholds: run aborted at ${showMs(verdicts.aborted.atMs)} because ${verdicts.aborted.threshold} failed (--abort-on-fail)`
-    : failed > 0
-      ? `thresholds: ${failed} of ${verdicts.results.length} failed`
-      : `thresholds: all ${verdicts.results.length} passed`;
-  return `${out.join('\n')}\n${head}\n`;
+  if (verdicts.aborted) return `run aborted at ${showMs(verdicts.aborted.atMs)} because ${verdicts.aborted.threshold} failed (--abort-on-fail)`;
+  return failed > 0 ? `${failed} of ${verdicts.results.length} failed` : `all ${verdicts.results.length} passed`;
 }

@@ -22,11 +22,14 @@ describeIfBrowser('HTML report in headless Chromium', () => {
       parseSimulateArgs([
         '--agents', '150', '--cluster', '3', '--duration', '6s', '--chaos', 'kill:node2@2s,restart:node2@4s',
         '--notify', '1s', '--time-reconnect', '3s', '--strategy', 'backoff', '--eps', '2', '--drain', '1s', '--quiet',
+        // one threshold the run meets, one it cannot (a failover takes longer than 1 ms): both verdicts drawn
+        '--threshold', 'agents.connected>=90%', '--threshold', 'failover.p99<1ms',
       ]),
     );
     expect(result.problems).toEqual([]);
     report = result.report;
     expect(report.failover.count).toBeGreaterThan(0);
+    expect(report.verdicts?.results.map((v) => v.pass)).toEqual([true, false]);
     // kept beside the screenshots, for a human to open
     htmlPath = screenshotPath('report.html');
     writeFileSync(htmlPath, renderHtmlReport(report));
@@ -68,6 +71,13 @@ describeIfBrowser('HTML report in headless Chromium', () => {
         const [a, b] = labels;
         const overlap = a!.left < b!.right && b!.left < a!.right && a!.top < b!.bottom && b!.top < a!.bottom;
         expect(overlap, JSON.stringify(labels)).toBe(false);
+        // the verdicts come first, above the summary, inside the page
+        const verdicts = (await page.locator('#verdicts').boundingBox())!;
+        const summary = (await page.locator('h2', { hasText: 'Summary' }).boundingBox())!;
+        expect(verdicts.y + verdicts.height).toBeLessThanOrEqual(summary.y);
+        expect(verdicts.x + verdicts.width).toBeLessThanOrEqual(width);
+        expect(await page.locator('#verdicts h2').innerText()).toBe('Thresholds: 1 of 2 failed');
+        expect(await page.locator('#verdicts td.verdict').allInnerTexts()).toEqual(['pass', 'FAIL']);
         // words, not field names
         const text = await page.evaluate<string>('document.body.innerText');
         expect(text).not.toMatch(/\b[a-z]+[A-Z][a-zA-Z]*Ms\b|inFlightOn|timeReconnect|notifyTime/);
@@ -82,6 +92,37 @@ describeIfBrowser('HTML report in headless Chromium', () => {
       }
     }, 30_000);
   }
+
+  it('warnings are shown at the top, escaped, at both widths', async () => {
+    const dropped = structuredClone(report);
+    dropped.warnings = [
+      `MOST EVENTS WERE DROPPED: 99.9 % of the events generated (${report.events.sent} of ${report.events.sent}) were dropped by the agents' client buffers`,
+      'a node named <img src=x onerror=alert(1)> stays text',
+    ];
+    const path = screenshotPath('report-warnings.html');
+    writeFileSync(path, renderHtmlReport(dropped));
+    for (const width of [1280, 420]) {
+      const { page, errors, blocked } = await openPage(browser, width, (url) => url.startsWith('file:'));
+      try {
+        await page.goto(pathToFileURL(path).href);
+        const box = (await page.locator('#warnings').boundingBox())!;
+        const summary = (await page.locator('h2', { hasText: 'Summary' }).boundingBox())!;
+        expect(box.y + box.height).toBeLessThanOrEqual(summary.y);
+        expect(box.x + box.width).toBeLessThanOrEqual(width);
+        // in the first screenful
+        expect(box.y).toBeLessThan(600);
+        const items = await page.locator('#warnings li').allInnerTexts();
+        expect(items[0]).toMatch(/^MOST EVENTS WERE DROPPED: /);
+        expect(items[1]).toBe('a node named <img src=x onerror=alert(1)> stays text');
+        expect(await page.locator('img').count()).toBe(0);
+        await page.screenshot({ path: screenshotPath(`report-warnings-${width}.png`) });
+        expect(errors).toEqual([]);
+        expect(blocked).toEqual([]);
+      } finally {
+        await page.close();
+      }
+    }
+  });
 
   it('a run without failovers shows, in the failover plot, why it has none', async () => {
     const calm = structuredClone(report);

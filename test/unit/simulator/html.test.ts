@@ -154,15 +154,45 @@ describe('renderHtmlReport', () => {
     expect(whyNoFailovers(report)).toMatch(/no agent connected/);
   });
 
-  test('the summary lists errors by code and the run’s warnings', () => {
+  test('the summary lists errors by code', () => {
     const report = sampleReport();
     report.errors = { ERR_CONNECT: 120, ERR_SERVER_SILENT: 3 };
-    report.warnings = ['99.9 % of the events were dropped by the agents’ buffers'];
     const html = renderHtmlReport(report);
     expect(html).toContain('<tr><th>Errors ERR_CONNECT</th><td>120</td></tr>');
     expect(html).toContain('<tr><th>Errors ERR_SERVER_SILENT</th><td>3</td></tr>');
-    expect(html).toContain('<tr><th>Warning</th><td>99.9 % of the events were dropped by the agents’ buffers</td></tr>');
     expect(html).toMatch(/<th>Keepalive to ACK latency \(from the scheduled keepalive\)<\/th><td>(none|p50 )/);
+  });
+
+  test('the verdicts and the warnings come first, above the summary, escaped', () => {
+    const report = sampleReport();
+    report.warnings = ['MOST EVENTS WERE DROPPED: 99.9 % of the events generated (999 of 1000) were dropped', 'node <script>alert(1)</script> & co'];
+    report.verdicts = {
+      passed: false,
+      results: [
+        { threshold: 'agents.connected>=99%', measured: 100, shown: '100 % (30 of 30)', pass: true },
+        { threshold: 'events.dropped==0', measured: 999, shown: '999', pass: false },
+        { threshold: 'ackLatency.p99<1s', measured: null, shown: 'none', pass: false, note: 'not measured in this run' },
+      ],
+      aborted: { threshold: 'events.dropped==0', atMs: 2100 },
+    };
+    const html = renderHtmlReport(report);
+    const top = html.slice(html.indexOf('<body>'), html.indexOf('<h2>Summary</h2>'));
+    expect(top).toContain('<h2>Thresholds: run aborted at 2.10 s because events.dropped==0 failed (--abort-on-fail)</h2>');
+    const rows = [...top.matchAll(/<tr><td>([^<]*)<\/td><td>([^<]*)<\/td><td class="verdict (pass|fail)">([^<]*)<\/td><\/tr>/g)].map((m) => [m[1], m[2], m[3], m[4]]);
+    expect(rows).toEqual([
+      ['agents.connected&#62;=99%', '100 % (30 of 30)', 'pass', 'pass'],
+      ['events.dropped==0', '999', 'fail', 'FAIL'],
+      ['ackLatency.p99&#60;1s', 'none (not measured in this run)', 'fail', 'FAIL'],
+    ]);
+    expect(top).toContain('<h2>2 warnings</h2>');
+    expect(top).toContain('<li>MOST EVENTS WERE DROPPED: 99.9 % of the events generated (999 of 1000) were dropped</li>');
+    expect(top).toContain('<li>node &#60;script&#62;alert(1)&#60;/script&#62; &#38; co</li>');
+    expect(html).not.toContain('<script>');
+    // a run without thresholds or warnings has neither box
+    const plain = renderHtmlReport(sampleReport());
+    expect(plain).not.toMatch(/id="verdicts"|id="warnings"/);
+    report.verdicts = { passed: true, results: [report.verdicts.results[0]!] };
+    expect(renderHtmlReport(report)).toContain('<h2>Thresholds: all 1 passed</h2>');
   });
 
   test('field names become words: lost causes and settings', () => {
