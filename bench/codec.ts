@@ -20,7 +20,7 @@ import { BENCH_KEY as KEY, EVENT_170, bareDecode, bareEncodeFrame } from './bare
 export interface BenchCodecOptions {
   /** Milliseconds per measurement. @default 100 */
   durationMs?: number;
-  /** Alternating rounds per comparison (medians are reported). @default 21 */
+  /** Alternating rounds per comparison (medians are reported). @default 11 */
   rounds?: number;
 }
 
@@ -88,7 +88,7 @@ function compare(a: () => unknown, b: () => unknown, ms: number, rounds: number)
  */
 export async function benchCodec(opts: BenchCodecOptions = {}): Promise<Record<string, number>> {
   const ms = opts.durationMs ?? 100;
-  const rounds = opts.rounds ?? 21;
+  const rounds = opts.rounds ?? 11;
   const aesKey = deriveEncryptionKey(KEY).aes;
   const msg = EVENT_170;
 

@@ -7,7 +7,7 @@
  * window's high water, all before `stop()`. Separately: heap bytes per window entry (100 000 entries, events the program
  * no longer holds).
  *
- * Sizes: `AGENTLINK_BENCH_DELIVERY_MS` (default 10000), `AGENTLINK_BENCH_DELIVERY_EPS` (default 500).
+ * Sizes: `AGENTLINK_BENCH_DELIVERY_MS` (default 5000), `AGENTLINK_BENCH_DELIVERY_EPS` (default 500).
  *
  * Run: `npm run bench delivery`.
  *
@@ -80,7 +80,7 @@ function heapPerEntry(): number {
  * @returns named results: `<mode>.<measure>` and `window_heap_bytes_per_event`.
  */
 export async function benchDelivery(): Promise<Record<string, number>> {
-  const ms = envInt('AGENTLINK_BENCH_DELIVERY_MS', 10_000);
+  const ms = envInt('AGENTLINK_BENCH_DELIVERY_MS', 5000);
   const eps = envInt('AGENTLINK_BENCH_DELIVERY_EPS', 500);
   const out: Record<string, number> = {};
   const modes: DeliveryMode[] = ['at-most-once', 'at-least-once'];

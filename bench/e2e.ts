@@ -15,10 +15,16 @@
  * `createCipheriv` + one `socket.write` per frame (bench/bare.ts), fed by one 10 ms interval at the
  * same rate. Its handshake: connect, startup, wait for and decode the ACK, keepalive.
  *
+ * The raw loop, the floor of a handshake with Node sockets: connect, write 120 bytes (a startup's
+ * size), read the 60-byte reply of a plain `net` server in this (parent) process, write 250 bytes
+ * (a keepalive's); no codec, no manager. Its two sides' CPU per connection is what any Node agent and
+ * any Node manager pay for sockets alone; the handshake ratios compare agentlink to it.
+ *
  * Sizes come from the environment: `AGENTLINK_E2E_SIZES` (default `1,50,1000`; `0` skips the throughput), `AGENTLINK_E2E_MS`
- * (window of one round, default 1500), `AGENTLINK_E2E_ROUNDS` (rounds per side, default 2),
+ * (window of one round, default 1000), `AGENTLINK_E2E_ROUNDS` (rounds per side, default 2),
  * `AGENTLINK_E2E_IDLE` (agents of the handshake and RSS measurement, default 10000; 0 skips it),
- * `AGENTLINK_E2E_LEVELS` (compression levels of the agentlink side, default `9,0`),
+ * `AGENTLINK_E2E_LEVELS` (compression levels of the agentlink side, default `9,0`; the first runs at
+ * every size, the others at `AGENTLINK_E2E_OTHER_SIZES`, default `50`, the size of issue 12's level-0 goal),
  * `AGENTLINK_E2E_PROF` (a directory: the agent children write `--cpu-prof` profiles there; run the
  * whole bench as `node --cpu-prof --cpu-prof-dir=DIR dist/bench/run.js e2e` to profile the manager too: its
  * process inherits the flags; `NODE_OPTIONS` may not carry `--cpu-prof`).
@@ -44,14 +50,16 @@ import { bareDecode, bareEncodeFrame } from './bare.js';
 export interface BenchE2eOptions {
   /** Agent counts of the throughput measurement. @default [1, 50, 1000] */
   sizes?: number[];
-  /** Milliseconds of one round. @default 1500 */
+  /** Milliseconds of one round. @default 1000 */
   windowMs?: number;
   /** Rounds per side and size. @default 2 */
   rounds?: number;
   /** Agents of the handshake and RSS measurement. @default 10000 */
   idleAgents?: number;
-  /** Compression levels of the agentlink side. @default [9, 0] */
+  /** Compression levels of the agentlink side; the first runs at every size. @default [9, 0] */
   levels?: number[];
+  /** Sizes the levels after the first run at. @default [50] */
+  otherSizes?: number[];
 }
 
 /** Largest configurable `buffer.eventsPerSecond`: the rate of every agent. */
@@ -117,7 +125,7 @@ function sum(xs: number[]): number {
 
 /** What the parent asks a child to do. */
 type ChildTask =
-  | { mode: 'idle'; kind: 'agentlink' | 'bare'; first: number; count: number; port: number; localAddress: string | undefined }
+  | { mode: 'idle'; kind: 'agentlink' | 'bare' | 'raw'; first: number; count: number; port: number; localAddress: string | undefined }
   | { mode: 'throughput'; first: number; count: number; port: number; level: number; windowMs: number; rounds: number; localAddress: string };
 
 /** One measured round of one side. */
@@ -191,6 +199,43 @@ class BareAgent {
   }
 }
 
+/** Bytes of the raw loop: what a startup, the manager's ACK and a keepalive weigh on the wire. */
+const RAW_STARTUP = 120;
+const RAW_REPLY = 60;
+const RAW_KEEPALIVE = 250;
+
+/** The raw loop's handshake: connect, write, read the reply, write; the socket stays open. */
+function rawConnect(port: number, localAddress: string | undefined, held: unknown[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(localAddress === undefined ? { host: '127.0.0.1', port } : { host: '127.0.0.1', port, localAddress });
+    held.push(socket);
+    socket.setNoDelay(true);
+    socket.once('error', reject);
+    socket.once('connect', () => socket.write(Buffer.alloc(RAW_STARTUP, 0x41)));
+    socket.once('data', () => {
+      socket.off('error', reject);
+      socket.on('error', () => {});
+      socket.write(Buffer.alloc(RAW_KEEPALIVE, 0x41));
+      resolve();
+    });
+  });
+}
+
+/** The raw loop's server: answers every chunk with RAW_REPLY bytes. */
+async function startRawServer(): Promise<{ port: number; sockets: Set<net.Socket>; server: net.Server }> {
+  const sockets = new Set<net.Socket>();
+  const reply = Buffer.alloc(RAW_REPLY, 0x42);
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.setNoDelay(true);
+    s.on('data', () => s.write(reply));
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as net.AddressInfo).port, sockets, server };
+}
+
 function newClient(key: AgentKey, port: number, localAddress: string | undefined, level: number): AgentClient {
   return new AgentClient({
     agent: { id: key.id, name: key.name, key: key.key },
@@ -225,7 +270,7 @@ async function gcTwice(): Promise<void> {
 }
 
 async function childIdle(task: Extract<ChildTask, { mode: 'idle' }>, mark: () => Promise<void>): Promise<Record<string, number>> {
-  const keys = simulatedIdentities(Array.from({ length: task.count }, (_, i) => task.first + i), SEED);
+  const keys = task.kind === 'raw' ? [] : simulatedIdentities(Array.from({ length: task.count }, (_, i) => task.first + i), SEED);
   const keepalive = keepaliveText();
   await gcTwice();
   const m0 = process.memoryUsage();
@@ -239,6 +284,8 @@ async function childIdle(task: Extract<ChildTask, { mode: 'idle' }>, mark: () =>
       held.push(c);
       await c.start();
     });
+  } else if (task.kind === 'raw') {
+    await connectAll(task.count, () => rawConnect(task.port, task.localAddress, held));
   } else {
     await connectAll(task.count, async (i) => {
       const a = new BareAgent(keys[i]!);
@@ -320,8 +367,8 @@ async function childThroughput(task: Extract<ChildTask, { mode: 'throughput' }>,
   };
 
   // warm-up (JIT) of both sides, not measured
-  await run('agentlink', 400, false);
-  await run('bare', 400, false);
+  await run('agentlink', 300, false);
+  await run('bare', 300, false);
   const rounds: Round[] = [];
   for (let r = 0; r < task.rounds; r++) {
     const order: ('agentlink' | 'bare')[] = r % 2 === 0 ? ['agentlink', 'bare'] : ['bare', 'agentlink'];
@@ -391,10 +438,11 @@ function runChild<T>(task: ChildTask, onMark?: () => Promise<void>): Promise<T> 
  */
 export async function benchE2e(options: BenchE2eOptions = {}): Promise<Record<string, number>> {
   const sizes = options.sizes ?? envList('AGENTLINK_E2E_SIZES', [1, 50, 1000]);
-  const windowMs = options.windowMs ?? envInt('AGENTLINK_E2E_MS', 1500);
+  const windowMs = options.windowMs ?? envInt('AGENTLINK_E2E_MS', 1000);
   const rounds = options.rounds ?? envInt('AGENTLINK_E2E_ROUNDS', 2);
   const idle = options.idleAgents ?? envInt('AGENTLINK_E2E_IDLE', 10_000, 0);
   const levels = options.levels ?? envList('AGENTLINK_E2E_LEVELS', [9, 0]);
+  const otherSizes = options.otherSizes ?? envList('AGENTLINK_E2E_OTHER_SIZES', [50]);
   const note = (s: string): void => void process.stderr.write(`[e2e bench] ${s}\n`);
 
   // identities: idle agentlink, idle bare, then per (level, size) 2 × size for throughput
@@ -406,40 +454,62 @@ export async function benchE2e(options: BenchE2eOptions = {}): Promise<Record<st
   };
   const idleAgentlink = take(idle);
   const idleBare = take(idle);
-  const plan = levels.flatMap((level) => sizes.map((size) => ({ level, size, first: take(2 * size) })));
+  const plan = levels.flatMap((level, i) => (i === 0 ? sizes : sizes.length === 0 ? [] : otherSizes.filter((n) => n > 0)).map((size) => ({ level, size, first: take(2 * size) })));
   const keys = simulatedIdentities(Array.from({ length: next }, (_, i) => i), SEED);
   const cluster = await startEmbeddedCluster({ nodes: 1, keys, forked: true });
   const port = cluster.servers[0]!.port ?? 1514;
   const out: Record<string, number> = {};
   try {
     // --- handshakes and RSS ----------------------------------------------------------------------
-    for (const kind of idle > 0 ? (['agentlink', 'bare'] as const) : []) {
+    // raw first: the floor both sides are compared to (its server is this process: its CPU between
+    // the child's marks is the server side's, this process does nothing else meanwhile)
+    const perCpu: Record<string, { agent: number; manager: number }> = {};
+    for (const kind of idle > 0 ? (['raw', 'agentlink', 'bare'] as const) : []) {
+      const raw = kind === 'raw' ? await startRawServer() : undefined;
       const marks: ManagerMark[] = [];
       const onMark = async (): Promise<void> => {
-        marks.push({ received: 0, cpu: processCpuSeconds(cluster.pid) });
+        marks.push({ received: 0, cpu: raw ? cpuSeconds() : processCpuSeconds(cluster.pid) });
       };
-      const r = await runChild<Record<string, number>>(
-        {
-          mode: 'idle',
-          kind,
-          first: kind === 'agentlink' ? idleAgentlink : idleBare,
-          count: idle,
-          port,
-          localAddress: undefined,
-        },
-        onMark,
-      );
+      let r: Record<string, number>;
+      try {
+        r = await runChild<Record<string, number>>(
+          {
+            mode: 'idle',
+            kind,
+            first: kind === 'agentlink' ? idleAgentlink : idleBare,
+            count: idle,
+            port: raw ? raw.port : port,
+            localAddress: undefined,
+          },
+          onMark,
+        );
+      } finally {
+        if (raw) {
+          for (const s of raw.sockets) s.destroy();
+          raw.server.close();
+        }
+      }
       const managerCpu = marks.length >= 2 ? marks[1]!.cpu - marks[0]!.cpu : NaN;
-      note(`${kind}: ${idle} handshakes at ${r.handshakesPerSec}/s (${r.handshakesPerCpuSec}/agent-CPU-s, ${Math.round(idle / managerCpu)}/manager-CPU-s), RSS ${r.rssPerAgentKB} KB per idle agent`);
+      const side = kind === 'raw' ? 'server' : 'manager';
+      perCpu[kind] = { agent: r.handshakesPerCpuSec!, manager: Math.round(idle / managerCpu) };
+      note(`${kind}: ${idle} handshakes at ${r.handshakesPerSec}/s (${r.handshakesPerCpuSec}/agent-CPU-s, ${Math.round(idle / managerCpu)}/${side}-CPU-s), RSS ${r.rssPerAgentKB} KB per idle agent`);
       out[`handshakes/s, ${idle} agents (${kind})`] = r.handshakesPerSec!;
       out[`handshakes/agent-CPU-s (${kind})`] = r.handshakesPerCpuSec!;
-      out[`handshakes/manager-CPU-s (${kind} agents)`] = Math.round(idle / managerCpu);
+      out[`handshakes/${side}-CPU-s (${kind}${kind === 'raw' ? '' : ' agents'})`] = Math.round(idle / managerCpu);
       out[`agent-side system CPU share of handshakes (${kind})`] = r.systemCpuShare!;
       out[`RSS KB per idle agent (${kind})`] = r.rssPerAgentKB!;
       if (kind === 'agentlink') {
         out['heap KB per idle agent (agentlink)'] = r.heapPerAgentKB!;
         out['external KB per idle agent (agentlink)'] = r.externalPerAgentKB!;
       }
+      await sleep(300);
+    }
+    const floor = perCpu.raw;
+    for (const kind of ['agentlink', 'bare'] as const) {
+      const p = perCpu[kind];
+      if (!floor || !p) continue;
+      out[`ratio handshakes/agent-CPU-s ${kind}/raw`] = Number((p.agent / floor.agent).toFixed(3));
+      out[`ratio handshakes/manager-CPU-s ${kind}/raw server`] = Number((p.manager / floor.manager).toFixed(3));
     }
     await sleep(500);
 

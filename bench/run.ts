@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { loadavg } from 'node:os';
 import { benchCodec } from './codec.js';
 import { benchE2e } from './e2e.js';
 import { benchDelivery } from './delivery.js';
@@ -36,11 +37,15 @@ function printTable(title: string, results: Record<string, number>): void {
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
-  console.log(`node ${process.version}, ${process.platform}/${process.arch}`);
+  const t0 = performance.now();
+  console.log(`node ${process.version}, ${process.platform}/${process.arch}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   for (const b of BENCHES) {
     if (only.length > 0 && !only.includes(b.name)) continue;
+    const t = performance.now();
     printTable(b.name, await b.run());
+    console.log(`(${b.name}: ${((performance.now() - t) / 1000).toFixed(1)} s)`);
   }
+  console.log(`\nwall time ${((performance.now() - t0) / 1000).toFixed(1)} s, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }
 
 await main();

@@ -145,7 +145,8 @@ export class ClientBuffer<T> extends EventEmitter<ClientBufferEvents<T>> {
   #dropped = 0;
   readonly #droppedByReason: Record<DropReason, number> = { full: 0, evicted: 0, rejected: 0, cleared: 0 };
   #highWater = 0;
-  readonly #waiters = new Set<{ resolve: (ok: boolean) => void; timer: TimerHandle | undefined }>();
+  /** Pending `drain()` calls; created by the first one (most buffers never drain). */
+  #waiters: Set<{ resolve: (ok: boolean) => void; timer: TimerHandle | undefined }> | undefined;
 
   /**
    * @param options - resolved buffer options, plus `warnLevel` / `normalLevel` percents.
@@ -257,12 +258,12 @@ export class ClientBuffer<T> extends EventEmitter<ClientBufferEvents<T>> {
       waiter.timer = unrefTimeout(
         this.#clock,
         () => {
-          this.#waiters.delete(waiter);
+          this.#waiters?.delete(waiter);
           resolve(this.#size === 0);
         },
         timeoutMs,
       );
-      this.#waiters.add(waiter);
+      (this.#waiters ??= new Set()).add(waiter);
     });
   }
 
@@ -301,11 +302,12 @@ export class ClientBuffer<T> extends EventEmitter<ClientBufferEvents<T>> {
     this.#closed = true;
     this.#paused = true;
     this.#cancelTimer();
-    for (const w of this.#waiters) {
+    const waiters = this.#waiters;
+    this.#waiters = undefined;
+    for (const w of waiters ?? []) {
       this.#clock.clearTimeout(w.timer);
       w.resolve(this.#size === 0);
     }
-    this.#waiters.clear();
   }
 
   /** Sends what the rate allows now, then arms one tick timer if a backlog remains. */
@@ -407,12 +409,13 @@ export class ClientBuffer<T> extends EventEmitter<ClientBufferEvents<T>> {
   }
 
   #settleWaiters(): void {
-    if (this.#waiters.size === 0) return;
-    for (const w of this.#waiters) {
+    const waiters = this.#waiters;
+    if (waiters === undefined) return;
+    this.#waiters = undefined;
+    for (const w of waiters) {
       this.#clock.clearTimeout(w.timer);
       w.resolve(true);
     }
-    this.#waiters.clear();
   }
 
   #cancelTimer(): void {

@@ -79,7 +79,8 @@ export class ManagerCommands {
   readonly #clock: Clock;
   #openFile: OpenFile | undefined;
   #mergedSum: string | undefined;
-  readonly #udpRequests = new Map<string, { timer: TimerHandle | undefined; attempts: number; payload: string }>();
+  /** UDP replies waiting for their `request_ack`; created by the first one (a fleet holds thousands of agents that never get one). */
+  #udpRequests: Map<string, { timer: TimerHandle | undefined; attempts: number; payload: string }> | undefined;
 
   /**
    * @param owner - the agent.
@@ -167,10 +168,10 @@ export class ManagerCommands {
         this.#onRequest(msg.counter, msg.target, msg.command, conn, udp);
         return;
       case 'request_ack': {
-        const pending = this.#udpRequests.get(msg.counter);
+        const pending = this.#udpRequests?.get(msg.counter);
         if (pending) {
           this.#clock.clearTimeout(pending.timer);
-          this.#udpRequests.delete(msg.counter);
+          this.#udpRequests!.delete(msg.counter);
         }
         return;
       }
@@ -230,8 +231,10 @@ export class ManagerCommands {
 
   /** The connection is gone: stops the UDP reply retransmissions and discards a partial shared file. Idempotent. */
   reset(): void {
-    for (const pending of this.#udpRequests.values()) this.#clock.clearTimeout(pending.timer);
-    this.#udpRequests.clear();
+    if (this.#udpRequests !== undefined) {
+      for (const pending of this.#udpRequests.values()) this.#clock.clearTimeout(pending.timer);
+      this.#udpRequests = undefined;
+    }
     this.#openFile = undefined;
   }
 
@@ -288,19 +291,19 @@ export class ManagerCommands {
 
   #retransmitUdpReply(counter: string, text: string, attempts: number): void {
     if (attempts >= UDP_REQUEST_ATTEMPTS) {
-      this.#udpRequests.delete(counter);
+      this.#udpRequests?.delete(counter);
       return;
     }
     const timer = unrefTimeout(
       this.#clock,
       () => {
-        if (!this.#udpRequests.has(counter)) return;
+        if (!this.#udpRequests?.has(counter)) return;
         this.#trySend(text);
         this.#retransmitUdpReply(counter, text, attempts + 1);
       },
       UDP_REQUEST_RTO,
     );
-    this.#udpRequests.set(counter, { timer, attempts, payload: text });
+    (this.#udpRequests ??= new Map()).set(counter, { timer, attempts, payload: text });
   }
 
   #trySend(text: string): void {

@@ -4,6 +4,7 @@
  * @module
  */
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { isValidAgentId, isValidAgentName, isValidKeyIp, parseClientKeys } from '../protocol/keys.js';
 import type { AgentKey } from '../protocol/types.js';
 import { defaultAgentName, hostUname } from './host.js';
@@ -468,7 +469,7 @@ function resolveEnrollment(e: unknown, agent: AgentKey | undefined): ResolvedEnr
     }
     agentName = en.agentName;
   } else {
-    agentName = defaultAgentName();
+    agentName = cachedHost().agentName;
     if (enabled && !isValidAgentName(agentName)) {
       throw configError(
         'enrollment.agentName',
@@ -560,8 +561,25 @@ function resolveLabels(labels: unknown): AgentLabel[] {
   throw configError('labels', `labels must be an array of { key, value, hidden? } or an object of strings; got ${show(labels)}`, labels);
 }
 
+/**
+ * This host's uname and default agent name, built once per host name: a fleet resolves thousands
+ * of clients in a burst, and `hostUname()` is five `node:os` calls per client. The host name is
+ * read for every client (it can change while a program runs; the kernel fields cannot), and the
+ * clients of one host name share one frozen uname object.
+ */
+let hostCache: { nodename: string; uname: Readonly<UnameInfo>; agentName: string } | undefined;
+
+function cachedHost(): { uname: Readonly<UnameInfo>; agentName: string } {
+  const nodename = hostname();
+  if (hostCache === undefined || hostCache.nodename !== nodename) {
+    const uname = Object.freeze({ ...hostUname(), nodename });
+    hostCache = { nodename, uname, agentName: defaultAgentName(nodename) };
+  }
+  return hostCache;
+}
+
 function resolveUname(u: unknown): UnameInfo | string {
-  if (u === undefined) return hostUname();
+  if (u === undefined) return cachedHost().uname;
   if (typeof u === 'string') {
     if (u.length === 0 || /[\r\n]/.test(u)) throw configError('uname', `uname must be a non-empty line without line breaks; got ${show(u)}`, u);
     return u;
