@@ -7,7 +7,7 @@
  * mount paths mapped to local directories, and the image's `node` standing in through
  * test/helpers/k8s-pod-node.mjs (real flag parsing, then a scaled-down real run).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
@@ -18,6 +18,8 @@ import { KeyStore, MockManager } from 'agentlink/testing';
 const ROOT = new URL('../../', import.meta.url).pathname;
 const K8S = join(ROOT, 'deploy', 'k8s');
 const WORK = join(ROOT, '.tmp', 'k8s');
+/** start.sh's lead in the pod runs: four pods (two node processes each) got ready within 5 s on this 2-core machine under load; 12 s leaves room. */
+const START_LEAD_S = 12;
 
 type Obj = Record<string, unknown>;
 interface Manifest {
@@ -33,16 +35,33 @@ interface Container {
   volumeMounts?: { name: string; mountPath: string }[];
 }
 
+function parseManifests(text: string, origin: string): Manifest[] {
+  return parseAllDocuments(text).map((d, i) => {
+    if (d.errors.length > 0) throw new Error(`${origin} document ${i + 1}: ${d.errors[0]!.message}`);
+    return { origin: `${origin} document ${i + 1}`, doc: d.toJS() as Manifest['doc'] };
+  });
+}
+
 function manifests(): Manifest[] {
   return readdirSync(K8S)
     .filter((f) => /\.ya?ml$/.test(f))
     .sort()
-    .flatMap((file) =>
-      parseAllDocuments(readFileSync(join(K8S, file), 'utf8')).map((d, i) => {
-        if (d.errors.length > 0) throw new Error(`deploy/k8s/${file} document ${i + 1}: ${d.errors[0]!.message}`);
-        return { origin: `deploy/k8s/${file} document ${i + 1}`, doc: d.toJS() as Manifest['doc'] };
-      }),
-    );
+    .flatMap((file) => parseManifests(readFileSync(join(K8S, file), 'utf8'), `deploy/k8s/${file}`));
+}
+
+/**
+ * Runs deploy/k8s/start.sh as a user would, with a stand-in `kubectl` that keeps its arguments and
+ * the manifests it was given on standard input.
+ */
+function startScript(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string; kubectlArgs: string; applied: Manifest[] } {
+  const dir = join(WORK, 'kubectl');
+  mkdirSync(dir, { recursive: true });
+  const kubectl = join(dir, 'kubectl');
+  writeFileSync(kubectl, `#!/bin/sh\necho "$@" > "${dir}/args"\ncat > "${dir}/stdin"\n`, { mode: 0o755 });
+  rmSync(join(dir, 'stdin'), { force: true });
+  const r = spawnSync('/bin/sh', [join(K8S, 'start.sh'), ...args], { env: { ...process.env, KUBECTL: kubectl, ...env }, encoding: 'utf8' });
+  const applied = existsSync(join(dir, 'stdin')) ? parseManifests(readFileSync(join(dir, 'stdin'), 'utf8'), 'start.sh output') : [];
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, kubectlArgs: existsSync(join(dir, 'args')) ? readFileSync(join(dir, 'args'), 'utf8').trim() : '', applied };
 }
 
 /** The kubernetes-models module of an object: `batch/v1` + `Job` → kubernetes-models/batch/v1/Job. */
@@ -156,6 +175,7 @@ function runPod(
 
 interface PodLogLine {
   shard: { index: number; count: number };
+  startAt?: number;
   report: string;
   agents: number;
   target: { kind: string; servers?: { host: string; port: number }[] };
@@ -205,6 +225,43 @@ describe('deploy/k8s manifests', () => {
     expect(envOf(sc).RUN).toBe(envOf(mc).RUN);
     expect((sc as unknown as { image: string }).image).toBe((mc as unknown as { image: string }).image);
   });
+
+  it('the shards take their start time from START_AT, empty in the file (each pod starts when it runs) until start.sh sets it', () => {
+    const sc = job(list, 'agentlink-simulate').spec.template.spec.containers[0]!;
+    expect(envOf(sc)).toHaveProperty('START_AT', '');
+    expect(sc.args!.join('\n')).toContain('${START_AT:+--start-at "$START_AT"}');
+  });
+});
+
+describe('deploy/k8s/start.sh', () => {
+  it('applies the manifests with one start time for every shard, LEAD seconds ahead, and nothing else changed', () => {
+    const before = Date.now();
+    const r = startScript(['90']);
+    const after = Date.now();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.kubectlArgs).toBe('apply -f -');
+    const startAt = envOf(job(r.applied, 'agentlink-simulate').spec.template.spec.containers[0]!).START_AT!;
+    expect(r.stdout).toBe(`shards start at ${startAt}\n`);
+    expect(startAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+    // whole seconds: at most a second before before + 90 s
+    expect(Date.parse(startAt)).toBeGreaterThan(before + 89_000);
+    expect(Date.parse(startAt)).toBeLessThanOrEqual(after + 90_000);
+    const original = manifests();
+    const unset = structuredClone(r.applied);
+    for (const e of job(unset, 'agentlink-simulate').spec.template.spec.containers[0]!.env!) if (e.name === 'START_AT') e.value = '';
+    expect(unset.map((m) => m.doc)).toEqual(original.map((m) => m.doc));
+  });
+
+  it('takes START_AT as given and KUBECTL_ARGS, and refuses a lead that is not a number of seconds', () => {
+    const r = startScript([], { START_AT: '2026-12-06T18:00:00Z', KUBECTL_ARGS: '--namespace load' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.kubectlArgs).toBe('apply --namespace load -f -');
+    expect(envOf(job(r.applied, 'agentlink-simulate').spec.template.spec.containers[0]!).START_AT).toBe('2026-12-06T18:00:00Z');
+    const bad = startScript(['2m']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/LEAD_SECONDS must be a whole number of seconds/);
+    expect(bad.applied).toEqual([]);
+  });
 });
 
 describe('deploy/k8s Jobs run as their pods would', () => {
@@ -239,9 +296,14 @@ describe('deploy/k8s Jobs run as their pods would', () => {
 
   it('each index runs shard index+1 of the fleet and leaves its report under the name the merge reads; the merge joins them all', async () => {
     const log = join(WORK, 'pods.log');
+    // the Job as start.sh creates it: every pod gets the same START_AT, a few seconds ahead here
+    const created = startScript([String(START_LEAD_S)]);
+    expect(created.code, created.stderr).toBe(0);
+    const startedJob = job(created.applied, 'agentlink-simulate');
+    const startAt = envOf(startedJob.spec.template.spec.containers[0]!).START_AT!;
     const pods = await Promise.all(
       Array.from({ length: completions }, (_, i) =>
-        runPod(shards, { keys: keysDir, reports: reportsDir }, { JOB_COMPLETION_INDEX: String(i), POD_LOG: log, POD_OVERRIDE: override }, 60_000),
+        runPod(startedJob, { keys: keysDir, reports: reportsDir }, { JOB_COMPLETION_INDEX: String(i), POD_LOG: log, POD_OVERRIDE: override }, 60_000),
       ),
     );
     for (const [i, p] of pods.entries()) expect(p.code, `index ${i}:\n${p.stdout}\n${p.stderr}`).toBe(0);
@@ -250,6 +312,7 @@ describe('deploy/k8s Jobs run as their pods would', () => {
     expect(parsed.map((p) => p.shard)).toEqual(Array.from({ length: completions }, (_, i) => ({ index: i + 1, count: completions })));
     expect(parsed.map((p) => p.report)).toEqual(parsed.map((p) => join(reportsDir, run, `shard-${p.shard.index}.json.part`)));
     expect(parsed.every((p) => p.agents >= completions && p.target.kind === 'managers')).toBe(true);
+    expect(parsed.map((p) => p.startAt)).toEqual(parsed.map(() => Date.parse(startAt)));
 
     const dir = join(reportsDir, run);
     expect(readdirSync(dir).sort()).toEqual(Array.from({ length: completions }, (_, i) => `shard-${i + 1}.json`));
@@ -260,8 +323,20 @@ describe('deploy/k8s Jobs run as their pods would', () => {
 
     const merged = await runPod(merge, { reports: reportsDir }, {}, 30_000);
     expect(merged.code, `${merged.stdout}\n${merged.stderr}`).toBe(0);
-    const fleet = JSON.parse(readFileSync(join(dir, 'fleet.json'), 'utf8')) as { shards: number[]; events: { sent: number } };
+    const fleet = JSON.parse(readFileSync(join(dir, 'fleet.json'), 'utf8')) as { shards: number[]; events: { sent: number }; plannedStartAt: string; startSkewMs: number };
     expect(fleet.shards).toEqual(Array.from({ length: completions }, (_, i) => i + 1));
+    // the shards waited for START_AT and started together; the merge's log says how far apart
+    expect(Date.parse(fleet.plannedStartAt)).toBe(Date.parse(startAt));
+    for (let i = 1; i <= completions; i++) {
+      const r = JSON.parse(readFileSync(join(dir, `shard-${i}.json`), 'utf8')) as { startedAt: string; warnings: string[] };
+      expect(Date.parse(r.startedAt)).toBeGreaterThanOrEqual(Date.parse(startAt));
+      expect(r.warnings.filter((w) => /--start-at/.test(w)), `shard ${i} was ready only after START_AT`).toEqual([]);
+    }
+    expect(merged.stdout).toContain(`shards started ${fleet.startSkewMs} ms apart (startSkewMs)`);
+    const starts = Array.from({ length: completions }, (_, i) => (JSON.parse(readFileSync(join(dir, `shard-${i + 1}.json`), 'utf8')) as { startedAt: string }).startedAt);
+    const waits = pods.map((p) => /waiting until \S+ \(in ([^)]+)\)/.exec(p.stderr)?.[1] ?? 'no wait');
+    process.stdout.write(`k8s: ${completions} pods started ${fleet.startSkewMs} ms apart (${starts.join(', ')}; ready ${waits.join(', ')} before ${startAt})\n`);
+    expect(fleet.startSkewMs).toBeLessThan(1000);
     expect(fleet.events.sent).toBeGreaterThan(0);
     expect(existsSync(join(dir, 'fleet.html'))).toBe(true);
     expect(manager.agents().length).toBe(agents);

@@ -36,7 +36,7 @@ try {
   process.stderr.write(`agentlink simulate: ${err.message}\n`);
   process.exit(2);
 }
-appendFileSync(process.env.POD_LOG, `${JSON.stringify({ shard: config.shard, report: config.reportPath, agents: config.agents, target: config.target })}\n`);
+appendFileSync(process.env.POD_LOG, `${JSON.stringify({ shard: config.shard, report: config.reportPath, agents: config.agents, target: config.target, startAt: config.startAt })}\n`);
 if (process.env.POD_CRASH === '1') process.exit(3);
 
 const overrides = JSON.parse(process.env.POD_OVERRIDE ?? '{}');
