@@ -104,8 +104,10 @@ function summaryRows(r: FleetReport): [string, string][] {
   }
   for (const l of r.limits.hit) rows.push([`Limit hit: ${l.limit}`, `${formatNumber(l.count)}× — ${l.message}`]);
   rows.push(['Duration', formatElapsed(r.durationMs)]);
-  rows.push(['Started', r.startedAt]);
+  if (r.plannedStartAt !== undefined) rows.push(['Planned start (--start-at)', r.plannedStartAt]);
+  rows.push([r.shards.length > 1 ? 'Started (the earliest shard)' : 'Started', r.startedAt]);
   rows.push(['Shards', r.shard.count > 1 ? `${r.shards.join(', ')} of ${r.shard.count}` : 'unsharded']);
+  if (r.shards.length > 1) rows.push(['Shards started apart (latest start − earliest)', formatLatency(r.startSkewMs)]);
   rows.push(['agentlink version', r.version]);
   return rows;
 }
@@ -115,6 +117,7 @@ const MS_FIELDS = new Set(['initialDelay', 'maxDelay', 'retryInterval', 'toleran
 
 function settingValue(key: string, value: unknown): string {
   if (typeof value === 'number' && (key.endsWith('Ms') || MS_FIELDS.has(key))) return value === 0 ? '0' : formatLatency(value);
+  if (key === 'startAt' && typeof value === 'number') return new Date(value).toISOString();
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
   if (typeof value === 'string' || typeof value === 'number') return String(value);
   if (Array.isArray(value) && value.length === 0) return 'none';

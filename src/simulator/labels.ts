@@ -79,6 +79,7 @@ const SETTINGS: Record<string, string> = {
   thresholds: 'thresholds (--threshold)',
   abortOnFail: 'end at the first failed threshold (--abort-on-fail)',
   connectDeadlineMs: 'deadline for the first connection (--connect-deadline)',
+  startAt: 'planned start (--start-at)',
 };
 
 /**

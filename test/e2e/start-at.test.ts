@@ -76,13 +76,18 @@ describe('agentlink simulate --start-at (built CLI)', () => {
   });
 
   it('report merge --threshold: a violated threshold exits 99 after writing the merged report', async () => {
-    const merge = await runCli(['report', 'merge', 'shard-1.json', 'shard-2.json', '-o', 'violated.json', '--threshold', 'agents.total==4', '--threshold', 'agents.total>4'], {
-      cwd: dir,
-    });
+    const merge = await runCli(
+      ['report', 'merge', 'shard-1.json', 'shard-2.json', '-o', 'violated.json', '--html', 'violated.html', '--threshold', 'agents.total==4', '--threshold', 'agents.total>4'],
+      { cwd: dir },
+    );
     expect(merge.code).toBe(99);
     expect(merge.stdout).toMatch(/│ agents\.total>4 +│ 4 +│ FAIL +│/);
     expect(merge.stdout).toContain('thresholds: 1 of 2 failed');
     expect(readReport('violated.json').verdicts).toMatchObject({ passed: false, results: [{ pass: true }, { threshold: 'agents.total>4', pass: false }] });
+    const html = readFileSync(join(dir, 'violated.html'), 'utf8');
+    expect(html).toMatch(/<section class="alert fail" id="verdicts"[^>]*><h2>Thresholds: 1 of 2 failed<\/h2>/);
+    expect(html).toContain('<tr><td>agents.total&#62;4</td><td>4</td><td class="verdict fail">FAIL</td></tr>');
+    expect(html).toMatch(/<tr><th>Shards started apart \(latest start − earliest\)<\/th><td>[\d.]+ ms<\/td><\/tr>/);
     // without -o: the JSON on standard output, the verdict table on standard error
     const toStdout = await runCli(['report', 'merge', 'shard-1.json', 'shard-2.json', '--threshold', 'agents.total>4'], { cwd: dir });
     expect(toStdout.code).toBe(99);

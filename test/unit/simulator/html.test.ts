@@ -163,6 +163,20 @@ describe('renderHtmlReport', () => {
     expect(html).toMatch(/<th>Keepalive to ACK latency \(from the scheduled keepalive\)<\/th><td>(none|p50 )/);
   });
 
+  test('the summary gives the planned start, and a merged report how far apart its shards started', () => {
+    const one = sampleReport();
+    expect(renderHtmlReport(one)).not.toContain('Planned start');
+    expect(renderHtmlReport(one)).not.toContain('Shards started apart');
+    one.plannedStartAt = '2026-12-06T18:00:00.000Z';
+    one.config.startAt = Date.parse('2026-12-06T18:00:00Z');
+    const html = renderHtmlReport(one);
+    expect(html).toContain('<tr><th>Planned start (--start-at)</th><td>2026-12-06T18:00:00.000Z</td></tr>');
+    expect(html).toContain('<tr><th>planned start (--start-at)</th><td>2026-12-06T18:00:00.000Z</td></tr>');
+    const merged = { ...sampleReport(), shard: { index: 1, count: 2 }, shards: [1, 2], startSkewMs: 1840 };
+    expect(renderHtmlReport(merged)).toContain('<tr><th>Shards started apart (latest start − earliest)</th><td>1.84 s</td></tr>');
+    expect(renderHtmlReport(merged)).toContain('<th>Started (the earliest shard)</th>');
+  });
+
   test('the verdicts and the warnings come first, above the summary, escaped', () => {
     const report = sampleReport();
     report.warnings = ['MOST EVENTS WERE DROPPED: 99.9 % of the events generated (999 of 1000) were dropped', 'node <script>alert(1)</script> & co'];
