@@ -147,6 +147,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
   readonly #balanced: boolean;
   #connected = 0;
   #sentCounted = 0;
+  /** Events are generated up to this time (ms since the start). */
+  #generatedTo = 0;
   #lastBucket = -1;
 
   /**
@@ -640,14 +642,30 @@ export class Fleet extends EventEmitter<FleetEvents> {
   }
 
   /**
+   * Sends every event due up to `until` ms after the run start, one timeline bucket at a time, so
+   * each event is counted in the bucket it was due in (a work tick that crosses a bucket boundary
+   * does not move the events due before it into the next bucket).
+   */
+  #generate(until: number): void {
+    const t = Math.min(until, this.#eventsUntil);
+    const bucketMs = this.metrics.bucketMs;
+    for (let end = (Math.floor(this.#generatedTo / bucketMs) + 1) * bucketMs; end <= t; end += bucketMs) this.#generateTo(end, end - 1);
+    this.#generateTo(t, t);
+  }
+
+  /**
    * Sends every event due up to `t` ms after the run start (agent i's k-th event is due when the
    * schedule has owed it k + phase_i events since its start: at start_i + (k + phase_i) / eps with a
    * constant rate), and stops the agents whose stage has ended.
+   *
+   * @param t - the time, no later than the end of the schedule.
+   * @param countAt - the timeline time the events are counted at.
    */
-  #generate(until: number): void {
+  #generateTo(t: number, countAt: number): void {
+    if (t < this.#generatedTo) return;
+    this.#generatedTo = t;
     const factory = this.#workload;
     const schedule = this.#schedule;
-    const t = Math.min(until, this.#eventsUntil);
     const owedNow = schedule.eventsBy(t);
     for (let i = 0; i < this.#nextToStart; i++) {
       const slot = this.#slots[i]!;
@@ -673,8 +691,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     }
     const delta = this.#eventsSent - this.#sentCounted;
     if (delta > 0) {
-      // in the bucket of the time they were due by (at stop: the end of the workload, not the stop)
-      this.metrics.countSent(delta, Math.max(0, t));
+      this.metrics.countSent(delta, Math.max(0, countAt));
       this.#sentCounted = this.#eventsSent;
     }
   }

@@ -7,15 +7,21 @@ import { describe, expect, it } from 'vitest';
 import { parseSimulateArgs } from 'agentlink/simulator';
 import { simulate } from '../../../src/simulator/run.js';
 
+const staged = (workers: number) =>
+  parseSimulateArgs([
+    ...['--cluster', '2', '--notify', '1s', '--drain', '1s', '--quiet', '--seed', 'stages', '--workers', String(workers)],
+    // 0 -> 20 agents in 1 s at 2 eps; hold 2 s at 6 eps; 20 -> 0 agents in 1 s at 2 eps
+    ...['--stage', '1s,agents=20,eps=2', '--stage', '2s,eps=6', '--stage', '1s,agents=0,eps=2'],
+  ]);
+
 describe('simulate() with stages', () => {
+  let inProcessSent: number | undefined;
+
   it('ramps the agents up and down and sends each stage its rate', async () => {
-    const config = parseSimulateArgs([
-      ...['--cluster', '2', '--notify', '1s', '--drain', '1s', '--quiet', '--seed', 'stages'],
-      // 0 -> 20 agents in 1 s at 2 eps; hold 2 s at 6 eps; 20 -> 0 agents in 1 s at 2 eps
-      ...['--stage', '1s,agents=20,eps=2', '--stage', '2s,eps=6', '--stage', '1s,agents=0,eps=2'],
-    ]);
+    const config = staged(1);
     expect(config.durationMs).toBe(4000);
     const { report, problems } = await simulate(config);
+    inProcessSent = report.events.sent;
     expect(problems).toEqual([]);
     expect(report.agents.total).toBe(20);
     expect(report.agents.neverConnected).toBe(0);
@@ -26,5 +32,19 @@ describe('simulate() with stages', () => {
     expect(report.events.sent).toBe(report.events.received! + report.events.dropped + report.events.lost!);
     // the hold sends 20 agents x 6 eps = 120 a second; at the ramps' 2 eps, 20 agents send at most 40
     expect(Math.max(...report.timeline.map((p) => p.sent))).toBeGreaterThan(80);
+  }, 30_000);
+
+  it('split over two worker processes, sends what the whole fleet sends (each worker runs its share of every stage)', async () => {
+    const { report, problems } = await simulate(staged(2));
+    expect(problems).toEqual([]);
+    expect(report.config.workers).toBe(2);
+    expect(report.agents.total).toBe(20);
+    expect(report.agents.neverConnected).toBe(0);
+    // the schedule depends only on the seed, the agents and the stages: the same events, whoever runs them
+    expect(report.events.sent).toBe(inProcessSent ?? (await simulate(staged(1))).report.events.sent);
+    expect(report.events.sent).toBe(report.events.received! + report.events.dropped + report.events.lost!);
+    expect(Math.max(...report.timeline.map((p) => p.sent))).toBeGreaterThan(80);
+    // the last stage took every agent away: none is connected at the end
+    expect(report.agents.connected).toBe(0);
   }, 30_000);
 });

@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { Fleet } from 'agentlink/simulator';
+import type { Stage } from 'agentlink/simulator';
 import { createMemoryNetwork } from 'agentlink/testing';
 
 const key = (i: number) => ({ id: String(i + 1).padStart(3, '0'), name: `a${i}`, ip: 'any', key: 'k'.repeat(64) });
@@ -50,37 +51,79 @@ describe('Fleet event schedule', () => {
   });
 });
 
+/** A fleet of the given agents whose events wait in their buffers (nobody listens), on the fake clock. */
+function quietFleet(indexes: number[], opts: { tickMs?: number; rampPerSecond?: number; stages?: Stage[] } = {}): Fleet {
+  return new Fleet({
+    indexes,
+    identities: indexes.map(key),
+    servers: [{ address: '10.0.0.1', port: 1514, node: 'node1' }],
+    client: { notifyTime: 10_000 },
+    transport: createMemoryNetwork().factory,
+    rampPerSecond: opts.rampPerSecond ?? 1000 / 300,
+    eps: 7,
+    seed: 'timeline',
+    ...(opts.tickMs !== undefined ? { tickMs: opts.tickMs } : {}),
+    ...(opts.stages ? { stages: opts.stages } : {}),
+  });
+}
+
+/** Runs fleets together for `ms`, stops them at `ms`, and returns each one's events per timeline bucket. */
+async function sentPerBucket(fleets: Fleet[], ms: number): Promise<number[][]> {
+  for (const f of fleets) f.start(Date.now());
+  await vi.advanceTimersByTimeAsync(ms);
+  const stopping = Promise.all(fleets.map((f) => f.stop({ drainTimeout: 0, eventsUntil: ms })));
+  await vi.advanceTimersByTimeAsync(1000);
+  await stopping;
+  return fleets.map((f) => f.metrics.timeline().filter((p) => p.t < ms).map((p) => p.sent));
+}
+
+const sum = (rows: number[][]): number[] => rows[0]!.map((_, i) => rows.reduce((n, r) => n + (r[i] ?? 0), 0));
+
 describe('Fleet timeline', () => {
-  test("a bucket's t is its start and its counts are the events generated in [t, t + 1 s), exactly", async () => {
-    const network = createMemoryNetwork();
+  test("a bucket's t is its start and its counts are the events due in [t, t + 1 s), exactly", async () => {
     // agents start 0.3 s apart: the rate rises every bucket, so a half-second shift shows
-    const fleet = new Fleet({
-      indexes: [0, 1, 2, 3, 4, 5, 6, 7],
-      identities: [0, 1, 2, 3, 4, 5, 6, 7].map(key),
-      servers: [{ address: '10.0.0.1', port: 1514, node: 'node1' }],
-      client: { notifyTime: 10_000 },
-      transport: network.factory,
-      rampPerSecond: 1000 / 300,
-      eps: 7,
-      seed: 'timeline',
-    });
+    const fleet = quietFleet([0, 1, 2, 3, 4, 5, 6, 7]);
     fleet.start();
-    // the generated total just before each bucket boundary (the clock is fake: nothing moves between)
-    const before: number[] = [0];
+    // the work ticks (every 100 ms) fall on the bucket boundaries: the total generated at each
+    // boundary is what was due by it
+    const at: number[] = [0];
     for (let k = 1; k <= 4; k++) {
-      await vi.advanceTimersByTimeAsync(k === 1 ? 999 : 1000);
-      before.push(fleet.progress().eventsSent);
+      await vi.advanceTimersByTimeAsync(1000);
+      at.push(fleet.progress().eventsSent);
     }
-    // the sample of bucket 3 (taken at 4000) is in; stop so nothing more is generated
-    await vi.advanceTimersByTimeAsync(1);
     const timeline = fleet.metrics.timeline().filter((p) => p.t < 4000);
     const stopping = fleet.stop({ drainTimeout: 0, eventsUntil: 4000 });
     await vi.advanceTimersByTimeAsync(1000);
     await stopping;
     expect(timeline.map((p) => p.t)).toEqual([0, 1000, 2000, 3000]);
-    const perBucket = [1, 2, 3, 4].map((k) => before[k]! - before[k - 1]!);
+    const perBucket = [1, 2, 3, 4].map((k) => at[k]! - at[k - 1]!);
     expect(timeline.map((p) => p.sent)).toEqual(perBucket);
     // the rate rose: a timeline shifted by half a bucket would not match
     expect(perBucket[3]!).toBeGreaterThan(perBucket[0]!);
+  });
+
+  test('work ticks that straddle the bucket boundaries count each event in the bucket it was due in', async () => {
+    const [aligned] = await sentPerBucket([quietFleet([0, 1, 2, 3, 4, 5, 6, 7])], 4000);
+    const [straddling] = await sentPerBucket([quietFleet([0, 1, 2, 3, 4, 5, 6, 7], { tickMs: 300 })], 4000);
+    expect(straddling).toEqual(aligned);
+  });
+
+  test('stages split over two workers: each half starts its agents and sends its events as in the whole fleet, bucket by bucket', async () => {
+    const all = Array.from({ length: 20 }, (_, i) => i);
+    // 0 -> 20 agents in 1 s at 2 eps; hold 2 s at 6 eps; 20 -> 0 agents in 1 s at 2 eps (test/integration/simulator/stages.test.ts)
+    const stages: Stage[] = [
+      { durationMs: 1000, agents: 20, eps: 2 },
+      { durationMs: 2000, eps: 6 },
+      { durationMs: 1000, agents: 0, eps: 2 },
+    ];
+    const [whole] = await sentPerBucket([quietFleet(all, { stages })], 4000);
+    const halves = await sentPerBucket(
+      [0, 1].map((w) => quietFleet(all.filter((_, pos) => pos % 2 === w), { stages, tickMs: w === 0 ? 100 : 130 })),
+      4000,
+    );
+    expect(whole!.reduce((a, b) => a + b, 0)).toBe(280);
+    expect(sum(halves)).toEqual(whole);
+    // each half has half the agents of each stage, so about half of each bucket's events
+    for (const [i, n] of whole!.entries()) for (const h of halves) expect(Math.abs(h[i]! - n / 2)).toBeLessThanOrEqual(10);
   });
 });
