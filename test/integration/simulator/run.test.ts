@@ -1,6 +1,7 @@
 /**
  * simulate() as a library: Prometheus metrics during a run, an interrupted run that still reports,
- * and the demo's chaos selectors (busiest node, last killed node, rebalance).
+ * a run ready only after its --start-at, and the demo's chaos selectors (busiest node, last killed
+ * node, rebalance).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +46,19 @@ describe('simulate()', () => {
     expect(report.durationMs).toBeLessThan(5000);
     expect(report.agents.total).toBe(20);
     expect(report.events.sent).toBe(report.events.received! + report.events.dropped + report.events.lost!);
+  }, 20_000);
+
+  it('a run ready only after its --start-at starts at once, and its report says how late (planned and actual start, a warning)', async () => {
+    const config = parseSimulateArgs(['--agents', '4', '--cluster', '1', '--duration', '500ms', '--drain', '0s', '--quiet', '--start-at', '+0s']);
+    // as if getting ready had taken 3 s longer than the lead the shards were given
+    config.startAt = Date.now() - 3000;
+    const notices: string[] = [];
+    const result = await simulate(config, { notice: (l) => notices.push(l), log: () => {} });
+    expect(notices.filter((l) => /waiting until/.test(l))).toEqual([]);
+    expect(result.report.plannedStartAt).toBe(new Date(config.startAt).toISOString());
+    expect(Date.parse(result.report.startedAt) - config.startAt).toBeGreaterThanOrEqual(3000);
+    expect(result.report.warnings).toContainEqual(expect.stringMatching(/^the run was ready only [\d.]+ s after --start-at \S+ and started at once, that much late$/));
+    expect(result.problems).toEqual([]);
   }, 20_000);
 
   it('kills the busiest node, restarts it and rebalances, recording each step', async () => {
