@@ -168,7 +168,7 @@ export function resolveOptions(options: AgentClientOptions): ResolvedAgentClient
   checkKnownKeys(options, Object.keys(TOP_KEYS), '');
 
   const agent = resolveIdentity(options);
-  const servers = resolveServers(options.servers);
+  const servers = intern(resolveServers(options.servers));
 
   const notifyRaw = optNumber(options.notifyTime, 'notifyTime', DURATION(0, MAX_NOTIFY_TIME), 0);
   const notifyTime = notifyRaw === 0 ? DEFAULT_NOTIFY_TIME : notifyRaw;
@@ -191,7 +191,7 @@ export function resolveOptions(options: AgentClientOptions): ResolvedAgentClient
     cryptoMethod:
       options.cryptoMethod === undefined ? DEFAULT_CRYPTO_METHOD : checkOneOf(options.cryptoMethod, 'cryptoMethod', ['aes', 'blowfish']),
     compressionLevel: optNumber(options.compressionLevel, 'compressionLevel', { min: 0, max: MAX_COMPRESSION_LEVEL, integer: true }, DEFAULT_COMPRESSION_LEVEL),
-    reconnect: resolveReconnect(options.reconnect),
+    reconnect: intern(resolveReconnect(options.reconnect)),
     forceReconnectInterval: optNumber(
       options.forceReconnectInterval,
       'forceReconnectInterval',
@@ -199,9 +199,9 @@ export function resolveOptions(options: AgentClientOptions): ResolvedAgentClient
       DEFAULT_FORCE_RECONNECT_INTERVAL,
     ),
     ipUpdateInterval: optNumber(options.ipUpdateInterval, 'ipUpdateInterval', DURATION(0), DEFAULT_IP_UPDATE_INTERVAL),
-    buffer: resolveBuffer(options.buffer),
-    enrollment: resolveEnrollment(options.enrollment, agent),
-    labels: resolveLabels(options.labels),
+    buffer: intern(resolveBuffer(options.buffer)),
+    enrollment: intern(resolveEnrollment(options.enrollment, agent)),
+    labels: intern(resolveLabels(options.labels)),
     uname: resolveUname(options.uname),
     version: resolveVersion(options.version),
     agentConfigSum: resolveConfigSum(options.agentConfigSum),
@@ -210,11 +210,62 @@ export function resolveOptions(options: AgentClientOptions): ResolvedAgentClient
     signal: resolveSignal(options.signal),
     persistent: optBoolean(options.persistent, 'persistent', DEFAULT_PERSISTENT),
     delivery: resolveDelivery(options.delivery, servers),
-    retransmit: resolveRetransmit(options.retransmit, notifyTime),
+    retransmit: intern(resolveRetransmit(options.retransmit, notifyTime)),
     localAddress: resolveLocalAddress(options.localAddress),
     configProfile: optString(options.configProfile, 'configProfile'),
     autoRestart: optBoolean(options.autoRestart, 'autoRestart', DEFAULT_AUTO_RESTART),
   };
+}
+
+/**
+ * Resolved parts shared by the clients that resolve to equal values: a fleet builds thousands of
+ * clients from one set of settings, and each held its own copy of every part (about 0.5 KB of heap
+ * per idle agent). Shared parts are frozen; only plain data (strings, numbers, booleans, arrays and
+ * plain objects of them) is shared, anything else (a Buffer, a function) stays the client's own.
+ */
+const INTERN_LIMIT = 256;
+const interned = new Map<string, unknown>();
+
+function intern<T>(value: T): T {
+  const key = plainKey(value, 0);
+  if (key === undefined) return value;
+  const hit = interned.get(key);
+  if (hit !== undefined) return hit as T;
+  if (interned.size >= INTERN_LIMIT) interned.clear();
+  interned.set(key, deepFreeze(value));
+  return value;
+}
+
+/** A string equal for equal plain data (undefined kept apart from absent), or undefined for anything else. */
+function plainKey(v: unknown, depth: number): string | undefined {
+  if (v === undefined) return 'u';
+  if (v === null || typeof v === 'boolean' || typeof v === 'number') return String(v);
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (depth > 4 || typeof v !== 'object') return undefined;
+  const parts: string[] = [];
+  if (Array.isArray(v)) {
+    for (const x of v) {
+      const k = plainKey(x, depth + 1);
+      if (k === undefined) return undefined;
+      parts.push(k);
+    }
+    return `[${parts.join(',')}]`;
+  }
+  if (Object.getPrototypeOf(v) !== Object.prototype) return undefined;
+  for (const [name, x] of Object.entries(v)) {
+    const k = plainKey(x, depth + 1);
+    if (k === undefined) return undefined;
+    parts.push(`${JSON.stringify(name)}:${k}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
