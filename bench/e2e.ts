@@ -22,7 +22,8 @@
  *
  * Sizes come from the environment: `AGENTLINK_E2E_SIZES` (default `1,50,1000`; `0` skips the throughput), `AGENTLINK_E2E_MS`
  * (window of one round, default 1000), `AGENTLINK_E2E_ROUNDS` (rounds per side, default 2),
- * `AGENTLINK_E2E_IDLE` (agents of the handshake and RSS measurement, default 10000; 0 skips it),
+ * `AGENTLINK_E2E_IDLE` (agentlink agents of the handshake and RSS measurement, default 10000; 0 skips
+ * it; the bare and raw loops connect a fifth of them, enough for their rates),
  * `AGENTLINK_E2E_LEVELS` (compression levels of the agentlink side, default `9,0`; the first runs at
  * every size, the others at `AGENTLINK_E2E_OTHER_SIZES`, default `50`, the size of issue 12's level-0 goal),
  * `AGENTLINK_E2E_PROF` (a directory: the agent children write `--cpu-prof` profiles there; run the
@@ -54,7 +55,7 @@ export interface BenchE2eOptions {
   windowMs?: number;
   /** Rounds per side and size. @default 2 */
   rounds?: number;
-  /** Agents of the handshake and RSS measurement. @default 10000 */
+  /** Agentlink agents of the handshake and RSS measurement (the bare and raw loops: a fifth). @default 10000 */
   idleAgents?: number;
   /** Compression levels of the agentlink side; the first runs at every size. @default [9, 0] */
   levels?: number[];
@@ -466,6 +467,7 @@ export async function benchE2e(options: BenchE2eOptions = {}): Promise<Record<st
     const perCpu: Record<string, { agent: number; manager: number }> = {};
     for (const kind of idle > 0 ? (['raw', 'agentlink', 'bare'] as const) : []) {
       const raw = kind === 'raw' ? await startRawServer() : undefined;
+      const count = kind === 'agentlink' ? idle : Math.max(1, Math.round(idle / 5));
       const marks: ManagerMark[] = [];
       const onMark = async (): Promise<void> => {
         marks.push({ received: 0, cpu: raw ? cpuSeconds() : processCpuSeconds(cluster.pid) });
@@ -477,7 +479,7 @@ export async function benchE2e(options: BenchE2eOptions = {}): Promise<Record<st
             mode: 'idle',
             kind,
             first: kind === 'agentlink' ? idleAgentlink : idleBare,
-            count: idle,
+            count,
             port: raw ? raw.port : port,
             localAddress: undefined,
           },
@@ -491,13 +493,13 @@ export async function benchE2e(options: BenchE2eOptions = {}): Promise<Record<st
       }
       const managerCpu = marks.length >= 2 ? marks[1]!.cpu - marks[0]!.cpu : NaN;
       const side = kind === 'raw' ? 'server' : 'manager';
-      perCpu[kind] = { agent: r.handshakesPerCpuSec!, manager: Math.round(idle / managerCpu) };
-      note(`${kind}: ${idle} handshakes at ${r.handshakesPerSec}/s (${r.handshakesPerCpuSec}/agent-CPU-s, ${Math.round(idle / managerCpu)}/${side}-CPU-s), RSS ${r.rssPerAgentKB} KB per idle agent`);
-      out[`handshakes/s, ${idle} agents (${kind})`] = r.handshakesPerSec!;
+      perCpu[kind] = { agent: r.handshakesPerCpuSec!, manager: Math.round(count / managerCpu) };
+      note(`${kind}: ${count} handshakes at ${r.handshakesPerSec}/s (${r.handshakesPerCpuSec}/agent-CPU-s, ${Math.round(count / managerCpu)}/${side}-CPU-s), RSS ${r.rssPerAgentKB} KB per idle agent`);
+      out[`handshakes/s, ${count} agents (${kind})`] = r.handshakesPerSec!;
       out[`handshakes/agent-CPU-s (${kind})`] = r.handshakesPerCpuSec!;
-      out[`handshakes/${side}-CPU-s (${kind}${kind === 'raw' ? '' : ' agents'})`] = Math.round(idle / managerCpu);
+      out[`handshakes/${side}-CPU-s (${kind}${kind === 'raw' ? '' : ' agents'})`] = Math.round(count / managerCpu);
       out[`agent-side system CPU share of handshakes (${kind})`] = r.systemCpuShare!;
-      out[`RSS KB per idle agent (${kind})`] = r.rssPerAgentKB!;
+      out[`RSS KB per idle agent, ${count} agents (${kind})`] = r.rssPerAgentKB!;
       if (kind === 'agentlink') {
         out['heap KB per idle agent (agentlink)'] = r.heapPerAgentKB!;
         out['external KB per idle agent (agentlink)'] = r.externalPerAgentKB!;

@@ -5,8 +5,9 @@
  *
  * The mock cluster runs in a process of its own (so both sides have their own open-file limit),
  * and the agents spread their source addresses over 127.0.0.0/8. Sizes come from the environment:
- * `AGENTLINK_BENCH_AGENTS` (default 5000: the per-agent numbers are those of 10 000, which the e2e
- * bench measures), `AGENTLINK_BENCH_IDLE_MS` (default 10000: half a keepalive period),
+ * `AGENTLINK_BENCH_AGENTS` (default 10000; RSS per agent is not the same at 5000: the process's
+ * fixed costs weigh more), `AGENTLINK_BENCH_IDLE_MS` (default 5000: a quarter of a keepalive period,
+ * 2500 keepalives at 10 000 agents),
  * `AGENTLINK_BENCH_EPS_AGENTS` (default 200), `AGENTLINK_BENCH_EPS` (events per second per agent,
  * default 100), `AGENTLINK_BENCH_EPS_MS` (default 3000).
  *
@@ -22,9 +23,9 @@ import { simulatedIdentities } from '../src/simulator/identities.js';
 
 /** Options of {@link benchFleet}; each defaults to its environment variable, then to the budget's size. */
 export interface BenchFleetOptions {
-  /** Agents held connected. @default AGENTLINK_BENCH_AGENTS or 5000 */
+  /** Agents held connected. @default AGENTLINK_BENCH_AGENTS or 10000 */
   agents?: number;
-  /** Idle window for the CPU measurement, in milliseconds. @default AGENTLINK_BENCH_IDLE_MS or 10000 */
+  /** Idle window for the CPU measurement, in milliseconds. @default AGENTLINK_BENCH_IDLE_MS or 5000 */
   idleMs?: number;
   /** Agents of the throughput measurement. @default AGENTLINK_BENCH_EPS_AGENTS or 200 */
   epsAgents?: number;
@@ -80,8 +81,8 @@ function cpuSeconds(): number {
  * @returns the measured numbers.
  */
 export async function benchFleet(options: BenchFleetOptions = {}): Promise<Record<string, number>> {
-  const agents = options.agents ?? envInt('AGENTLINK_BENCH_AGENTS', 5000);
-  const idleMs = options.idleMs ?? envInt('AGENTLINK_BENCH_IDLE_MS', 10_000);
+  const agents = options.agents ?? envInt('AGENTLINK_BENCH_AGENTS', 10_000);
+  const idleMs = options.idleMs ?? envInt('AGENTLINK_BENCH_IDLE_MS', 5000);
   const epsAgents = options.epsAgents ?? envInt('AGENTLINK_BENCH_EPS_AGENTS', 200);
   const epsMs = options.epsMs ?? envInt('AGENTLINK_BENCH_EPS_MS', 3000);
   const epsPerAgent = options.epsPerAgent ?? envInt('AGENTLINK_BENCH_EPS', 100);
