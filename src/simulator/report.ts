@@ -391,9 +391,12 @@ const SKEW_WARNING_PATTERN = /^the shards started .* apart \(startSkewMs\)/;
  * `startedAt + startSkewMs`, so merging merged reports gives the skew of all their shards.
  */
 function shardStarts(reports: readonly FleetReport[]): { first: string; planned?: string; skewMs: number } {
-  const from = Math.min(...reports.map((r) => Date.parse(r.startedAt)));
-  const to = Math.max(...reports.map((r) => Date.parse(r.startedAt) + r.startSkewMs));
-  const planned = reports.filter((r) => r.plannedStartAt !== undefined).map((r) => Date.parse(r.plannedStartAt!));
+  // parseReport checks the times; a report built by hand with a bad one is left out
+  const timed = reports.filter((r) => Number.isFinite(Date.parse(r.startedAt)));
+  if (timed.length === 0) return { first: reports[0]!.startedAt, skewMs: 0 };
+  const from = Math.min(...timed.map((r) => Date.parse(r.startedAt)));
+  const to = Math.max(...timed.map((r) => Date.parse(r.startedAt) + (Number.isFinite(r.startSkewMs) ? r.startSkewMs : 0)));
+  const planned = reports.map((r) => Date.parse(r.plannedStartAt ?? '')).filter((t) => Number.isFinite(t));
   return {
     first: new Date(from).toISOString(),
     ...(planned.length > 0 ? { planned: new Date(Math.min(...planned)).toISOString() } : {}),

@@ -142,6 +142,14 @@ describe('mergeReports', () => {
     expect(parseReport(JSON.parse(stringifyReport(merged)), 'fleet.json')).toEqual(merged);
   });
 
+  test('a report built by hand without a valid start time still merges (its start is left out of the skew)', () => {
+    const agents = activities(8);
+    const a = reportOf(agents.slice(0, 4), { index: 1, count: 2 }, { startedAt: Date.UTC(2026, 11, 6, 17) });
+    const b = { ...reportOf(agents.slice(4), { index: 2, count: 2 }), startedAt: 'soon' };
+    expect(mergeReports([a, b])).toMatchObject({ startedAt: a.startedAt, startSkewMs: 0 });
+    expect(mergeReports([b, { ...b, shard: { index: 1, count: 2 }, shards: [1] }])).toMatchObject({ startedAt: 'soon', startSkewMs: 0 });
+  });
+
   test('shards that started more than a second apart get a warning, once, however often they merge', () => {
     const agents = activities(20);
     const a = reportOf(agents.slice(0, 10), { index: 1, count: 3 }, { startedAt: Date.UTC(2026, 11, 6, 17) });
