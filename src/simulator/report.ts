@@ -40,6 +40,8 @@ export interface ChaosEvent {
    * were connected again (after `settledMs`).
    */
   balance?: { before: Record<string, number>; after: Record<string, number>; settledMs: number };
+  /** `kill`: agents connected to the node just before it was killed (each of them has to fail over). */
+  connected?: number;
 }
 
 /**

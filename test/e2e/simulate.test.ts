@@ -5,14 +5,14 @@
  * code 2, never a stack trace.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatClientKeys } from 'agentlink';
 import { parseReport } from 'agentlink/simulator';
 import type { FleetReport } from 'agentlink/simulator';
-import { expectUsageError } from '../helpers/cli.js';
+import { expectUsageError, startCli } from '../helpers/cli.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const bin = join(root, 'bin', 'agentlink.js');
@@ -61,9 +61,14 @@ describe('agentlink simulate (built CLI)', () => {
     const r = readJson('r.json');
 
     expect(r.agents).toEqual({ total: 1000, connected: 1000, neverConnected: 0 });
-    // node1's agents (agent i starts at node i mod 3 + 1: 334 of them) failed over once each
-    expect(r.failover.count).toBeGreaterThanOrEqual(300);
-    expect(r.failover.count).toBeLessThanOrEqual(400);
+    // every agent node1 had when it was killed failed over; no other agent did (agent i starts at
+    // node i mod 3 + 1: 334 can be on node1). How many were on it at 4 s depends on how fast the
+    // machine connected the fleet, so the count is the kill's, not a fixed one
+    const kill = r.chaos[0]!;
+    expect(kill.connected).toBeGreaterThan(0);
+    expect(kill.connected).toBeLessThanOrEqual(334);
+    expect(r.failover.count).toBeGreaterThanOrEqual(kill.connected!);
+    expect(r.failover.count).toBeLessThanOrEqual(334);
     expect(r.reconnects.total).toBeGreaterThanOrEqual(r.failover.count);
     expect(Object.values(r.distribution).reduce((a, b) => a + b, 0)).toBe(1000);
     // they stay on the node they failed over to: node1 comes back empty
@@ -82,7 +87,7 @@ describe('agentlink simulate (built CLI)', () => {
     expect(r.chaos[0]!.at).toBeLessThan(6000);
     expect(r.limits.hit).toEqual([]);
     // the timeline shows the dip: fewer than 1000 connected right after the kill, per node counts add up
-    const afterKill = r.timeline.find((p) => p.t >= 4000 && p.t < 6000 && p.perNode.node1 === 0);
+    const afterKill = r.timeline.find((p) => p.t >= Math.floor(kill.at / 1000) * 1000 && p.t <= kill.at + 1000 && p.perNode.node1 === 0);
     expect(afterKill).toBeDefined();
     for (const p of r.timeline) expect(Object.values(p.perNode).reduce((a, b) => a + b, 0)).toBe(p.connected);
     const html = readFileSync(join(dir, 'r.html'), 'utf8');
@@ -90,19 +95,39 @@ describe('agentlink simulate (built CLI)', () => {
   }, 60_000);
 
   it('runs the fleet over two worker processes with the cluster in a process of its own', async () => {
-    const run = await cli([
-      'simulate', '--agents', '600', '--cluster', '2', '--workers', '2', '--duration', '4s',
-      '--notify', '1s', '--eps', '1', '--ramp', '1000/s', '--report', 'w.json', '--quiet',
-    ]);
-    expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
+    // the run lasts until the whole fleet is connected and has sent 1000 events, however long the
+    // machine takes to connect 600 agents, then the user interrupts it (the report is still written)
+    const out = join(dir, 'w.ndjson');
+    const child = startCli(
+      ['simulate', '--agents', '600', '--cluster', '2', '--workers', '2', '--duration', '0', '--notify', '1s', '--eps', '1', '--ramp', '1000/s', '--out', 'w.ndjson', '--report', 'w.json', '--quiet'],
+      { cwd: dir },
+    );
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const last = (): { connected: number; eventsSent: number } | undefined => {
+      const lines = existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter((l) => l !== '') : [];
+      return lines.length > 0 ? (JSON.parse(lines.at(-1)!) as { connected: number; eventsSent: number }) : undefined;
+    };
+    const ready = (): boolean => (last()?.connected ?? 0) === 600 && last()!.eventsSent > 1000;
+    try {
+      const deadline = Date.now() + 100_000;
+      while (!ready() && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      expect(ready()).toBe(true);
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(130);
+    // the interrupt is acknowledged, and nothing else went wrong
+    expect(stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^agentlink: SIGINT received, stopping/)]);
     const r = readJson('w.json');
+    expect(r.config.workers).toBe(2);
     expect(r.agents).toEqual({ total: 600, connected: 600, neverConnected: 0 });
     expect(r.distribution).toEqual({ node1: 300, node2: 300 });
     expect(r.connect.count).toBe(600);
     expect(r.events.sent).toBe(r.events.received! + r.events.dropped + r.events.lost!);
     expect(r.events.sent).toBeGreaterThan(1000);
-  }, 60_000);
+  }, 120_000);
 
   it('fails with one line and exit code 1 when no agent can reach the managers', async () => {
     writeFileSync(join(dir, 'two.keys'), formatClientKeys([

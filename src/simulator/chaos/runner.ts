@@ -129,7 +129,7 @@ export interface ChaosRunnerOptions {
 }
 
 /** What a step did: `detail` when done, `skipped` when it could not apply. */
-type Outcome = { node?: string; detail?: string; skipped?: string; balance?: NonNullable<ChaosEvent['balance']> };
+type Outcome = { node?: string; detail?: string; skipped?: string; balance?: NonNullable<ChaosEvent['balance']>; connected?: number };
 
 const total = (d: Record<string, number>): number => Object.values(d).reduce((a, b) => a + b, 0);
 const describeBalance = (d: Record<string, number>): string =>
@@ -328,6 +328,7 @@ export class ChaosRunner {
     if (outcome.detail !== undefined) event.detail = outcome.detail;
     if (outcome.skipped !== undefined) event.skipped = outcome.skipped;
     if (outcome.balance !== undefined) event.balance = outcome.balance;
+    if (outcome.connected !== undefined) event.connected = outcome.connected;
     if (error !== undefined) event.error = error;
     this.#events.push(event);
     const what = `${step.action}${event.node ? ` ${event.node}` : ''}`;
@@ -415,14 +416,17 @@ export class ChaosRunner {
         this.#down.add(node);
         this.#hung.delete(node);
         this.#cancelEnd(`hang:${node}`);
+        // the agents it takes down with it: each of them has to fail over
+        const connected = (await t.distribution().catch(() => undefined))?.[node];
         await t.kill(node);
         this.#lastKilled = node;
-        if (step.forMs === undefined) return { node };
+        const withCount = connected !== undefined ? { connected } : {};
+        if (step.forMs === undefined) return { node, ...withCount };
         this.#endLater(key, step.forMs, step, node, async () => {
           await t.restart(node);
           this.#down.delete(node);
         });
-        return { node, detail: `down ${step.forMs} ms` };
+        return { node, detail: `down ${step.forMs} ms`, ...withCount };
       }
       case 'restart':
         this.#cancelEnd(`kill:${node}`);

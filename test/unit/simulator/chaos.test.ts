@@ -239,7 +239,8 @@ describe('ChaosRunner', () => {
     expect(c.calls.at(-1)).toBe('restart node1');
     await r.stop();
     expect(r.events).toEqual([
-      { at: 1000, action: 'kill', node: 'node1', detail: 'down 2000 ms' },
+      // the kill records how many agents node1 had: those that must fail over
+      { at: 1000, action: 'kill', node: 'node1', detail: 'down 2000 ms', connected: 10 },
       { at: 1500, action: 'blackhole', node: 'node2', detail: '1000 ms' },
     ]);
     expect(r.fired).toBe(2);
