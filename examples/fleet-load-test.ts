@@ -58,7 +58,7 @@ const totals = await fleet.stop({ drainTimeout: 3000, eventsUntil: RUN_MS });
 
 // let the managers read the last frames of the closed connections
 for (let i = 0; i < 20 && received < totals.eventsWritten - totals.eventsUnconfirmedOnLostConnections; i++) await sleep(100);
-const lost = totals.eventsSent - received - totals.eventsDropped;
+const lost = totals.eventsWritten - received;
 fleet.metrics.countReceived(received);
 fleet.metrics.countLost(lost);
 
@@ -75,7 +75,7 @@ const report = createReport({
 });
 process.stdout.write(renderSummaryTable(report));
 console.log(
-  `events: ${totals.eventsSent} sent = ${received} received + ${totals.eventsDropped} dropped + ${lost} lost ` +
+  `events: ${totals.eventsGenerated} generated = ${totals.eventsWritten} written + ${totals.eventsDropped} dropped; ${received} received, ${lost} lost ` +
     `(in flight on the killed node's connections: ${report.lostExplained.inFlightOnLostConnections}, unexplained: ${report.lostExplained.unexplained})`,
 );
 if (process.argv[2]) {

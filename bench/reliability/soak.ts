@@ -597,7 +597,7 @@ export async function runChaosSoak(options: ChaosSoakOptions = {}): Promise<Chao
       const m = process.memoryUsage();
       log(
         `${(elapsed() / 1000).toFixed(0)}s: ${p.connected}/${agents} connected, ${p.reconnecting} reconnecting, ` +
-          `sent ${p.eventsSent}, received ${tally.received}, faults ${chaos?.events.length ?? 0}, heap ${(m.heapUsed / 1048576).toFixed(0)} MB, RSS ${(m.rss / 1048576).toFixed(0)} MB`,
+          `generated ${p.eventsGenerated}, written ${p.eventsWritten}, received ${tally.received}, faults ${chaos?.events.length ?? 0}, heap ${(m.heapUsed / 1048576).toFixed(0)} MB, RSS ${(m.rss / 1048576).toFixed(0)} MB`,
       );
     };
     if (s.progressMs > 0) progressTimer = clock.setTimeout(progress, s.progressMs);

@@ -285,8 +285,8 @@ Verdicts:
                           a failed one ends with exit code 99 after the report is written
   --connect-deadline DURATION  stop early (exit 1) when no agent has connected by then, naming the
                           most common errors; 0 waits the whole run (default 15s)
-  --abort-on-fail         end the run as soon as a threshold on a growing count (events.dropped,
-                          events.sent, events.received with <, <= or ==) fails
+  --abort-on-fail         end the run as soon as a threshold on a growing count (events.generated,
+                          .accepted, .written, .dropped, .received with <, <= or ==) fails
 Output:
   --report FILE           JSON report; - writes it to standard output (the summary table then goes to standard error)
   --html FILE             self-contained HTML report with plots

@@ -5,7 +5,7 @@
  */
 import type { AgentClientOptions, AgentIdentityOptions, Clock, ServerOptions, TransportFactory } from '../index.js';
 import type { Fleet } from './fleet.js';
-import type { FleetMetrics, FleetGauges, TimelinePoint } from './metrics.js';
+import type { FleetEventCounts, FleetMetrics, FleetGauges, TimelinePoint } from './metrics.js';
 import type { LimitHit } from './report.js';
 import type { Stage } from './stages.js';
 import type { WorkloadFactory } from './workloads.js';
@@ -119,17 +119,13 @@ export interface FleetOptions {
 }
 
 /** Gauges of a fleet now. */
-export interface FleetProgress extends FleetGauges {
+export interface FleetProgress extends FleetGauges, FleetEventCounts {
   /** Agents in the fleet. */
   agents: number;
   /** Agents started so far (the ramp). */
   started: number;
   /** Agents that got a startup ACK at least once. */
   connectedEver: number;
-  /** Events generated so far (every `sendEvent` call, accepted or refused). */
-  eventsSent: number;
-  /** Events the client buffers dropped so far. */
-  eventsDropped: number;
   /** Errors the agents emitted so far, by code (`ERR_CONNECT`, `ERR_SERVER_SILENT`, ...). */
   errors: Record<string, number>;
   /** Connect and failover latency histograms so far, encoded, when asked for (they merge across worker processes; the live dashboard's percentiles). */
@@ -137,7 +133,7 @@ export interface FleetProgress extends FleetGauges {
 }
 
 /** What a stopped fleet did, for exact event accounting. */
-export interface FleetTotals {
+export interface FleetTotals extends FleetEventCounts {
   /** Agents in the fleet. */
   agents: number;
   /** Agents started. */
@@ -150,12 +146,6 @@ export interface FleetTotals {
   connectedEver: number;
   /** Agents that never did. */
   neverConnected: number;
-  /** Events generated (`sendEvent` calls). */
-  eventsSent: number;
-  /** Events written to a connection (`stats().eventsSent` summed). */
-  eventsWritten: number;
-  /** Events the client buffers dropped (`stats().buffer.dropped` summed): overflow, and what was left at stop. */
-  eventsDropped: number;
   /** Events written to connections that were lost before an ACK confirmed them (`eventsUnconfirmedOnLostConnections` summed). */
   eventsUnconfirmedOnLostConnections: number;
   /** Failed connection attempts. */

@@ -24,6 +24,7 @@ import {
 } from '../index.js';
 import type {
   AgentClientOptions,
+  AgentClientStats,
   AgentRuntime,
   AgentIdentityOptions,
   AgentState,
@@ -36,8 +37,8 @@ import type {
 import { FLEET_TRANSITIONS } from './fleet-types.js';
 import type { FleetClientOptions, FleetEvents, FleetOptions, FleetProgress, FleetServer, FleetState, FleetStopOptions, FleetTotals } from './fleet-types.js';
 import { resourceLimitOf } from './limits.js';
-import { FleetMetrics, nextSample } from './metrics.js';
-import type { TimelinePoint } from './metrics.js';
+import { EVENT_COUNT_KEYS, FleetMetrics, emptyEventCounts, nextSample } from './metrics.js';
+import type { FleetEventCounts, TimelinePoint } from './metrics.js';
 import type { LimitHit } from './report.js';
 import { LoadSchedule } from './stages.js';
 import { workloadFactory } from './workloads.js';
@@ -128,8 +129,13 @@ export class Fleet extends EventEmitter<FleetEvents> {
   #generating = false;
   /** End of the event schedule (ms after the run start). */
   readonly #eventsUntil: number;
-  #eventsSent = 0;
-  #droppedSampled = 0;
+  #eventsGenerated = 0;
+  /** Events `sendEvent` refused (returned false). */
+  #eventsRefused = 0;
+  /** Of those, the ones refused because the agent had stopped (counted by the agent as rejected too). */
+  #refusedStopped = 0;
+  /** The event counts already added to the metrics. */
+  #counted: FleetEventCounts = emptyEventCounts();
   #connectedEver = 0;
   #failovers = 0;
   readonly #limits = new Map<string, LimitHit>();
@@ -146,7 +152,6 @@ export class Fleet extends EventEmitter<FleetEvents> {
   readonly #onClosed: (this: Slot, info: { reason: AgentlinkError | undefined }) => void;
   readonly #balanced: boolean;
   #connected = 0;
-  #sentCounted = 0;
   /** Events are generated up to this time (ms since the start). */
   #generatedTo = 0;
   #lastBucket = -1;
@@ -354,7 +359,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     let connected = 0;
     let reconnecting = 0;
     let started = 0;
-    let dropped = 0;
+    const events = this.#eventCounter();
     const perNode: Record<string, number> = {};
     for (const n of this.#nodeNames) perNode[n] = 0;
     for (const s of this.#slots) {
@@ -369,7 +374,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       } else if (state === 'connecting' || state === 'handshaking' || state === 'reconnecting') {
         reconnecting++;
       }
-      dropped += c.stats().buffer.dropped;
+      events.add(c.stats());
     }
     return {
       agents: this.#slots.length,
@@ -378,8 +383,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       reconnecting,
       perNode,
       connectedEver: this.#connectedEver,
-      eventsSent: this.#eventsSent,
-      eventsDropped: dropped,
+      ...events.counts(),
       errors: { ...this.#errors },
       ...(options.latency === true ? { latency: { connect: this.metrics.histograms.connect.encode(), failover: this.metrics.histograms.failover.encode() } } : {}),
     };
@@ -404,10 +408,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     progress: FleetProgress;
   } {
     const progress = this.progress();
-    if (progress.eventsDropped > this.#droppedSampled) {
-      this.metrics.countDropped(progress.eventsDropped - this.#droppedSampled, atMs);
-      this.#droppedSampled = progress.eventsDropped;
-    }
+    this.#countInto(progress, atMs);
     const point = this.metrics.sample(progress, atMs);
     return { point, progress };
   }
@@ -455,8 +456,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     this.#sampleTimer = undefined;
     for (const w of this.#waiters) w.resolve();
     this.#waiters.clear();
-    let written = 0;
-    let dropped = 0;
+    const events = this.#eventCounter();
     let unconfirmed = 0;
     let failed = 0;
     let reconnects = 0;
@@ -467,8 +467,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       if (!c) continue;
       started++;
       const st = c.stats();
-      written += st.eventsSent;
-      dropped += st.buffer.dropped;
+      events.add(st);
       unconfirmed += st.eventsUnconfirmedOnLostConnections;
       failed += st.failedAttempts;
       reconnects += Math.max(0, st.connects - 1);
@@ -478,10 +477,8 @@ export class Fleet extends EventEmitter<FleetEvents> {
       }
       c.removeAllListeners();
     }
-    if (dropped > this.#droppedSampled) {
-      this.metrics.countDropped(dropped - this.#droppedSampled, Math.max(0, this.elapsed()));
-      this.#droppedSampled = dropped;
-    }
+    const counts = events.counts();
+    this.#countInto(counts, Math.max(0, this.elapsed()));
     // the last bucket gets the drops of the stop with the gauges from before it (the agents are all stopped now)
     if (atStop) this.metrics.sample(atStop, Math.max(0, this.elapsed()));
     this.metrics.countConnectFailure(failed);
@@ -495,9 +492,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       distribution: atStop?.perNode ?? Object.fromEntries(this.#nodeNames.map((n) => [n, 0])),
       connectedEver: this.#connectedEver,
       neverConnected: this.#slots.length - this.#connectedEver,
-      eventsSent: this.#eventsSent,
-      eventsWritten: written,
-      eventsDropped: dropped,
+      ...counts,
       eventsUnconfirmedOnLostConnections: unconfirmed,
       connectFailures: failed,
       reconnects,
@@ -678,8 +673,11 @@ export class Fleet extends EventEmitter<FleetEvents> {
         const workload = (slot.workload ??= factory({ seed: this.#seed, agentName: client.identity?.name ?? simulatedAgentName(slot.index) }));
         while (slot.emitted < due) {
           slot.emitted++;
-          this.#eventsSent++;
-          client.sendEvent(workload.next());
+          this.#eventsGenerated++;
+          if (!client.sendEvent(workload.next())) {
+            this.#eventsRefused++;
+            if (client.state === 'closing' || client.state === 'closed') this.#refusedStopped++;
+          }
         }
       }
       if (ends) {
@@ -689,11 +687,54 @@ export class Fleet extends EventEmitter<FleetEvents> {
         });
       }
     }
-    const delta = this.#eventsSent - this.#sentCounted;
+    const delta = this.#eventsGenerated - this.#counted.eventsGenerated;
     if (delta > 0) {
-      this.metrics.countSent(delta, Math.max(0, countAt));
-      this.#sentCounted = this.#eventsSent;
+      this.metrics.countEvents({ eventsGenerated: delta }, Math.max(0, countAt));
+      this.#counted.eventsGenerated = this.#eventsGenerated;
     }
+  }
+
+  /** Sums the agents' event counters; `counts()` adds the fleet's own (generated, refused). */
+  #eventCounter(): { add: (st: AgentClientStats) => void; counts: () => FleetEventCounts } {
+    let accepted = 0;
+    let written = 0;
+    let evicted = 0;
+    let cleared = 0;
+    let rejected = 0;
+    return {
+      add: (st) => {
+        accepted += st.eventsAccepted;
+        written += st.eventsSent;
+        evicted += st.buffer.droppedByReason.evicted;
+        cleared += st.buffer.droppedByReason.cleared;
+        rejected += st.eventsRejected;
+      },
+      counts: () => {
+        // an agent counts as rejected both what it refused after stopping and what it could not encode
+        const unwritable = Math.max(0, rejected - this.#refusedStopped);
+        const refused = this.#eventsRefused;
+        return {
+          eventsGenerated: this.#eventsGenerated,
+          eventsAccepted: accepted,
+          eventsWritten: written,
+          eventsDropped: refused + evicted + cleared + unwritable,
+          eventsRefused: refused,
+          eventsEvicted: evicted,
+          eventsCleared: cleared,
+          eventsUnwritable: unwritable,
+        };
+      },
+    };
+  }
+
+  /** Adds to the metrics, in the bucket of `atMs`, what the counts grew by since the last time (generated is counted by #generate, at its due time). */
+  #countInto(now: FleetEventCounts, atMs: number): void {
+    const delta = emptyEventCounts();
+    for (const k of EVENT_COUNT_KEYS) {
+      delta[k] = Math.max(0, now[k] - this.#counted[k]);
+      this.#counted[k] = Math.max(this.#counted[k], now[k]);
+    }
+    this.metrics.countEvents(delta, atMs);
   }
 
   // --- sampling --------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ export function plotRowsOf(report: FleetReport): PlotRow[] {
     connected: p.connected,
     reconnecting: p.reconnecting,
     perNode: p.perNode,
-    generated: p.sent * perSec,
+    generated: p.generated * perSec,
     received: known ? p.received * perSec : null,
     dropped: p.dropped * perSec,
   }));
@@ -74,6 +74,14 @@ export function whyNoFailovers(report: FleetReport): string | undefined {
     : `No failovers: all ${n} reconnections went back to the server the agent had before (a failover lands on another server).`;
 }
 
+/** What each drop reason means, for the summary. */
+const DROP_REASONS: Record<keyof FleetReport['events']['droppedBy'], string> = {
+  refused: 'refused by a full buffer',
+  evicted: 'evicted from a full buffer by newer events',
+  cleared: 'still queued at the drain deadline',
+  unwritable: 'too large to encode',
+};
+
 function summaryRows(r: FleetReport): [string, string][] {
   const rows: [string, string][] = [];
   const pct = (n: number, of: number): string => (of > 0 ? ` (${((n / of) * 100).toFixed(1)} %)` : '');
@@ -84,12 +92,13 @@ function summaryRows(r: FleetReport): [string, string][] {
   rows.push(['Agents', formatNumber(r.agents.total)]);
   rows.push(['Connected at the end', `${formatNumber(r.agents.connected)}${pct(r.agents.connected, r.agents.total)}`]);
   rows.push(['Never connected', formatNumber(r.agents.neverConnected)]);
-  rows.push(['Events sent', formatNumber(r.events.sent)]);
-  rows.push([
-    'Events received by the managers',
-    r.events.received === null ? 'unknown (managers not run by agentlink)' : `${formatNumber(r.events.received)}${pct(r.events.received, r.events.sent)}`,
-  ]);
-  rows.push(['Events dropped by the agents’ buffers', formatNumber(r.events.dropped)]);
+  const e = r.events;
+  rows.push(['Events generated', formatNumber(e.generated)]);
+  rows.push(['Events accepted by the buffers', `${formatNumber(e.accepted)}${pct(e.accepted, e.generated)}`]);
+  rows.push(['Events written to the wire', `${formatNumber(e.written)}${pct(e.written, e.generated)}`]);
+  rows.push(['Events received by the managers', e.received === null ? 'unknown (managers not run by agentlink)' : `${formatNumber(e.received)}${pct(e.received, e.written)}`]);
+  rows.push(['Events dropped', `${formatNumber(e.dropped)}${pct(e.dropped, e.generated)}`]);
+  for (const [reason, n] of Object.entries(e.droppedBy)) if (n > 0) rows.push([`  dropped: ${DROP_REASONS[reason as keyof typeof e.droppedBy]}`, formatNumber(n)]);
   rows.push(['Events lost', r.events.lost === null ? 'unknown' : formatNumber(r.events.lost)]);
   for (const [cause, n] of Object.entries(r.lostExplained)) if (n > 0) rows.push([`  lost: ${describeLostCause(cause)}`, formatNumber(n)]);
   rows.push(['Connect latency', lat(r.connect)]);

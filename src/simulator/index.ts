@@ -21,6 +21,7 @@ export type {
   CdfPoint,
   HistogramName,
   FleetCounters,
+  FleetEventCounts,
   TimelinePoint,
   FleetGauges,
   MetricsSnapshot,

@@ -238,15 +238,53 @@ export const HISTOGRAM_NAMES = ['connect', 'tcpConnect', 'failover', 'reconnect'
  */
 export type HistogramName = (typeof HISTOGRAM_NAMES)[number];
 
-/** Monotonic fleet counters. */
-export interface FleetCounters {
-  /** Events the agents accepted for sending (`sendEvent` returned true). */
-  eventsSent: number;
+/**
+ * The fleet's event counts, so far or at the end. Once the fleet has stopped (nothing queued):
+ * `eventsGenerated = eventsAccepted + eventsRefused`,
+ * `eventsAccepted = eventsWritten + eventsEvicted + eventsCleared + eventsUnwritable`, hence
+ * `eventsGenerated = eventsWritten + eventsDropped` (docs/load-testing.md, "Events").
+ */
+export interface FleetEventCounts {
+  /** Events the workload generated (`sendEvent` calls, accepted or refused). */
+  eventsGenerated: number;
+  /** Events the agents' client buffers accepted (`stats().eventsAccepted` summed). */
+  eventsAccepted: number;
+  /** Events written to a connection, each once (`stats().eventsSent` summed; retransmissions not counted). */
+  eventsWritten: number;
+  /** Events dropped without being written, every reason: refused + evicted + cleared + unwritable. */
+  eventsDropped: number;
+  /** Events `sendEvent` refused: the buffer was full (`drop-newest`, `reject`), or the agent had stopped. */
+  eventsRefused: number;
+  /** Accepted events a newer one pushed out of a full buffer (`drop-oldest`). */
+  eventsEvicted: number;
+  /** Accepted events still queued when the agent stopped: the drain deadline cut them. */
+  eventsCleared: number;
+  /** Accepted events that could not be encoded (too large); the agent counts them as rejected. */
+  eventsUnwritable: number;
+}
+
+/** The names of {@link FleetEventCounts}, in report order. */
+export const EVENT_COUNT_KEYS = [
+  'eventsGenerated',
+  'eventsAccepted',
+  'eventsWritten',
+  'eventsDropped',
+  'eventsRefused',
+  'eventsEvicted',
+  'eventsCleared',
+  'eventsUnwritable',
+] as const satisfies readonly (keyof FleetEventCounts)[];
+
+/** @returns every event count at zero. */
+export function emptyEventCounts(): FleetEventCounts {
+  return { eventsGenerated: 0, eventsAccepted: 0, eventsWritten: 0, eventsDropped: 0, eventsRefused: 0, eventsEvicted: 0, eventsCleared: 0, eventsUnwritable: 0 };
+}
+
+/** Monotonic fleet counters: the {@link FleetEventCounts}, the managers' count, the loss and the reconnections. */
+export interface FleetCounters extends FleetEventCounts {
   /** Events the managers received (known only when the managers are agentlink's mock managers). */
   eventsReceived: number;
-  /** Events the agents' client buffers dropped (overflow, cleared at stop). */
-  eventsDropped: number;
-  /** Events sent but never received, as established by the fleet at the end of the run. */
+  /** Events written but never received (`eventsWritten - eventsReceived`), as established at the end of the run. */
   eventsLost: number;
   /** Reconnections (every new session after the first, any reason). */
   reconnects: number;
@@ -265,12 +303,16 @@ export interface TimelinePoint {
   connected: number;
   /** Agents reconnecting or connecting at the sample. */
   reconnecting: number;
-  /** Events sent during the bucket. */
-  sent: number;
+  /** Events the workload generated during the bucket. */
+  generated: number;
+  /** Events the agents' buffers accepted during the bucket. */
+  accepted: number;
+  /** Events written to the wire during the bucket. */
+  written: number;
+  /** Events dropped during the bucket (every reason). */
+  dropped: number;
   /** Events received by the managers during the bucket. */
   received: number;
-  /** Events dropped during the bucket. */
-  dropped: number;
   /** Connected agents per manager node at the sample. */
   perNode: Record<string, number>;
 }
@@ -312,7 +354,7 @@ export interface FleetMetricsOptions {
 }
 
 function emptyCounters(): FleetCounters {
-  return { eventsSent: 0, eventsReceived: 0, eventsDropped: 0, eventsLost: 0, reconnects: 0, connectFailures: 0 };
+  return { ...emptyEventCounts(), eventsReceived: 0, eventsLost: 0, reconnects: 0, connectFailures: 0 };
 }
 
 /**
@@ -402,14 +444,25 @@ export class FleetMetrics {
   }
 
   /**
-   * Counts events accepted for sending, in the timeline bucket of `atMs`.
+   * Adds to the event counts (what they grew by since the last call), in the timeline bucket of
+   * `atMs` (generated, accepted, written and dropped; the drop reasons are totals only).
    *
-   * @param n - events accepted for sending.
-   * @param atMs - when they were generated, in milliseconds since the start; defaults to now.
+   * @param delta - the growth of each count.
+   * @param atMs - when they were counted, in milliseconds since the start; defaults to now.
    */
-  countSent(n = 1, atMs = this.elapsed()): void {
-    this.counters.eventsSent += n;
-    this.#bucketAt(atMs).sent += n;
+  countEvents(delta: Partial<FleetEventCounts>, atMs = this.elapsed()): void {
+    let any = false;
+    for (const k of EVENT_COUNT_KEYS) {
+      const n = delta[k] ?? 0;
+      this.counters[k] += n;
+      any ||= n !== 0;
+    }
+    if (!any) return;
+    const point = this.#bucketAt(atMs);
+    point.generated += delta.eventsGenerated ?? 0;
+    point.accepted += delta.eventsAccepted ?? 0;
+    point.written += delta.eventsWritten ?? 0;
+    point.dropped += delta.eventsDropped ?? 0;
   }
 
   /**
@@ -421,17 +474,6 @@ export class FleetMetrics {
   countReceived(n = 1, atMs = this.elapsed()): void {
     this.counters.eventsReceived += n;
     this.#bucketAt(atMs).received += n;
-  }
-
-  /**
-   * Counts events dropped by client buffers, in the timeline bucket of `atMs`.
-   *
-   * @param n - events dropped by client buffers.
-   * @param atMs - when they were counted, in milliseconds since the start; defaults to now.
-   */
-  countDropped(n = 1, atMs = this.elapsed()): void {
-    this.counters.eventsDropped += n;
-    this.#bucketAt(atMs).dropped += n;
   }
 
   /**
@@ -476,7 +518,7 @@ export class FleetMetrics {
     let point = this.#timeline.get(t);
     if (!point) {
       const g = this.#gauges;
-      point = { t, connected: g.connected, reconnecting: g.reconnecting, sent: 0, received: 0, dropped: 0, perNode: { ...g.perNode } };
+      point = { ...emptyPoint(t), connected: g.connected, reconnecting: g.reconnecting, perNode: { ...g.perNode } };
       this.#timeline.set(t, point);
     }
     return point;
@@ -543,6 +585,13 @@ export class FleetMetrics {
   }
 }
 
+/** The counts of a {@link TimelinePoint}, summed when timelines merge. */
+export const TIMELINE_COUNTS = ['connected', 'reconnecting', 'generated', 'accepted', 'written', 'dropped', 'received'] as const satisfies readonly (keyof TimelinePoint)[];
+
+function emptyPoint(t: number): TimelinePoint {
+  return { t, connected: 0, reconnecting: 0, generated: 0, accepted: 0, written: 0, dropped: 0, received: 0, perNode: {} };
+}
+
 /**
  * Adds timelines bucket by bucket: points with the same `t` are summed field by field, and
  * `perNode` counts are summed per node.
@@ -556,10 +605,10 @@ export function mergeTimelines(timelines: readonly (readonly TimelinePoint[])[])
     for (const p of timeline) {
       let m = byT.get(p.t);
       if (!m) {
-        m = { t: p.t, connected: 0, reconnecting: 0, sent: 0, received: 0, dropped: 0, perNode: {} };
+        m = emptyPoint(p.t);
         byT.set(p.t, m);
       }
-      addCounts(m, p, ['connected', 'reconnecting', 'sent', 'received', 'dropped']);
+      addCounts(m, p, TIMELINE_COUNTS);
       addRecord(m.perNode, p.perNode);
     }
   }

@@ -7,7 +7,7 @@
 import { forkChild, IpcClient } from './child.js';
 import type { Fleet } from './fleet.js';
 import type { FleetProgress, FleetTotals } from './fleet-types.js';
-import { addCounts, addRecord } from './metrics.js';
+import { EVENT_COUNT_KEYS, addCounts, addRecord, emptyEventCounts } from './metrics.js';
 import type { MetricsSnapshot } from './metrics.js';
 import type { LimitHit } from './report.js';
 import type { WorkerSpec } from './worker.js';
@@ -109,13 +109,12 @@ export function sumProgress(parts: readonly (FleetProgress | undefined)[], agent
     reconnecting: 0,
     perNode: Object.fromEntries(nodes.map((n) => [n, 0])),
     connectedEver: 0,
-    eventsSent: 0,
-    eventsDropped: 0,
+    ...emptyEventCounts(),
     errors: {},
   };
   for (const p of parts) {
     if (!p) continue;
-    addCounts(out, p, ['started', 'connected', 'reconnecting', 'connectedEver', 'eventsSent', 'eventsDropped']);
+    addCounts(out, p, ['started', 'connected', 'reconnecting', 'connectedEver', ...EVENT_COUNT_KEYS]);
     addRecord(out.perNode, p.perNode);
     addRecord(out.errors, p.errors);
   }
@@ -144,9 +143,7 @@ export function mergeTotals(list: readonly FleetTotals[]): FleetTotals {
     distribution: {},
     connectedEver: 0,
     neverConnected: 0,
-    eventsSent: 0,
-    eventsWritten: 0,
-    eventsDropped: 0,
+    ...emptyEventCounts(),
     eventsUnconfirmedOnLostConnections: 0,
     connectFailures: 0,
     reconnects: 0,
@@ -163,9 +160,7 @@ export function mergeTotals(list: readonly FleetTotals[]): FleetTotals {
       'connectedAtEnd',
       'connectedEver',
       'neverConnected',
-      'eventsSent',
-      'eventsWritten',
-      'eventsDropped',
+      ...EVENT_COUNT_KEYS,
       'eventsUnconfirmedOnLostConnections',
       'connectFailures',
       'reconnects',

@@ -24,11 +24,17 @@ export interface ProgressSnapshot {
   connected: number;
   /** Agents connecting or reconnecting now. */
   reconnecting: number;
-  /** Events sent so far. */
-  eventsSent: number;
+  /** Events the workload generated so far. */
+  eventsGenerated: number;
+  /** Events the agents' client buffers accepted so far. */
+  eventsAccepted: number;
+  /** Events written to the wire so far. */
+  eventsWritten: number;
+  /** Events dropped so far (refused by full buffers, evicted, cleared at stop). */
+  eventsDropped: number;
   /** Events the managers received so far; `null` when unknown (managers that are not ours). */
   eventsReceived: number | null;
-  /** Recent send rate, events per second. */
+  /** Recent generation rate, events per second. */
   eventsPerSec: number;
   /** Connected agents per node. */
   perNode: Record<string, number>;
@@ -85,7 +91,8 @@ export function formatProgressLine(s: ProgressSnapshot): string {
     .join(' ');
   return (
     `[${time}] agents=${s.agents} connected=${s.connected} reconnecting=${s.reconnecting} ` +
-    `sent=${s.eventsSent} received=${s.eventsReceived ?? '?'} eps=${s.eventsPerSec.toFixed(1)}` +
+    `generated=${s.eventsGenerated} accepted=${s.eventsAccepted} written=${s.eventsWritten} dropped=${s.eventsDropped} ` +
+    `received=${s.eventsReceived ?? '?'} eps=${s.eventsPerSec.toFixed(1)}` +
     (nodes ? ` ${nodes}` : '')
   );
 }
@@ -117,8 +124,8 @@ export function formatProgressBlock(s: ProgressSnapshot, columns = 80): string[]
       `${bar(s.agents > 0 ? s.connected / s.agents : 0, 10)}`,
   );
   lines.push(
-    `events sent ${NUMBER.format(s.eventsSent)}  received ${s.eventsReceived === null ? '?' : NUMBER.format(s.eventsReceived)}  ` +
-      `${RATE.format(s.eventsPerSec)}/s`,
+    `events generated ${NUMBER.format(s.eventsGenerated)}  accepted ${NUMBER.format(s.eventsAccepted)}  written ${NUMBER.format(s.eventsWritten)}  ` +
+      `dropped ${NUMBER.format(s.eventsDropped)}  received ${s.eventsReceived === null ? '?' : NUMBER.format(s.eventsReceived)}  ${RATE.format(s.eventsPerSec)}/s`,
   );
   const width = Math.max(20, columns - 1);
   let line = 'nodes';
@@ -252,9 +259,12 @@ export function renderSummaryTable(report: FleetReport): string {
   if (a.neverConnected > 0) rows.push(['never connected', NUMBER.format(a.neverConnected)]);
   rows.push('sep');
   const e = report.events;
-  rows.push(['events sent', NUMBER.format(e.sent)]);
-  rows.push(['events received', e.received === null ? 'unknown (not our managers)' : `${NUMBER.format(e.received)}${pct(e.received, e.sent)}`]);
-  rows.push(['events dropped', NUMBER.format(e.dropped)]);
+  rows.push(['events generated', NUMBER.format(e.generated)]);
+  rows.push(['events accepted', `${NUMBER.format(e.accepted)}${pct(e.accepted, e.generated)}`]);
+  rows.push(['events written', `${NUMBER.format(e.written)}${pct(e.written, e.generated)}`]);
+  rows.push(['events dropped', `${NUMBER.format(e.dropped)}${pct(e.dropped, e.generated)}`]);
+  for (const [reason, n] of Object.entries(e.droppedBy)) if (n > 0) rows.push([`  ${reason}`, NUMBER.format(n)]);
+  rows.push(['events received', e.received === null ? 'unknown (not our managers)' : `${NUMBER.format(e.received)}${pct(e.received, e.written)}`]);
   if (e.lost !== null) {
     rows.push(['events lost', NUMBER.format(e.lost)]);
     for (const [cause, n] of Object.entries(report.lostExplained)) if (n > 0) rows.push([`  ${cause}`, NUMBER.format(n)]);

@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics of a running simulation (prom-client): gauges of connected and reconnecting
- * agents (in total and per node), counters of events sent, received and dropped.
+ * agents (in total and per node), counters of events generated, accepted, written, received and dropped.
  * {@link PrometheusMetrics} holds them; {@link PrometheusExporter} serves them (`--prometheus PORT`,
  * on 127.0.0.1 unless `--prometheus-host` says otherwise), and the live dashboard serves the same
  * registry at its own `/metrics`.
@@ -20,13 +20,20 @@ export interface PrometheusValues {
   reconnecting: number;
   /** Connected agents per node now. */
   perNode: Record<string, number>;
-  /** Events sent so far (cumulative). */
-  eventsSent: number;
+  /** Events the workload generated so far (cumulative). */
+  eventsGenerated: number;
+  /** Events the agents' client buffers accepted so far. */
+  eventsAccepted: number;
+  /** Events written to the wire so far. */
+  eventsWritten: number;
   /** Events the managers received so far; null when unknown. */
   eventsReceived: number | null;
-  /** Events dropped so far. */
+  /** Events dropped so far (every reason). */
   eventsDropped: number;
 }
+
+const COUNTER_KEYS = ['eventsGenerated', 'eventsAccepted', 'eventsWritten', 'eventsReceived', 'eventsDropped'] as const;
+type CounterKey = (typeof COUNTER_KEYS)[number];
 
 /**
  * The simulation's metrics in a prom-client registry, without a server.
@@ -34,7 +41,7 @@ export interface PrometheusValues {
  * @example
  * ```ts
  * const metrics = new PrometheusMetrics();
- * metrics.update({ connected: 10, reconnecting: 0, perNode: { node1: 10 }, eventsSent: 5, eventsReceived: 5, eventsDropped: 0 });
+ * metrics.update({ connected: 10, reconnecting: 0, perNode: { node1: 10 }, eventsGenerated: 5, eventsAccepted: 5, eventsWritten: 5, eventsReceived: 5, eventsDropped: 0 });
  * await metrics.registry.metrics(); // the text exposition format
  * ```
  */
@@ -44,19 +51,22 @@ export class PrometheusMetrics {
   readonly #connected: Gauge;
   readonly #reconnecting: Gauge;
   readonly #perNode: Gauge<'node'>;
-  readonly #sent: Counter;
-  readonly #received: Counter;
-  readonly #dropped: Counter;
-  #last = { sent: 0, received: 0, dropped: 0 };
+  readonly #counters: Record<CounterKey, Counter>;
+  readonly #last: Record<CounterKey, number> = { eventsGenerated: 0, eventsAccepted: 0, eventsWritten: 0, eventsReceived: 0, eventsDropped: 0 };
 
   constructor() {
     const registers = [this.registry];
     this.#connected = new Gauge({ name: 'agentlink_agents_connected', help: 'Simulated agents connected (startup ACKed) now', registers });
     this.#reconnecting = new Gauge({ name: 'agentlink_agents_reconnecting', help: 'Simulated agents connecting or reconnecting now', registers });
     this.#perNode = new Gauge({ name: 'agentlink_agents_per_node', help: 'Connected simulated agents per manager node', labelNames: ['node'], registers });
-    this.#sent = new Counter({ name: 'agentlink_events_sent_total', help: 'Events the simulated agents generated', registers });
-    this.#received = new Counter({ name: 'agentlink_events_received_total', help: 'Events the embedded mock managers received', registers });
-    this.#dropped = new Counter({ name: 'agentlink_events_dropped_total', help: 'Events the agents’ client buffers dropped', registers });
+    const counter = (name: string, help: string): Counter => new Counter({ name: `agentlink_events_${name}_total`, help, registers });
+    this.#counters = {
+      eventsGenerated: counter('generated', 'Events the workload generated (sendEvent calls, accepted or refused)'),
+      eventsAccepted: counter('accepted', 'Events the simulated agents’ client buffers accepted'),
+      eventsWritten: counter('written', 'Events the simulated agents wrote to their connections (each once, retransmissions not counted)'),
+      eventsReceived: counter('received', 'Events the embedded mock managers received'),
+      eventsDropped: counter('dropped', 'Events dropped without being written: refused by a full buffer, evicted, or still queued at the drain deadline'),
+    };
   }
 
   /**
@@ -68,13 +78,12 @@ export class PrometheusMetrics {
     this.#connected.set(v.connected);
     this.#reconnecting.set(v.reconnecting);
     for (const [node, n] of Object.entries(v.perNode)) this.#perNode.set({ node }, n);
-    const inc = (c: Counter, key: 'sent' | 'received' | 'dropped', value: number): void => {
-      if (value > this.#last[key]) c.inc(value - this.#last[key]);
+    for (const key of COUNTER_KEYS) {
+      const value = v[key];
+      if (value === null) continue; // received: unknown against foreign managers
+      if (value > this.#last[key]) this.#counters[key].inc(value - this.#last[key]);
       this.#last[key] = Math.max(this.#last[key], value);
-    };
-    inc(this.#sent, 'sent', v.eventsSent);
-    if (v.eventsReceived !== null) inc(this.#received, 'received', v.eventsReceived);
-    inc(this.#dropped, 'dropped', v.eventsDropped);
+    }
   }
 
   /**
@@ -111,7 +120,7 @@ export interface PrometheusExporterOptions {
  * @example
  * ```ts
  * const prom = await PrometheusExporter.start(9464);
- * prom.update({ connected: 10, reconnecting: 0, perNode: { node1: 10 }, eventsSent: 5, eventsReceived: 5, eventsDropped: 0 });
+ * prom.update({ connected: 10, reconnecting: 0, perNode: { node1: 10 }, eventsGenerated: 5, eventsAccepted: 5, eventsWritten: 5, eventsReceived: 5, eventsDropped: 0 });
  * await prom.close();
  * ```
  */

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ToolError } from '../errors.js';
-import { FleetMetrics, HISTOGRAM_NAMES, LatencyHistogram } from './metrics.js';
+import { FleetMetrics, HISTOGRAM_NAMES, LatencyHistogram, TIMELINE_COUNTS } from './metrics.js';
 import type { SimulateConfig } from './flags.js';
 import type { FleetCounters, HistogramName, LatencySummary, MetricsSnapshot, TimelinePoint } from './metrics.js';
 import type { ChaosAction } from './chaos/steps.js';
@@ -19,7 +19,7 @@ import { DROP_WARNING_PATTERN, dropWarning } from './verdicts.js';
 import { formatDistance } from './start-at.js';
 
 /** The `format` tag of every fleet report; the number changes when the layout changes incompatibly. */
-export const REPORT_FORMAT = 'agentlink-fleet-report/1';
+export const REPORT_FORMAT = 'agentlink-fleet-report/2';
 
 /** A chaos action that happened during the run. */
 export interface ChaosEvent {
@@ -119,15 +119,34 @@ export interface FleetReport {
     /** Agents that never got a startup ACK. */
     neverConnected: number;
   };
-  /** Event counts. */
+  /**
+   * Event counts. They add up (the run fails when they do not): `generated = accepted + droppedBy.refused`,
+   * `accepted = written + droppedBy.evicted + droppedBy.cleared + droppedBy.unwritable`, so
+   * `generated = written + dropped`; and with agentlink's managers `lost = written - received`, never negative.
+   */
   events: {
-    /** Events the agents accepted. */
-    sent: number;
+    /** Events the workload generated (`sendEvent` calls). */
+    generated: number;
+    /** Events the agents' client buffers accepted. */
+    accepted: number;
+    /** Events written to the wire (each once; retransmissions not counted). */
+    written: number;
+    /** Events dropped without being written, every reason (the sum of `droppedBy`). */
+    dropped: number;
+    /** Dropped events by reason. */
+    droppedBy: {
+      /** Refused by a full buffer (or by an agent that had stopped): never accepted. */
+      refused: number;
+      /** Accepted, then pushed out of a full buffer by a newer event (`drop-oldest`). */
+      evicted: number;
+      /** Accepted, still queued at the drain deadline when the agent stopped. */
+      cleared: number;
+      /** Accepted, but too large to encode. */
+      unwritable: number;
+    };
     /** Events the managers received; `null` when the managers are not agentlink's. */
     received: number | null;
-    /** Events the client buffers dropped. */
-    dropped: number;
-    /** Events sent but not received; `null` when `received` is unknown. */
+    /** Events written but not received (`written - received`); `null` when `received` is unknown. */
     lost: number | null;
   };
   /** First-connection latency (attempt start to startup ACK). */
@@ -290,7 +309,15 @@ function build(
     shards: base.shards,
     config: base.config,
     agents: base.agents,
-    events: { sent: c.eventsSent, received: base.receivedKnown ? c.eventsReceived : null, dropped: c.eventsDropped, lost },
+    events: {
+      generated: c.eventsGenerated,
+      accepted: c.eventsAccepted,
+      written: c.eventsWritten,
+      dropped: c.eventsDropped,
+      droppedBy: { refused: c.eventsRefused, evicted: c.eventsEvicted, cleared: c.eventsCleared, unwritable: c.eventsUnwritable },
+      received: base.receivedKnown ? c.eventsReceived : null,
+      lost,
+    },
     connect: s.connect,
     tcpConnect: s.tcpConnect,
     failover: s.failover,
@@ -348,9 +375,15 @@ export function createReport(input: ReportInput): FleetReport {
 function reportSnapshot(r: FleetReport): MetricsSnapshot {
   return {
     counters: {
-      eventsSent: r.events.sent,
-      eventsReceived: r.events.received ?? 0,
+      eventsGenerated: r.events.generated,
+      eventsAccepted: r.events.accepted,
+      eventsWritten: r.events.written,
       eventsDropped: r.events.dropped,
+      eventsRefused: r.events.droppedBy.refused,
+      eventsEvicted: r.events.droppedBy.evicted,
+      eventsCleared: r.events.droppedBy.cleared,
+      eventsUnwritable: r.events.droppedBy.unwritable,
+      eventsReceived: r.events.received ?? 0,
       eventsLost: r.events.lost ?? 0,
       reconnects: r.reconnects.total,
       connectFailures: r.connectFailures,
@@ -370,7 +403,7 @@ function reportSnapshot(r: FleetReport): MetricsSnapshot {
 
 /** The warnings, each once, with the one for dropped events recomputed from the counts. */
 function withDropWarning(warnings: readonly string[], c: FleetCounters): string[] {
-  const drop = dropWarning({ sent: c.eventsSent, dropped: c.eventsDropped });
+  const drop = dropWarning({ generated: c.eventsGenerated, dropped: c.eventsDropped });
   const kept = warnings.filter((w) => !DROP_WARNING_PATTERN.test(w));
   return [...new Set(drop ? [drop, ...kept] : kept)];
 }
@@ -537,6 +570,12 @@ export function parseReport(value: unknown, source = 'the report'): FleetReport 
   };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('not a JSON object');
   const r = value as Record<string, unknown>;
+  if (r.format === 'agentlink-fleet-report/1') {
+    throw new ToolError(
+      `${source} is an agentlink-fleet-report/1, written by an earlier agentlink: it has no accepted or written event counts, so it cannot be merged with or judged as an ${REPORT_FORMAT}; read it with the agentlink that wrote it, or run again`,
+      'ERR_USAGE',
+    );
+  }
   if (r.format !== REPORT_FORMAT) return fail(`format is ${JSON.stringify(r.format)}, expected "${REPORT_FORMAT}"`);
   const obj = (path: string): Record<string, unknown> => {
     let v: unknown = r;
@@ -555,7 +594,8 @@ export function parseReport(value: unknown, source = 'the report'): FleetReport 
     for (const [k, v] of Object.entries(obj(path))) if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${path}.${k} is not a number`);
   };
   for (const p of ['durationMs', 'timelineBucketMs', 'connectFailures', 'agents.total', 'agents.connected', 'agents.neverConnected']) num(p);
-  for (const p of ['events.sent', 'events.dropped', 'reconnects.total', 'shard.index', 'shard.count']) num(p);
+  for (const p of ['events.generated', 'events.accepted', 'events.written', 'events.dropped', 'reconnects.total', 'shard.index', 'shard.count']) num(p);
+  for (const p of ['refused', 'evicted', 'cleared', 'unwritable']) num(`events.droppedBy.${p}`);
   num('events.received', true);
   num('events.lost', true);
   if (typeof r.startedAt !== 'string' || !Number.isFinite(Date.parse(r.startedAt))) fail('startedAt is missing or not a time');
@@ -580,7 +620,7 @@ export function parseReport(value: unknown, source = 'the report'): FleetReport 
     if (
       typeof point !== 'object' ||
       point === null ||
-      !['t', 'connected', 'reconnecting', 'sent', 'received', 'dropped'].every((k) => typeof point[k] === 'number') ||
+      !['t', ...TIMELINE_COUNTS].every((k) => typeof point[k] === 'number') ||
       typeof point.perNode !== 'object' ||
       point.perNode === null
     ) {

@@ -24,6 +24,7 @@ import { chaosMarkers, renderHtmlReport } from './html.js';
 import type { ChartMarker } from './charts.js';
 import { autoSourceAddresses, simulatedIdentities } from './identities.js';
 import { DEFAULT_TIMELINE_BUCKET_MS, FleetMetrics, nextSample } from './metrics.js';
+import type { FleetEventCounts } from './metrics.js';
 import { LocalPart, WorkerPart, mergeLimits, mergeTotals, sumProgress } from './parts.js';
 import type { FleetPart } from './parts.js';
 import { ProgressReporter } from './progress.js';
@@ -32,7 +33,7 @@ import { LiveEndpoints } from './dashboard.js';
 import { createReport, stringifyReport } from './report.js';
 import type { LbReport } from './lb.js';
 import type { FleetReport, LimitHit } from './report.js';
-import { accountEvents, settle } from './settle.js';
+import { accountEvents, eventIdentityProblems, settle } from './settle.js';
 import { CLUSTER_PROCESS_THRESHOLD, asLimitError, resolveTarget } from './target.js';
 import type { RunTarget } from './target.js';
 import type { WorkerSpec } from './worker.js';
@@ -204,7 +205,7 @@ class RunTicker {
   readonly #live: LiveEndpoints;
   readonly #markers: () => ChartMarker[];
   readonly #progress: ProgressReporter | undefined;
-  #lastSent = 0;
+  #lastGenerated = 0;
   #lastAt = 0;
   #lastBucket = -1;
   #ticking = false;
@@ -252,9 +253,9 @@ class RunTicker {
     const e = ctx.elapsed();
     // the rate over the interval since the previous tick (the bucket that just ended, for a tick)
     const dt = (e - this.#lastAt) / 1000;
-    const eps = dt > 0 ? Math.max(0, (sum.eventsSent - this.#lastSent) / dt) : 0;
+    const eps = dt > 0 ? Math.max(0, (sum.eventsGenerated - this.#lastGenerated) / dt) : 0;
     if (bucketStart !== undefined) {
-      this.#lastSent = sum.eventsSent;
+      this.#lastGenerated = sum.eventsGenerated;
       this.#lastAt = e;
     }
     this.#live.update(e, sum, each, r, this.#markers());
@@ -264,7 +265,7 @@ class RunTicker {
       agents: ctx.indexes.length,
       connected: sum.connected,
       reconnecting: sum.reconnecting,
-      eventsSent: sum.eventsSent,
+      ...progressEvents(sum),
       eventsReceived: r,
       eventsPerSec: eps,
       perNode: sum.perNode,
@@ -373,14 +374,15 @@ function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
+/** The event counts the progress display, `--out` and the final line show. */
+function progressEvents(c: FleetEventCounts): Pick<ProgressSnapshot, 'eventsGenerated' | 'eventsAccepted' | 'eventsWritten' | 'eventsDropped'> {
+  return { eventsGenerated: c.eventsGenerated, eventsAccepted: c.eventsAccepted, eventsWritten: c.eventsWritten, eventsDropped: c.eventsDropped };
+}
+
 /** The problems that make a finished run a failure, from its totals. */
 function runProblems(ctx: RunContext, totals: FleetTotals, eventsUntil: number): { problems: string[]; limitError: ToolError | undefined } {
   const problems: string[] = [];
-  if (totals.eventsSent !== totals.eventsWritten + totals.eventsDropped) {
-    problems.push(
-      `the agents account for ${totals.eventsWritten + totals.eventsDropped} events (written ${totals.eventsWritten} + dropped ${totals.eventsDropped}) but ${totals.eventsSent} were generated`,
-    );
-  }
+  problems.push(...eventIdentityProblems(totals));
   let limitError: ToolError | undefined;
   const limits = mergeLimits([totals.limits]);
   if (limits.length > 0) {
@@ -560,7 +562,7 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
         clock,
       });
       const account = accountEvents([
-        { generated: totals.eventsSent, written: totals.eventsWritten, dropped: totals.eventsDropped, unconfirmed: totals.eventsUnconfirmedOnLostConnections, received: received.value },
+        { generated: totals.eventsGenerated, written: totals.eventsWritten, dropped: totals.eventsDropped, unconfirmed: totals.eventsUnconfirmedOnLostConnections, received: received.value },
       ]);
       lost = account.lost;
       if (lost < 0) {
@@ -599,7 +601,7 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
     });
     if (lbReport) (report as FleetReport & { lb?: LbReport }).lb = lbReport;
     const verdicts = finalVerdicts(report, config, ctx.guard);
-    progress?.stop({ ...(ticker.last ?? atStop), elapsedMs: eventsUntil, eventsSent: totals.eventsSent, eventsReceived: received.known ? received.value : null });
+    progress?.stop({ ...(ticker.last ?? atStop), elapsedMs: eventsUntil, ...progressEvents(totals), eventsReceived: received.known ? received.value : null });
     progress = undefined;
 
     if (reportPath) await writeOutput({ flag: '--report', path: reportPath }, stringifyReport(report));

@@ -8,6 +8,7 @@
  */
 import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
+import type { FleetEventCounts } from './metrics.js';
 
 /** Options of {@link settle}. Milliseconds everywhere. */
 export interface SettleOptions<T> {
@@ -124,4 +125,33 @@ export function accountEvents(rows: Iterable<EventCounts>): EventAccount {
   }
   a.balanced = a.generated === a.received + a.dropped + a.lost;
   return a;
+}
+
+/**
+ * Checks the identities of a stopped fleet's event counts (docs/load-testing.md, "Events"): every
+ * generated event was accepted or refused, every accepted one was written, evicted, cleared or found
+ * unwritable, and `dropped` is the sum of its reasons (so `generated = written + dropped`).
+ *
+ * @param c - the counts, after the fleet stopped (nothing queued).
+ * @returns one line per identity that does not hold (an accounting error), none when all hold.
+ */
+export function eventIdentityProblems(c: FleetEventCounts): string[] {
+  const out: string[] = [];
+  const refusedOrAccepted = c.eventsAccepted + c.eventsRefused;
+  if (c.eventsGenerated !== refusedOrAccepted) {
+    out.push(
+      `event accounting error: ${c.eventsGenerated} events were generated but the agents accepted ${c.eventsAccepted} and refused ${c.eventsRefused} (${refusedOrAccepted}); generated = accepted + refused does not hold`,
+    );
+  }
+  const handled = c.eventsWritten + c.eventsEvicted + c.eventsCleared + c.eventsUnwritable;
+  if (c.eventsAccepted !== handled) {
+    out.push(
+      `event accounting error: the agents accepted ${c.eventsAccepted} events but account for ${handled} (written ${c.eventsWritten} + evicted ${c.eventsEvicted} + cleared ${c.eventsCleared} + unwritable ${c.eventsUnwritable}); accepted = written + evicted + cleared + unwritable does not hold`,
+    );
+  }
+  const reasons = c.eventsRefused + c.eventsEvicted + c.eventsCleared + c.eventsUnwritable;
+  if (c.eventsDropped !== reasons) {
+    out.push(`event accounting error: ${c.eventsDropped} events dropped but the reasons add up to ${reasons} (refused + evicted + cleared + unwritable)`);
+  }
+  return out;
 }

@@ -7,7 +7,8 @@
  * dotted path into the report; a latency's `p99`, `max`, `mean` name its `p99Ms`, `maxMs`, `meanMs`,
  * and any other percentile (`p95`, `p99.9`) is computed from the report's raw histogram. A time is
  * written with a unit (`us`, `ms`, `s`, `m`; a bare number is milliseconds); `N%` is a percentage of
- * the field's natural total (`agents.total` for agents, `events.sent` for events).
+ * the field's natural total: `agents.total` for agents; `events.generated` for the events accepted,
+ * written and dropped (`events.droppedBy.*` too); `events.written` for the events received and lost.
  *
  * @module
  */
@@ -83,7 +84,17 @@ export class ThresholdError extends ToolError {
 const OPS: readonly ThresholdOp[] = ['<=', '>=', '==', '!=', '<', '>'];
 const TIME_UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
 /** The fields a percentage is taken of, tried in order among the field's siblings. */
-const NATURAL_TOTALS = ['total', 'generated', 'sent'];
+const NATURAL_TOTALS = ['total', 'generated'];
+/** Fields whose natural total is not a sibling named in {@link NATURAL_TOTALS}: what reached the managers is a share of what was written. */
+const FIELD_TOTALS: Record<string, string> = {
+  'events.received': 'events.written',
+  'events.lost': 'events.written',
+  'events.droppedBy': 'events.generated',
+};
+/** Fields of report format 1, and what to write instead. */
+const RENAMED: Record<string, string> = {
+  'events.sent': 'events.generated (it counted the events generated; events.accepted and events.written count what the buffers took and what went on the wire)',
+};
 const EXAMPLE = 'write FIELD OP VALUE, e.g. failover.p99<2s or agents.connected>=99%';
 
 /**
@@ -108,6 +119,8 @@ export function parseThreshold(text: string): Threshold {
   const fieldMatch = /^[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*/.exec(expression);
   if (!fieldMatch) return fail('expected a report field', 0);
   const field = fieldMatch[0];
+  const renamed = RENAMED[field];
+  if (renamed !== undefined) throw new ThresholdError(`--threshold '${expression}': '${field}' was renamed: write ${renamed}`, expression, 1);
   let i = field.length;
   while (expression[i] === ' ') i++;
   const op = OPS.find((o) => expression.startsWith(o, i));
@@ -217,6 +230,13 @@ function unknownField(t: Threshold, report: FleetReport, why = 'is not a report 
   );
 }
 
+/** The number (or null) at a dotted path of a report. */
+function numberAt(report: FleetReport, path: string): number | null {
+  let v: unknown = report;
+  for (const p of path.split('.')) v = isRecord(v) ? v[p] : undefined;
+  return typeof v === 'number' ? v : null;
+}
+
 /** Finds a field of a report by its dotted name. */
 function resolveField(t: Threshold, report: FleetReport): Resolved {
   // a percentile's digits may contain a dot (p99.9): it is the last segment
@@ -238,6 +258,8 @@ function resolveField(t: Threshold, report: FleetReport): Resolved {
     return { value: typeof v === 'number' ? v : 0, time: false };
   }
   const total = (): Pick<Resolved, 'total' | 'totalName'> => {
+    const named = FIELD_TOTALS[`${path}.${leaf}`] ?? FIELD_TOTALS[path];
+    if (named !== undefined) return { total: numberAt(report, named), totalName: named };
     const name = NATURAL_TOTALS.find((n) => n !== leaf && n in obj && (typeof obj[n] === 'number' || obj[n] === null));
     return name === undefined ? {} : { total: obj[name] as number | null, totalName: `${path}.${name}` };
   };
@@ -352,8 +374,12 @@ export function judgeThresholds(thresholds: readonly Threshold[], report: FleetR
 
 /** The report fields known while the run goes on, each a count that only grows. */
 export interface LiveCounts {
-  /** `events.sent`. */
-  'events.sent': number;
+  /** `events.generated`. */
+  'events.generated': number;
+  /** `events.accepted`. */
+  'events.accepted': number;
+  /** `events.written`. */
+  'events.written': number;
   /** `events.dropped`. */
   'events.dropped': number;
   /** `events.received`, `null` when unknown. */
@@ -361,7 +387,7 @@ export interface LiveCounts {
 }
 
 /** The fields `--abort-on-fail` can judge during a run. */
-export const LIVE_FIELDS: readonly string[] = ['events.sent', 'events.dropped', 'events.received'];
+export const LIVE_FIELDS: readonly string[] = ['events.generated', 'events.accepted', 'events.written', 'events.dropped', 'events.received'];
 
 /**
  * Whether a threshold can be judged during the run: an upper bound (`<`, `<=`, `==`) on an absolute

@@ -14,7 +14,7 @@ import type { ProgressSnapshot } from './progress.js';
  * since the start of the run); gauges and totals are those at the bucket's end, and
  * `eventsPerSec` is the rate over the bucket.
  */
-export type TimeSeriesLine = { t: number } & Pick<ProgressSnapshot, 'connected' | 'reconnecting' | 'eventsSent' | 'eventsReceived' | 'eventsPerSec' | 'perNode'>;
+export type TimeSeriesLine = { t: number } & Pick<ProgressSnapshot, 'connected' | 'reconnecting' | 'eventsGenerated' | 'eventsAccepted' | 'eventsWritten' | 'eventsDropped' | 'eventsReceived' | 'eventsPerSec' | 'perNode'>;
 
 /** Appends the time series to a file, a line per sample. */
 export class TimeSeriesWriter {
@@ -51,7 +51,10 @@ export class TimeSeriesWriter {
       t: Math.round(t),
       connected: s.connected,
       reconnecting: s.reconnecting,
-      eventsSent: s.eventsSent,
+      eventsGenerated: s.eventsGenerated,
+      eventsAccepted: s.eventsAccepted,
+      eventsWritten: s.eventsWritten,
+      eventsDropped: s.eventsDropped,
       eventsReceived: s.eventsReceived,
       eventsPerSec: Math.round(s.eventsPerSec * 100) / 100,
       perNode: s.perNode,

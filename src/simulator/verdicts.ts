@@ -52,7 +52,13 @@ export class RunGuard {
       return;
     }
     if (!this.#config.abortOnFail) return;
-    const failed = failedLive(this.#config.thresholds, { 'events.sent': progress.eventsSent, 'events.dropped': progress.eventsDropped, 'events.received': received });
+    const failed = failedLive(this.#config.thresholds, {
+      'events.generated': progress.eventsGenerated,
+      'events.accepted': progress.eventsAccepted,
+      'events.written': progress.eventsWritten,
+      'events.dropped': progress.eventsDropped,
+      'events.received': received,
+    });
     if (failed) {
       this.aborted = { threshold: failed.expression, atMs: Math.round(elapsedMs) };
       this.#stop.abort();
@@ -162,12 +168,12 @@ export const DROP_WARNING_SHARE = 0.01;
  * @param events - the report's event counts.
  * @returns the warning, or undefined.
  */
-export function dropWarning(events: { sent: number; dropped: number }): string | undefined {
-  if (events.sent === 0 || events.dropped / events.sent < DROP_WARNING_SHARE) return undefined;
-  const pct = Number(((events.dropped / events.sent) * 100).toPrecision(3));
-  const head = events.dropped * 2 > events.sent ? 'MOST EVENTS WERE DROPPED: ' : '';
+export function dropWarning(events: { generated: number; dropped: number }): string | undefined {
+  if (events.generated === 0 || events.dropped / events.generated < DROP_WARNING_SHARE) return undefined;
+  const pct = Number(((events.dropped / events.generated) * 100).toPrecision(3));
+  const head = events.dropped * 2 > events.generated ? 'MOST EVENTS WERE DROPPED: ' : '';
   return (
-    `${head}${pct} % of the events generated (${events.dropped} of ${events.sent}) were dropped by the agents' client buffers, ` +
+    `${head}${pct} % of the events generated (${events.dropped} of ${events.generated}) were dropped by the agents' client buffers, ` +
     `so the managers got only part of the load asked for; buffers drop when agents stay disconnected longer than queue_size / eps, ` +
     `or events are still queued when --drain runs out`
   );

@@ -53,15 +53,18 @@ describeIfBrowser('live dashboard in headless Chromium', () => {
       await page.waitForFunction("document.body.dataset.state === 'finished'", undefined, { timeout: 15_000 });
       const final = async (key: string): Promise<number> => Number(await page.getAttribute(`[data-final="${key}"]`, 'data-value'));
       expect(await final('connected at the end')).toBe(report.agents.connected);
-      expect(await final('events generated')).toBe(report.events.sent);
+      expect(await final('events generated')).toBe(report.events.generated);
+      expect(await final('events accepted by the buffers')).toBe(report.events.accepted);
+      expect(await final('events written to the wire')).toBe(report.events.written);
       expect(await final('events received by the managers')).toBe(report.events.received);
-      expect(await final('events dropped by the buffers')).toBe(report.events.dropped);
+      expect(await final('events dropped')).toBe(report.events.dropped);
       expect(await final('failovers')).toBe(report.failover.count);
       expect(report.failover.count).toBeGreaterThan(0);
       for (const [node, n] of Object.entries(report.distribution)) expect(await final(`agents on ${node} at the end`), node).toBe(n);
       // and the tiles say the same
       expect(Number(await page.evaluate(metric('failovers')))).toBe(report.failover.count);
-      expect(Number(await page.evaluate(metric('generated')))).toBe(report.events.sent);
+      expect(Number(await page.evaluate(metric('generated')))).toBe(report.events.generated);
+      expect(Number(await page.evaluate(metric('written')))).toBe(report.events.written);
       expect(Number(await page.evaluate(metric('connected')))).toBe(report.agents.connected);
 
       const finalShot = screenshotPath('dashboard-final-1280.png');

@@ -323,7 +323,7 @@ describe('deploy/k8s Jobs run as their pods would', () => {
 
     const merged = await runPod(merge, { reports: reportsDir }, {}, 30_000);
     expect(merged.code, `${merged.stdout}\n${merged.stderr}`).toBe(0);
-    const fleet = JSON.parse(readFileSync(join(dir, 'fleet.json'), 'utf8')) as { shards: number[]; events: { sent: number }; plannedStartAt: string; startSkewMs: number };
+    const fleet = JSON.parse(readFileSync(join(dir, 'fleet.json'), 'utf8')) as { shards: number[]; events: { generated: number }; plannedStartAt: string; startSkewMs: number };
     expect(fleet.shards).toEqual(Array.from({ length: completions }, (_, i) => i + 1));
     // the shards waited for START_AT and started together; the merge's log says how far apart
     expect(Date.parse(fleet.plannedStartAt)).toBe(Date.parse(startAt));
@@ -337,7 +337,7 @@ describe('deploy/k8s Jobs run as their pods would', () => {
     const waits = pods.map((p) => /waiting until \S+ \(in ([^)]+)\)/.exec(p.stderr)?.[1] ?? 'no wait');
     process.stdout.write(`k8s: ${completions} pods started ${fleet.startSkewMs} ms apart (${starts.join(', ')}; ready ${waits.join(', ')} before ${startAt})\n`);
     expect(fleet.startSkewMs).toBeLessThan(1000);
-    expect(fleet.events.sent).toBeGreaterThan(0);
+    expect(fleet.events.generated).toBeGreaterThan(0);
     expect(existsSync(join(dir, 'fleet.html'))).toBe(true);
     expect(manager.agents().length).toBe(agents);
   }, 120_000);

@@ -24,6 +24,7 @@ import { FleetMetrics } from '../../src/simulator/metrics.js';
 import { MockCluster } from '../../src/testing/index.js';
 import { checkBalance } from '../../src/testing/lb/index.js';
 import { describeIfLb } from '../helpers/require-lb.js';
+import { expectTotalsIdentities } from '../helpers/event-identities.js';
 
 const AGENTS = 1000;
 const NODES = ['node1', 'node2', 'node3'] as const;
@@ -168,7 +169,7 @@ class Rig {
       5000,
       () => 'the received count to settle',
     );
-    return { totals, lost: totals.eventsSent - this.received - totals.eventsDropped };
+    return { totals, lost: totals.eventsWritten - this.received };
   }
 
   async close(): Promise<void> {
@@ -253,11 +254,12 @@ await describeIfLb('haproxy', `${AGENTS} agents through real HAProxy leastconn i
     };
   }, 60_000);
 
-  it('accounts for every event: sent = received + dropped + lost, the loss within the unconfirmed in-flight count', async () => {
+  it('accounts for every event: generated = written + dropped, lost = written - received, the loss within the unconfirmed in-flight count', async () => {
     const reconnect = rig.fleet.metrics.histograms.reconnect.summary();
     const { totals, lost } = await rig.stopFleet();
     m.events = {
-      sent: totals.eventsSent,
+      generated: totals.eventsGenerated,
+      accepted: totals.eventsAccepted,
       written: totals.eventsWritten,
       received: rig.received,
       dropped: totals.eventsDropped,
@@ -266,8 +268,8 @@ await describeIfLb('haproxy', `${AGENTS} agents through real HAProxy leastconn i
       reconnects: totals.reconnects,
     };
     m.fleetReconnectMs = { count: reconnect.count, p50: Math.round(reconnect.p50Ms), p99: Math.round(reconnect.p99Ms) };
-    expect(totals.eventsSent).toBeGreaterThan(0);
-    expect(totals.eventsSent).toBe(totals.eventsWritten + totals.eventsDropped);
+    expect(totals.eventsGenerated).toBeGreaterThan(0);
+    expectTotalsIdentities(totals);
     expect(lost).toBeGreaterThanOrEqual(0);
     expect(lost).toBeLessThanOrEqual(totals.eventsUnconfirmedOnLostConnections);
     expect(totals.neverConnected).toBe(0);
@@ -342,8 +344,8 @@ await describeIfLb('nginx', `${AGENTS} agents through real nginx stream least_co
     expect(dist.node1! + dist.node3!).toBe(AGENTS);
     m.afterKill = { distribution: dist };
     const { totals, lost } = await rig.stopFleet();
-    m.events = { sent: totals.eventsSent, received: rig.received, dropped: totals.eventsDropped, lost, unconfirmedOnLostConnections: totals.eventsUnconfirmedOnLostConnections };
-    expect(totals.eventsSent).toBe(totals.eventsWritten + totals.eventsDropped);
+    m.events = { generated: totals.eventsGenerated, written: totals.eventsWritten, received: rig.received, dropped: totals.eventsDropped, lost, unconfirmedOnLostConnections: totals.eventsUnconfirmedOnLostConnections };
+    expectTotalsIdentities(totals);
     expect(lost).toBeGreaterThanOrEqual(0);
     expect(lost).toBeLessThanOrEqual(totals.eventsUnconfirmedOnLostConnections);
   }, 50_000);

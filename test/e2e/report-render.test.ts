@@ -96,7 +96,7 @@ describeIfBrowser('HTML report in headless Chromium', () => {
   it('warnings are shown at the top, escaped, at both widths', async () => {
     const dropped = structuredClone(report);
     dropped.warnings = [
-      `MOST EVENTS WERE DROPPED: 99.9 % of the events generated (${report.events.sent} of ${report.events.sent}) were dropped by the agents' client buffers`,
+      `MOST EVENTS WERE DROPPED: 99.9 % of the events generated (${report.events.generated} of ${report.events.generated}) were dropped by the agents' client buffers`,
       'a node named <img src=x onerror=alert(1)> stays text',
     ];
     const path = screenshotPath('report-warnings.html');

@@ -32,20 +32,24 @@ describe('agentlink simulate --out', () => {
       child.kill('SIGINT');
     }
     expect(await exited).toBe(130);
-    const points = lines(out).map((l) => JSON.parse(l) as { t: number; connected: number; reconnecting: number; eventsSent: number; eventsReceived: number | null; perNode: Record<string, number> });
+    const points = lines(out).map((l) => JSON.parse(l) as { t: number; connected: number; reconnecting: number; eventsGenerated: number; eventsAccepted: number; eventsWritten: number; eventsDropped: number; eventsReceived: number | null; perNode: Record<string, number> });
     expect(points.length).toBeGreaterThanOrEqual(3);
     for (const [i, p] of points.entries()) {
-      expect(Object.keys(p).sort()).toEqual(['connected', 'eventsPerSec', 'eventsReceived', 'eventsSent', 'perNode', 't', 'reconnecting'].sort());
+      expect(Object.keys(p).sort()).toEqual(['connected', 'eventsAccepted', 'eventsDropped', 'eventsGenerated', 'eventsPerSec', 'eventsReceived', 'eventsWritten', 'perNode', 't', 'reconnecting'].sort());
       // a line is one second of the run: t is its start
       expect(p.t % 1000).toBe(0);
       if (i > 0) {
         expect(p.t).toBeGreaterThan(points[i - 1]!.t);
-        expect(p.eventsSent).toBeGreaterThanOrEqual(points[i - 1]!.eventsSent);
+        for (const k of ['eventsGenerated', 'eventsAccepted', 'eventsWritten'] as const) expect(p[k]).toBeGreaterThanOrEqual(points[i - 1]![k]);
       }
     }
     const last = points[points.length - 1]!;
     expect(last.connected).toBe(10);
     expect(Object.keys(last.perNode).sort()).toEqual(['node1', 'node2']);
-    expect(last.eventsSent).toBeGreaterThan(0);
+    expect(last.eventsGenerated).toBeGreaterThan(0);
+    expect(last.eventsWritten).toBeGreaterThan(0);
+    // during the run each count is at most the one before it (the rest is still queued)
+    expect(last.eventsAccepted).toBeLessThanOrEqual(last.eventsGenerated);
+    expect(last.eventsWritten).toBeLessThanOrEqual(last.eventsAccepted);
   }, 60_000);
 });

@@ -23,7 +23,7 @@ writeFileSync(join(dir, 'three.keys'), formatClientKeys([1, 2, 3].map((i) => ({ 
 const simulate = (...args: string[]): Promise<CliRun> => runCli(['simulate', '--cluster', '2', '--quiet', ...args], { cwd: dir });
 const readReport = (name: string): FleetReport => parseReport(JSON.parse(readFileSync(join(dir, name), 'utf8')), name);
 // facts of any run of 20 agents, however loaded the machine is
-const MET = ['agents.total==20', 'connect.count<=20', 'events.sent>=1', 'connect.p95<1m', 'events.lost<=100%'];
+const MET = ['agents.total==20', 'connect.count<=20', 'events.generated>=1', 'events.written>=1', 'events.accepted>=99%', 'connect.p95<1m', 'events.lost<=100%'];
 const thresholds = (list: readonly string[]): string[] => list.flatMap((t) => ['--threshold', t]);
 
 
@@ -53,14 +53,14 @@ describe('agentlink simulate --threshold (built CLI)', () => {
   }, 60_000);
 
   it('--abort-on-fail ends the run as soon as a live threshold fails, and exits 99', async () => {
-    const run = await simulate('--agents', '20', '--eps', '10', '--duration', '60s', '--drain', '1s', ...thresholds(['events.sent<=30', 'connect.p99<10s']), '--abort-on-fail', '--report', 'aborted.json');
+    const run = await simulate('--agents', '20', '--eps', '10', '--duration', '60s', '--drain', '1s', ...thresholds(['events.written<=30', 'connect.p99<10s']), '--abort-on-fail', '--report', 'aborted.json');
     expect(run.code).toBe(99);
-    expect(run.stdout).toMatch(/thresholds: run aborted at .+ because events\.sent<=30 failed \(--abort-on-fail\)/);
+    expect(run.stdout).toMatch(/thresholds: run aborted at .+ because events\.written<=30 failed \(--abort-on-fail\)/);
     const r = readReport('aborted.json');
     expect(r.durationMs).toBeLessThan(30_000);
     expect(r.verdicts?.passed).toBe(false);
-    expect(r.verdicts?.aborted?.threshold).toBe('events.sent<=30');
-    expect(r.verdicts?.results.find((v) => v.threshold === 'events.sent<=30')?.pass).toBe(false);
+    expect(r.verdicts?.aborted?.threshold).toBe('events.written<=30');
+    expect(r.verdicts?.results.find((v) => v.threshold === 'events.written<=30')?.pass).toBe(false);
   }, 60_000);
 
   it('refuses a bad expression, an unknown field and a useless --abort-on-fail with one line and exit 2, before running', async () => {
@@ -108,8 +108,8 @@ describe('agentlink simulate says when the numbers are not what was asked for (b
     expect(r.warnings.some((w) => w.startsWith('--eps 1200 is above'))).toBe(true);
     expect(r.config.eps).toBe(500);
     // 4 agents at 500/s for 1 s, not at 1200/s
-    expect(r.events.sent).toBeGreaterThan(1000);
-    expect(r.events.sent).toBeLessThanOrEqual(2004);
+    expect(r.events.generated).toBeGreaterThan(1000);
+    expect(r.events.generated).toBeLessThanOrEqual(2004);
   }, 60_000);
 
   it('says loudly when most events were dropped by the buffers', async () => {
@@ -120,8 +120,12 @@ describe('agentlink simulate says when the numbers are not what was asked for (b
     );
     expect(run.code).toBe(1);
     const r = readReport('dropped.json');
-    expect(r.events.dropped).toBe(r.events.sent);
-    expect(run.stdout).toContain(`WARNING: MOST EVENTS WERE DROPPED: 100 % of the events generated (${r.events.sent} of ${r.events.sent}) were dropped by the agents' client buffers`);
+    // accepted by the buffers, never written, cleared when the agents stopped
+    expect(r.events.accepted).toBe(r.events.generated);
+    expect(r.events.written).toBe(0);
+    expect(r.events.droppedBy.cleared).toBe(r.events.generated);
+    expect(r.events.dropped).toBe(r.events.generated);
+    expect(run.stdout).toContain(`WARNING: MOST EVENTS WERE DROPPED: 100 % of the events generated (${r.events.generated} of ${r.events.generated}) were dropped by the agents' client buffers`);
     expect(r.warnings[0]).toMatch(/^MOST EVENTS WERE DROPPED: 100 %/);
   }, 60_000);
 });

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { describeChaosEvent, parseChaos, parseSimulateArgs, simulate } from 'agentlink/simulator';
 import type { ChaosEvent } from 'agentlink/simulator';
 import { runChaosSoak } from '../../../bench/reliability/soak.js';
+import { expectEventIdentities } from '../../helpers/event-identities.js';
 
 const SCHEDULE =
   'kill:node1@1s+1500ms,hang:node2@1200ms+800ms,blackhole:node3@1500ms+700ms,latency:node2=100ms@2500ms+500ms,reset:node3@3s,cut:node1=up@3200ms,force-reconnect:20%@3500ms';
@@ -41,7 +42,7 @@ describe('one chaos vocabulary', () => {
     expect(result.problems).toEqual([]);
     expect(shape(result.report.chaos)).toEqual(EXPECTED);
     const e = result.report.events;
-    expect(e.sent).toBe(e.received! + e.dropped + e.lost!);
+    expectEventIdentities(e);
     expect(result.report.lostExplained.unexplained).toBe(0);
     expect(result.report.chaos[0]!.at).toBeGreaterThanOrEqual(1000);
   }, 30_000);

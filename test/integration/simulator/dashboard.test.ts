@@ -47,6 +47,8 @@ const sample = (t: number, generated: number) =>
     reconnecting: 0,
     perNode: { node1: 2 },
     generated,
+    accepted: generated,
+    written: generated,
     received: generated,
     dropped: 0,
     connect: new LatencyHistogram(),
@@ -58,7 +60,7 @@ const sample = (t: number, generated: number) =>
 describe('Dashboard', () => {
   it('listens on 127.0.0.1 and serves the page, the event stream (history first) and the metrics', async () => {
     const metrics = new PrometheusMetrics();
-    metrics.update({ connected: 7, reconnecting: 0, perNode: { node1: 7 }, eventsSent: 3, eventsReceived: 3, eventsDropped: 0 });
+    metrics.update({ connected: 7, reconnecting: 0, perNode: { node1: 7 }, eventsGenerated: 5, eventsAccepted: 4, eventsWritten: 3, eventsReceived: 2, eventsDropped: 1 });
     const dash = await Dashboard.start(0, { metrics });
     closers.push(() => dash.close());
     expect(dash.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
@@ -74,16 +76,20 @@ describe('Dashboard', () => {
     const events = readEvents(dash.url, 3);
     await expect.poll(() => dash.clients).toBe(1);
     dash.publish(sample(2000, 25));
-    dash.finish({ agents: { total: 2, connected: 2 }, distribution: { node1: 2 }, events: { sent: 25, received: 25, dropped: 0 }, failover: { count: 0, p99Ms: 0 }, connect: { p99Ms: 4 } } as never);
+    dash.finish({ agents: { total: 2, connected: 2 }, distribution: { node1: 2 }, events: { generated: 25, accepted: 25, written: 25, received: 25, dropped: 0 }, failover: { count: 0, p99Ms: 0 }, connect: { p99Ms: 4 } } as never);
     const [hello, next, final] = await events;
     expect(hello!.event).toBe('hello');
     expect((hello!.data as { history: { totals: { generated: number } }[] }).history.map((h) => h.totals.generated)).toEqual([10]);
     expect(next!.event).toBe('sample');
     expect((next!.data as { totals: { generated: number } }).totals.generated).toBe(25);
-    expect(final).toEqual({ event: 'final', data: expect.objectContaining({ generated: 25, connected: 2, failovers: 0 }) });
+    expect(final).toEqual({ event: 'final', data: expect.objectContaining({ generated: 25, accepted: 25, written: 25, connected: 2, failovers: 0 }) });
 
     const scraped = await fetch(new URL('/metrics', dash.url)).then((r) => r.text());
     expect(scraped).toMatch(/agentlink_agents_connected 7\b/);
+    const counters = { generated: 5, accepted: 4, written: 3, received: 2, dropped: 1 };
+    for (const [name, n] of Object.entries(counters)) expect(scraped).toMatch(new RegExp(`^agentlink_events_${name}_total ${n}$`, 'm'));
+    expect(scraped).toContain('# HELP agentlink_events_written_total Events the simulated agents wrote to their connections (each once, retransmissions not counted)');
+    expect(scraped).not.toContain('agentlink_events_sent_total');
     expect((await fetch(new URL('/nope', dash.url))).status).toBe(404);
   });
 
@@ -92,7 +98,7 @@ describe('Dashboard', () => {
     expect(first.generated).toBe(5);
     const connect = new LatencyHistogram();
     for (let i = 1; i <= 100; i++) connect.record(i);
-    const second = dashboardSample({ ...first, generated: 40, received: null, dropped: 0, connect, failover: mergeEncoded([]), markers: [], previous: first, t: 4000 });
+    const second = dashboardSample({ ...first, generated: 40, accepted: 40, written: 40, received: null, dropped: 0, connect, failover: mergeEncoded([]), markers: [], previous: first, t: 4000 });
     expect(second.generated).toBe(15);
     expect(second.received).toBeNull();
     expect(second.connect.count).toBe(100);

@@ -8,6 +8,7 @@ import { parseSimulateArgs } from 'agentlink/simulator';
 // simulate() is not in the simulator barrel yet (the lead adds it): import the module directly
 import { simulate } from '../../../src/simulator/run.js';
 import { describeIfLb } from '../../helpers/require-lb.js';
+import { expectEventIdentities } from '../../helpers/event-identities.js';
 
 await describeIfLb('haproxy', 'simulate() behind HAProxy', () => {
   it('fails a killed node over through HAProxy and rebalances onto it after its restart', async () => {
@@ -41,6 +42,6 @@ await describeIfLb('haproxy', 'simulate() behind HAProxy', () => {
     // per-node counts come from the cluster, not from the agents (which only see the balancer)
     for (const p of r.timeline) expect(Object.keys(p.perNode).every((n) => /^node[123]$/.test(n))).toBe(true);
     expect(r.timeline.some((p) => p.perNode.node1 === 0 && p.t >= 2000 && p.t < 4000)).toBe(true);
-    expect(r.events.sent).toBe(r.events.received! + r.events.dropped + r.events.lost!);
+    expectEventIdentities(r.events);
   }, 30_000);
 });

@@ -8,15 +8,15 @@ import { parseSimulateArgs, simulate, ThresholdError } from 'agentlink/simulator
 describe('simulate() thresholds', () => {
   it('judges the thresholds given as options, and ends early on a live one with abortOnFail', async () => {
     const config = parseSimulateArgs(['--agents', '10', '--cluster', '2', '--duration', '30s', '--eps', '10', '--drain', '1s', '--quiet']);
-    const result = await simulate(config, { thresholds: ['agents.total==10', 'events.sent<=20'], abortOnFail: true });
+    const result = await simulate(config, { thresholds: ['agents.total==10', 'events.generated<=20'], abortOnFail: true });
     expect(result.problems).toEqual([]);
     expect(result.report.durationMs).toBeLessThan(15_000);
     expect(result.verdicts).toMatchObject({
       passed: false,
-      aborted: { threshold: 'events.sent<=20' },
+      aborted: { threshold: 'events.generated<=20' },
       results: [
         { threshold: 'agents.total==10', pass: true },
-        { threshold: 'events.sent<=20', pass: false },
+        { threshold: 'events.generated<=20', pass: false },
       ],
     });
     expect(result.report.verdicts).toEqual(result.verdicts);

@@ -63,11 +63,20 @@ describe('agentlink report merge', () => {
     const { dir, files } = shardFiles();
     writeFileSync(join(dir, 'bad.json'), '{ nope');
     writeFileSync(join(dir, 'other.json'), '{"hello": 1}');
+    // a format 1 shard: events.sent, no accepted or written counts
+    const v1 = JSON.parse(readFileSync(join(dir, files[1]!), 'utf8')) as { format: string; events: Record<string, unknown> };
+    v1.format = 'agentlink-fleet-report/1';
+    v1.events = { sent: v1.events.generated, received: v1.events.received, dropped: v1.events.dropped, lost: v1.events.lost };
+    writeFileSync(join(dir, 'v1.json'), JSON.stringify(v1));
     const cases: [string[], RegExp][] = [
       [['missing.json'], /^agentlink report: cannot read missing\.json: ENOENT$/],
       [['bad.json'], /^agentlink report: bad\.json is not JSON/],
       [['other.json'], /^agentlink report: other\.json is not an agentlink fleet report: format/],
       [[files[0]!, files[0]!], /^agentlink report: shard 1\/2 is in both shard1\.json and shard1\.json/],
+      [
+        [files[0]!, 'v1.json'],
+        /^agentlink report: v1\.json is an agentlink-fleet-report\/1, written by an earlier agentlink: it has no accepted or written event counts, so it cannot be merged with or judged as an agentlink-fleet-report\/2; /,
+      ],
     ];
     for (const [args, message] of cases) {
       const io = testIo({ cwd: dir });

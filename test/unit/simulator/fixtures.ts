@@ -53,7 +53,7 @@ export function runMetrics(agents: readonly AgentActivity[], seconds = 5): Fleet
     let connected = 0;
     let reconnecting = 0;
     for (const a of agents) {
-      m.countSent(a.sentPerSecond);
+      m.countEvents({ eventsGenerated: a.sentPerSecond, eventsAccepted: a.sentPerSecond, eventsWritten: a.sentPerSecond });
       m.countReceived(a.receivedPerSecond);
       if (s === 2 && a.failovers.length > 0) {
         reconnecting++;
@@ -64,9 +64,9 @@ export function runMetrics(agents: readonly AgentActivity[], seconds = 5): Fleet
       perNode[node] = (perNode[node] ?? 0) + 1;
       connected++;
     }
-    if (s === 4) m.countDropped(agents.length % 7);
+    if (s === 4) m.countEvents({ eventsGenerated: agents.length % 7, eventsRefused: agents.length % 7, eventsDropped: agents.length % 7 });
     m.sample({ connected, reconnecting, perNode });
   }
-  m.countLost(m.counters.eventsSent - m.counters.eventsReceived);
+  m.countLost(m.counters.eventsWritten - m.counters.eventsReceived);
   return m;
 }

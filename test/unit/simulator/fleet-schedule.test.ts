@@ -28,7 +28,7 @@ async function sentAfter(opts: { eventsUntil?: number; runMs: number; stopAt?: n
   await vi.advanceTimersByTimeAsync(opts.runMs);
   const stopping = fleet.stop({ drainTimeout: 0, ...(opts.stopAt !== undefined ? { eventsUntil: opts.stopAt } : {}) });
   await vi.advanceTimersByTimeAsync(1000);
-  return (await stopping).eventsSent;
+  return (await stopping).eventsGenerated;
 }
 
 beforeEach(() => {
@@ -68,13 +68,13 @@ function quietFleet(indexes: number[], opts: { tickMs?: number; rampPerSecond?: 
 }
 
 /** Runs fleets together for `ms`, stops them at `ms`, and returns each one's events per timeline bucket. */
-async function sentPerBucket(fleets: Fleet[], ms: number): Promise<number[][]> {
+async function generatedPerBucket(fleets: Fleet[], ms: number): Promise<number[][]> {
   for (const f of fleets) f.start(Date.now());
   await vi.advanceTimersByTimeAsync(ms);
   const stopping = Promise.all(fleets.map((f) => f.stop({ drainTimeout: 0, eventsUntil: ms })));
   await vi.advanceTimersByTimeAsync(1000);
   await stopping;
-  return fleets.map((f) => f.metrics.timeline().filter((p) => p.t < ms).map((p) => p.sent));
+  return fleets.map((f) => f.metrics.timeline().filter((p) => p.t < ms).map((p) => p.generated));
 }
 
 const sum = (rows: number[][]): number[] => rows[0]!.map((_, i) => rows.reduce((n, r) => n + (r[i] ?? 0), 0));
@@ -89,7 +89,7 @@ describe('Fleet timeline', () => {
     const at: number[] = [0];
     for (let k = 1; k <= 4; k++) {
       await vi.advanceTimersByTimeAsync(1000);
-      at.push(fleet.progress().eventsSent);
+      at.push(fleet.progress().eventsGenerated);
     }
     const timeline = fleet.metrics.timeline().filter((p) => p.t < 4000);
     const stopping = fleet.stop({ drainTimeout: 0, eventsUntil: 4000 });
@@ -97,14 +97,14 @@ describe('Fleet timeline', () => {
     await stopping;
     expect(timeline.map((p) => p.t)).toEqual([0, 1000, 2000, 3000]);
     const perBucket = [1, 2, 3, 4].map((k) => at[k]! - at[k - 1]!);
-    expect(timeline.map((p) => p.sent)).toEqual(perBucket);
+    expect(timeline.map((p) => p.generated)).toEqual(perBucket);
     // the rate rose: a timeline shifted by half a bucket would not match
     expect(perBucket[3]!).toBeGreaterThan(perBucket[0]!);
   });
 
   test('work ticks that straddle the bucket boundaries count each event in the bucket it was due in', async () => {
-    const [aligned] = await sentPerBucket([quietFleet([0, 1, 2, 3, 4, 5, 6, 7])], 4000);
-    const [straddling] = await sentPerBucket([quietFleet([0, 1, 2, 3, 4, 5, 6, 7], { tickMs: 300 })], 4000);
+    const [aligned] = await generatedPerBucket([quietFleet([0, 1, 2, 3, 4, 5, 6, 7])], 4000);
+    const [straddling] = await generatedPerBucket([quietFleet([0, 1, 2, 3, 4, 5, 6, 7], { tickMs: 300 })], 4000);
     expect(straddling).toEqual(aligned);
   });
 
@@ -116,8 +116,8 @@ describe('Fleet timeline', () => {
       { durationMs: 2000, eps: 6 },
       { durationMs: 1000, agents: 0, eps: 2 },
     ];
-    const [whole] = await sentPerBucket([quietFleet(all, { stages })], 4000);
-    const halves = await sentPerBucket(
+    const [whole] = await generatedPerBucket([quietFleet(all, { stages })], 4000);
+    const halves = await generatedPerBucket(
       [0, 1].map((w) => quietFleet(all.filter((_, pos) => pos % 2 === w), { stages, tickMs: w === 0 ? 100 : 130 })),
       4000,
     );

@@ -88,23 +88,23 @@ describe('FleetMetrics', () => {
     const clock = manualClock();
     const m = new FleetMetrics({ clock, bucketMs: 1000 });
     clock.advance(999);
-    m.countSent(10); // the last millisecond of bucket 0
+    m.countEvents({ eventsGenerated: 10, eventsAccepted: 10, eventsWritten: 9 }); // the last millisecond of bucket 0
     m.countReceived(8);
     clock.advance(1); // 1000: the first of bucket 1000
-    m.countSent(5);
+    m.countEvents({ eventsGenerated: 5, eventsAccepted: 5, eventsWritten: 6 });
     // the sample of bucket 0, taken late (at 1000): gauges for bucket 0, no counts moved
     m.sample({ connected: 3, reconnecting: 1, perNode: { node1: 2, node2: 1 } }, 0);
-    m.countDropped(2, 1500);
+    m.countEvents({ eventsRefused: 2, eventsDropped: 2 }, 1500);
     m.countReceived(4, 999); // polled late, for bucket 0
     m.sample({ connected: 4, reconnecting: 0, perNode: { node1: 2, node2: 2 } }, 1000);
     clock.advance(1400); // 2400: a bucket nobody sampled keeps the last gauges
-    m.countSent(1);
+    m.countEvents({ eventsGenerated: 1, eventsRefused: 1, eventsDropped: 1 });
     expect(m.timeline()).toEqual([
-      { t: 0, connected: 3, reconnecting: 1, sent: 10, received: 12, dropped: 0, perNode: { node1: 2, node2: 1 } },
-      { t: 1000, connected: 4, reconnecting: 0, sent: 5, received: 0, dropped: 2, perNode: { node1: 2, node2: 2 } },
-      { t: 2000, connected: 4, reconnecting: 0, sent: 1, received: 0, dropped: 0, perNode: { node1: 2, node2: 2 } },
+      { t: 0, connected: 3, reconnecting: 1, generated: 10, accepted: 10, written: 9, dropped: 0, received: 12, perNode: { node1: 2, node2: 1 } },
+      { t: 1000, connected: 4, reconnecting: 0, generated: 5, accepted: 5, written: 6, dropped: 2, received: 0, perNode: { node1: 2, node2: 2 } },
+      { t: 2000, connected: 4, reconnecting: 0, generated: 1, accepted: 0, written: 0, dropped: 1, received: 0, perNode: { node1: 2, node2: 2 } },
     ]);
-    expect(m.counters).toMatchObject({ eventsSent: 16, eventsReceived: 12, eventsDropped: 2 });
+    expect(m.counters).toMatchObject({ eventsGenerated: 16, eventsAccepted: 15, eventsWritten: 15, eventsRefused: 3, eventsReceived: 12, eventsDropped: 3 });
   });
 
   test('samples are taken at the end of each bucket, once per bucket, even when the timer is late', () => {
@@ -149,10 +149,10 @@ describe('FleetMetrics', () => {
   });
 
   test('timelines merge by summing points with the same time, per node too', () => {
-    const p = (t: number, connected: number, perNode: Record<string, number>) => ({ t, connected, reconnecting: 0, sent: 1, received: 1, dropped: 0, perNode });
+    const p = (t: number, connected: number, perNode: Record<string, number>) => ({ t, connected, reconnecting: 0, generated: 1, accepted: 1, written: 1, dropped: 0, received: 1, perNode });
     expect(mergeTimelines([[p(0, 1, { a: 1 }), p(1000, 2, { a: 2 })], [p(1000, 3, { a: 1, b: 2 }), p(2000, 1, { b: 1 })]])).toEqual([
       p(0, 1, { a: 1 }),
-      { ...p(1000, 5, { a: 3, b: 2 }), sent: 2, received: 2 },
+      { ...p(1000, 5, { a: 3, b: 2 }), generated: 2, accepted: 2, written: 2, received: 2 },
       p(2000, 1, { b: 1 }),
     ]);
   });

@@ -25,7 +25,10 @@ const snap = (elapsedMs: number, over: Partial<ProgressSnapshot> = {}): Progress
   agents: 300,
   connected: 290,
   reconnecting: 10,
-  eventsSent: 1234,
+  eventsGenerated: 1234,
+  eventsAccepted: 1230,
+  eventsWritten: 1210,
+  eventsDropped: 4,
   eventsReceived: 1200,
   eventsPerSec: 290,
   perNode: { node2: 100, node10: 90, node1: 100 },
@@ -48,12 +51,12 @@ describe('ProgressReporter', () => {
     vi.advanceTimersByTime(999);
     expect(out.chunks).toHaveLength(0);
     for (let i = 1; i <= 3; i++) {
-      p.update(snap(i * 1000, { eventsSent: i * 100 }));
+      p.update(snap(i * 1000, { eventsGenerated: i * 100, eventsAccepted: i * 100, eventsWritten: i * 90, eventsDropped: 0 }));
       vi.advanceTimersByTime(1000);
     }
     expect(out.chunks).toHaveLength(3);
     expect(out.chunks.every((c) => c.endsWith('\n') && c.indexOf('\n') === c.length - 1)).toBe(true);
-    expect(out.chunks[2]).toBe('[00:03/01:00] agents=300 connected=290 reconnecting=10 sent=300 received=1200 eps=290.0 node1=100 node2=100 node10=90\n');
+    expect(out.chunks[2]).toBe('[00:03/01:00] agents=300 connected=290 reconnecting=10 generated=300 accepted=300 written=270 dropped=0 received=1200 eps=290.0 node1=100 node2=100 node10=90\n');
     expect(out.text).not.toContain('\x1b');
     p.stop();
     expect(out.chunks).toHaveLength(4);
@@ -108,7 +111,7 @@ describe('ProgressReporter', () => {
 
   test('an unknown received count and an open-ended run are shown as such', () => {
     expect(formatProgressLine(snap(3_725_000, { durationMs: 0, eventsReceived: null, perNode: {} }))).toBe(
-      '[1:02:05] agents=300 connected=290 reconnecting=10 sent=1234 received=? eps=290.0',
+      '[1:02:05] agents=300 connected=290 reconnecting=10 generated=1234 accepted=1230 written=1210 dropped=4 received=? eps=290.0',
     );
   });
 });
@@ -131,7 +134,14 @@ describe('renderSummaryTable', () => {
     expect(new Set(lines.map((l) => [...l].length)).size).toBe(1);
     expect(table).toMatch(/│ agents\s+│ 30\s+│/);
     expect(table).toMatch(/│ connected at end\s+│ 29 \(96\.7 %\)/);
-    expect(table).toMatch(/│ events sent\s+│ \d/);
+    const e = report.events;
+    expect(table).toMatch(new RegExp(`│ events generated\\s+│ ${e.generated}\\s`));
+    expect(table).toMatch(new RegExp(`│ events accepted\\s+│ ${e.accepted} \\(`));
+    expect(table).toMatch(new RegExp(`│ events written\\s+│ ${e.written} \\(`));
+    expect(table).toMatch(new RegExp(`│ events dropped\\s+│ ${e.dropped} \\(`));
+    expect(table).toMatch(new RegExp(`│ {3}refused\\s+│ ${e.droppedBy.refused}\\s`));
+    expect(e.droppedBy.refused).toBeGreaterThan(0);
+    expect(table).not.toMatch(/sent/);
     expect(table).toMatch(/│ failover\s+│ p50 [\d.]+ m?s {2}p99/);
     expect(table).toMatch(/│ on node2\s+│ 19/);
     expect(table).toMatch(/│ chaos at 00:02\s+│ kill node3/);

@@ -66,9 +66,20 @@ describe('createReport', () => {
     expect(r.version).toBe(agentlinkVersion());
     expect(r.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(r.agents).toEqual({ total: 30, connected: 30, neverConnected: 0 });
-    const sent = agents.reduce((n, a) => n + a.sentPerSecond, 0) * 5;
+    const written = agents.reduce((n, a) => n + a.sentPerSecond, 0) * 5;
     const received = agents.reduce((n, a) => n + a.receivedPerSecond, 0) * 5;
-    expect(r.events).toEqual({ sent, received, dropped: 30 % 7, lost: sent - received });
+    const refused = 30 % 7;
+    expect(r.events).toEqual({
+      generated: written + refused,
+      accepted: written,
+      written,
+      dropped: refused,
+      droppedBy: { refused, evicted: 0, cleared: 0, unwritable: 0 },
+      received,
+      lost: written - received,
+    });
+    expect(Object.keys(r.timeline[0]!).sort()).toEqual(['accepted', 'connected', 'dropped', 'generated', 'perNode', 'received', 'reconnecting', 't', 'written']);
+    expect(r.timeline.reduce((n, p) => n + p.written, 0)).toBe(written);
     expect(r.connect.count).toBe(30);
     expect(r.connect.p50Ms).toBeGreaterThan(0);
     expect(r.connect.p99Ms).toBeGreaterThanOrEqual(r.connect.p50Ms);
@@ -77,7 +88,7 @@ describe('createReport', () => {
     expect(r.timeline).toHaveLength(5);
     expect(r.timelineBucketMs).toBe(1000);
     expect(r.lostExplained.inFlightOnKilledConnections).toBe(8);
-    expect(r.lostExplained.unexplained).toBe(sent - received - 8);
+    expect(r.lostExplained.unexplained).toBe(written - received - 8);
     expect(r.shard).toEqual({ index: 1, count: 1 });
     expect(r.shards).toEqual([1]);
     expect(r.config).toEqual(config);
@@ -224,7 +235,8 @@ describe('parseReport', () => {
     const good = JSON.parse(stringifyReport(reportOf(activities(3), { index: 1, count: 1 }))) as Record<string, unknown>;
     expect(() => parseReport([], 'x.json')).toThrow(/x\.json is not an agentlink fleet report/);
     expect(() => parseReport({ ...good, format: 'other' }, 'x.json')).toThrow(/format/);
-    expect(() => parseReport({ ...good, events: { sent: 'many' } }, 'x.json')).toThrow(/events\.sent/);
+    expect(() => parseReport({ ...good, events: { ...(good.events as object), written: 'many' } }, 'x.json')).toThrow(/events\.written is missing or not a non-negative number/);
+    expect(() => parseReport({ ...good, events: { ...(good.events as object), droppedBy: { refused: 1 } } }, 'x.json')).toThrow(/events\.droppedBy\.evicted/);
     expect(() => parseReport({ ...good, timeline: [{ t: 0 }] }, 'x.json')).toThrow(/timeline\[0\]/);
     expect(() => parseReport({ ...good, histograms: { ...(good.histograms as object), failover: 'garbage' } }, 'x.json')).toThrow(
       /histograms\.failover in x\.json/,

@@ -6,6 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { accountEvents, settle } from 'agentlink/simulator';
+import { eventIdentityProblems } from '../../../src/simulator/settle.js';
 
 describe('settle()', () => {
   beforeEach(() => {
@@ -72,5 +73,22 @@ describe('accountEvents()', () => {
   test('more received than written, and generated ≠ written + dropped, are unexplained', () => {
     expect(accountEvents([{ generated: 10, written: 10, dropped: 0, unconfirmed: 0, received: 11 }])).toMatchObject({ lost: -1, unexplained: 1, rowsUnexplained: 1 });
     expect(accountEvents([{ generated: 12, written: 10, dropped: 0, unconfirmed: 0, received: 10 }])).toMatchObject({ balanced: false, unexplained: 2, rowsUnexplained: 1 });
+  });
+});
+
+describe('eventIdentityProblems()', () => {
+  const ok = { eventsGenerated: 100, eventsAccepted: 90, eventsRefused: 10, eventsWritten: 80, eventsEvicted: 2, eventsCleared: 7, eventsUnwritable: 1, eventsDropped: 20 };
+
+  test('counts that add up are no problem', () => {
+    expect(eventIdentityProblems(ok)).toEqual([]);
+  });
+
+  test('each identity that does not hold is one line naming the counts', () => {
+    expect(eventIdentityProblems({ ...ok, eventsAccepted: 91 })).toEqual([
+      'event accounting error: 100 events were generated but the agents accepted 91 and refused 10 (101); generated = accepted + refused does not hold',
+      'event accounting error: the agents accepted 91 events but account for 90 (written 80 + evicted 2 + cleared 7 + unwritable 1); accepted = written + evicted + cleared + unwritable does not hold',
+    ]);
+    expect(eventIdentityProblems({ ...ok, eventsWritten: 79 })).toHaveLength(1);
+    expect(eventIdentityProblems({ ...ok, eventsDropped: 19 })).toEqual(['event accounting error: 19 events dropped but the reasons add up to 20 (refused + evicted + cleared + unwritable)']);
   });
 });

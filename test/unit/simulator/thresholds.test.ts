@@ -20,13 +20,12 @@ import {
 } from '../../../src/simulator/thresholds.js';
 import { manualClock } from './fixtures.js';
 
-/** 1000 agents, 996 connected; connect latencies 1..1000 ms; 10 000 events sent, 30 dropped, 9 940 received, 30 lost. */
+/** 1000 agents, 996 connected; connect latencies 1..1000 ms; 10 000 events generated, 30 refused (dropped), 9 970 accepted and written, 9 940 received, 30 lost. */
 function sample(): FleetReport {
   const m = new FleetMetrics({ clock: manualClock(), bucketMs: 1000 });
   for (let i = 1; i <= 1000; i++) m.recordConnect(i);
   for (let i = 0; i < 20; i++) m.recordReconnect(1500 + i * 10, true);
-  m.countSent(10_000);
-  m.countDropped(30);
+  m.countEvents({ eventsGenerated: 10_000, eventsAccepted: 9_970, eventsWritten: 9_970, eventsRefused: 30, eventsDropped: 30 });
   m.countReceived(9_940);
   m.countLost(30);
   m.countConnectFailure(7);
@@ -93,7 +92,7 @@ describe('parseThreshold', () => {
   });
 
   test('the fields are read from the report, so a field added to it can be judged', () => {
-    expect(thresholdFields()).toEqual(expect.arrayContaining(['agents.total', 'events.sent', 'failover.p999', 'reconnects.max']));
+    expect(thresholdFields()).toEqual(expect.arrayContaining(['agents.total', 'events.generated', 'events.accepted', 'events.written', 'events.droppedBy.refused', 'failover.p999', 'reconnects.max']));
     const r = sample() as FleetReport & { ackLatency?: unknown };
     const ack = new LatencyHistogram();
     for (let i = 1; i <= 100; i++) ack.record(i * 10);
@@ -109,11 +108,23 @@ describe('judging against a report', () => {
   const r = sample();
   const judge = (text: string) => judgeThreshold(parseThreshold(text), r);
 
-  test('percentages are of the natural total: agents.total for agents, events.sent for events', () => {
+  test('percentages are of the natural total: agents.total for agents, events.generated for what the agents did, events.written for what reached the managers', () => {
     expect(judge('agents.connected>=99%')).toMatchObject({ measured: 99.6, pass: true, shown: '99.6 % (996 of 1,000)' });
     expect(judge('agents.connected>=99.7%')).toMatchObject({ pass: false });
-    expect(judge('events.lost<=0.1%')).toMatchObject({ measured: 0.3, pass: false });
-    expect(judge('events.dropped<=0.3%')).toMatchObject({ measured: 0.3, pass: true });
+    expect(judge('events.dropped<=0.3%')).toMatchObject({ measured: 0.3, pass: true, shown: '0.3 % (30 of 10,000)' });
+    expect(judge('events.droppedBy.refused<=0.3%')).toMatchObject({ measured: 0.3, pass: true, shown: '0.3 % (30 of 10,000)' });
+    expect(judge('events.accepted>=99.7%')).toMatchObject({ measured: 99.7, pass: true });
+    expect(judge('events.written>=99.71%')).toMatchObject({ pass: false });
+    // 30 lost of 9 970 written: 0.3009 %, more than 0.3 % (of the 10 000 generated it would be exactly 0.3 %)
+    expect(judge('events.lost<=0.3%')).toMatchObject({ pass: false, shown: '0.3009 % (30 of 9,970)' });
+    expect(judge('events.lost<=0.301%')).toMatchObject({ pass: true });
+    expect(judge('events.received>=99.69%')).toMatchObject({ shown: '99.7 % (9,940 of 9,970)', pass: true });
+  });
+
+  test('an old field name is refused in one line naming the new one', () => {
+    const err = parseError('events.sent>=1000');
+    expect(err.message).toMatch(/^--threshold 'events\.sent>=1000': 'events\.sent' was renamed: write events\.generated /);
+    expect(err.message).not.toContain('\n');
   });
 
   test('counts and times compare as measured; percentiles the summary lacks come from the histogram', () => {
@@ -154,27 +165,28 @@ describe('judging against a report', () => {
     expect(table).toMatch(/│ events\.dropped<=30 +│ 30 +│ pass +│/);
     expect(table).toMatch(/│ agents\.connected==100% +│ 99\.6 % \(996 of 1,000\) +│ FAIL +│/);
     expect(table).toContain('thresholds: 1 of 2 failed');
-    const aborted = judgeThresholds([parseThreshold('events.dropped<=30')], r, { threshold: 'events.sent<5', atMs: 1200 });
+    const aborted = judgeThresholds([parseThreshold('events.dropped<=30')], r, { threshold: 'events.written<5', atMs: 1200 });
     expect(aborted.passed).toBe(false);
-    expect(renderVerdictTable(aborted)).toContain('run aborted at 1.20 s because events.sent<5 failed (--abort-on-fail)');
+    expect(renderVerdictTable(aborted)).toContain('run aborted at 1.20 s because events.written<5 failed (--abort-on-fail)');
   });
 });
 
 describe('live judgement (--abort-on-fail)', () => {
   test('only upper bounds on counts that only grow can be judged during the run', () => {
     expect(judgeableLive(parseThreshold('events.dropped==0'))).toBe(true);
-    expect(judgeableLive(parseThreshold('events.sent<100'))).toBe(true);
+    for (const f of ['generated', 'accepted', 'written']) expect(judgeableLive(parseThreshold(`events.${f}<100`))).toBe(true);
     expect(judgeableLive(parseThreshold('events.received<=100'))).toBe(true);
     expect(judgeableLive(parseThreshold('events.dropped<=1%'))).toBe(false);
-    expect(judgeableLive(parseThreshold('events.sent>100'))).toBe(false);
+    expect(judgeableLive(parseThreshold('events.written>100'))).toBe(false);
     expect(judgeableLive(parseThreshold('failover.p99<2s'))).toBe(false);
     expect(judgeableLive(parseThreshold('agents.connected>=99%'))).toBe(false);
   });
 
   test('a live threshold fails once its count is past the bound, and not before', () => {
-    const ts = [parseThreshold('failover.p99<2s'), parseThreshold('events.dropped==0'), parseThreshold('events.sent<100')];
-    expect(failedLive(ts, { 'events.sent': 99, 'events.dropped': 0, 'events.received': null })).toBeUndefined();
-    expect(failedLive(ts, { 'events.sent': 100, 'events.dropped': 0, 'events.received': null })?.expression).toBe('events.sent<100');
-    expect(failedLive(ts, { 'events.sent': 1, 'events.dropped': 1, 'events.received': null })?.expression).toBe('events.dropped==0');
+    const ts = [parseThreshold('failover.p99<2s'), parseThreshold('events.dropped==0'), parseThreshold('events.written<100')];
+    const counts = { 'events.generated': 200, 'events.accepted': 200, 'events.written': 99, 'events.dropped': 0, 'events.received': null };
+    expect(failedLive(ts, counts)).toBeUndefined();
+    expect(failedLive(ts, { ...counts, 'events.written': 100 })?.expression).toBe('events.written<100');
+    expect(failedLive(ts, { ...counts, 'events.dropped': 1 })?.expression).toBe('events.dropped==0');
   });
 });

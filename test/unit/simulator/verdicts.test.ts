@@ -4,14 +4,14 @@
  */
 import { describe, expect, test } from 'vitest';
 import type { FleetProgress, FleetTotals } from '../../../src/simulator/fleet-types.js';
-import { FleetMetrics } from '../../../src/simulator/metrics.js';
+import { FleetMetrics, emptyEventCounts } from '../../../src/simulator/metrics.js';
 import { renderSummaryTable } from '../../../src/simulator/progress.js';
 import { createReport, mergeReports } from '../../../src/simulator/report.js';
 import { parseThreshold } from '../../../src/simulator/thresholds.js';
 import { RunGuard, clampEps, connectDeadline, dropWarning, formatErrorCounts, noConnectionProblem } from '../../../src/simulator/verdicts.js';
 
 function progress(over: Partial<FleetProgress> = {}): FleetProgress {
-  return { agents: 10, started: 10, connected: 0, reconnecting: 10, perNode: {}, connectedEver: 0, eventsSent: 0, eventsDropped: 0, errors: {}, ...over };
+  return { agents: 10, started: 10, connected: 0, reconnecting: 10, perNode: {}, connectedEver: 0, ...emptyEventCounts(), errors: {}, ...over };
 }
 
 const NONE = { thresholds: [], abortOnFail: false };
@@ -113,23 +113,22 @@ describe('loud drops', () => {
   });
 
   test('a run that dropped 1 % of its events or more gets a warning, in capitals when most were dropped', () => {
-    expect(dropWarning({ sent: 0, dropped: 0 })).toBeUndefined();
-    expect(dropWarning({ sent: 1000, dropped: 9 })).toBeUndefined();
-    expect(dropWarning({ sent: 1000, dropped: 10 })).toMatch(/^1 % of the events generated \(10 of 1000\) were dropped by the agents' client buffers/);
-    expect(dropWarning({ sent: 60_000, dropped: 59_940 })).toMatch(/^MOST EVENTS WERE DROPPED: 99\.9 % of the events generated \(59940 of 60000\)/);
+    expect(dropWarning({ generated: 0, dropped: 0 })).toBeUndefined();
+    expect(dropWarning({ generated: 1000, dropped: 9 })).toBeUndefined();
+    expect(dropWarning({ generated: 1000, dropped: 10 })).toMatch(/^1 % of the events generated \(10 of 1000\) were dropped by the agents' client buffers/);
+    expect(dropWarning({ generated: 60_000, dropped: 59_940 })).toMatch(/^MOST EVENTS WERE DROPPED: 99\.9 % of the events generated \(59940 of 60000\)/);
   });
 
   test('the report carries the warnings; merged reports recompute the drop warning from the summed counts', () => {
     const shard = (dropped: number, index: number) => {
       const m = new FleetMetrics();
-      m.countSent(1000);
-      m.countDropped(dropped);
+      m.countEvents({ eventsGenerated: 1000, eventsAccepted: 1000, eventsWritten: 1000 - dropped, eventsCleared: dropped, eventsDropped: dropped });
       return createReport({ metrics: m, startedAt: 0, durationMs: 1000, config: {}, shard: { index, count: 2 }, agents: { total: 1, connected: 1 }, distribution: {}, warnings: ['--eps 1200 is above ...'] });
     };
     const a = shard(900, 1);
-    expect(a.warnings).toEqual([dropWarning({ sent: 1000, dropped: 900 }), '--eps 1200 is above ...']);
+    expect(a.warnings).toEqual([dropWarning({ generated: 1000, dropped: 900 }), '--eps 1200 is above ...']);
     const merged = mergeReports([a, shard(0, 2)]);
-    expect(merged.warnings).toEqual([dropWarning({ sent: 2000, dropped: 900 }), '--eps 1200 is above ...']);
+    expect(merged.warnings).toEqual([dropWarning({ generated: 2000, dropped: 900 }), '--eps 1200 is above ...']);
     expect(renderSummaryTable(a)).not.toContain('WARNING');
   });
 });
