@@ -668,7 +668,7 @@ export function chartKit(): ChartKit {
     if (rows.length === 0 || rows.some((r) => r.received !== null)) {
       series.push({ name: 'received by the managers', points: rows.map((r) => [r.t, r.received ?? 0]), color: palette[2]!, note: `${formatNumber(total((r) => r.received ?? 0, ctx.totals?.received))} in total` });
     }
-    series.push({ name: 'dropped by the agents’ buffers', points: rows.map((r) => [r.t, r.dropped]), color: palette[7]!, note: `${formatNumber(total((r) => r.dropped, ctx.totals?.dropped))} in total` });
+    series.push({ name: 'dropped by the agents (never written)', points: rows.map((r) => [r.t, r.dropped]), color: palette[7]!, note: `${formatNumber(total((r) => r.dropped, ctx.totals?.dropped))} in total` });
     return renderSmallMultiples(
       {
         title: rows.some((r) => r.received !== null) || rows.length === 0 ? 'Events per second' : 'Events per second (received: unknown, the managers are not agentlink’s)',
