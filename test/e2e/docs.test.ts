@@ -140,10 +140,12 @@ describe('examples/fleet-load-test.ts', () => {
     expect(existsSync(script), `${script} missing: the build failed (see the global setup warning)`).toBe(true);
     const { stdout } = await run(process.execPath, [script], { cwd: ROOT, timeout: 60_000 });
     expect(stdout).toMatch(/killed node\d; 300 agents connected again/);
-    const m = /events: (\d+) sent = (\d+) received \+ (\d+) dropped \+ (\d+) lost \(in flight on the killed node's connections: (\d+), unexplained: (\d+)\)/.exec(stdout);
+    const m = /events: (\d+) generated = (\d+) written \+ (\d+) dropped; (\d+) received, (\d+) lost \(in flight on the killed node's connections: (\d+), unexplained: (\d+)\)/.exec(stdout);
     expect(m, stdout).not.toBeNull();
-    const [sent, received, dropped, lost, inFlight, unexplained] = m!.slice(1).map(Number) as [number, number, number, number, number, number];
-    expect(received + dropped + lost).toBe(sent);
+    const [generated, written, dropped, received, lost, inFlight, unexplained] = m!.slice(1).map(Number) as [number, number, number, number, number, number, number];
+    expect(written + dropped).toBe(generated);
+    expect(written - received).toBe(lost);
+    expect(stdout).toMatch(new RegExp(`│ events generated +│ ${generated.toLocaleString('en-US')} `));
     expect(inFlight).toBe(lost);
     expect(unexplained).toBe(0);
   }, 90_000);
