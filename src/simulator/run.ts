@@ -258,7 +258,9 @@ class RunTicker {
       this.#lastGenerated = sum.eventsGenerated;
       this.#lastAt = e;
     }
-    this.#live.update(e, sum, each, r, this.#markers());
+    // a tick's sample is the state at the end of its bucket: the dashboard draws it there, so its
+    // rates cover exactly the report's bucket, whatever the timer's lateness
+    this.#live.update(bucketStart !== undefined ? bucketStart + ctx.bucketMs : e, sum, each, r, this.#markers());
     this.last = {
       elapsedMs: e,
       durationMs: ctx.config.durationMs,

@@ -5,9 +5,27 @@
  * numbers. Screenshots (mid-run and final, at 1280 and 420 px) are kept under `.tmp/screenshots/`.
  */
 import { statSync } from 'node:fs';
+import { get } from 'node:http';
 import { expect, it } from 'vitest';
 import { parseSimulateArgs, simulate } from 'agentlink/simulator';
 import { describeIfBrowser, launchBrowser, openPage, screenshotPath } from '../helpers/browser.js';
+
+/** The sample times the dashboard has sent so far: the `hello` event a new client of `/events` gets. */
+function historyTimes(url: string): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const req = get(`${url}events`, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => {
+        text += d.toString();
+        const m = /event: hello\ndata: (.*)\n\n/.exec(text);
+        if (!m) return;
+        req.destroy();
+        resolve((JSON.parse(m[1]!) as { history: { t: number }[] }).history.map((h) => h.t));
+      });
+    });
+    req.on('error', reject);
+  });
+}
 
 const metric = (name: string): string => `Number(document.querySelector('[data-metric="${name}"]').dataset.value || 0)`;
 
@@ -44,6 +62,11 @@ describeIfBrowser('live dashboard in headless Chromium', () => {
         ['connected', 'per-node', 'events', 'failovers', 'latency'].map((c) => [c, document.querySelector('svg[data-chart="' + c + '"]')?.getBoundingClientRect().height ?? 0]))`);
       for (const [chart, height] of Object.entries(sizes)) expect(height, `chart ${chart} height`).toBeGreaterThan(100);
       expect(await page.evaluate<number>(`document.querySelectorAll('svg[data-chart="per-node"] g.panel').length`)).toBe(3);
+      // each per-second sample is drawn at the end of its second (after the first, taken at the start),
+      // so its rates cover the same second as the report's timeline bucket
+      const times = await historyTimes(url);
+      expect(times.length).toBeGreaterThanOrEqual(3);
+      for (const t of times.slice(1)) expect(t % 1000, `sample at ${t} ms`).toBe(0);
       // the chaos kill appears as a marker while the run goes on
       await page.waitForFunction(`document.querySelector('svg[data-chart="connected"] .marker-label')?.textContent === 'kill node2'`, undefined, { timeout: 15_000 });
       await page.screenshot({ path: screenshotPath('dashboard-running-1280.png'), fullPage: true });
