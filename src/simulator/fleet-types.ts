@@ -6,6 +6,7 @@
 import type { AgentClientOptions, AgentIdentityOptions, Clock, ServerOptions, TransportFactory } from '../index.js';
 import type { Fleet } from './fleet.js';
 import type { FleetEventCounts, FleetMetrics, FleetGauges, TimelinePoint } from './metrics.js';
+import type { LoopDelay } from './loop-delay.js';
 import type { LimitHit } from './report.js';
 import type { Stage } from './stages.js';
 import type { WorkloadFactory } from './workloads.js';
@@ -162,6 +163,8 @@ export interface FleetTotals extends FleetEventCounts {
   errors: Record<string, number>;
   /** System limits hit. */
   limits: LimitHit[];
+  /** How late this process's event loop ran between start and stop (several processes: the worst). */
+  loopDelay: LoopDelay;
 }
 
 /** Options of {@link Fleet.stop}. */

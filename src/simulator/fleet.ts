@@ -41,6 +41,7 @@ import { EVENT_COUNT_KEYS, FleetMetrics, emptyEventCounts, nextSample } from './
 import type { FleetEventCounts, TimelinePoint } from './metrics.js';
 import type { LimitHit } from './report.js';
 import { LoadSchedule } from './stages.js';
+import { LoopDelayMonitor } from './loop-delay.js';
 import { workloadFactory } from './workloads.js';
 import type { Workload, WorkloadFactory } from './workloads.js';
 import { simulatedAgentName, simulatedIdentity, sourceAddressFor } from './identities.js';
@@ -139,6 +140,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
   #connectedEver = 0;
   #failovers = 0;
   readonly #limits = new Map<string, LimitHit>();
+  readonly #loopDelay = new LoopDelayMonitor();
   readonly #errorSamples = new Map<string, string>();
   /** Errors the agents emitted, by code. */
   readonly #errors: Record<string, number> = {};
@@ -317,6 +319,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
     this.#runStartedAt ??= this.#clock.now();
     this.#startMono = this.#clock.monotonic() - (this.#clock.now() - this.#runStartedAt);
     this.metrics.start();
+    this.#loopDelay.start();
     // the work tick sends the events due and stops the agents a falling stage takes away
     this.#generating = this.#workload !== undefined || this.#schedule.stops;
     this.#rampTick();
@@ -501,6 +504,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
       errorSamples: Object.fromEntries(this.#errorSamples),
       errors: { ...this.#errors },
       limits: this.limits(),
+      loopDelay: this.#loopDelay.stop(),
     };
   }
 

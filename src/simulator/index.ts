@@ -29,6 +29,8 @@ export type {
 } from './metrics.js';
 export { REPORT_FORMAT, createReport, mergeReports, parseReport, stringifyReport, agentlinkVersion, describeChaosEvent } from './report.js';
 export type { FleetReport, ReportInput, ChaosEvent, LimitHit, ShardInfo } from './report.js';
+export { loopDelayWarning, LOOP_DELAY_WARN_P99_MS } from './loop-delay.js';
+export type { LoopDelay } from './loop-delay.js';
 export { renderHtmlReport, plotRowsOf, whyNoFailovers, chaosMarkers } from './html.js';
 export type { HtmlReportOptions } from './html.js';
 export {

@@ -7,6 +7,7 @@
 import { forkChild, IpcClient } from './child.js';
 import type { Fleet } from './fleet.js';
 import type { FleetProgress, FleetTotals } from './fleet-types.js';
+import { mergeLoopDelays } from './loop-delay.js';
 import { EVENT_COUNT_KEYS, addCounts, addRecord, emptyEventCounts } from './metrics.js';
 import type { MetricsSnapshot } from './metrics.js';
 import type { LimitHit } from './report.js';
@@ -152,6 +153,7 @@ export function mergeTotals(list: readonly FleetTotals[]): FleetTotals {
     errorSamples: {},
     errors: {},
     limits: mergeLimits(list.map((t) => t.limits)),
+    loopDelay: mergeLoopDelays(list.map((t) => t.loopDelay)),
   };
   for (const t of list) {
     addCounts(out, t, [

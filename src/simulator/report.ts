@@ -17,6 +17,8 @@ import type { EffectiveConfig } from './effective-config.js';
 import type { Verdicts } from './thresholds.js';
 import { DROP_WARNING_PATTERN, dropWarning } from './verdicts.js';
 import { formatDistance } from './start-at.js';
+import { mergeLoopDelays } from './loop-delay.js';
+import type { LoopDelay } from './loop-delay.js';
 
 /** The `format` tag of every fleet report; the number changes when the layout changes incompatibly. */
 export const REPORT_FORMAT = 'agentlink-fleet-report/2';
@@ -178,6 +180,12 @@ export interface FleetReport {
   chaos: ChaosEvent[];
   /** System limits hit during the run. */
   limits: { hit: LimitHit[] };
+  /**
+   * How late the simulator's own event loop ran (the worst of its processes): agent timers run on
+   * it, so a late loop shows up as slow managers or as lost connections that are the simulator's.
+   * Zeros in reports written before it was measured.
+   */
+  loopDelay: LoopDelay;
   /** Raw histograms (HdrHistogram V2 compressed base64, microseconds), for merging. */
   histograms: { unit: 'us' } & Record<HistogramName, string>;
   /**
@@ -221,6 +229,8 @@ export interface ReportInput {
   chaos?: ChaosEvent[];
   /** System limits hit. */
   limits?: LimitHit[];
+  /** How late the simulator's event loop ran (see {@link FleetReport.loopDelay}); zeros when not given. */
+  loopDelay?: LoopDelay;
   /** Errors the agents emitted, by code. */
   errors?: Record<string, number>;
   /** Warnings about the run (see {@link FleetReport.warnings}); a warning for dropped events is added from the counts. */
@@ -291,6 +301,7 @@ function build(
     receivedKnown: boolean;
     lostExplained: Record<string, number>;
     limits: LimitHit[];
+    loopDelay: LoopDelay;
   },
   snapshot: MetricsSnapshot,
 ): FleetReport {
@@ -331,6 +342,7 @@ function build(
     lostExplained: explainLost(lost, base.lostExplained),
     chaos: [...base.chaos].sort((a, b) => a.at - b.at),
     limits: { hit: base.limits },
+    loopDelay: { ...base.loopDelay },
     warnings: withDropWarning(base.warnings, c),
     histograms: { unit: 'us', ...snapshot.histograms },
   };
@@ -367,6 +379,7 @@ export function createReport(input: ReportInput): FleetReport {
       receivedKnown: input.receivedKnown ?? true,
       lostExplained: input.lostExplained ?? {},
       limits: input.limits ?? [],
+      loopDelay: input.loopDelay ?? { p50Ms: 0, p99Ms: 0, maxMs: 0 },
     },
     toSnapshot(input.metrics),
   );
@@ -551,6 +564,7 @@ export function mergeReports(reports: readonly FleetReport[], names?: readonly s
       receivedKnown,
       lostExplained: lostCauses,
       limits: [...limits.values()],
+      loopDelay: mergeLoopDelays(reports.map((r) => r.loopDelay)),
     },
     snapshot,
   );
@@ -602,6 +616,8 @@ export function parseReport(value: unknown, source = 'the report'): FleetReport 
   if (r.plannedStartAt !== undefined && (typeof r.plannedStartAt !== 'string' || !Number.isFinite(Date.parse(r.plannedStartAt)))) fail('plannedStartAt is not a time');
   if (r.startSkewMs === undefined) r.startSkewMs = 0; // written before it existed
   num('startSkewMs');
+  if (r.loopDelay === undefined) r.loopDelay = { p50Ms: 0, p99Ms: 0, maxMs: 0 }; // written before it was measured
+  for (const p of ['p50Ms', 'p99Ms', 'maxMs']) num(`loopDelay.${p}`);
   if (typeof r.version !== 'string') fail('version is missing');
   obj('config');
   // written before these fields existed: an unknown run, no errors counted

@@ -19,6 +19,7 @@ import type { SimulateConfig } from './flags.js';
 import { Fleet } from './fleet.js';
 import type { FleetClientOptions, FleetServer, FleetTotals } from './fleet-types.js';
 import { effectiveConfig } from './effective-config.js';
+import { loopDelayWarning } from './loop-delay.js';
 import { TimeSeriesWriter } from './time-series.js';
 import { chaosMarkers, renderHtmlReport } from './html.js';
 import type { ChartMarker } from './charts.js';
@@ -550,6 +551,11 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
     ticker.stop();
     const totals = mergeTotals(stopped.map((s) => s.totals));
     const { problems, limitError } = runProblems(ctx, totals, eventsUntil);
+    const stalled = loopDelayWarning(totals.loopDelay, effective.timeReconnectMs);
+    if (stalled !== undefined) {
+      warnings.push(stalled);
+      log(stalled);
+    }
 
     let lost: number | null = null;
     if (received.known) {
@@ -596,6 +602,7 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
       lostExplained,
       chaos: chaos ? [...chaos.events] : [],
       limits: mergeLimits([totals.limits]),
+      loopDelay: totals.loopDelay,
       errors: totals.errors,
       warnings,
       runId,
