@@ -7,6 +7,12 @@
  * shared by every agent (the agent's slot is the listener's `this`), workloads created lazily, a
  * silent logger and a uname computed once.
  *
+ * Why this file is over 700 lines: the Fleet is the one owner of its agents' slots and of the run's
+ * counters, and what is left here reads or changes them (ramp, work tick, event counting, sampling,
+ * stop and its accounting). What does not lives beside it: types (fleet-types.ts), metrics and the
+ * timeline (metrics.ts), stages, workloads, identities, system limits (limits.ts), the event-loop
+ * delay (loop-delay.ts) and the worker processes (parts.ts, worker.ts).
+ *
  * @module
  */
 import { EventEmitter } from 'eventemitter3';
