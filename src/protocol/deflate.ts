@@ -16,6 +16,11 @@
  *
  * Pure: the working tables are module-level scratch, reused across calls and never observable.
  *
+ * Why this file is over 700 lines: it is one compressor whose steps (match search, code lengths,
+ * canonical codes, the run-length coded header, block choice, bit output) share that scratch and
+ * run per message on the hot path; split, they would pass the scratch between modules or export
+ * it. The format constants and the inflater live beside it (zlib-format.ts, inflate.ts).
+ *
  * @internal
  * @module
  */
