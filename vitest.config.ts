@@ -13,6 +13,7 @@ const load = [
   'test/e2e/lb-fleet.test.ts',
   'test/e2e/simulate.test.ts',
   'test/e2e/docs.test.ts',
+  'test/e2e/demo.test.ts',
   'test/integration/reliability/**/*.test.ts',
   'test/integration/simulator/fleet.test.ts',
   'test/integration/testing/soak.test.ts',
