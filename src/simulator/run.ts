@@ -409,7 +409,7 @@ function runProblems(ctx: RunContext, totals: FleetTotals, eventsUntil: number):
  */
 async function waitForStart(
   at: number,
-  run: { clock: Clock; signal: AbortSignal | undefined; notice: (line: string) => void; log: (line: string) => void; warnings: string[] },
+  run: { clock: Clock; signal: AbortSignal | undefined; notice: (line: string) => void; warn: (line: string) => void },
 ): Promise<void> {
   const planned = new Date(at).toISOString();
   const lead = at - run.clock.now();
@@ -420,9 +420,7 @@ async function waitForStart(
       throw new AbortError(`interrupted while waiting for --start-at ${planned}`, { cause: run.signal?.reason });
     }
   } else if (-lead > START_AT_TOLERANCE_MS) {
-    const late = `the run was ready only ${formatDistance(-lead)} after --start-at ${planned} and started at once, that much late`;
-    run.warnings.push(late);
-    run.log(late);
+    run.warn(`the run was ready only ${formatDistance(-lead)} after --start-at ${planned} and started at once, that much late`);
   }
 }
 
@@ -446,6 +444,7 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
   const cwd = options.cwd ?? process.cwd();
   const clock = options.clock ?? systemClock;
   const log = options.log ?? ((): void => {});
+  const notice = options.notice ?? log;
   const signal = options.signal;
   const indexes = shardAgentIndexes(config.agents, config.shard);
   const steps = options.chaos ?? config.chaos;
@@ -464,12 +463,16 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
   if (steps.length > 0 && config.target.kind !== 'cluster') throw new ToolError('chaos steps need an embedded cluster (--cluster N)', 'ERR_USAGE');
 
   const target = await resolveTarget(config, { ...options, faultPaths: needsFaultPaths(steps) }, indexes, cwd, log);
+  // what makes the numbers less than they seem: in the report, and on the terminal as it is found
   const warnings: string[] = [];
+  const warn = (line: string): void => {
+    warnings.push(line);
+    log(line);
+  };
   const runId = config.runId ?? randomUUID();
   const clamped = clampEps(config.eps, target.client.buffer);
   if (clamped.warning !== undefined) {
-    warnings.push(clamped.warning);
-    log(clamped.warning);
+    warn(clamped.warning);
     config = { ...config, eps: clamped.eps };
   }
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -513,7 +516,7 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
       },
       cleanups,
     );
-    const live = await LiveEndpoints.start(config, options.notice ?? log);
+    const live = await LiveEndpoints.start(config, notice);
     cleanups.push(() => live.close());
     if (!config.quiet && options.progress) {
       progress = new ProgressReporter({ stream: options.progress as NodeJS.WritableStream, intervalMs: options.progressIntervalMs ?? 1000, clock });
@@ -522,7 +525,7 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
     const runMetrics = new FleetMetrics({ clock, bucketMs: ctx.bucketMs });
     const received = new ReceivedCounter(target.cluster, runMetrics);
 
-    if (config.startAt !== undefined) await waitForStart(config.startAt, { clock, signal, notice: options.notice ?? log, log, warnings });
+    if (config.startAt !== undefined) await waitForStart(config.startAt, { clock, signal, notice, warn });
     const runStartedAt = clock.now();
     startMono = clock.monotonic();
     runMetrics.start();
@@ -552,10 +555,7 @@ export async function simulate(flags: SimulateConfig, options: SimulateOptions =
     const totals = mergeTotals(stopped.map((s) => s.totals));
     const { problems, limitError } = runProblems(ctx, totals, eventsUntil);
     const stalled = loopDelayWarning(totals.loopDelay, effective.timeReconnectMs);
-    if (stalled !== undefined) {
-      warnings.push(stalled);
-      log(stalled);
-    }
+    if (stalled !== undefined) warn(stalled);
 
     let lost: number | null = null;
     if (received.known) {
