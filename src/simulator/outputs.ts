@@ -47,6 +47,18 @@ export async function checkOutputPaths(files: readonly OutputFile[]): Promise<vo
   }
 }
 
+/**
+ * The error for an output file that cannot be opened or written.
+ *
+ * @param file - flag and path.
+ * @param err - the system error.
+ * @param code - `ERR_USAGE` (the default) or `ERR_RESOURCE_LIMIT`.
+ * @returns a ToolError naming the flag, the path and the system error code.
+ */
+export function cannotWrite(file: OutputFile, err: unknown, code: 'ERR_USAGE' | 'ERR_RESOURCE_LIMIT' = 'ERR_USAGE'): ToolError {
+  return new ToolError(`${file.flag} '${file.path}': cannot write the file (${codeOf(err)})`, code, { cause: err });
+}
+
 /** Descriptor limits: the run's sockets may still be closing when the report is written. */
 const DESCRIPTOR_LIMITS = new Set(['EMFILE', 'ENFILE']);
 
@@ -71,8 +83,7 @@ export async function writeOutput(file: OutputFile, text: string): Promise<void>
         await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 500)));
         continue;
       }
-      const message = `${file.flag} '${file.path}': cannot write the file (${code})`;
-      throw new ToolError(message, DESCRIPTOR_LIMITS.has(code) ? 'ERR_RESOURCE_LIMIT' : 'ERR_USAGE', { cause: err });
+      throw cannotWrite(file, err, DESCRIPTOR_LIMITS.has(code) ? 'ERR_RESOURCE_LIMIT' : 'ERR_USAGE');
     }
   }
 }

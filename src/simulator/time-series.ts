@@ -6,7 +6,7 @@
  * @module
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { ToolError } from '../errors.js';
+import { cannotWrite } from './outputs.js';
 import type { ProgressSnapshot } from './progress.js';
 
 /**
@@ -35,7 +35,7 @@ export class TimeSeriesWriter {
     try {
       this.#fd = openSync(path, 'w');
     } catch (err) {
-      throw new ToolError(`--out '${path}': cannot write the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 'ERR_USAGE', { cause: err });
+      throw cannotWrite({ flag: '--out', path }, err);
     }
   }
 
