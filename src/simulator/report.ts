@@ -414,11 +414,18 @@ function reportSnapshot(r: FleetReport): MetricsSnapshot {
   };
 }
 
+/**
+ * The warnings, each once, with the one `pattern` matches recomputed: the old one (from a shard, or
+ * a merged report merged again) replaced by `fresh`, first, or dropped when there is none now.
+ */
+function withRecomputed(warnings: readonly string[], pattern: RegExp, fresh: string | undefined): string[] {
+  const kept = warnings.filter((w) => !pattern.test(w));
+  return [...new Set(fresh !== undefined ? [fresh, ...kept] : kept)];
+}
+
 /** The warnings, each once, with the one for dropped events recomputed from the counts. */
 function withDropWarning(warnings: readonly string[], c: FleetCounters): string[] {
-  const drop = dropWarning({ generated: c.eventsGenerated, dropped: c.eventsDropped });
-  const kept = warnings.filter((w) => !DROP_WARNING_PATTERN.test(w));
-  return [...new Set(drop ? [drop, ...kept] : kept)];
+  return withRecomputed(warnings, DROP_WARNING_PATTERN, dropWarning({ generated: c.eventsGenerated, dropped: c.eventsDropped }));
 }
 
 function sumRecords(records: readonly Record<string, number>[]): Record<string, number> {
@@ -454,12 +461,11 @@ function shardStarts(reports: readonly FleetReport[]): { first: string; planned?
 
 /** The warnings, with the one for a start skew above {@link START_SKEW_WARNING_MS} recomputed. */
 function withSkewWarning(warnings: readonly string[], skewMs: number): string[] {
-  const kept = warnings.filter((w) => !SKEW_WARNING_PATTERN.test(w));
-  if (skewMs <= START_SKEW_WARNING_MS) return kept;
-  return [
-    `the shards started ${formatDistance(skewMs)} apart (startSkewMs): their load did not overlap for that long, so the fleet's peak was lower than planned; start every shard with the same --start-at`,
-    ...kept,
-  ];
+  const fresh =
+    skewMs > START_SKEW_WARNING_MS
+      ? `the shards started ${formatDistance(skewMs)} apart (startSkewMs): their load did not overlap for that long, so the fleet's peak was lower than planned; start every shard with the same --start-at`
+      : undefined;
+  return withRecomputed(warnings, SKEW_WARNING_PATTERN, fresh);
 }
 
 /**
