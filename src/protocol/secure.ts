@@ -231,9 +231,18 @@ function checkLevel(level: number): number {
   return level;
 }
 
+/** Strings up to this many UTF-16 units fit the plaintext scratch in UTF-8 whatever they hold. */
+const SHORT_STRING = Math.floor(MAX_MESSAGE_SIZE / 3);
+
 /** Encodes, leaving `reserve` bytes in front for a TCP length prefix (written when reserve is 4). */
 function encode(message: Buffer | string, opts: EncodeSecureMessageOptions, reserve: number): Buffer {
-  const msgLen = typeof message === 'string' ? Buffer.byteLength(message, 'utf8') : message.length;
+  // A string of at most a third of the limit cannot exceed it in UTF-8 (3 bytes per UTF-16 unit at
+  // most): it is written into the scratch at once and measured by the write, not by a pass of its own.
+  const plain = plainScratch;
+  let msgLen: number;
+  if (typeof message !== 'string') msgLen = message.length;
+  else if (message.length <= SHORT_STRING) msgLen = plain.write(message, MESSAGE_OVERHEAD, 'utf8');
+  else msgLen = Buffer.byteLength(message, 'utf8');
   if (msgLen === 0) throw tooLarge('Cannot send an empty message (a secure message holds 1 to 65408 bytes)');
   if (msgLen > MAX_MESSAGE_SIZE) {
     throw tooLarge(`Message of ${msgLen} bytes exceeds the ${MAX_MESSAGE_SIZE}-byte limit of a secure message`);
@@ -252,15 +261,14 @@ function encode(message: Buffer | string, opts: EncodeSecureMessageOptions, rese
   const derived = deriveEncryptionKey(key);
 
   // md5 ‖ block, block = random(5) global(10) ':' local(4) ':' message
-  const plain = plainScratch;
   const plainLen = MESSAGE_OVERHEAD + msgLen;
   writeDigits(plain, MD5_HEX_LEN, random, 5);
   writeDigits(plain, MD5_HEX_LEN + 5, counter.global, 10);
   plain[MD5_HEX_LEN + 15] = COLON;
   writeDigits(plain, MD5_HEX_LEN + 16, counter.local, 4);
   plain[MD5_HEX_LEN + 20] = COLON;
-  if (typeof message === 'string') plain.write(message, MESSAGE_OVERHEAD, 'utf8');
-  else plain.set(message, MESSAGE_OVERHEAD);
+  if (typeof message !== 'string') plain.set(message, MESSAGE_OVERHEAD);
+  else if (message.length > SHORT_STRING) plain.write(message, MESSAGE_OVERHEAD, 'utf8');
   plain.write(hexDigest('md5', plain.subarray(MD5_HEX_LEN, plainLen)), 0, 'latin1');
 
   const z = zScratch;

@@ -311,6 +311,28 @@ describe('encodeSecureMessage round trip (our zlib)', () => {
     }
   });
 
+  it('measures string messages in UTF-8 bytes at the limit, whichever path writes them', () => {
+    const opts = { key: KEY, method: 'aes' as const, sender: 'agent' as const, counter: { global: 0, local: 1 } };
+    // '€' is three UTF-8 bytes, a surrogate pair four: strings up to a third of the limit in UTF-16
+    // units are written before they are measured, longer ones are measured first
+    const cases: [string, boolean][] = [
+      ['€'.repeat(21802) + 'ab', true], // 21 804 units, 65 408 bytes: the limit exactly
+      ['€'.repeat(21802) + 'abc', false], // 65 409 bytes
+      ['€'.repeat(21802), true], // 21 802 units (the short path), 65 406 bytes
+      ['😀'.repeat(16352), true], // 32 704 units, 65 408 bytes
+      ['😀'.repeat(16352) + 'a', false],
+      ['a'.repeat(65408), true],
+      ['a'.repeat(65409), false],
+    ];
+    for (const [m, fits] of cases) {
+      if (fits) {
+        expect(decodeSecureMessage(encodeSecureMessage(m, opts), { keys: [KEY] }).message.toString('utf8')).toBe(m);
+      } else {
+        expect(() => encodeSecureMessage(m, opts)).toThrow(/exceeds the 65408-byte limit/);
+      }
+    }
+  });
+
   it('fits a maximum-size incompressible message in one 65536-byte frame', async () => {
     const { randomBytes } = await import('node:crypto');
     const msg = randomBytes(65408);
