@@ -94,87 +94,97 @@ const prev = new Int32Array(SMALL_DEFLATE_LIMIT);
 /** Positions are stored as `i + base`; entries below `base` belong to earlier calls. */
 let base = 1;
 
-/** The block's symbols: a literal byte, or a match length (3..258) with its distance (> 0). */
-const symLen = new Uint16Array(SMALL_DEFLATE_LIMIT);
-const symDist = new Uint16Array(SMALL_DEFLATE_LIMIT);
+/**
+ * The block's symbols, one 32-bit entry each: a literal byte (0..255), or a match with its codes
+ * worked out once, when it is found: literal/length symbol (257..285) in bits 0–8, its extra-bits
+ * value in bits 9–13, the distance symbol in bits 14–18 and its extra-bits value in bits 19–31.
+ * Bit 8 tells them apart (set in every length symbol, clear in every byte).
+ */
+const syms = new Int32Array(SMALL_DEFLATE_LIMIT);
 let symCount = 0;
 
 /**
- * One alphabet of a block: symbol frequencies, code lengths and codes, and the list of symbols in
- * use, so that per-block work follows the symbols a short message uses rather than the whole
- * alphabet (286 literal/length symbols for a 200-byte message).
+ * One alphabet of a block: symbol frequencies, code lengths and codes, and the set of symbols in
+ * use (a bit per symbol), so that per-block work follows the symbols a short message uses rather
+ * than the whole alphabet (286 literal/length symbols for a 200-byte message).
  */
 class Alphabet {
-  readonly freq: Uint32Array;
+  readonly freq: Int32Array;
   readonly lens: Uint8Array;
   readonly codes: Uint16Array;
-  /** Symbols with a nonzero frequency or length, in first-use order. */
-  readonly used: Uint16Array;
+  /** One bit per symbol in use since the last {@link sortUsed}, which clears it. */
+  readonly mask: Int32Array;
+  /** The symbols in use in ascending order (`usedCount` of them), as {@link sortUsed} left them. */
+  readonly sorted: Uint16Array;
   usedCount = 0;
   /** Highest symbol in use, or −1. */
   maxUsed = -1;
-  /** One bit per symbol in use, so that {@link sortUsed} lists them in symbol order without a pass over the alphabet. */
-  readonly mask: Uint32Array;
-  /** The symbols in use in ascending order (`usedCount` of them), as {@link sortUsed} left them. */
-  readonly sorted: Uint16Array;
 
   constructor(readonly size: number) {
-    this.freq = new Uint32Array(size);
+    this.freq = new Int32Array(size);
     this.lens = new Uint8Array(size);
     this.codes = new Uint16Array(size);
-    this.used = new Uint16Array(size);
-    this.mask = new Uint32Array((size + 31) >> 5);
+    this.mask = new Int32Array((size + 31) >> 5);
     this.sorted = new Uint16Array(size);
   }
 
   /** Counts one occurrence of `s`. */
   add(s: number): void {
-    if (this.freq[s]!++ === 0) this.#use(s);
-  }
-
-  /** Gives `s` a code without an occurrence (zlib's rule for blocks with fewer than two symbols). */
-  addUnused(s: number): void {
-    this.#use(s);
-  }
-
-  #use(s: number): void {
-    this.used[this.usedCount++] = s;
+    this.freq[s]!++;
     this.mask[s >> 5]! |= 1 << (s & 31);
-    if (s > this.maxUsed) this.maxUsed = s;
   }
 
-  /** Clears the frequencies and lengths of the symbols in use. */
+  /** Clears the frequencies and lengths of the symbols {@link sortUsed} listed. */
   reset(): void {
-    const used = this.used;
+    const sorted = this.sorted;
+    const freq = this.freq;
+    const lens = this.lens;
     for (let k = 0; k < this.usedCount; k++) {
-      const s = used[k]!;
-      this.freq[s] = 0;
-      this.lens[s] = 0;
+      const s = sorted[k]!;
+      freq[s] = 0;
+      lens[s] = 0;
     }
+    this.usedCount = 0;
+    this.maxUsed = -1;
+  }
+
+  /** Clears everything (after a call that did not finish). */
+  clear(): void {
+    this.freq.fill(0);
+    this.lens.fill(0);
     this.mask.fill(0);
     this.usedCount = 0;
     this.maxUsed = -1;
   }
 
-  /** Lists the symbols in use in ascending order in `sorted`: a pass over the set bits, not the alphabet. */
+  /**
+   * Lists the symbols in use in ascending order in `sorted` (a pass over the set bits, not the
+   * alphabet), sets `usedCount` and `maxUsed`, and clears the bits.
+   */
   sortUsed(): void {
     const mask = this.mask;
     const sorted = this.sorted;
     let k = 0;
     for (let w = 0; w < mask.length; w++) {
-      let bits = mask[w]! | 0;
-      while (bits !== 0) {
+      let bits = mask[w]!;
+      if (bits === 0) continue;
+      mask[w] = 0;
+      do {
         const low = bits & -bits;
         sorted[k++] = (w << 5) + 31 - Math.clz32(low);
         bits ^= low;
-      }
+      } while (bits !== 0);
     }
+    this.usedCount = k;
+    this.maxUsed = k === 0 ? -1 : sorted[k - 1]!;
   }
 }
 
 const lit = new Alphabet(LITLEN_CODES);
 const dist = new Alphabet(DIST_CODES);
 const bl = new Alphabet(CODELEN_CODES);
+/** True while a block is being written: still true at the next call when one threw halfway. */
+let busy = false;
 /** Run-length coded code lengths of the dynamic header: symbol (0..18) and its extra-bits value. */
 const rleSym = new Uint8Array(LITLEN_CODES + DIST_CODES);
 const rleExtra = new Uint8Array(LITLEN_CODES + DIST_CODES);
@@ -184,6 +194,8 @@ let rleCount = 0;
 const LENGTH_CODE = new Uint8Array(256);
 /** Distance − 1 → distance symbol: entries 0..255 directly, then (distance − 1) >> 7 from 256. */
 const DIST_CODE = new Uint8Array(512);
+/** Extra bits of each literal/length symbol (0 for literals and end of block). */
+const LITLEN_EXTRA = new Uint8Array(LITLEN_CODES);
 (() => {
   for (let code = 0; code < 28; code++) {
     for (let k = 0; k < 1 << LENGTH_EXTRA[code]!; k++) LENGTH_CODE[LENGTH_BASE[code]! - 3 + k] = code;
@@ -193,65 +205,78 @@ const DIST_CODE = new Uint8Array(512);
   for (let code = 0; code < 16; code++) for (let k = 0; k < 1 << DIST_EXTRA[code]!; k++) DIST_CODE[d++] = code;
   d >>= 7;
   for (let code = 16; code < DIST_CODES; code++) for (let k = 0; k < 1 << (DIST_EXTRA[code]! - 7); k++) DIST_CODE[256 + d++] = code;
+  for (let code = 0; code < 29; code++) LITLEN_EXTRA[257 + code] = LENGTH_EXTRA[code]!;
 })();
-
-function distCode(d: number): number {
-  const x = d - 1;
-  return x < 256 ? DIST_CODE[x]! : DIST_CODE[256 + (x >> 7)]!;
-}
 
 // --- Huffman codes -------------------------------------------------------------------------------
 
 const sortKeys = new Int32Array(LITLEN_CODES);
 /** Weights below this are sorted by counting. */
 const COUNT_SORT_LIMIT = 256;
+/** Counting-sort buckets; all zero between calls. */
 const bucketStart = new Int32Array(COUNT_SORT_LIMIT + 2);
 const depth = new Int32Array(LITLEN_CODES);
 const lengthCount = new Int32Array(MAX_BITS + 2);
+const nextCode = new Uint16Array(MAX_BITS + 2);
 
 /**
- * Code lengths of an optimal prefix code for the alphabet's frequencies, no longer than `maxBits`
- * (unused symbols keep length 0). As zlib does, at least two symbols get a code, so every code is
- * complete and any inflater accepts it. Minimum-redundancy lengths are computed in place over the
- * symbols sorted by frequency (Moffat and Katajainen), then, when a length exceeds `maxBits`, the
- * length histogram is rebalanced (longest codes shortened, Kraft sum restored) and reassigned in
- * frequency order.
+ * Code lengths and canonical codes (bit-reversed for LSB-first output) of an optimal prefix code
+ * for the alphabet's frequencies, no longer than `maxBits` (unused symbols keep length 0). As zlib
+ * does, at least two symbols get a code, so every code is complete and any inflater accepts it.
+ * Minimum-redundancy lengths are computed in place over the symbols sorted by frequency (Moffat
+ * and Katajainen), then, when a length exceeds `maxBits`, the length histogram is rebalanced
+ * (longest codes shortened, Kraft sum restored) and reassigned in frequency order; the same
+ * histogram gives the first code of each length.
  */
-function buildLengths(al: Alphabet, maxBits: number): void {
-  // zlib's rule for fewer than two used symbols: give symbol maxUsed+1 (when below 2) or 0 a code
-  while (al.usedCount < 2) al.addUnused(al.maxUsed < 2 ? al.maxUsed + 1 : 0);
+function buildCode(al: Alphabet, maxBits: number): void {
   al.sortUsed();
-  const m = al.usedCount;
+  const sorted = al.sorted;
+  let m = al.usedCount;
+  // zlib's rule for fewer than two used symbols: give symbol maxUsed+1 (when below 2) or 0 a code
+  if (m < 2) {
+    if (m === 0) {
+      sorted[0] = 0;
+      sorted[1] = 1;
+    } else if (sorted[0]! < 2) {
+      sorted[1] = sorted[0]! + 1;
+    } else {
+      sorted[1] = sorted[0]!;
+      sorted[0] = 0;
+    }
+    m = 2;
+    al.usedCount = 2;
+    al.maxUsed = sorted[1]!;
+  }
   const freq = al.freq;
-  const used = al.used;
-  // symbols in ascending weight (ties in first-use order): a counting sort for the small weights of
-  // short messages, a comparison sort otherwise
+  // symbols in ascending weight, equal weights in symbol order (runs of equal lengths make the
+  // code-length header shorter): a counting sort for the small weights of short messages, a
+  // comparison sort otherwise
   const keys = sortKeys;
+  const start = bucketStart;
   let maxWeight = 1;
   for (let k = 0; k < m; k++) {
-    const w = freq[used[k]!]!;
-    if (w > maxWeight) maxWeight = w;
+    const w = freq[sorted[k]!]!;
+    if (w > maxWeight) {
+      maxWeight = w;
+      if (w >= COUNT_SORT_LIMIT) break;
+    }
+    start[w === 0 ? 2 : w + 1]!++;
   }
   if (maxWeight < COUNT_SORT_LIMIT) {
-    // placed in symbol order, so that equal weights keep symbol order (runs of equal lengths make
-    // the code-length header shorter)
-    const start = bucketStart;
-    const sorted = al.sorted;
-    start.fill(0, 0, maxWeight + 2);
-    for (let k = 0; k < m; k++) start[Math.max(1, freq[used[k]!]!) + 1]!++;
     for (let w = 1; w <= maxWeight; w++) start[w + 1]! += start[w]!;
     for (let k = 0; k < m; k++) {
       const s = sorted[k]!;
-      const w = Math.max(1, freq[s]!);
+      const w = freq[s]! || 1;
       keys[start[w]!++] = (w << 9) | s;
     }
   } else {
     for (let k = 0; k < m; k++) {
-      const s = used[k]!;
-      keys[k] = (Math.max(1, freq[s]!) << 9) | s;
+      const s = sorted[k]!;
+      keys[k] = ((freq[s]! || 1) << 9) | s;
     }
     sortAscending(keys, m);
   }
+  for (let w = 0, top = Math.min(maxWeight, COUNT_SORT_LIMIT) + 1; w <= top; w++) start[w] = 0;
   const a = depth;
   for (let i = 0; i < m; i++) a[i] = keys[i]! >>> 9;
   // in-place minimum-redundancy code lengths over ascending weights
@@ -274,76 +299,60 @@ function buildLengths(al: Alphabet, maxBits: number): void {
   }
   a[m - 2] = 0;
   for (let next = m - 3; next >= 0; next--) a[next] = a[a[next]!]! + 1;
+  // count the lengths (a[i] is the length of the i-th least frequent symbol) from the internal
+  // node depths, then enforce maxBits on the histogram
+  const count = lengthCount;
+  for (let l = 0; l <= MAX_BITS + 1; l++) count[l] = 0;
   let avail = 1;
-  let used2 = 0;
+  let used = 0;
   let d = 0;
   root = m - 2;
-  let next = m - 1;
+  let over = false;
   while (avail > 0) {
     while (root >= 0 && a[root] === d) {
-      used2++;
+      used++;
       root--;
     }
-    while (avail > used2) {
-      a[next--] = d;
-      avail--;
+    if (avail > used) {
+      if (d > maxBits) {
+        over = true;
+        count[maxBits]! += avail - used;
+      } else {
+        count[d]! += avail - used;
+      }
     }
-    avail = 2 * used2;
+    avail = 2 * used;
     d++;
-    used2 = 0;
-  }
-  // a[i] is now the length of the i-th least frequent symbol; enforce maxBits on the histogram
-  lengthCount.fill(0);
-  let over = false;
-  for (let i = 0; i < m; i++) {
-    const l = a[i]!;
-    if (l > maxBits) {
-      over = true;
-      lengthCount[maxBits]!++;
-    } else {
-      lengthCount[l]!++;
-    }
+    used = 0;
   }
   if (over) {
     let total = 0;
-    for (let l = maxBits; l > 0; l--) total += lengthCount[l]! << (maxBits - l);
+    for (let l = maxBits; l > 0; l--) total += count[l]! << (maxBits - l);
     while (total !== 1 << maxBits) {
-      lengthCount[maxBits]!--;
+      count[maxBits]!--;
       for (let l = maxBits - 1; l > 0; l--) {
-        if (lengthCount[l] !== 0) {
-          lengthCount[l]!--;
-          lengthCount[l + 1]! += 2;
+        if (count[l] !== 0) {
+          count[l]!--;
+          count[l + 1]! += 2;
           break;
         }
       }
       total--;
     }
   }
+  // lengths in frequency order (the longest to the least frequent), first codes per length
   const lens = al.lens;
   let i = 0;
-  for (let l = maxBits; l > 0; l--) {
-    for (let k = lengthCount[l]!; k > 0; k--) lens[keys[i++]! & 511] = l;
-  }
-}
-
-const nextCode = new Uint16Array(MAX_BITS + 2);
-const codeCount = new Uint16Array(MAX_BITS + 1);
-
-/** Canonical codes of the alphabet's symbols in use (after {@link buildLengths}), bit-reversed for LSB-first output. */
-function canonicalCodes(al: Alphabet): void {
-  const m = al.usedCount;
-  const used = al.used;
-  const lens = al.lens;
-  codeCount.fill(0);
-  for (let k = 0; k < m; k++) codeCount[lens[used[k]!]!]!++;
   let code = 0;
-  for (let l = 1; l <= MAX_BITS; l++) {
-    code = (code + (l === 1 ? 0 : codeCount[l - 1]!)) << 1;
+  for (let l = maxBits; l > 0; l--) {
+    for (let k = count[l]!; k > 0; k--) lens[keys[i++]! & 511] = l;
+  }
+  for (let l = 1; l <= maxBits; l++) {
+    code = (code + count[l - 1]!) << 1;
     nextCode[l] = code;
   }
   // canonical order is symbol order within each length
   const codes = al.codes;
-  const sorted = al.sorted;
   for (let k = 0; k < m; k++) {
     const s = sorted[k]!;
     const l = lens[s]!;
@@ -385,7 +394,7 @@ const FIXED_LITLEN_CODES = fixedCodes(FIXED_LITLEN_LENGTHS);
 const FIXED_DIST_CODES = fixedCodes(FIXED_DIST_LENGTHS);
 
 /**
- * Run-length codes the first `n` code lengths of an alphabet (after {@link buildLengths}) as zlib's
+ * Run-length codes the first `n` code lengths of an alphabet (after {@link buildCode}) as zlib's
  * scan_tree does (RFC 1951 3.2.7): a run of a nonzero length as the length then 16 (3–6 repeats),
  * runs of zeros as 17 (3–10) or 18 (11–138). The runs are found from the symbols in use, so a
  * short message's mostly-zero 286 lengths cost a few steps, not one per length.
@@ -510,31 +519,25 @@ function longestMatch(d: Uint8Array, i: number, end: number, cand: number, lowes
   return best;
 }
 
-/** Records position `i` under its 3-byte hash; returns the previous position with that hash (absolute). */
-function insertHash(d: Uint8Array, i: number, b: number): number {
-  const h = Math.imul((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!, 0x9e3779b1) >>> HASH_SHIFT;
-  const c = head[h]!;
-  prev[i] = c;
-  head[h] = i + b;
-  return c;
+/** Hash of the 3 bytes `v` (big-endian, 24 bits) into {@link head}. */
+function hash3(v: number): number {
+  return Math.imul(v, 0x9e3779b1) >>> HASH_SHIFT;
 }
 
-function emitLiteral(c: number): void {
-  const k = symCount++;
-  symLen[k] = c;
-  symDist[k] = 0;
-  lit.add(c);
-}
-
+/** Records a match of `len` (3..258) at distance `d` (1..32768), counting its symbols. */
 function emitMatch(len: number, d: number): void {
-  const k = symCount++;
-  symLen[k] = len;
-  symDist[k] = d;
-  lit.add(257 + LENGTH_CODE[len - 3]!);
-  dist.add(distCode(d));
+  const lc = LENGTH_CODE[len - 3]!;
+  const x = d - 1;
+  const dc = x < 256 ? DIST_CODE[x]! : DIST_CODE[256 + (x >> 7)]!;
+  syms[symCount++] = 257 + lc + ((len - LENGTH_BASE[lc]!) << 9) + (dc << 14) + ((d - DIST_BASE[dc]!) << 19);
+  lit.add(257 + lc);
+  dist.add(dc);
 }
 
-/** Fills the symbol buffer for `d[start, end)` with zlib's search at `level` (1..9). */
+/**
+ * Fills the symbol buffer for `d[start, end)` with zlib's search at `level` (1..9), counting the
+ * symbols. The 3-byte hash input rolls along: one byte read per position hashed.
+ */
 function findMatches(d: Uint8Array, start: number, end: number, level: number): void {
   const cfg = CONFIG[level]!;
   const good = cfg[0];
@@ -549,22 +552,47 @@ function findMatches(d: Uint8Array, start: number, end: number, level: number): 
   const b = base;
   // positions are relative to `start`; prev is indexed the same way
   const rel = start === 0 ? d : d.subarray(start, end);
+  const hd = head;
+  const pv = prev;
+  const sy = syms;
+  const litFreq = lit.freq;
+  const litMask = lit.mask;
+  let sc = symCount;
+  // the bytes at i and i + 1 in the low 16 bits, before position i is hashed
+  let v = n >= 2 ? (rel[0]! << 8) | rel[1]! : 0;
   if (level <= 3) {
     let i = 0;
     while (i < n) {
       let len = 0;
       if (i + MIN_MATCH <= n) {
-        const cand = insertHash(rel, i, b);
+        v = ((v << 8) | rel[i + 2]!) & 0xff_ffff;
+        const h = hash3(v);
+        const cand = hd[h]!;
+        pv[i] = cand;
+        hd[h] = i + b;
         if (cand >= b) len = longestMatch(rel, i, n, cand, b, maxChain, nice, MIN_MATCH - 1);
       }
       if (len >= MIN_MATCH) {
+        symCount = sc;
         emitMatch(len, matchDist);
+        sc = symCount;
         if (len <= lazy && i + len + MIN_MATCH <= n) {
-          for (let k = 1; k < len; k++) insertHash(rel, i + k, b);
+          for (let k = i + 1; k < i + len; k++) {
+            v = ((v << 8) | rel[k + 2]!) & 0xff_ffff;
+            const h = hash3(v);
+            pv[k] = hd[h]!;
+            hd[h] = k + b;
+          }
+          i += len;
+        } else {
+          i += len;
+          if (i + 1 < n) v = (rel[i]! << 8) | rel[i + 1]!;
         }
-        i += len;
       } else {
-        emitLiteral(rel[i]!);
+        const c = rel[i]!;
+        sy[sc++] = c;
+        litFreq[c]!++;
+        litMask[c >> 5]! |= 1 << (c & 31);
         i++;
       }
     }
@@ -575,7 +603,13 @@ function findMatches(d: Uint8Array, start: number, end: number, level: number): 
     let i = 0;
     while (i < n) {
       let cand = -1;
-      if (i + MIN_MATCH <= n) cand = insertHash(rel, i, b);
+      if (i + MIN_MATCH <= n) {
+        v = ((v << 8) | rel[i + 2]!) & 0xff_ffff;
+        const h = hash3(v);
+        cand = hd[h]!;
+        pv[i] = cand;
+        hd[h] = i + b;
+      }
       let curLen = MIN_MATCH - 1;
       let curDist = 0;
       if (cand >= b && prevLen < lazy) {
@@ -588,24 +622,42 @@ function findMatches(d: Uint8Array, start: number, end: number, level: number): 
         }
       }
       if (prevLen >= MIN_MATCH && curLen <= prevLen) {
+        symCount = sc;
         emitMatch(prevLen, prevDist);
+        sc = symCount;
         // positions i-1 and i are hashed; hash the rest of the match
         const stop = i - 1 + prevLen;
         const last = Math.min(stop, n - MIN_MATCH + 1);
-        for (let k = i + 1; k < last; k++) insertHash(rel, k, b);
+        for (let k = i + 1; k < last; k++) {
+          v = ((v << 8) | rel[k + 2]!) & 0xff_ffff;
+          const h = hash3(v);
+          pv[k] = hd[h]!;
+          hd[h] = k + b;
+        }
         i = stop;
         available = false;
         prevLen = MIN_MATCH - 1;
         continue;
       }
-      if (available) emitLiteral(rel[i - 1]!);
+      if (available) {
+        const c = rel[i - 1]!;
+        sy[sc++] = c;
+        litFreq[c]!++;
+        litMask[c >> 5]! |= 1 << (c & 31);
+      }
       available = true;
       prevLen = curLen;
       prevDist = curDist;
       i++;
     }
-    if (available) emitLiteral(rel[n - 1]!);
+    if (available) {
+      const c = rel[n - 1]!;
+      sy[sc++] = c;
+      litFreq[c]!++;
+      litMask[c >> 5]! |= 1 << (c & 31);
+    }
   }
+  symCount = sc;
   base = b + n + 1;
 }
 
@@ -628,42 +680,40 @@ function writeStored(d: Uint8Array, start: number, end: number, final: boolean):
   } while (pos < end);
 }
 
+/** Writes the block's symbols and the end of block with the given codes. */
 function writeSymbols(lLens: Uint8Array, lCodes: Uint16Array, dLens: Uint8Array, dCodes: Uint16Array): void {
   // The bit buffer lives in locals here: this loop writes every symbol of the block. Fewer than 16
   // bits are pending before each code (15 bits at most) or extra bits (13 at most), so 32 never overflow.
   const o = out;
+  const sy = syms;
   let pos = outPos;
   let bb = bitBuf;
   let bc = bitCount;
   const n = symCount;
   for (let k = 0; k < n; k++) {
-    const d = symDist[k]!;
-    const v = symLen[k]!;
-    if (d === 0) {
-      bb |= lCodes[v]! << bc;
-      bc += lLens[v]!;
+    const e = sy[k]!;
+    if ((e & 256) === 0) {
+      bb |= lCodes[e]! << bc;
+      bc += lLens[e]!;
     } else {
-      const lc = LENGTH_CODE[v - 3]!;
-      bb |= lCodes[257 + lc]! << bc;
-      bc += lLens[257 + lc]!;
+      const s = e & 511;
+      bb |= lCodes[s]! << bc;
+      bc += lLens[s]!;
       if (bc >= 16) {
         o[pos++] = bb & 0xff;
         o[pos++] = (bb >>> 8) & 0xff;
         bb >>>= 16;
         bc -= 16;
       }
-      const le = LENGTH_EXTRA[lc]!;
-      if (le !== 0) {
-        bb |= (v - LENGTH_BASE[lc]!) << bc;
-        bc += le;
-      }
+      bb |= ((e >>> 9) & 31) << bc;
+      bc += LITLEN_EXTRA[s]!;
       if (bc >= 16) {
         o[pos++] = bb & 0xff;
         o[pos++] = (bb >>> 8) & 0xff;
         bb >>>= 16;
         bc -= 16;
       }
-      const dc = d <= 256 ? DIST_CODE[d - 1]! : DIST_CODE[256 + ((d - 1) >> 7)]!;
+      const dc = (e >>> 14) & 31;
       bb |= dCodes[dc]! << bc;
       bc += dLens[dc]!;
       if (bc >= 16) {
@@ -672,11 +722,8 @@ function writeSymbols(lLens: Uint8Array, lCodes: Uint16Array, dLens: Uint8Array,
         bb >>>= 16;
         bc -= 16;
       }
-      const de = DIST_EXTRA[dc]!;
-      if (de !== 0) {
-        bb |= (d - DIST_BASE[dc]!) << bc;
-        bc += de;
-      }
+      bb |= (e >>> 19) << bc;
+      bc += DIST_EXTRA[dc]!;
     }
     if (bc >= 16) {
       o[pos++] = bb & 0xff;
@@ -691,48 +738,65 @@ function writeSymbols(lLens: Uint8Array, lCodes: Uint16Array, dLens: Uint8Array,
   putBits(lCodes[END_OF_BLOCK]!, lLens[END_OF_BLOCK]!);
 }
 
-/** Bits of the block's symbols with the given code lengths (extra bits included). */
-function dataBits(lLens: Uint8Array, dLens: Uint8Array): number {
-  let bits = 0;
-  const freq = lit.freq;
-  for (let k = 0; k < lit.usedCount; k++) {
-    const s = lit.used[k]!;
-    bits += freq[s]! * (lLens[s]! + (s > 256 ? LENGTH_EXTRA[s - 257]! : 0));
-  }
-  for (let k = 0; k < dist.usedCount; k++) {
-    const s = dist.used[k]!;
-    bits += dist.freq[s]! * (dLens[s]! + DIST_EXTRA[s]!);
-  }
-  return bits;
-}
-
 /** Compresses `d[start, end)` as one final block, choosing stored, fixed or dynamic codes as zlib does. */
 function writeBlock(d: Uint8Array, start: number, end: number, level: number): void {
-  lit.reset();
-  dist.reset();
-  bl.reset();
+  if (busy) {
+    // the previous call threw halfway: its counts are still in the tables
+    lit.clear();
+    dist.clear();
+    bl.clear();
+    head.fill(0);
+    base = 1;
+  }
+  busy = true;
   symCount = 0;
   findMatches(d, start, end, level);
   lit.add(END_OF_BLOCK);
-  const fixedBytes = (3 + dataBits(FIXED_LITLEN_LENGTHS, FIXED_DIST_LENGTHS) + 7) >> 3;
 
-  // dynamic codes and their header
-  buildLengths(lit, MAX_BITS);
-  buildLengths(dist, MAX_BITS);
+  // dynamic codes, and the data's size with them and with the fixed codes, in one pass per alphabet
+  buildCode(lit, MAX_BITS);
+  buildCode(dist, MAX_BITS);
+  let fixedBits = 3;
+  let dynamicBits = 3;
+  {
+    const freq = lit.freq;
+    const lens = lit.lens;
+    const sorted = lit.sorted;
+    for (let k = 0; k < lit.usedCount; k++) {
+      const s = sorted[k]!;
+      const f = freq[s]!;
+      const x = LITLEN_EXTRA[s]!;
+      fixedBits += f * (FIXED_LITLEN_LENGTHS[s]! + x);
+      dynamicBits += f * (lens[s]! + x);
+    }
+  }
+  {
+    const freq = dist.freq;
+    const lens = dist.lens;
+    const sorted = dist.sorted;
+    for (let k = 0; k < dist.usedCount; k++) {
+      const s = sorted[k]!;
+      const f = freq[s]!;
+      const x = DIST_EXTRA[s]!;
+      fixedBits += f * (5 + x);
+      dynamicBits += f * (lens[s]! + x);
+    }
+  }
   const hlit = Math.max(257, lit.maxUsed + 1);
   const hdist = Math.max(1, dist.maxUsed + 1);
   rleCount = 0;
   runLengths(lit, hlit);
   runLengths(dist, hdist);
-  buildLengths(bl, MAX_CODELEN_BITS);
+  buildCode(bl, MAX_CODELEN_BITS);
   let hclen = CODELEN_CODES;
   while (hclen > 4 && bl.lens[CODELEN_ORDER[hclen - 1]!] === 0) hclen--;
-  let headerBits = 5 + 5 + 4 + 3 * hclen;
+  dynamicBits += 5 + 5 + 4 + 3 * hclen;
   for (let k = 0; k < bl.usedCount; k++) {
-    const s = bl.used[k]!;
-    headerBits += bl.freq[s]! * (bl.lens[s]! + (s >= 16 ? RLE_EXTRA_BITS[s - 16]! : 0));
+    const s = bl.sorted[k]!;
+    dynamicBits += bl.freq[s]! * (bl.lens[s]! + (s >= 16 ? RLE_EXTRA_BITS[s - 16]! : 0));
   }
-  const dynamicBytes = (3 + headerBits + dataBits(lit.lens, dist.lens) + 7) >> 3;
+  const fixedBytes = (fixedBits + 7) >> 3;
+  const dynamicBytes = (dynamicBits + 7) >> 3;
   const storedBytes = end - start + 4;
 
   if (storedBytes <= Math.min(dynamicBytes, fixedBytes)) {
@@ -741,22 +805,57 @@ function writeBlock(d: Uint8Array, start: number, end: number, level: number): v
     putBits(1 | (1 << 1), 3);
     writeSymbols(FIXED_LITLEN_LENGTHS, FIXED_LITLEN_CODES, FIXED_DIST_LENGTHS, FIXED_DIST_CODES);
   } else {
-    canonicalCodes(lit);
-    canonicalCodes(dist);
-    canonicalCodes(bl);
-    putBits(1 | (2 << 1), 3);
-    putBits(hlit - 257, 5);
-    putBits(hdist - 1, 5);
-    putBits(hclen - 4, 4);
-    for (let k = 0; k < hclen; k++) putBits(bl.lens[CODELEN_ORDER[k]!]!, 3);
-    for (let k = 0; k < rleCount; k++) {
-      const s = rleSym[k]!;
-      putBits(bl.codes[s]!, bl.lens[s]!);
-      if (s >= 16) putBits(rleExtra[k]!, RLE_EXTRA_BITS[s - 16]!);
-    }
+    writeHeader(hlit, hdist, hclen);
     writeSymbols(lit.lens, lit.codes, dist.lens, dist.codes);
   }
   flushBits();
+  lit.reset();
+  dist.reset();
+  bl.reset();
+  busy = false;
+}
+
+/** The dynamic block's header: block type, alphabet sizes, the code-length code, the run-length coded lengths. */
+function writeHeader(hlit: number, hdist: number, hclen: number): void {
+  // the bit buffer in locals, as in writeSymbols: at most 7 bits pending before each put of at most 14
+  const o = out;
+  let pos = outPos;
+  let bb = bitBuf | ((1 | (2 << 1) | ((hlit - 257) << 3) | ((hdist - 1) << 8) | ((hclen - 4) << 13)) << bitCount);
+  let bc = bitCount + 17;
+  const blLens = bl.lens;
+  const blCodes = bl.codes;
+  for (let k = 0; k < hclen; k++) {
+    while (bc >= 8) {
+      o[pos++] = bb & 0xff;
+      bb >>>= 8;
+      bc -= 8;
+    }
+    bb |= blLens[CODELEN_ORDER[k]!]! << bc;
+    bc += 3;
+  }
+  for (let k = 0; k < rleCount; k++) {
+    while (bc >= 8) {
+      o[pos++] = bb & 0xff;
+      bb >>>= 8;
+      bc -= 8;
+    }
+    const s = rleSym[k]!;
+    if (s < 16) {
+      bb |= blCodes[s]! << bc;
+      bc += blLens[s]!;
+    } else {
+      bb |= (blCodes[s]! | (rleExtra[k]! << blLens[s]!)) << bc;
+      bc += blLens[s]! + RLE_EXTRA_BITS[s - 16]!;
+    }
+  }
+  while (bc >= 8) {
+    o[pos++] = bb & 0xff;
+    bb >>>= 8;
+    bc -= 8;
+  }
+  outPos = pos;
+  bitBuf = bb;
+  bitCount = bc;
 }
 
 // --- zlib stream ------------------------------------------------------------------------------------
