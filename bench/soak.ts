@@ -160,12 +160,12 @@ function printSoak(r: ChaosSoakReport): void {
     ['faults', `${r.chaos.log.length} (${faults}); skipped ${r.chaos.skipped}, failed ${r.chaos.failed}`],
     ['connected at the end', `${r.agents.connectedAtEnd} / ${r.agents.total} (managers: ${r.agents.connectedOnManagers})`],
     ['settle after the chaos', r.timing.settleMs === null ? 'NOT all back' : ms(r.timing.settleMs)],
-    ['events sent', e.sent],
+    ['events generated', e.generated],
     ['received', e.received],
     ['dropped (counted)', `${e.dropped} (${drops})`],
     ['lost in flight', e.lost],
     ['unconfirmed (bound)', e.unconfirmed],
-    ['sent = received + dropped + lost', e.balanced ? 'yes' : 'NO'],
+    ['generated = received + dropped + lost', e.balanced ? 'yes' : 'NO'],
     ['agents with unexplained loss', `${e.agentsUnexplained} (${e.unexplained} events)`],
     ['out of order', e.outOfOrder],
     ['duplicates / retransmitted', `${e.duplicates} / ${e.retransmitted}`],
@@ -214,7 +214,7 @@ async function main(): Promise<number> {
         'delivery modes',
         deliveries.flatMap((d): [string, string][] => {
           const e = soak[d]?.events;
-          return e ? [[d, `sent ${e.sent}, lost ${e.lost} (unconfirmed bound ${e.unconfirmed}), duplicates ${e.duplicates} / retransmitted ${e.retransmitted}, extra keepalives ${e.extraKeepalives}, ${soak[d]!.ok ? 'ok' : 'FAILED'}`]] : [];
+          return e ? [[d, `generated ${e.generated}, lost ${e.lost} (unconfirmed bound ${e.unconfirmed}), duplicates ${e.duplicates} / retransmitted ${e.retransmitted}, extra keepalives ${e.extraKeepalives}, ${soak[d]!.ok ? 'ok' : 'FAILED'}`]] : [];
         }),
       );
     }
