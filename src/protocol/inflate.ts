@@ -41,35 +41,85 @@ export const SMALL_INFLATE_LIMIT = 4096;
 /** Bits looked up at once; longer codes finish bit by bit. */
 const TABLE_BITS = 9;
 
+// A table entry holds all a decoder needs of one code: its length in bits (0 for no code: a
+// prefix of a longer one, or not a code at all), and what the symbol means, the length or distance
+// base and extra bits folded in (zlib's `inflate_fast` style), so that one lookup decodes it.
+/** Entry bits 0-3: the code's length in bits. */
+const E_BITS = 15;
+/** Entry flag: a literal byte, in bits 16-23. */
+const E_LIT = 0x100;
+/** Entry flag: the end-of-block symbol. */
+const E_EOB = 0x200;
+/** Entry flag: a symbol that may not occur (literal/length 286-287, distance 30-31 of the fixed codes). */
+const E_BAD = 0x400;
+// Otherwise a length or distance: base in bits 16-30, extra bits in bits 4-7.
+
+/** What each literal/length symbol means, as a table entry without the code length. */
+const LIT_INFO = Int32Array.from({ length: 288 }, (_, s) => {
+  if (s < END_OF_BLOCK) return E_LIT | (s << 16);
+  if (s === END_OF_BLOCK) return E_EOB;
+  if (s - 257 < LENGTH_BASE.length) return (LENGTH_BASE[s - 257]! << 16) | (LENGTH_EXTRA[s - 257]! << 4);
+  return E_BAD;
+});
+/** What each distance symbol means, as a table entry without the code length. */
+const DIST_INFO = Int32Array.from({ length: 32 }, (_, s) => (s < DIST_BASE.length ? (DIST_BASE[s]! << 16) | (DIST_EXTRA[s]! << 4) : E_BAD));
+/** Code-length symbols: the symbol itself in bits 16-20. */
+const CL_INFO = Int32Array.from({ length: CODELEN_CODES }, (_, s) => s << 16);
+
 /** A canonical Huffman code: lengths histogram, symbols in code order, and a lookup table. */
 interface Code {
   /** Codes of each length. */
   count: Uint16Array;
-  /** Symbols ordered by code. */
+  /** Symbols ordered by code (only kept for codes longer than the table). */
   symbol: Uint16Array;
-  /** Indexed by the next `bits` input bits (LSB first): symbol << 4 | length, or 0 for a longer (or invalid) code. */
-  table: Uint32Array;
+  /** What each symbol means (`LIT_INFO`, `DIST_INFO` or `CL_INFO`). */
+  info: Int32Array;
+  /** Indexed by the next `bits` input bits (LSB first): an entry, or 0 for a longer (or invalid) code. */
+  table: Int32Array;
   /** Bits looked up at once: the longest code, at most TABLE_BITS. */
   bits: number;
   /** Whether the code has no symbols at all (a distance code of a literal-only block). */
   empty: boolean;
+  /** Whether some codes are longer than the table. */
+  long: boolean;
+  /** For the codes longer than the table: the first code of length `bits + 1`, canonical order. */
+  first: number;
+  /** For the codes longer than the table: the number of codes up to `bits` long (where `symbol` goes on). */
+  index: number;
+  /** Error detail of a symbol that is not a code. */
+  invalid: string;
 }
 
-function newCode(symbols: number): Code {
-  return { count: new Uint16Array(MAX_BITS + 1), symbol: new Uint16Array(symbols), table: new Uint32Array(1 << TABLE_BITS), bits: 1, empty: false };
+function newCode(symbols: number, info: Int32Array, invalid: string): Code {
+  return {
+    count: new Uint16Array(MAX_BITS + 1),
+    symbol: new Uint16Array(symbols),
+    info,
+    table: new Int32Array(1 << TABLE_BITS),
+    bits: 1,
+    empty: false,
+    long: false,
+    first: 0,
+    index: 0,
+    invalid,
+  };
 }
 
-const litCode = newCode(288);
-const distCode = newCode(32);
-const clCode = newCode(CODELEN_CODES);
-const fixedLit = newCode(288);
-const fixedDist = newCode(32);
+const litCode = newCode(288, LIT_INFO, 'invalid code');
+const distCode = newCode(32, DIST_INFO, 'invalid distance code');
+const clCode = newCode(CODELEN_CODES, CL_INFO, 'invalid code lengths set');
+const fixedLit = newCode(288, LIT_INFO, 'invalid code');
+const fixedDist = newCode(32, DIST_INFO, 'invalid distance code');
 const offs = new Uint16Array(MAX_BITS + 2);
 const lengths = new Uint8Array(LITLEN_CODES + DIST_CODES + 2);
 const nextCode = new Uint16Array(MAX_BITS + 2);
 
 function bad(detail: string): DecodeError {
   return new DecodeError(`Invalid zlib stream: ${detail}`, 'ERR_DECODE_COMPRESSION');
+}
+
+function eof(): DecodeError {
+  return bad('unexpected end of file');
 }
 
 /**
@@ -94,11 +144,14 @@ function scanNonzero(lens: Uint8Array, start: number, n: number): number {
  */
 function buildCode(code: Code, lens: Uint8Array, start: number, n: number, from: number, to: number, incompleteOk: boolean, emptyOk: boolean, what: string): void {
   const count = code.count;
-  count.fill(0);
+  for (let l = 0; l <= MAX_BITS; l++) count[l] = 0;
   for (let k = from; k < to; k++) count[lens[nonzero[k]!]!]!++;
   code.empty = from === to;
   if (code.empty) {
     if (!emptyOk) throw bad(`empty ${what} code`);
+    code.bits = 0;
+    code.long = false;
+    code.table[0] = 0;
     return;
   }
   count[0] = n - (to - from);
@@ -117,7 +170,9 @@ function buildCode(code: Code, lens: Uint8Array, start: number, n: number, from:
   const bits = maxLen < TABLE_BITS ? maxLen : TABLE_BITS;
   const size = 1 << bits;
   code.bits = bits;
+  code.long = maxLen > bits;
   const table = code.table;
+  const info = code.info;
   if (left !== 0 || maxLen > bits) table.fill(0, 0, size);
   let c = 0;
   nextCode[1] = 0;
@@ -130,24 +185,55 @@ function buildCode(code: Code, lens: Uint8Array, start: number, n: number, from:
     const l = lens[p]!;
     const v = nextCode[l]!++;
     if (l > bits) continue;
-    const entry = ((p - start) << 4) | l;
+    const entry = info[p - start]! | l;
     for (let i = reverseBits(v, l); i < size; i += 1 << l) table[i] = entry;
   }
   if (maxLen > bits) {
-    // symbols in code order, for the codes longer than the table (decoded bit by bit)
+    // symbols in code order, for the codes longer than the table (decoded bit by bit from `bits + 1`)
     offs[1] = 0;
     for (let l = 1; l < MAX_BITS; l++) offs[l + 1] = offs[l]! + count[l]!;
     for (let k = from; k < to; k++) {
       const p = nonzero[k]!;
       code.symbol[offs[lens[p]!]!++] = p - start;
     }
+    code.first = nextCode[bits + 1]! - count[bits + 1]!;
+    let index = 0;
+    for (let l = 1; l <= bits; l++) index += count[l]!;
+    code.index = index;
   }
 }
 
 buildCode(fixedLit, FIXED_LITLEN_LENGTHS, 0, 288, 0, scanNonzero(FIXED_LITLEN_LENGTHS, 0, 288), false, false, 'fixed');
 buildCode(fixedDist, FIXED_DIST_LENGTHS, 0, 32, 0, scanNonzero(FIXED_DIST_LENGTHS, 0, 32), false, false, 'fixed');
 
+/**
+ * The entry of a code the table does not hold (longer than its `bits`, or not a code at all),
+ * decoded bit by bit in canonical order from the `have` bits of `buf`, from length `bits + 1` on;
+ * nothing is consumed. Throws when the bits run out first or no code matches.
+ */
+function longEntry(code: Code, buf: number, have: number): number {
+  if (!code.long) throw bad(code.invalid);
+  const bits = code.bits;
+  if (have < bits) throw eof();
+  // the first `bits` bits, most significant first: no code up to that length matched them
+  let c = reverseBits(buf & ((1 << bits) - 1), bits);
+  let first = code.first;
+  let index = code.index;
+  const count = code.count;
+  for (let l = bits + 1; l <= MAX_BITS; l++) {
+    if (l > have) throw eof();
+    c = (c << 1) | ((buf >>> (l - 1)) & 1);
+    const n = count[l]!;
+    if (c - first < n) return code.info[code.symbol[index + (c - first)]!]! | l;
+    index += n;
+    first = (first + n) << 1;
+  }
+  throw bad(code.invalid);
+}
+
 // --- bit input --------------------------------------------------------------------------------
+// Between the steps of a stream the input state lives here; the loops that decode symbols copy it
+// into locals and write it back.
 
 let inBuf: Uint8Array = new Uint8Array(0);
 let inPos = 0;
@@ -155,56 +241,16 @@ let inEnd = 0;
 let bitBuf = 0;
 let bitCount = 0;
 
-function need(n: number): void {
+function bits(n: number): number {
   while (bitCount < n) {
-    if (inPos >= inEnd) throw bad('unexpected end of file');
+    if (inPos >= inEnd) throw eof();
     bitBuf |= inBuf[inPos++]! << bitCount;
     bitCount += 8;
   }
-}
-
-function bits(n: number): number {
-  need(n);
   const v = bitBuf & ((1 << n) - 1);
   bitBuf >>>= n;
   bitCount -= n;
   return v;
-}
-
-/** Decodes one symbol: table lookup for short codes, bit by bit (canonical order) for longer ones. */
-function decode(code: Code): number {
-  // top up to 24 bits where the input allows; a code near the end may need fewer than TABLE_BITS
-  while (bitCount <= 16 && inPos < inEnd) {
-    bitBuf |= inBuf[inPos++]! << bitCount;
-    bitCount += 8;
-  }
-  const entry = code.table[bitBuf & ((1 << code.bits) - 1)]!;
-  if (entry !== 0) {
-    const l = entry & 15;
-    if (l > bitCount) throw bad('unexpected end of file');
-    bitBuf >>>= l;
-    bitCount -= l;
-    return entry >>> 4;
-  }
-  // longer than TABLE_BITS, or not a code at all
-  let c = 0;
-  let first = 0;
-  let index = 0;
-  const count = code.count;
-  for (let l = 1; l <= MAX_BITS; l++) {
-    if (l > bitCount) throw bad('unexpected end of file');
-    c |= (bitBuf >>> (l - 1)) & 1;
-    const n = count[l]!;
-    if (c - n < first) {
-      bitBuf >>>= l;
-      bitCount -= l;
-      return code.symbol[index + (c - first)]!;
-    }
-    index += n;
-    first = (first + n) << 1;
-    c <<= 1;
-  }
-  throw bad('invalid code');
 }
 
 // --- blocks -----------------------------------------------------------------------------------
@@ -222,42 +268,120 @@ function stored(): void {
   inPos -= bitCount >>> 3;
   bitBuf = 0;
   bitCount = 0;
-  if (inPos + 4 > inEnd) throw bad('unexpected end of file');
+  if (inPos + 4 > inEnd) throw eof();
   const len = inBuf[inPos]! | (inBuf[inPos + 1]! << 8);
   const nlen = inBuf[inPos + 2]! | (inBuf[inPos + 3]! << 8);
   inPos += 4;
   if (len !== (~nlen & 0xffff)) throw bad('invalid stored block lengths');
-  if (inPos + len > inEnd) throw bad('unexpected end of file');
+  if (inPos + len > inEnd) throw eof();
   if (outPos + len > outMax) throw tooLarge();
   outBuf.set(inBuf.subarray(inPos, inPos + len), outPos);
   outPos += len;
   inPos += len;
 }
 
+/** Matches at least this long are copied with `copyWithin` (when they do not overlap); shorter ones byte by byte. */
+const COPY_WITHIN_MIN = 32;
+
+/**
+ * Decodes the symbols of one block up to its end-of-block, without a bound check per input byte:
+ * the bit buffer is topped up two bytes at a time to at least 15 bits, reading past `inEnd` (bytes
+ * there, or `undefined` past the array, which reads as 0) near the end, and once per symbol the
+ * bits consumed are checked against the input's end. Bits past the end only ever decide a symbol
+ * that is then refused, so the stream is accepted or refused as zlib does; the output is checked
+ * per symbol.
+ */
 function codes(lit: Code, dist: Code): void {
+  const lt = lit.table;
+  const lmask = (1 << lit.bits) - 1;
+  const dt = dist.table;
+  const dmask = (1 << dist.bits) - 1;
+  const input = inBuf;
+  const end = inEnd;
+  const out = outBuf;
+  const max = outMax;
+  let bb = bitBuf;
+  let bc = bitCount;
+  let ip = inPos;
+  let op = outPos;
   for (;;) {
-    const sym = decode(lit);
-    if (sym < 256) {
-      if (outPos >= outMax) throw tooLarge();
-      outBuf[outPos++] = sym;
+    // the previous symbol read no bit past the end
+    if ((ip - end) * 8 > bc) throw eof();
+    if (bc < 15) {
+      bb |= (input[ip]! << bc) | (input[ip + 1]! << (bc + 8));
+      ip += 2;
+      bc += 16;
+    }
+    let e = lt[bb & lmask]!;
+    if (e === 0) e = longEntry(lit, bb, bc);
+    let l = e & E_BITS;
+    bb >>>= l;
+    bc -= l;
+    if ((e & E_LIT) !== 0) {
+      if (op >= max) throw tooLarge();
+      out[op++] = e >>> 16;
       continue;
     }
-    if (sym === END_OF_BLOCK) return;
-    const li = sym - 257;
-    if (li >= 29) throw bad('invalid literal/length code');
-    const le = LENGTH_EXTRA[li]!;
-    const len = LENGTH_BASE[li]! + (le === 0 ? 0 : bits(le));
-    if (dist.empty) throw bad('invalid distance code');
-    const ds = decode(dist);
-    if (ds >= 30) throw bad('invalid distance code');
-    const de = DIST_EXTRA[ds]!;
-    const d = DIST_BASE[ds]! + (de === 0 ? 0 : bits(de));
-    if (d > outPos) throw bad('invalid distance too far back');
-    if (outPos + len > outMax) throw tooLarge();
-    let from = outPos - d;
-    const stop = outPos + len;
-    while (outPos < stop) outBuf[outPos++] = outBuf[from++]!;
+    if ((e & (E_EOB | E_BAD)) !== 0) {
+      if ((e & E_BAD) !== 0) throw bad('invalid literal/length code');
+      if (ip > end) {
+        // give back the bits read past the end, so that what follows reads only the input
+        if ((ip - end) * 8 > bc) throw eof();
+        bc -= (ip - end) * 8;
+        bb &= (1 << bc) - 1;
+        ip = end;
+      }
+      break;
+    }
+    let len = e >>> 16;
+    let x = (e >>> 4) & 15;
+    if (x !== 0) {
+      if (bc < x) {
+        bb |= input[ip++]! << bc;
+        bc += 8;
+      }
+      len += bb & ((1 << x) - 1);
+      bb >>>= x;
+      bc -= x;
+    }
+    if (bc < 15) {
+      bb |= (input[ip]! << bc) | (input[ip + 1]! << (bc + 8));
+      ip += 2;
+      bc += 16;
+    }
+    e = dt[bb & dmask]!;
+    if (e === 0) e = longEntry(dist, bb, bc);
+    l = e & E_BITS;
+    bb >>>= l;
+    bc -= l;
+    if ((e & E_BAD) !== 0) throw bad('invalid distance code');
+    let d = e >>> 16;
+    x = (e >>> 4) & 15;
+    if (x !== 0) {
+      if (bc < x) {
+        bb |= (input[ip]! << bc) | (input[ip + 1]! << (bc + 8));
+        ip += 2;
+        bc += 16;
+      }
+      d += bb & ((1 << x) - 1);
+      bb >>>= x;
+      bc -= x;
+    }
+    if (d > op) throw bad('invalid distance too far back');
+    if (op + len > max) throw tooLarge();
+    let from = op - d;
+    if (len >= COPY_WITHIN_MIN && d >= len) {
+      out.copyWithin(op, from, from + len);
+      op += len;
+    } else {
+      const stop = op + len;
+      while (op < stop) out[op++] = out[from++]!;
+    }
   }
+  bitBuf = bb;
+  bitCount = bc;
+  inPos = ip;
+  outPos = op;
 }
 
 function dynamic(): void {
@@ -265,46 +389,91 @@ function dynamic(): void {
   const ndist = bits(5) + 1;
   const ncode = bits(4) + 4;
   if (nlen > LITLEN_CODES || ndist > DIST_CODES) throw bad('too many length or distance symbols');
-  lengths.fill(0, 0, CODELEN_CODES);
+  for (let i = 0; i < CODELEN_CODES; i++) lengths[i] = 0;
   for (let i = 0; i < ncode; i++) lengths[CODELEN_ORDER[i]!] = bits(3);
   buildCode(clCode, lengths, 0, CODELEN_CODES, 0, scanNonzero(lengths, 0, CODELEN_CODES), false, false, 'code lengths');
+  // the code-length code is complete and at most 7 bits long: every entry of its table is a code
+  const ct = clCode.table;
+  const cmask = (1 << clCode.bits) - 1;
+  const input = inBuf;
+  const end = inEnd;
+  let bb = bitBuf;
+  let bc = bitCount;
+  let ip = inPos;
   let i = 0;
   const total = nlen + ndist;
-  // positions of the nonzero lengths, and where the distance lengths' begin
+  // Only the nonzero lengths are written (their positions listed in `nonzero`, where the distance
+  // lengths' begin in `litEnd`): zeros, most of the 286 + 30, are skipped, `prev` is the length a
+  // repeat copies, and the end-of-block length is cleared first so that the check below holds.
   let nz = 0;
   let litEnd = -1;
+  let prev = 0;
+  lengths[END_OF_BLOCK] = 0;
   while (i < total) {
     if (litEnd < 0 && i >= nlen) litEnd = nz;
-    const sym = decode(clCode);
+    // a code-length symbol and its repeat bits take at most 7 + 7 bits
+    if (bc < 14) {
+      if (ip + 2 <= end) {
+        bb |= (input[ip]! << bc) | (input[ip + 1]! << (bc + 8));
+        ip += 2;
+        bc += 16;
+      } else {
+        while (bc < 14 && ip < end) {
+          bb |= input[ip++]! << bc;
+          bc += 8;
+        }
+      }
+    }
+    const e = ct[bb & cmask]!;
+    const l = e & E_BITS;
+    if (l > bc) throw eof();
+    bb >>>= l;
+    bc -= l;
+    const sym = e >>> 16;
     if (sym < 16) {
-      if (sym !== 0) nonzero[nz++] = i;
-      lengths[i++] = sym;
+      if (sym !== 0) {
+        nonzero[nz++] = i;
+        lengths[i] = sym;
+      }
+      prev = sym;
+      i++;
       continue;
     }
-    let len = 0;
     let rep: number;
     if (sym === 16) {
       if (i === 0) throw bad('invalid bit length repeat');
-      len = lengths[i - 1]!;
-      rep = 3 + bits(2);
+      if (bc < 2) throw eof();
+      rep = 3 + (bb & 3);
+      bb >>>= 2;
+      bc -= 2;
     } else if (sym === 17) {
-      rep = 3 + bits(3);
+      if (bc < 3) throw eof();
+      rep = 3 + (bb & 7);
+      bb >>>= 3;
+      bc -= 3;
+      prev = 0;
     } else {
-      rep = 11 + bits(7);
+      if (bc < 7) throw eof();
+      rep = 11 + (bb & 127);
+      bb >>>= 7;
+      bc -= 7;
+      prev = 0;
     }
     if (i + rep > total) throw bad('invalid bit length repeat');
-    if (len === 0) {
-      lengths.fill(0, i, i + rep);
+    if (prev === 0) {
       i += rep;
     } else {
       // a repeat may cross from the literal/length lengths into the distance ones
       while (rep-- > 0) {
         if (litEnd < 0 && i >= nlen) litEnd = nz;
         nonzero[nz++] = i;
-        lengths[i++] = len;
+        lengths[i++] = prev;
       }
     }
   }
+  bitBuf = bb;
+  bitCount = bc;
+  inPos = ip;
   if (litEnd < 0) litEnd = nz;
   if (lengths[END_OF_BLOCK] === 0) throw bad('invalid code -- missing end-of-block');
   buildCode(litCode, lengths, 0, nlen, 0, litEnd, true, false, 'literal/lengths');

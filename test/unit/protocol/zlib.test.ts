@@ -314,6 +314,38 @@ describe('inflateZlib', () => {
     expect(code(() => inflateZlib(over, 0, over.length, 100))).toBe('ERR_DECODE_COMPRESSION');
   });
 
+  it('inflates at exactly the output limit and refuses one byte less, whether the stream ends in the fast loop or near the end', () => {
+    // long matches (up to 258), distance-1 runs, short overlapping copies and literals, at every strategy
+    const kinds = [
+      (n: number) => Buffer.alloc(n, 0x61),
+      (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i % 3 === 0 ? int(256) : 0x20))),
+      (n: number) => Buffer.concat([input(50), Buffer.alloc(n, 7), input(50), Buffer.alloc(n >> 1, 9)]),
+      (n: number) => Buffer.from(SYSLOG.repeat(Math.ceil(n / SYSLOG.length)).slice(0, n)),
+      (n: number) => secureBlock(input(n).toString('latin1'), n),
+    ];
+    for (let t = 0; t < 200; t++) {
+      const data = kinds[t % kinds.length]!(1 + int(t < 100 ? 300 : 30_000));
+      const z = deflateSync(data, { level: int(10), strategy: strategies[t % strategies.length]!, memLevel: 1 + int(9) });
+      if (z.length > SMALL_INFLATE_LIMIT) continue;
+      expect(inflateZlib(z, 0, z.length, data.length).equals(data)).toBe(true);
+      expect(code(() => inflateZlib(z, 0, z.length, data.length - 1))).toBe('ERR_DECODE_COMPRESSION');
+      expect(() => inflateSync(z, { maxOutputLength: data.length - 1 })).toThrow();
+    }
+  });
+
+  it('refuses every truncation of a stream, of one block or many, as node:zlib does, and inflates it again whole', () => {
+    for (let t = 0; t < 16; t++) {
+      const data = t % 2 === 0 ? secureBlock(`1:x:${SYSLOG}`, t) : Buffer.concat([input(200), Buffer.alloc(600, t)]);
+      // memLevel 1 ends a block every 128 symbols: a cut may fall between blocks
+      const z = deflateSync(data, { level: 1 + (t % 9), strategy: strategies[t % strategies.length]!, memLevel: t < 8 ? 8 : 1 });
+      for (let cut = 0; cut < z.length; cut++) {
+        expect(() => inflateSync(z.subarray(0, cut))).toThrow();
+        expect(code(() => inflateZlib(z, 0, cut, 65_536))).toBe('ERR_DECODE_COMPRESSION');
+      }
+      expect(inflateZlib(z, 0, z.length, 65_536).equals(data)).toBe(true);
+    }
+  });
+
   it('gives the same answers above the size limit, where node:zlib does the work', () => {
     const data = input(SMALL_INFLATE_LIMIT * 4);
     const z = deflateSync(data, { level: 0 });
