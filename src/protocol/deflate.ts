@@ -40,7 +40,6 @@ import {
   LITLEN_CODES,
   MAX_BITS,
   MAX_CODELEN_BITS,
-  MAX_DISTANCE,
   MAX_MATCH,
   MIN_MATCH,
   adler32,
@@ -80,8 +79,6 @@ const CONFIG: readonly (readonly [number, number, number, number])[] = [
 ];
 /** A 3-byte match this far back is not worth it (zlib's TOO_FAR). */
 const TOO_FAR = 4096;
-/** zlib keeps this much lookahead out of the window. */
-const MAX_DIST = MAX_DISTANCE - (MAX_MATCH + MIN_MATCH + 1);
 
 // --- scratch ------------------------------------------------------------------------------------
 
@@ -106,15 +103,16 @@ let symCount = 0;
 /**
  * One alphabet of a block: symbol frequencies, code lengths and codes, and the set of symbols in
  * use (a bit per symbol), so that per-block work follows the symbols a short message uses rather
- * than the whole alphabet (286 literal/length symbols for a 200-byte message).
+ * than the whole alphabet (286 literal/length symbols for a 200-byte message). Lengths and codes
+ * are only meaningful for the symbols in use: those of earlier blocks are left behind, unread.
  */
 class Alphabet {
   readonly freq: Int32Array;
   readonly lens: Uint8Array;
   readonly codes: Uint16Array;
-  /** One bit per symbol in use since the last {@link sortUsed}, which clears it. */
+  /** One bit per symbol counted since the last {@link buildCode}, which clears it (and the counts). */
   readonly mask: Int32Array;
-  /** The symbols in use in ascending order (`usedCount` of them), as {@link sortUsed} left them. */
+  /** The symbols in use in ascending order (`usedCount` of them), as {@link buildCode} left them. */
   readonly sorted: Uint16Array;
   usedCount = 0;
   /** Highest symbol in use, or −1. */
@@ -134,20 +132,6 @@ class Alphabet {
     this.mask[s >> 5]! |= 1 << (s & 31);
   }
 
-  /** Clears the frequencies and lengths of the symbols {@link sortUsed} listed. */
-  reset(): void {
-    const sorted = this.sorted;
-    const freq = this.freq;
-    const lens = this.lens;
-    for (let k = 0; k < this.usedCount; k++) {
-      const s = sorted[k]!;
-      freq[s] = 0;
-      lens[s] = 0;
-    }
-    this.usedCount = 0;
-    this.maxUsed = -1;
-  }
-
   /** Clears everything (after a call that did not finish). */
   clear(): void {
     this.freq.fill(0);
@@ -155,28 +139,6 @@ class Alphabet {
     this.mask.fill(0);
     this.usedCount = 0;
     this.maxUsed = -1;
-  }
-
-  /**
-   * Lists the symbols in use in ascending order in `sorted` (a pass over the set bits, not the
-   * alphabet), sets `usedCount` and `maxUsed`, and clears the bits.
-   */
-  sortUsed(): void {
-    const mask = this.mask;
-    const sorted = this.sorted;
-    let k = 0;
-    for (let w = 0; w < mask.length; w++) {
-      let bits = mask[w]!;
-      if (bits === 0) continue;
-      mask[w] = 0;
-      do {
-        const low = bits & -bits;
-        sorted[k++] = (w << 5) + 31 - Math.clz32(low);
-        bits ^= low;
-      } while (bits !== 0);
-    }
-    this.usedCount = k;
-    this.maxUsed = k === 0 ? -1 : sorted[k - 1]!;
   }
 }
 
@@ -207,78 +169,122 @@ const LITLEN_EXTRA = new Uint8Array(LITLEN_CODES);
   for (let code = 16; code < DIST_CODES; code++) for (let k = 0; k < 1 << (DIST_EXTRA[code]! - 7); k++) DIST_CODE[256 + d++] = code;
   for (let code = 0; code < 29; code++) LITLEN_EXTRA[257 + code] = LENGTH_EXTRA[code]!;
 })();
+/** Extra bits of the code-length symbols 16, 17 and 18 (repeat counts). */
+const CODELEN_EXTRA = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 7);
+/** The code-length code has no fixed code: zero lengths stand in for {@link buildCode}. */
+const NO_FIXED_LENGTHS = new Uint8Array(CODELEN_CODES);
 
 // --- Huffman codes -------------------------------------------------------------------------------
 
-const sortKeys = new Int32Array(LITLEN_CODES);
+/** Symbols in ascending weight, then their weights (then the code lengths in that order). */
+const rankSym = new Uint16Array(LITLEN_CODES);
+const depth = new Int32Array(LITLEN_CODES);
 /** Weights below this are sorted by counting. */
 const COUNT_SORT_LIMIT = 256;
 /** Counting-sort buckets; all zero between calls. */
 const bucketStart = new Int32Array(COUNT_SORT_LIMIT + 2);
-const depth = new Int32Array(LITLEN_CODES);
+const sortKeys = new Int32Array(LITLEN_CODES);
 const lengthCount = new Int32Array(MAX_BITS + 2);
 const nextCode = new Uint16Array(MAX_BITS + 2);
+/** Bits the alphabet of the last {@link buildCode} takes with the fixed code lengths it was given. */
+let fixedBits = 0;
 
 /**
- * Code lengths and canonical codes (bit-reversed for LSB-first output) of an optimal prefix code
- * for the alphabet's frequencies, no longer than `maxBits` (unused symbols keep length 0). As zlib
- * does, at least two symbols get a code, so every code is complete and any inflater accepts it.
+ * Builds the alphabet's code from the symbols counted since the last call, and clears the counts:
+ * code lengths and canonical codes (bit-reversed for LSB-first output) of an optimal prefix code,
+ * no longer than `maxBits` (unused symbols keep stale lengths, never read). As zlib does, at least
+ * two symbols get a code, so every code is complete and any inflater accepts it.
  * Minimum-redundancy lengths are computed in place over the symbols sorted by frequency (Moffat
  * and Katajainen), then, when a length exceeds `maxBits`, the length histogram is rebalanced
  * (longest codes shortened, Kraft sum restored) and reassigned in frequency order; the same
- * histogram gives the first code of each length.
+ * histogram gives the first code of each length. The passes over the symbols in use also add up
+ * the block's size with these codes (returned) and with the `fixed` lengths (in {@link fixedBits}),
+ * `extra` bits per symbol included.
  */
-function buildCode(al: Alphabet, maxBits: number): void {
-  al.sortUsed();
+function buildCode(al: Alphabet, maxBits: number, extra: Uint8Array, fixed: Uint8Array): number {
+  const freq = al.freq;
+  const mask = al.mask;
   const sorted = al.sorted;
-  let m = al.usedCount;
-  // zlib's rule for fewer than two used symbols: give symbol maxUsed+1 (when below 2) or 0 a code
+  const start = bucketStart;
+  // the symbols in use in symbol order, counted by weight for the sort, and their fixed-code size
+  let m = 0;
+  let maxWeight = 1;
+  let fix = 0;
+  for (let w = 0; w < mask.length; w++) {
+    let bits = mask[w]!;
+    if (bits === 0) continue;
+    mask[w] = 0;
+    do {
+      const low = bits & -bits;
+      const s = (w << 5) + 31 - Math.clz32(low);
+      bits ^= low;
+      sorted[m++] = s;
+      const f = freq[s]!;
+      fix += f * (fixed[s]! + extra[s]!);
+      if (f > maxWeight) maxWeight = f;
+      if (f < COUNT_SORT_LIMIT) start[f + 1]!++;
+    } while (bits !== 0);
+  }
+  fixedBits = fix;
+  const lens = al.lens;
+  const codes = al.codes;
   if (m < 2) {
+    // zlib's rule for fewer than two symbols: give symbol maxUsed+1 (when below 2) or 0 a code too;
+    // two symbols get one bit each, the lower one 0
+    for (let w = 0; w <= COUNT_SORT_LIMIT + 1; w++) start[w] = 0;
+    let bits = 0;
     if (m === 0) {
       sorted[0] = 0;
       sorted[1] = 1;
-    } else if (sorted[0]! < 2) {
-      sorted[1] = sorted[0]! + 1;
     } else {
-      sorted[1] = sorted[0]!;
-      sorted[0] = 0;
+      const s = sorted[0]!;
+      bits = freq[s]! * (1 + extra[s]!);
+      freq[s] = 0;
+      if (s < 2) {
+        sorted[1] = s + 1;
+      } else {
+        sorted[1] = s;
+        sorted[0] = 0;
+      }
     }
-    m = 2;
+    lens[sorted[0]!] = 1;
+    lens[sorted[1]!] = 1;
+    codes[sorted[0]!] = 0;
+    codes[sorted[1]!] = 1;
     al.usedCount = 2;
     al.maxUsed = sorted[1]!;
+    return bits;
   }
-  const freq = al.freq;
+  al.usedCount = m;
+  al.maxUsed = sorted[m - 1]!;
   // symbols in ascending weight, equal weights in symbol order (runs of equal lengths make the
   // code-length header shorter): a counting sort for the small weights of short messages, a
   // comparison sort otherwise
-  const keys = sortKeys;
-  const start = bucketStart;
-  let maxWeight = 1;
-  for (let k = 0; k < m; k++) {
-    const w = freq[sorted[k]!]!;
-    if (w > maxWeight) {
-      maxWeight = w;
-      if (w >= COUNT_SORT_LIMIT) break;
-    }
-    start[w === 0 ? 2 : w + 1]!++;
-  }
+  const rank = rankSym;
+  const a = depth;
   if (maxWeight < COUNT_SORT_LIMIT) {
     for (let w = 1; w <= maxWeight; w++) start[w + 1]! += start[w]!;
     for (let k = 0; k < m; k++) {
       const s = sorted[k]!;
-      const w = freq[s]! || 1;
-      keys[start[w]!++] = (w << 9) | s;
+      const w = freq[s]!;
+      const r = start[w]!++;
+      rank[r] = s;
+      a[r] = w;
     }
+    for (let w = 0; w <= maxWeight + 1; w++) start[w] = 0;
   } else {
+    for (let w = 0; w <= COUNT_SORT_LIMIT + 1; w++) start[w] = 0;
+    const keys = sortKeys;
     for (let k = 0; k < m; k++) {
       const s = sorted[k]!;
-      keys[k] = ((freq[s]! || 1) << 9) | s;
+      keys[k] = (freq[s]! << 9) | s;
     }
     sortAscending(keys, m);
+    for (let k = 0; k < m; k++) {
+      rank[k] = keys[k]! & 511;
+      a[k] = keys[k]! >>> 9;
+    }
   }
-  for (let w = 0, top = Math.min(maxWeight, COUNT_SORT_LIMIT) + 1; w <= top; w++) start[w] = 0;
-  const a = depth;
-  for (let i = 0; i < m; i++) a[i] = keys[i]! >>> 9;
   // in-place minimum-redundancy code lengths over ascending weights
   a[0] = a[0]! + a[1]!;
   let root = 0;
@@ -299,8 +305,8 @@ function buildCode(al: Alphabet, maxBits: number): void {
   }
   a[m - 2] = 0;
   for (let next = m - 3; next >= 0; next--) a[next] = a[a[next]!]! + 1;
-  // count the lengths (a[i] is the length of the i-th least frequent symbol) from the internal
-  // node depths, then enforce maxBits on the histogram
+  // count the lengths (leaves per depth, from the internal node depths), then enforce maxBits on
+  // the histogram
   const count = lengthCount;
   for (let l = 0; l <= MAX_BITS + 1; l++) count[l] = 0;
   let avail = 1;
@@ -340,24 +346,26 @@ function buildCode(al: Alphabet, maxBits: number): void {
       total--;
     }
   }
-  // lengths in frequency order (the longest to the least frequent), first codes per length
-  const lens = al.lens;
+  // lengths in weight order (the longest to the lightest), first codes per length
   let i = 0;
-  let code = 0;
   for (let l = maxBits; l > 0; l--) {
-    for (let k = count[l]!; k > 0; k--) lens[keys[i++]! & 511] = l;
+    for (let k = count[l]!; k > 0; k--) lens[rank[i++]!] = l;
   }
+  let code = 0;
   for (let l = 1; l <= maxBits; l++) {
     code = (code + count[l - 1]!) << 1;
     nextCode[l] = code;
   }
-  // canonical order is symbol order within each length
-  const codes = al.codes;
+  // canonical order is symbol order within each length; the size with these codes; counts cleared
+  let bits = 0;
   for (let k = 0; k < m; k++) {
     const s = sorted[k]!;
     const l = lens[s]!;
     codes[s] = reverseBits(nextCode[l]!++, l);
+    bits += freq[s]! * (l + extra[s]!);
+    freq[s] = 0;
   }
+  return bits;
 }
 
 /** Sorts `a[0, n)` ascending (Shell sort: the arrays are short, and a typed array's sort() costs more here). */
@@ -395,73 +403,79 @@ const FIXED_DIST_CODES = fixedCodes(FIXED_DIST_LENGTHS);
 
 /**
  * Run-length codes the first `n` code lengths of an alphabet (after {@link buildCode}) as zlib's
- * scan_tree does (RFC 1951 3.2.7): a run of a nonzero length as the length then 16 (3–6 repeats),
- * runs of zeros as 17 (3–10) or 18 (11–138). The runs are found from the symbols in use, so a
- * short message's mostly-zero 286 lengths cost a few steps, not one per length.
+ * scan_tree does (RFC 1951 3.2.7), counting the code-length symbols: runs of zeros as 17 (3–10)
+ * or 18 (11–138), single zeros below 3; a run of a nonzero length `v` as a first piece of up to 7
+ * (`v` then 16 when 4 or more, else `v` each time), then pieces of up to 6 (16 alone when 3 or
+ * more). The runs are found from the symbols in use, so a short message's mostly-zero 286 lengths
+ * cost a few steps, not one per length.
  */
 function runLengths(al: Alphabet, n: number): void {
   const lens = al.lens;
   const sorted = al.sorted;
   const m = al.usedCount;
+  const rs = rleSym;
+  const rx = rleExtra;
+  const bf = bl.freq;
+  let rc = rleCount;
   let pos = 0;
   let k = 0;
   while (pos < n) {
-    if (k >= m || sorted[k]! > pos) {
-      const end = k < m ? Math.min(sorted[k]!, n) : n;
-      zeroRun(end - pos);
-      pos = end;
-      continue;
+    // zeros up to the next symbol in use
+    const next = k < m ? sorted[k]! : n;
+    let zeros = next - pos;
+    while (zeros > 0) {
+      const c = zeros < 138 ? zeros : 138;
+      if (c < 3) {
+        for (let z = 0; z < c; z++) rs[rc++] = 0;
+        bf[0]! += c;
+      } else if (c <= 10) {
+        rs[rc] = 17;
+        rx[rc++] = c - 3;
+        bf[17]!++;
+      } else {
+        rs[rc] = 18;
+        rx[rc++] = c - 11;
+        bf[18]!++;
+      }
+      zeros -= c;
     }
+    if (next >= n) break;
     // a run of equal nonzero lengths over adjacent symbols in use
-    const v = lens[pos]!;
-    let end = pos + 1;
+    const v = lens[next]!;
+    let end = next + 1;
     k++;
     while (k < m && sorted[k] === end && lens[end] === v) {
       end++;
       k++;
     }
-    lengthRun(v, end - pos);
+    let count = end - next;
     pos = end;
-  }
-}
-
-/** `count` zero lengths: 17 for 3–10 at a time, 18 for 11–138, single zeros below 3. */
-function zeroRun(count: number): void {
-  while (count > 0) {
-    const c = Math.min(count, 138);
-    if (c < 3) for (let i = 0; i < c; i++) pushRle(0, 0);
-    else if (c <= 10) pushRle(17, c - 3);
-    else pushRle(18, c - 11);
+    if (count < 4) {
+      for (let z = 0; z < count; z++) rs[rc++] = v;
+      bf[v]! += count;
+      continue;
+    }
+    let c = count < 7 ? count : 7;
+    rs[rc++] = v;
+    rs[rc] = 16;
+    rx[rc++] = c - 4;
+    bf[v]!++;
+    bf[16]!++;
     count -= c;
+    while (count > 0) {
+      c = count < 6 ? count : 6;
+      if (c < 3) {
+        for (let z = 0; z < c; z++) rs[rc++] = v;
+        bf[v]! += c;
+      } else {
+        rs[rc] = 16;
+        rx[rc++] = c - 3;
+        bf[16]!++;
+      }
+      count -= c;
+    }
   }
-}
-
-/**
- * `count` copies of the nonzero length `v` after a different one: the first piece of up to 7 is
- * `v` then 16 when 4 or more (else `v` each time), the following pieces of up to 6 are 16 alone
- * when 3 or more.
- */
-function lengthRun(v: number, count: number): void {
-  let c = Math.min(count, 7);
-  if (c < 4) {
-    for (let i = 0; i < c; i++) pushRle(v, 0);
-  } else {
-    pushRle(v, 0);
-    pushRle(16, c - 4);
-  }
-  count -= c;
-  while (count > 0) {
-    c = Math.min(count, 6);
-    if (c < 3) for (let i = 0; i < c; i++) pushRle(v, 0);
-    else pushRle(16, c - 3);
-    count -= c;
-  }
-}
-
-function pushRle(sym: number, extra: number): void {
-  rleSym[rleCount] = sym;
-  rleExtra[rleCount++] = extra;
-  bl.add(sym);
+  rleCount = rc;
 }
 
 const RLE_EXTRA_BITS = [2, 3, 7] as const;
@@ -495,23 +509,30 @@ let matchDist = 0;
 
 /**
  * Longest match at `i` among the chain starting at `cand` (an absolute position, valid from
- * `lowest`), longer than `bestLen`; sets `matchDist`. Returns `bestLen` when nothing longer was found.
+ * `lowest`), longer than `bestLen`; sets `matchDist`. Returns `bestLen` when nothing longer was
+ * found. No distance is checked against zlib's farthest (the window less its lookahead, 32 506):
+ * inputs here are at most {@link SMALL_DEFLATE_LIMIT} bytes (a test holds it below).
  */
 function longestMatch(d: Uint8Array, i: number, end: number, cand: number, lowest: number, chain: number, nice: number, bestLen: number): number {
   const maxLen = Math.min(MAX_MATCH, end - i);
   if (nice > maxLen) nice = maxLen;
   let best = bestLen;
   const p = prev;
+  // the bytes every candidate must have: the first three, and the one that would make it longer
+  const s0 = d[i];
+  const s1 = d[i + 1];
+  const s2 = d[i + 2];
+  let scanEnd = d[i + best];
   while (cand >= lowest && chain-- > 0) {
     const j = cand - lowest;
-    if (i - j > MAX_DIST) break;
-    if (d[j + best] === d[i + best] && d[j] === d[i] && d[j + 1] === d[i + 1] && d[j + 2] === d[i + 2]) {
+    if (d[j + best] === scanEnd && d[j] === s0 && d[j + 1] === s1 && d[j + 2] === s2) {
       let k = 3;
       while (k < maxLen && d[j + k] === d[i + k]) k++;
       if (k > best) {
         best = k;
         matchDist = i - j;
         if (k >= nice) break;
+        scanEnd = d[i + k];
       }
     }
     cand = p[j]!;
@@ -753,49 +774,29 @@ function writeBlock(d: Uint8Array, start: number, end: number, level: number): v
   findMatches(d, start, end, level);
   lit.add(END_OF_BLOCK);
 
-  // dynamic codes, and the data's size with them and with the fixed codes, in one pass per alphabet
-  buildCode(lit, MAX_BITS);
-  buildCode(dist, MAX_BITS);
-  let fixedBits = 3;
-  let dynamicBits = 3;
-  {
-    const freq = lit.freq;
-    const lens = lit.lens;
-    const sorted = lit.sorted;
-    for (let k = 0; k < lit.usedCount; k++) {
-      const s = sorted[k]!;
-      const f = freq[s]!;
-      const x = LITLEN_EXTRA[s]!;
-      fixedBits += f * (FIXED_LITLEN_LENGTHS[s]! + x);
-      dynamicBits += f * (lens[s]! + x);
-    }
-  }
-  {
-    const freq = dist.freq;
-    const lens = dist.lens;
-    const sorted = dist.sorted;
-    for (let k = 0; k < dist.usedCount; k++) {
-      const s = sorted[k]!;
-      const f = freq[s]!;
-      const x = DIST_EXTRA[s]!;
-      fixedBits += f * (5 + x);
-      dynamicBits += f * (lens[s]! + x);
-    }
-  }
+  // the dynamic codes, and the data's size with them and with the fixed codes
+  let dynamicBits = 3 + buildCode(lit, MAX_BITS, LITLEN_EXTRA, FIXED_LITLEN_LENGTHS);
+  let fixedTotal = 3 + fixedBits;
+  dynamicBits += buildCode(dist, MAX_BITS, DIST_EXTRA, FIXED_DIST_LENGTHS);
+  fixedTotal += fixedBits;
   const hlit = Math.max(257, lit.maxUsed + 1);
   const hdist = Math.max(1, dist.maxUsed + 1);
   rleCount = 0;
   runLengths(lit, hlit);
   runLengths(dist, hdist);
-  buildCode(bl, MAX_CODELEN_BITS);
+  // runLengths counted the code-length symbols without marking them (19 of them: one mask word);
+  // all 19 lengths are sent, so none may be left from an earlier block
+  let blUsed = 0;
+  for (let s = 0; s < CODELEN_CODES; s++) {
+    if (bl.freq[s] !== 0) blUsed |= 1 << s;
+    bl.lens[s] = 0;
+  }
+  bl.mask[0] = blUsed;
+  dynamicBits += buildCode(bl, MAX_CODELEN_BITS, CODELEN_EXTRA, NO_FIXED_LENGTHS);
   let hclen = CODELEN_CODES;
   while (hclen > 4 && bl.lens[CODELEN_ORDER[hclen - 1]!] === 0) hclen--;
   dynamicBits += 5 + 5 + 4 + 3 * hclen;
-  for (let k = 0; k < bl.usedCount; k++) {
-    const s = bl.sorted[k]!;
-    dynamicBits += bl.freq[s]! * (bl.lens[s]! + (s >= 16 ? RLE_EXTRA_BITS[s - 16]! : 0));
-  }
-  const fixedBytes = (fixedBits + 7) >> 3;
+  const fixedBytes = (fixedTotal + 7) >> 3;
   const dynamicBytes = (dynamicBits + 7) >> 3;
   const storedBytes = end - start + 4;
 
@@ -809,9 +810,6 @@ function writeBlock(d: Uint8Array, start: number, end: number, level: number): v
     writeSymbols(lit.lens, lit.codes, dist.lens, dist.codes);
   }
   flushBits();
-  lit.reset();
-  dist.reset();
-  bl.reset();
   busy = false;
 }
 

@@ -106,6 +106,11 @@ describe('deflateZlib', () => {
     }
   });
 
+  it('keeps the TypeScript deflate to inputs whose every match is within zlib reach (the window less its lookahead)', () => {
+    // longestMatch does not check distances against 32 768 - 262
+    expect(SMALL_DEFLATE_LIMIT).toBeLessThanOrEqual(32_768 - 262);
+  });
+
   it('falls back to a stored block for incompressible data and to fixed codes for tiny inputs, as zlib does', () => {
     const random = Buffer.from(Array.from({ length: 500 }, () => int(256)));
     const z = deflateZlib(random, 9);
