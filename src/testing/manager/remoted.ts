@@ -332,7 +332,8 @@ export class Remoted {
       location,
       message: message.toString('utf8'),
       node: this.#ctx.opts.name,
-      receivedAt: this.#ctx.opts.clock.now(),
+      // the time #accept read for this message: one clock read per event
+      receivedAt: agent.lastSeen,
       protocol,
       generated: false,
     });
