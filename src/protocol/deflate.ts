@@ -612,8 +612,7 @@ function findMatches(d: Uint8Array, start: number, end: number, level: number): 
       } else {
         const c = rel[i]!;
         sy[sc++] = c;
-        litFreq[c]!++;
-        litMask[c >> 5]! |= 1 << (c & 31);
+        if (litFreq[c]!++ === 0) litMask[c >> 5]! |= 1 << (c & 31);
         i++;
       }
     }
@@ -630,6 +629,17 @@ function findMatches(d: Uint8Array, start: number, end: number, level: number): 
         cand = hd[h]!;
         pv[i] = cand;
         hd[h] = i + b;
+      }
+      if (cand < b && prevLen < MIN_MATCH) {
+        // nothing pending, nothing to search: the previous byte is a literal
+        if (available) {
+          const c = rel[i - 1]!;
+          sy[sc++] = c;
+          if (litFreq[c]!++ === 0) litMask[c >> 5]! |= 1 << (c & 31);
+        }
+        available = true;
+        i++;
+        continue;
       }
       let curLen = MIN_MATCH - 1;
       let curDist = 0;
@@ -663,8 +673,7 @@ function findMatches(d: Uint8Array, start: number, end: number, level: number): 
       if (available) {
         const c = rel[i - 1]!;
         sy[sc++] = c;
-        litFreq[c]!++;
-        litMask[c >> 5]! |= 1 << (c & 31);
+        if (litFreq[c]!++ === 0) litMask[c >> 5]! |= 1 << (c & 31);
       }
       available = true;
       prevLen = curLen;
@@ -674,8 +683,7 @@ function findMatches(d: Uint8Array, start: number, end: number, level: number): 
     if (available) {
       const c = rel[n - 1]!;
       sy[sc++] = c;
-      litFreq[c]!++;
-      litMask[c >> 5]! |= 1 << (c & 31);
+      if (litFreq[c]!++ === 0) litMask[c >> 5]! |= 1 << (c & 31);
     }
   }
   symCount = sc;
