@@ -109,7 +109,8 @@ let symCount = 0;
 class Alphabet {
   readonly freq: Int32Array;
   readonly lens: Uint8Array;
-  readonly codes: Uint16Array;
+  /** Code (bit-reversed) in the low 16 bits, its length above: one load per symbol written. */
+  readonly codes: Int32Array;
   /** One bit per symbol counted since the last {@link buildCode}, which clears it (and the counts). */
   readonly mask: Int32Array;
   /** The symbols in use in ascending order (`usedCount` of them), as {@link buildCode} left them. */
@@ -121,7 +122,7 @@ class Alphabet {
   constructor(readonly size: number) {
     this.freq = new Int32Array(size);
     this.lens = new Uint8Array(size);
-    this.codes = new Uint16Array(size);
+    this.codes = new Int32Array(size);
     this.mask = new Int32Array((size + 31) >> 5);
     this.sorted = new Uint16Array(size);
   }
@@ -249,8 +250,8 @@ function buildCode(al: Alphabet, maxBits: number, extra: Uint8Array, fixed: Uint
     }
     lens[sorted[0]!] = 1;
     lens[sorted[1]!] = 1;
-    codes[sorted[0]!] = 0;
-    codes[sorted[1]!] = 1;
+    codes[sorted[0]!] = 0 | (1 << 16);
+    codes[sorted[1]!] = 1 | (1 << 16);
     al.usedCount = 2;
     al.maxUsed = sorted[1]!;
     return bits;
@@ -361,7 +362,7 @@ function buildCode(al: Alphabet, maxBits: number, extra: Uint8Array, fixed: Uint
   for (let k = 0; k < m; k++) {
     const s = sorted[k]!;
     const l = lens[s]!;
-    codes[s] = reverseBits(nextCode[l]!++, l);
+    codes[s] = reverseBits(nextCode[l]!++, l) | (l << 16);
     bits += freq[s]! * (l + extra[s]!);
     freq[s] = 0;
   }
@@ -386,7 +387,8 @@ function sortAscending(a: Int32Array, n: number): void {
 
 const SHELL_GAPS = [132, 57, 23, 10, 4, 1] as const;
 
-function fixedCodes(lens: Uint8Array): Uint16Array {
+/** The fixed code of each symbol as {@link Alphabet.codes} holds it (code, then length from bit 16). */
+function fixedCodes(lens: Uint8Array): Int32Array {
   const count = new Uint16Array(MAX_BITS + 1);
   for (const l of lens) count[l]!++;
   const next = new Uint16Array(MAX_BITS + 2);
@@ -395,7 +397,7 @@ function fixedCodes(lens: Uint8Array): Uint16Array {
     code = (code + count[l - 1]!) << 1;
     next[l] = code;
   }
-  return Uint16Array.from(lens, (l) => reverseBits(next[l]!++, l));
+  return Int32Array.from(lens, (l) => reverseBits(next[l]!++, l) | (l << 16));
 }
 
 const FIXED_LITLEN_CODES = fixedCodes(FIXED_LITLEN_LENGTHS);
@@ -478,7 +480,6 @@ function runLengths(al: Alphabet, n: number): void {
   rleCount = rc;
 }
 
-const RLE_EXTRA_BITS = [2, 3, 7] as const;
 
 // --- bit output -----------------------------------------------------------------------------------
 
@@ -709,8 +710,8 @@ function writeStored(d: Uint8Array, start: number, end: number, final: boolean):
   } while (pos < end);
 }
 
-/** Writes the block's symbols and the end of block with the given codes. */
-function writeSymbols(lLens: Uint8Array, lCodes: Uint16Array, dLens: Uint8Array, dCodes: Uint16Array): void {
+/** Writes the block's symbols and the end of block with the given codes (as {@link Alphabet.codes} holds them). */
+function writeSymbols(lCodes: Int32Array, dCodes: Int32Array): void {
   // The bit buffer lives in locals here: this loop writes every symbol of the block. Fewer than 16
   // bits are pending before each code (15 bits at most) or extra bits (13 at most), so 32 never overflow.
   const o = out;
@@ -722,12 +723,14 @@ function writeSymbols(lLens: Uint8Array, lCodes: Uint16Array, dLens: Uint8Array,
   for (let k = 0; k < n; k++) {
     const e = sy[k]!;
     if ((e & 256) === 0) {
-      bb |= lCodes[e]! << bc;
-      bc += lLens[e]!;
+      const c = lCodes[e]!;
+      bb |= (c & 0xffff) << bc;
+      bc += c >>> 16;
     } else {
       const s = e & 511;
-      bb |= lCodes[s]! << bc;
-      bc += lLens[s]!;
+      const c = lCodes[s]!;
+      bb |= (c & 0xffff) << bc;
+      bc += c >>> 16;
       if (bc >= 16) {
         o[pos++] = bb & 0xff;
         o[pos++] = (bb >>> 8) & 0xff;
@@ -743,8 +746,9 @@ function writeSymbols(lLens: Uint8Array, lCodes: Uint16Array, dLens: Uint8Array,
         bc -= 16;
       }
       const dc = (e >>> 14) & 31;
-      bb |= dCodes[dc]! << bc;
-      bc += dLens[dc]!;
+      const x = dCodes[dc]!;
+      bb |= (x & 0xffff) << bc;
+      bc += x >>> 16;
       if (bc >= 16) {
         o[pos++] = bb & 0xff;
         o[pos++] = (bb >>> 8) & 0xff;
@@ -764,7 +768,8 @@ function writeSymbols(lLens: Uint8Array, lCodes: Uint16Array, dLens: Uint8Array,
   outPos = pos;
   bitBuf = bb;
   bitCount = bc;
-  putBits(lCodes[END_OF_BLOCK]!, lLens[END_OF_BLOCK]!);
+  const eob = lCodes[END_OF_BLOCK]!;
+  putBits(eob & 0xffff, eob >>> 16);
 }
 
 /** Compresses `d[start, end)` as one final block, choosing stored, fixed or dynamic codes as zlib does. */
@@ -812,10 +817,10 @@ function writeBlock(d: Uint8Array, start: number, end: number, level: number): v
     writeStored(d, start, end, true);
   } else if (fixedBytes <= dynamicBytes) {
     putBits(1 | (1 << 1), 3);
-    writeSymbols(FIXED_LITLEN_LENGTHS, FIXED_LITLEN_CODES, FIXED_DIST_LENGTHS, FIXED_DIST_CODES);
+    writeSymbols(FIXED_LITLEN_CODES, FIXED_DIST_CODES);
   } else {
     writeHeader(hlit, hdist, hclen);
-    writeSymbols(lit.lens, lit.codes, dist.lens, dist.codes);
+    writeSymbols(lit.codes, dist.codes);
   }
   flushBits();
   busy = false;
@@ -847,11 +852,13 @@ function writeHeader(hlit: number, hdist: number, hclen: number): void {
     }
     const s = rleSym[k]!;
     if (s < 16) {
-      bb |= blCodes[s]! << bc;
-      bc += blLens[s]!;
+      const c = blCodes[s]!;
+      bb |= (c & 0xffff) << bc;
+      bc += c >>> 16;
     } else {
-      bb |= (blCodes[s]! | (rleExtra[k]! << blLens[s]!)) << bc;
-      bc += blLens[s]! + RLE_EXTRA_BITS[s - 16]!;
+      const c = blCodes[s]!;
+      bb |= ((c & 0xffff) | (rleExtra[k]! << (c >>> 16))) << bc;
+      bc += (c >>> 16) + CODELEN_EXTRA[s]!;
     }
   }
   while (bc >= 8) {
