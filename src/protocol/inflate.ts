@@ -123,29 +123,34 @@ function eof(): DecodeError {
 }
 
 /**
- * Positions of the nonzero code lengths in `lengths`, ascending: {@link dynamic} records them while
- * it reads the lengths, so that building a code follows the ~60 symbols a short message uses
- * rather than all 286 (+ 30) lengths.
+ * The nonzero code lengths, in order: their positions (ascending) and the lengths.
+ * {@link dynamic} records them while it reads the lengths, so that building a code follows the
+ * ~60 symbols a short message uses rather than all 286 (+ 30) lengths.
  */
 const nonzero = new Uint16Array(LITLEN_CODES + DIST_CODES + 2);
+const nonzeroLen = new Uint8Array(LITLEN_CODES + DIST_CODES + 2);
 
 /** Lists the nonzero lengths of `lens[start, start + n)` in {@link nonzero}; returns how many. */
 function scanNonzero(lens: Uint8Array, start: number, n: number): number {
   let k = 0;
-  for (let s = start; s < start + n; s++) if (lens[s] !== 0) nonzero[k++] = s;
+  for (let s = start; s < start + n; s++) {
+    if (lens[s] === 0) continue;
+    nonzero[k] = s;
+    nonzeroLen[k++] = lens[s]!;
+  }
   return k;
 }
 
 /**
- * Builds `code` from `lens[start, start + n)`, whose nonzero lengths are at the positions
- * `nonzero[from, to)` (ascending). Throws on an over-subscribed code, and on an incomplete one
+ * Builds `code` from the lengths of symbols `[start, start + n)`, whose nonzero ones are
+ * `nonzero[from, to)` (positions, ascending) and `nonzeroLen[from, to)`. Throws on an over-subscribed code, and on an incomplete one
  * unless `incompleteOk` and it is a single one-bit code (zlib's rule for literal/length and
  * distance codes); an all-zero code is accepted only when `emptyOk`.
  */
-function buildCode(code: Code, lens: Uint8Array, start: number, n: number, from: number, to: number, incompleteOk: boolean, emptyOk: boolean, what: string): void {
+function buildCode(code: Code, start: number, n: number, from: number, to: number, incompleteOk: boolean, emptyOk: boolean, what: string): void {
   const count = code.count;
   for (let l = 0; l <= MAX_BITS; l++) count[l] = 0;
-  for (let k = from; k < to; k++) count[lens[nonzero[k]!]!]!++;
+  for (let k = from; k < to; k++) count[nonzeroLen[k]!]!++;
   code.empty = from === to;
   if (code.empty) {
     if (!emptyOk) throw bad(`empty ${what} code`);
@@ -165,15 +170,15 @@ function buildCode(code: Code, lens: Uint8Array, start: number, n: number, from:
   if (left > 0 && !(incompleteOk && maxLen === 1)) throw bad(`incomplete ${what} code`);
   // lookup table over the longest code's bits (at most TABLE_BITS): every code that fits,
   // bit-reversed, replicated over the unused high bits; the table of a short code stays small.
-  // A complete code that fits the table writes every entry; otherwise the entries no code fills
-  // (longer codes' prefixes, the unused half of a single one-bit code) must read 0.
+  // A complete code writes every entry: a code that fits, or 0 for the prefix of a longer one; the
+  // entries of an incomplete one (the unused half of a single one-bit code) are cleared first.
   const bits = maxLen < TABLE_BITS ? maxLen : TABLE_BITS;
   const size = 1 << bits;
   code.bits = bits;
   code.long = maxLen > bits;
   const table = code.table;
   const info = code.info;
-  if (left !== 0 || maxLen > bits) table.fill(0, 0, size);
+  if (left !== 0) table.fill(0, 0, size);
   let c = 0;
   nextCode[1] = 0;
   for (let l = 2; l <= maxLen; l++) {
@@ -181,21 +186,21 @@ function buildCode(code: Code, lens: Uint8Array, start: number, n: number, from:
     nextCode[l] = c;
   }
   for (let k = from; k < to; k++) {
-    const p = nonzero[k]!;
-    const l = lens[p]!;
+    const l = nonzeroLen[k]!;
     const v = nextCode[l]!++;
-    if (l > bits) continue;
-    const entry = info[p - start]! | l;
+    if (l > bits) {
+      // the entry of its first `bits` bits reads 0 (finish bit by bit), as for every longer code there
+      table[reverseBits(v >>> (l - bits), bits)] = 0;
+      continue;
+    }
+    const entry = info[nonzero[k]! - start]! | l;
     for (let i = reverseBits(v, l); i < size; i += 1 << l) table[i] = entry;
   }
   if (maxLen > bits) {
     // symbols in code order, for the codes longer than the table (decoded bit by bit from `bits + 1`)
     offs[1] = 0;
     for (let l = 1; l < MAX_BITS; l++) offs[l + 1] = offs[l]! + count[l]!;
-    for (let k = from; k < to; k++) {
-      const p = nonzero[k]!;
-      code.symbol[offs[lens[p]!]!++] = p - start;
-    }
+    for (let k = from; k < to; k++) code.symbol[offs[nonzeroLen[k]!]!++] = nonzero[k]! - start;
     code.first = nextCode[bits + 1]! - count[bits + 1]!;
     let index = 0;
     for (let l = 1; l <= bits; l++) index += count[l]!;
@@ -203,8 +208,8 @@ function buildCode(code: Code, lens: Uint8Array, start: number, n: number, from:
   }
 }
 
-buildCode(fixedLit, FIXED_LITLEN_LENGTHS, 0, 288, 0, scanNonzero(FIXED_LITLEN_LENGTHS, 0, 288), false, false, 'fixed');
-buildCode(fixedDist, FIXED_DIST_LENGTHS, 0, 32, 0, scanNonzero(FIXED_DIST_LENGTHS, 0, 32), false, false, 'fixed');
+buildCode(fixedLit, 0, 288, 0, scanNonzero(FIXED_LITLEN_LENGTHS, 0, 288), false, false, 'fixed');
+buildCode(fixedDist, 0, 32, 0, scanNonzero(FIXED_DIST_LENGTHS, 0, 32), false, false, 'fixed');
 
 /**
  * The entry of a code the table does not hold (longer than its `bits`, or not a code at all),
@@ -306,7 +311,7 @@ function codes(lit: Code, dist: Code): void {
   let op = outPos;
   for (;;) {
     // the previous symbol read no bit past the end
-    if ((ip - end) * 8 > bc) throw eof();
+    if (ip > end && (ip - end) * 8 > bc) throw eof();
     if (bc < 15) {
       bb |= (input[ip]! << bc) | (input[ip + 1]! << (bc + 8));
       ip += 2;
@@ -391,7 +396,7 @@ function dynamic(): void {
   if (nlen > LITLEN_CODES || ndist > DIST_CODES) throw bad('too many length or distance symbols');
   for (let i = 0; i < CODELEN_CODES; i++) lengths[i] = 0;
   for (let i = 0; i < ncode; i++) lengths[CODELEN_ORDER[i]!] = bits(3);
-  buildCode(clCode, lengths, 0, CODELEN_CODES, 0, scanNonzero(lengths, 0, CODELEN_CODES), false, false, 'code lengths');
+  buildCode(clCode, 0, CODELEN_CODES, 0, scanNonzero(lengths, 0, CODELEN_CODES), false, false, 'code lengths');
   // the code-length code is complete and at most 7 bits long: every entry of its table is a code
   const ct = clCode.table;
   const cmask = (1 << clCode.bits) - 1;
@@ -402,13 +407,11 @@ function dynamic(): void {
   let ip = inPos;
   let i = 0;
   const total = nlen + ndist;
-  // Only the nonzero lengths are written (their positions listed in `nonzero`, where the distance
-  // lengths' begin in `litEnd`): zeros, most of the 286 + 30, are skipped, `prev` is the length a
-  // repeat copies, and the end-of-block length is cleared first so that the check below holds.
+  // Only the nonzero lengths are kept (in `nonzero` and `nonzeroLen`, where the distance lengths'
+  // begin in `litEnd`): zeros, most of the 286 + 30, are skipped; `prev` is the length a repeat copies.
   let nz = 0;
   let litEnd = -1;
   let prev = 0;
-  lengths[END_OF_BLOCK] = 0;
   while (i < total) {
     if (litEnd < 0 && i >= nlen) litEnd = nz;
     // a code-length symbol and its repeat bits take at most 7 + 7 bits
@@ -432,8 +435,8 @@ function dynamic(): void {
     const sym = e >>> 16;
     if (sym < 16) {
       if (sym !== 0) {
-        nonzero[nz++] = i;
-        lengths[i] = sym;
+        nonzero[nz] = i;
+        nonzeroLen[nz++] = sym;
       }
       prev = sym;
       i++;
@@ -466,8 +469,8 @@ function dynamic(): void {
       // a repeat may cross from the literal/length lengths into the distance ones
       while (rep-- > 0) {
         if (litEnd < 0 && i >= nlen) litEnd = nz;
-        nonzero[nz++] = i;
-        lengths[i++] = prev;
+        nonzero[nz] = i++;
+        nonzeroLen[nz++] = prev;
       }
     }
   }
@@ -475,9 +478,12 @@ function dynamic(): void {
   bitCount = bc;
   inPos = ip;
   if (litEnd < 0) litEnd = nz;
-  if (lengths[END_OF_BLOCK] === 0) throw bad('invalid code -- missing end-of-block');
-  buildCode(litCode, lengths, 0, nlen, 0, litEnd, true, false, 'literal/lengths');
-  buildCode(distCode, lengths, nlen, ndist, litEnd, nz, true, true, 'distances');
+  // the end-of-block symbol has a length: it is among the last (at most 30) literal/length positions
+  let k = litEnd - 1;
+  while (k >= 0 && nonzero[k]! > END_OF_BLOCK) k--;
+  if (k < 0 || nonzero[k] !== END_OF_BLOCK) throw bad('invalid code -- missing end-of-block');
+  buildCode(litCode, 0, nlen, 0, litEnd, true, false, 'literal/lengths');
+  buildCode(distCode, nlen, ndist, litEnd, nz, true, true, 'distances');
   codes(litCode, distCode);
 }
 
