@@ -99,6 +99,9 @@ let base = 1;
  */
 const syms = new Int32Array(SMALL_DEFLATE_LIMIT);
 let symCount = 0;
+/** Matches among the block's symbols, and the extra bits of their lengths and distances. */
+let matchCount = 0;
+let matchExtraBits = 0;
 
 /**
  * One alphabet of a block: symbol frequencies, code lengths and codes, and the set of symbols in
@@ -172,8 +175,6 @@ const LITLEN_EXTRA = new Uint8Array(LITLEN_CODES);
 })();
 /** Extra bits of the code-length symbols 16, 17 and 18 (repeat counts). */
 const CODELEN_EXTRA = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 7);
-/** The code-length code has no fixed code: zero lengths stand in for {@link buildCode}. */
-const NO_FIXED_LENGTHS = new Uint8Array(CODELEN_CODES);
 
 // --- Huffman codes -------------------------------------------------------------------------------
 
@@ -187,8 +188,6 @@ const bucketStart = new Int32Array(COUNT_SORT_LIMIT + 2);
 const sortKeys = new Int32Array(LITLEN_CODES);
 const lengthCount = new Int32Array(MAX_BITS + 2);
 const nextCode = new Uint16Array(MAX_BITS + 2);
-/** Bits the alphabet of the last {@link buildCode} takes with the fixed code lengths it was given. */
-let fixedBits = 0;
 
 /**
  * Builds the alphabet's code from the symbols counted since the last call, and clears the counts:
@@ -198,19 +197,17 @@ let fixedBits = 0;
  * Minimum-redundancy lengths are computed in place over the symbols sorted by frequency (Moffat
  * and Katajainen), then, when a length exceeds `maxBits`, the length histogram is rebalanced
  * (longest codes shortened, Kraft sum restored) and reassigned in frequency order; the same
- * histogram gives the first code of each length. The passes over the symbols in use also add up
- * the block's size with these codes (returned) and with the `fixed` lengths (in {@link fixedBits}),
- * `extra` bits per symbol included.
+ * histogram gives the first code of each length. Returns the bits of the symbols' codes (extra
+ * bits not included).
  */
-function buildCode(al: Alphabet, maxBits: number, extra: Uint8Array, fixed: Uint8Array): number {
+function buildCode(al: Alphabet, maxBits: number): number {
   const freq = al.freq;
   const mask = al.mask;
   const sorted = al.sorted;
   const start = bucketStart;
-  // the symbols in use in symbol order, counted by weight for the sort, and their fixed-code size
+  // the symbols in use in symbol order, counted by weight for the sort
   let m = 0;
   let maxWeight = 1;
-  let fix = 0;
   for (let w = 0; w < mask.length; w++) {
     let bits = mask[w]!;
     if (bits === 0) continue;
@@ -221,12 +218,10 @@ function buildCode(al: Alphabet, maxBits: number, extra: Uint8Array, fixed: Uint
       bits ^= low;
       sorted[m++] = s;
       const f = freq[s]!;
-      fix += f * (fixed[s]! + extra[s]!);
       if (f > maxWeight) maxWeight = f;
       if (f < COUNT_SORT_LIMIT) start[f + 1]!++;
     } while (bits !== 0);
   }
-  fixedBits = fix;
   const lens = al.lens;
   const codes = al.codes;
   if (m < 2) {
@@ -239,7 +234,7 @@ function buildCode(al: Alphabet, maxBits: number, extra: Uint8Array, fixed: Uint
       sorted[1] = 1;
     } else {
       const s = sorted[0]!;
-      bits = freq[s]! * (1 + extra[s]!);
+      bits = freq[s]!;
       freq[s] = 0;
       if (s < 2) {
         sorted[1] = s + 1;
@@ -363,7 +358,7 @@ function buildCode(al: Alphabet, maxBits: number, extra: Uint8Array, fixed: Uint
     const s = sorted[k]!;
     const l = lens[s]!;
     codes[s] = reverseBits(nextCode[l]!++, l) | (l << 16);
-    bits += freq[s]! * (l + extra[s]!);
+    bits += freq[s]! * l;
     freq[s] = 0;
   }
   return bits;
@@ -552,6 +547,8 @@ function emitMatch(len: number, d: number): void {
   const x = d - 1;
   const dc = x < 256 ? DIST_CODE[x]! : DIST_CODE[256 + (x >> 7)]!;
   syms[symCount++] = 257 + lc + ((len - LENGTH_BASE[lc]!) << 9) + (dc << 14) + ((d - DIST_BASE[dc]!) << 19);
+  matchCount++;
+  matchExtraBits += LENGTH_EXTRA[lc]! + DIST_EXTRA[dc]!;
   lit.add(257 + lc);
   dist.add(dc);
 }
@@ -772,6 +769,35 @@ function writeSymbols(lCodes: Int32Array, dCodes: Int32Array): void {
   putBits(eob & 0xffff, eob >>> 16);
 }
 
+/**
+ * Bits of the block's literals, lengths and end of block with the fixed code (extra bits not
+ * included), before {@link buildCode} clears the counts: 8 per literal, one more for the bytes from
+ * 144 (rare in text: found from the set bits), 7 per length symbol up to 279 and the end of block, 8 above.
+ */
+function fixedLitLenBits(): number {
+  const freq = lit.freq;
+  const mask = lit.mask;
+  let bits = 8 * (symCount - matchCount);
+  for (let w = 144 >> 5; w < 256 >> 5; w++) {
+    let set = mask[w]!;
+    if (w === 144 >> 5) set &= -1 << (144 & 31);
+    while (set !== 0) {
+      const low = set & -set;
+      bits += freq[(w << 5) + 31 - Math.clz32(low)]!;
+      set ^= low;
+    }
+  }
+  // symbols 256..287: the end of block and the length symbols
+  let set = mask[256 >> 5]!;
+  while (set !== 0) {
+    const low = set & -set;
+    const s = 256 + 31 - Math.clz32(low);
+    bits += freq[s]! * (s < 280 ? 7 : 8);
+    set ^= low;
+  }
+  return bits;
+}
+
 /** Compresses `d[start, end)` as one final block, choosing stored, fixed or dynamic codes as zlib does. */
 function writeBlock(d: Uint8Array, start: number, end: number, level: number): void {
   if (busy) {
@@ -784,14 +810,14 @@ function writeBlock(d: Uint8Array, start: number, end: number, level: number): v
   }
   busy = true;
   symCount = 0;
+  matchCount = 0;
+  matchExtraBits = 0;
   findMatches(d, start, end, level);
   lit.add(END_OF_BLOCK);
+  const fixedBits = 3 + fixedLitLenBits() + 5 * matchCount + matchExtraBits;
 
   // the dynamic codes, and the data's size with them and with the fixed codes
-  let dynamicBits = 3 + buildCode(lit, MAX_BITS, LITLEN_EXTRA, FIXED_LITLEN_LENGTHS);
-  let fixedTotal = 3 + fixedBits;
-  dynamicBits += buildCode(dist, MAX_BITS, DIST_EXTRA, FIXED_DIST_LENGTHS);
-  fixedTotal += fixedBits;
+  let dynamicBits = 3 + buildCode(lit, MAX_BITS) + buildCode(dist, MAX_BITS) + matchExtraBits;
   const hlit = Math.max(257, lit.maxUsed + 1);
   const hdist = Math.max(1, dist.maxUsed + 1);
   rleCount = 0;
@@ -805,11 +831,11 @@ function writeBlock(d: Uint8Array, start: number, end: number, level: number): v
     bl.lens[s] = 0;
   }
   bl.mask[0] = blUsed;
-  dynamicBits += buildCode(bl, MAX_CODELEN_BITS, CODELEN_EXTRA, NO_FIXED_LENGTHS);
+  dynamicBits += 2 * bl.freq[16]! + 3 * bl.freq[17]! + 7 * bl.freq[18]! + buildCode(bl, MAX_CODELEN_BITS);
   let hclen = CODELEN_CODES;
   while (hclen > 4 && bl.lens[CODELEN_ORDER[hclen - 1]!] === 0) hclen--;
   dynamicBits += 5 + 5 + 4 + 3 * hclen;
-  const fixedBytes = (fixedTotal + 7) >> 3;
+  const fixedBytes = (fixedBits + 7) >> 3;
   const dynamicBytes = (dynamicBits + 7) >> 3;
   const storedBytes = end - start + 4;
 
