@@ -183,7 +183,7 @@ const rankSym = new Uint16Array(LITLEN_CODES);
 const depth = new Int32Array(LITLEN_CODES);
 /** Weights below this are sorted by counting. */
 const COUNT_SORT_LIMIT = 256;
-/** Counting-sort buckets; all zero between calls. */
+/** Counting-sort buckets; all zero between calls, as {@link lengthCount} is. */
 const bucketStart = new Int32Array(COUNT_SORT_LIMIT + 2);
 const sortKeys = new Int32Array(LITLEN_CODES);
 const lengthCount = new Int32Array(MAX_BITS + 2);
@@ -301,10 +301,9 @@ function buildCode(al: Alphabet, maxBits: number): number {
   }
   a[m - 2] = 0;
   for (let next = m - 3; next >= 0; next--) a[next] = a[a[next]!]! + 1;
-  // count the lengths (leaves per depth, from the internal node depths), then enforce maxBits on
-  // the histogram
+  // count the lengths (leaves per depth, from the internal node depths; count is all zero here),
+  // then enforce maxBits on the histogram
   const count = lengthCount;
-  for (let l = 0; l <= MAX_BITS + 1; l++) count[l] = 0;
   let avail = 1;
   let used = 0;
   let d = 0;
@@ -327,6 +326,8 @@ function buildCode(al: Alphabet, maxBits: number): number {
     d++;
     used = 0;
   }
+  // the longest length: the loop ran one depth past it
+  const maxLen = over ? maxBits : d - 1;
   if (over) {
     let total = 0;
     for (let l = maxBits; l > 0; l--) total += count[l]! << (maxBits - l);
@@ -344,14 +345,16 @@ function buildCode(al: Alphabet, maxBits: number): number {
   }
   // lengths in weight order (the longest to the lightest), first codes per length
   let i = 0;
-  for (let l = maxBits; l > 0; l--) {
+  for (let l = maxLen; l > 0; l--) {
     for (let k = count[l]!; k > 0; k--) lens[rank[i++]!] = l;
   }
   let code = 0;
-  for (let l = 1; l <= maxBits; l++) {
+  for (let l = 1; l <= maxLen; l++) {
     code = (code + count[l - 1]!) << 1;
     nextCode[l] = code;
+    count[l - 1] = 0;
   }
+  count[maxLen] = 0;
   // canonical order is symbol order within each length; the size with these codes; counts cleared
   let bits = 0;
   for (let k = 0; k < m; k++) {
@@ -805,6 +808,8 @@ function writeBlock(d: Uint8Array, start: number, end: number, level: number): v
     lit.clear();
     dist.clear();
     bl.clear();
+    bucketStart.fill(0);
+    lengthCount.fill(0);
     head.fill(0);
     base = 1;
   }
