@@ -89,6 +89,37 @@ describe('deflateZlib', () => {
     }
   });
 
+  it('round-trips edge inputs at every level: tiny, long runs, longest matches, at the size limit, every byte value', () => {
+    const edges: Buffer[] = [Buffer.alloc(0), Buffer.from([0]), Buffer.from([255, 255]), Buffer.from('abc'), Buffer.from('aaaa')];
+    for (const n of [257, 258, 259, 261, 1000, SMALL_DEFLATE_LIMIT - 1, SMALL_DEFLATE_LIMIT, SMALL_DEFLATE_LIMIT + 1]) {
+      edges.push(Buffer.alloc(n, 0x61)); // one run: matches of 258 back to back
+      edges.push(Buffer.from(Array.from({ length: n }, (_, i) => (i * 7) % 256))); // every byte value, repeating every 256
+      edges.push(Buffer.from(Array.from({ length: n }, (_, i) => (i % 300 < 150 ? 0x20 + (i % 61) : int(256))))); // text-ish and random halves
+    }
+    edges.push(Buffer.concat([input(300), Buffer.alloc(600, 0), input(300)]));
+    for (const data of edges) {
+      for (let level = 0; level <= 9; level++) {
+        const z = deflateZlib(data, level);
+        expect(z.length).toBeLessThanOrEqual(deflateBound(data.length));
+        expect(inflateSync(z).equals(data)).toBe(true);
+        expect(inflateZlib(z, 0, z.length, 1 << 20).equals(data)).toBe(true);
+      }
+    }
+  });
+
+  it('gives the same bytes for a range of a larger input, a plain Uint8Array or a Buffer, as for a copy of the range', () => {
+    for (let t = 0; t < 60; t++) {
+      const data = t % 2 === 0 ? secureBlock(input(int(600)).toString('latin1'), t) : input(int(3000));
+      const pad = 1 + int(40);
+      const big = new Uint8Array(pad + data.length + pad);
+      big.set(data, pad);
+      const level = 1 + (t % 9);
+      const dest = new Uint8Array(deflateBound(data.length));
+      const n = deflateInto(big, pad, pad + data.length, level, dest, 0);
+      expect(Buffer.from(dest.subarray(0, n)).equals(deflateZlib(data, level))).toBe(true);
+    }
+  });
+
   it('compresses secure-message blocks to within 3 % of zlib level 9, at every level from 1 to 9', () => {
     const messages = [`1:/var/log/auth.log:${SYSLOG}`, `8:syscheck:${FIM}`, '#!-agent startup {"version":"v4.14.7"}', `1:app:${SYSLOG.repeat(3)}`];
     for (let level = 1; level <= 9; level++) {
