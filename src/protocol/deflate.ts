@@ -205,9 +205,11 @@ function buildCode(al: Alphabet, maxBits: number): number {
   const mask = al.mask;
   const sorted = al.sorted;
   const start = bucketStart;
-  // the symbols in use in symbol order, counted by weight for the sort
+  // the symbols in use in symbol order, counted by weight for the sort (weight 1, the most common
+  // in a short message, in a local: no chain of increments through memory)
   let m = 0;
   let maxWeight = 1;
+  let ones = 0;
   for (let w = 0; w < mask.length; w++) {
     let bits = mask[w]!;
     if (bits === 0) continue;
@@ -218,10 +220,12 @@ function buildCode(al: Alphabet, maxBits: number): number {
       bits ^= low;
       sorted[m++] = s;
       const f = freq[s]!;
+      if (f === 1) ones++;
+      else if (f < COUNT_SORT_LIMIT) start[f + 1]!++;
       if (f > maxWeight) maxWeight = f;
-      if (f < COUNT_SORT_LIMIT) start[f + 1]!++;
     } while (bits !== 0);
   }
+  start[2] = ones;
   const lens = al.lens;
   const codes = al.codes;
   if (m < 2) {
@@ -259,13 +263,19 @@ function buildCode(al: Alphabet, maxBits: number): number {
   const rank = rankSym;
   const a = depth;
   if (maxWeight < COUNT_SORT_LIMIT) {
-    for (let w = 1; w <= maxWeight; w++) start[w + 1]! += start[w]!;
+    for (let w = 2; w <= maxWeight; w++) start[w + 1]! += start[w]!;
+    let one = 0;
     for (let k = 0; k < m; k++) {
       const s = sorted[k]!;
       const w = freq[s]!;
-      const r = start[w]!++;
-      rank[r] = s;
-      a[r] = w;
+      if (w === 1) {
+        rank[one] = s;
+        a[one++] = 1;
+      } else {
+        const r = start[w]!++;
+        rank[r] = s;
+        a[r] = w;
+      }
     }
     for (let w = 0; w <= maxWeight + 1; w++) start[w] = 0;
   } else {
