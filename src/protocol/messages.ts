@@ -267,6 +267,9 @@ export interface ParsedEvent<M extends string | Buffer = string | Buffer> {
   message: M;
 }
 
+/** Each byte as a latin1 string: an event's queue character without a toString() call. */
+const LATIN1_CHARS: readonly string[] = Array.from({ length: 256 }, (_, b) => String.fromCharCode(b));
+
 /**
  * Splits an event into queue, location and message. The location ends at the first `:` that is
  * not escaped (`|:` and `||` are escapes).
@@ -295,7 +298,7 @@ export function parseEvent(msg: string | Buffer): ParsedEvent {
     i++;
   }
   if (i >= n) throw messageError("Event location is not followed by ':'");
-  const queue = buf.toString('latin1', 0, 1);
+  const queue = LATIN1_CHARS[buf[0]!]!;
   const location = unescapeLocation(buf.toString('utf8', 2, i));
   if (typeof msg === 'string') return { queue, location, message: buf.toString('utf8', i + 1) };
   return { queue, location, message: buf.subarray(i + 1) };

@@ -415,12 +415,26 @@ export function peekAgentId(payload: Buffer): AgentIdHeader | undefined {
   if (payload[0] !== BANG) return undefined;
   const n = payload.length;
   let i = 1;
-  while (i < n && i < MAX_HEADER_SCAN && isDigit(payload[i])) i++;
+  let value = 0;
+  while (i < n && i < MAX_HEADER_SCAN && isDigit(payload[i])) value = value * 10 + payload[i++]! - 0x30;
   if (i === 1 || payload[i] !== BANG) {
     throw fail("Bad '!id!' header: expected 1 to 8 digits between '!' (offset 0)", 'ERR_DECODE_FORMAT', undefined);
   }
-  return { id: payload.toString('latin1', 1, i), end: i + 1 };
+  // the id string of a value and a digit count (leading zeros count), made once per id
+  const cacheKey = value * 16 + (i - 1);
+  let id = idStrings.get(cacheKey);
+  if (id === undefined) {
+    if (idStrings.size >= MAX_ID_STRINGS) idStrings.clear();
+    id = payload.toString('latin1', 1, i);
+    idStrings.set(cacheKey, id);
+  }
+  return { id, end: i + 1 };
 }
+
+/** Agent ids of `!id!` headers by value and digit count: a server sees the same few thousand ids again and again. */
+const idStrings = new Map<number, string>();
+/** Most ids kept; past that the cache starts again. */
+const MAX_ID_STRINGS = 65_536;
 
 /**
  * Decrypts a payload with a key the caller already found: after {@link peekAgentId} and a key

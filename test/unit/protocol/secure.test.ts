@@ -13,6 +13,7 @@ import {
   formatCounter,
   isPing,
   nextCounter,
+  peekAgentId,
 } from '../../../src/index.js';
 import type { AgentKey, MessageCounter } from '../../../src/index.js';
 import { V, fullVectors, hex, keyFromLine, vector } from './vectors.js';
@@ -454,5 +455,25 @@ describe('isPing', () => {
     expect(isPing(Buffer.from('#ping'))).toBe(true);
     expect(isPing(Buffer.from('#pong'))).toBe(false);
     expect(isPing(Buffer.from('#pin'))).toBe(false);
+  });
+});
+
+describe('peekAgentId', () => {
+  it('reads the id of every !id! header as its digits, leading zeros kept, whatever ids came before', () => {
+    const ids = ['1', '01', '001', '0001', '00000001', '10', '010', '99999999', '0'];
+    for (let n = 0; n < 70_000; n++) ids.push(String(n * 7919 % 100_000_000).padStart(1 + (n % 8), '0'));
+    for (let round = 0; round < 2; round++) {
+      for (const id of ids) {
+        const header = peekAgentId(Buffer.from(`!${id}!#AES:payload`, 'latin1'));
+        expect(header).toEqual({ id, end: id.length + 2 });
+      }
+    }
+  });
+
+  it('refuses a header without 1 to 8 digits between the bangs, and reads none without a leading bang', () => {
+    for (const bad of ['!!:x', '!123456789!:x', '!12a!:x', '!12', '!']) {
+      expect(() => peekAgentId(Buffer.from(bad, 'latin1'))).toThrow(DecodeError);
+    }
+    expect(peekAgentId(Buffer.from('#AES:x', 'latin1'))).toBeUndefined();
   });
 });
