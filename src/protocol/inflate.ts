@@ -212,28 +212,34 @@ buildCode(fixedLit, 0, 288, 0, scanNonzero(FIXED_LITLEN_LENGTHS, 0, 288), false,
 buildCode(fixedDist, 0, 32, 0, scanNonzero(FIXED_DIST_LENGTHS, 0, 32), false, false, 'fixed');
 
 /**
- * The entry of a code the table does not hold (longer than its `bits`, or not a code at all),
- * decoded bit by bit in canonical order from the `have` bits of `buf`, from length `bits + 1` on;
- * nothing is consumed. Throws when the bits run out first or no code matches.
+ * The entry of a code the table does not hold (longer than its `bits`), decoded bit by bit in
+ * canonical order from the bits of `buf` (at least 15 of them), from length `bits + 1` on; nothing
+ * is consumed. 0 when no code matches (or the code has none longer than the table).
  */
-function longEntry(code: Code, buf: number, have: number): number {
-  if (!code.long) throw bad(code.invalid);
+function longEntry(code: Code, buf: number): number {
+  if (!code.long) return 0;
   const bits = code.bits;
-  if (have < bits) throw eof();
   // the first `bits` bits, most significant first: no code up to that length matched them
   let c = reverseBits(buf & ((1 << bits) - 1), bits);
   let first = code.first;
   let index = code.index;
   const count = code.count;
   for (let l = bits + 1; l <= MAX_BITS; l++) {
-    if (l > have) throw eof();
     c = (c << 1) | ((buf >>> (l - 1)) & 1);
     const n = count[l]!;
     if (c - first < n) return code.info[code.symbol[index + (c - first)]!]! | l;
     index += n;
     first = (first + n) << 1;
   }
-  throw bad(code.invalid);
+  return 0;
+}
+
+/**
+ * What to throw from the symbol loop: `err`, unless the symbol it refuses used bits past the end
+ * of the input (`ip` bytes read, `bc` of their bits unused), where the stream is truncated.
+ */
+function orEof(ip: number, end: number, bc: number, err: () => DecodeError): DecodeError {
+  return ip > end && (ip - end) * 8 > bc ? eof() : err();
 }
 
 // --- bit input --------------------------------------------------------------------------------
@@ -292,9 +298,9 @@ const COPY_WITHIN_MIN = 32;
  * Decodes the symbols of one block up to its end-of-block, without a bound check per input byte:
  * the bit buffer is topped up two bytes at a time to at least 15 bits, reading past `inEnd` (bytes
  * there, or `undefined` past the array, which reads as 0) near the end, and once per symbol the
- * bits consumed are checked against the input's end. Bits past the end only ever decide a symbol
- * that is then refused, so the stream is accepted or refused as zlib does; the output is checked
- * per symbol.
+ * bits consumed are checked against the input's end. A symbol that used bits past the end is
+ * refused as a truncated stream, whatever those bits made of it, so the stream is accepted or
+ * refused as zlib does, for zlib's reason; the output is checked per symbol.
  */
 function codes(lit: Code, dist: Code): void {
   const lt = lit.table;
@@ -318,17 +324,20 @@ function codes(lit: Code, dist: Code): void {
       bc += 16;
     }
     let e = lt[bb & lmask]!;
-    if (e === 0) e = longEntry(lit, bb, bc);
+    if (e === 0) {
+      e = longEntry(lit, bb);
+      if (e === 0) throw orEof(ip, end, bc, () => bad(lit.invalid));
+    }
     let l = e & E_BITS;
     bb >>>= l;
     bc -= l;
     if ((e & E_LIT) !== 0) {
-      if (op >= max) throw tooLarge();
+      if (op >= max) throw orEof(ip, end, bc, tooLarge);
       out[op++] = e >>> 16;
       continue;
     }
     if ((e & (E_EOB | E_BAD)) !== 0) {
-      if ((e & E_BAD) !== 0) throw bad('invalid literal/length code');
+      if ((e & E_BAD) !== 0) throw orEof(ip, end, bc, () => bad('invalid literal/length code'));
       if (ip > end) {
         // give back the bits read past the end, so that what follows reads only the input
         if ((ip - end) * 8 > bc) throw eof();
@@ -355,11 +364,14 @@ function codes(lit: Code, dist: Code): void {
       bc += 16;
     }
     e = dt[bb & dmask]!;
-    if (e === 0) e = longEntry(dist, bb, bc);
+    if (e === 0) {
+      e = longEntry(dist, bb);
+      if (e === 0) throw orEof(ip, end, bc, () => bad(dist.invalid));
+    }
     l = e & E_BITS;
     bb >>>= l;
     bc -= l;
-    if ((e & E_BAD) !== 0) throw bad('invalid distance code');
+    if ((e & E_BAD) !== 0) throw orEof(ip, end, bc, () => bad('invalid distance code'));
     let d = e >>> 16;
     x = (e >>> 4) & 15;
     if (x !== 0) {
@@ -372,8 +384,8 @@ function codes(lit: Code, dist: Code): void {
       bb >>>= x;
       bc -= x;
     }
-    if (d > op) throw bad('invalid distance too far back');
-    if (op + len > max) throw tooLarge();
+    if (d > op) throw orEof(ip, end, bc, () => bad('invalid distance too far back'));
+    if (op + len > max) throw orEof(ip, end, bc, tooLarge);
     let from = op - d;
     if (len >= COPY_WITHIN_MIN && d >= len) {
       out.copyWithin(op, from, from + len);

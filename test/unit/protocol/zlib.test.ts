@@ -369,14 +369,44 @@ describe('inflateZlib', () => {
     }
   });
 
+  it('never lets the bytes after the end decide: a truncated or corrupted stream inside a larger buffer gets the verdict of the stream alone', () => {
+    // the symbol loop reads up to a few bytes past `end` (then refuses any symbol that used them)
+    let rejected = 0;
+    for (let t = 0; t < 1500; t++) {
+      const data = t % 2 === 0 ? secureBlock(input(int(300)).toString('latin1'), t) : input(int(500));
+      const full = Buffer.from(deflateSync(data, { level: int(10), strategy: strategies[t % strategies.length]!, memLevel: 1 + int(9) }));
+      let z = full;
+      if (t % 3 !== 0) z = full.subarray(0, int(full.length));
+      else z[int(z.length)]! ^= 1 << int(8);
+      let expected: Buffer | undefined;
+      try {
+        expected = inflateSync(z, { maxOutputLength: 65_536 });
+      } catch {
+        expected = undefined;
+      }
+      // a truncated stream is followed by the rest of it, a corrupted one by random bytes
+      const after = t % 3 !== 0 ? full.subarray(z.length) : Buffer.from(Array.from({ length: 16 }, () => int(256)));
+      const inside = Buffer.concat([Buffer.from([int(256), int(256)]), z, after]);
+      if (expected === undefined) {
+        rejected++;
+        expect(code(() => inflateZlib(inside, 2, 2 + z.length, 65_536))).toBe('ERR_DECODE_COMPRESSION');
+      } else {
+        expect(inflateZlib(inside, 2, 2 + z.length, 65_536).equals(expected)).toBe(true);
+      }
+    }
+    expect(rejected).toBeGreaterThan(900);
+  });
+
   it('refuses every truncation of a stream, of one block or many, as node:zlib does, and inflates it again whole', () => {
     for (let t = 0; t < 16; t++) {
       const data = t % 2 === 0 ? secureBlock(`1:x:${SYSLOG}`, t) : Buffer.concat([input(200), Buffer.alloc(600, t)]);
       // memLevel 1 ends a block every 128 symbols: a cut may fall between blocks
       const z = deflateSync(data, { level: 1 + (t % 9), strategy: strategies[t % strategies.length]!, memLevel: t < 8 ? 8 : 1 });
       for (let cut = 0; cut < z.length; cut++) {
-        expect(() => inflateSync(z.subarray(0, cut))).toThrow();
-        expect(code(() => inflateZlib(z, 0, cut, 65_536))).toBe('ERR_DECODE_COMPRESSION');
+        expect(() => inflateSync(z.subarray(0, cut))).toThrow('unexpected end of file');
+        // the rest of the stream after the end, or nothing (reads past the array)
+        expect(() => inflateZlib(z, 0, cut, 65_536)).toThrow('unexpected end of file');
+        expect(() => inflateZlib(Buffer.from(z.subarray(0, cut)), 0, cut, 65_536)).toThrow('unexpected end of file');
       }
       expect(inflateZlib(z, 0, z.length, 65_536).equals(data)).toBe(true);
     }
