@@ -7,9 +7,10 @@
  * named slots and one `teardown()` clears them; sockets are behind the injected transport factory.
  *
  * Why this file is over 700 lines: it is that one owner of the state (DESIGN.md), and everything
- * left here reads or changes the state (life cycle, reconnect cycle, connection, stop). What does
- * not lives beside it: manager commands (manager-commands.ts), the send path (sender.ts), delivery
- * and the retransmit window (delivery.ts), handshake, enrollment, counters, waits.
+ * left here reads or changes the state (life cycle, reconnect cycle, connection, stop, and the
+ * callbacks its parts make, which need the private state and so are declared in the class body).
+ * What does not lives beside it: manager commands (manager-commands.ts), the send path (sender.ts),
+ * delivery and the retransmit window (delivery.ts), handshake, enrollment, counters, waits.
  *
  * @module
  */
@@ -20,6 +21,7 @@ import { optionsFromOssecConf } from '../config/ossec-conf.js';
 import type {
   AgentClientOptions,
   AgentIdentity,
+  CounterStore,
   Logger,
   ResolvedAgentClientOptions,
   ResolvedServer,
@@ -44,20 +46,25 @@ import { createDefaultTransportFactory } from '../transport/index.js';
 import type { Transport, TransportFactory, TransportTarget } from '../transport/types.js';
 import { silentLogger } from '../logger.js';
 import { ClientBuffer } from './client-buffer.js';
-import type { BufferLevel } from './client-buffer.js';
+import type { BufferLevel, DropReason } from './client-buffer.js';
 import { MemoryCounterStore } from './counter-store.js';
 import { Keepalive } from './keepalive.js';
+import type { KeepaliveOwner } from './keepalive.js';
 import { ReconnectPlanner } from './reconnect.js';
 import type { PlannedAttempt } from './reconnect.js';
 import { ServerPool } from './server-pool.js';
 import { AgentConnection, serverRef } from './connection.js';
 import { AgentSender } from './sender.js';
+import type { AgentSenderDeps } from './sender.js';
 import { Handshake } from './handshake.js';
 import { onAbort, Wait } from './wait.js';
 import { Delivery } from './delivery.js';
+import type { DeliveryDeps } from './delivery.js';
 import { answerBuiltInRequest } from './built-in-requests.js';
 import { ManagerCommands } from './manager-commands.js';
+import type { ManagerCommandsOwner } from './manager-commands.js';
 import { AgentEnroller } from './enroll.js';
+import type { AgentEnrollerDeps } from './enroll.js';
 import { AgentCounters } from './stats.js';
 import { stateChanges } from './status.js';
 import { AGENT_TRANSITIONS } from './types.js';
@@ -147,6 +154,113 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   readonly #stats: AgentCounters;
 
   /**
+   * What the client's parts call back (enroller, sender, delivery, keepalive, manager commands): one
+   * object per client with methods, not a closure per callback, and declared in the class body so
+   * that it reaches the client's private state (the closures, their contexts and the dependency
+   * objects cost about 1.2 KB of heap per idle agent).
+   */
+  static readonly #Parts = class implements AgentEnrollerDeps, AgentSenderDeps, DeliveryDeps, KeepaliveOwner, ManagerCommandsOwner {
+    readonly events: AgentClient;
+    readonly options: ResolvedAgentClientOptions;
+    readonly clock: Clock;
+    readonly ref: boolean;
+    readonly counterStore: CounterStore;
+    readonly stats: AgentCounters;
+    sender!: AgentSender;
+
+    constructor(
+      client: AgentClient,
+      readonly random: () => number,
+      readonly enroll: typeof enrollWithFallback,
+    ) {
+      this.events = client;
+      this.options = client.options;
+      this.clock = client.#clock;
+      this.ref = client.#ref;
+      this.counterStore = client.options.counterStore ?? new MemoryCounterStore();
+      this.stats = new AgentCounters(client.options.servers.length);
+    }
+
+    onEnrolled(key: AgentIdentity): void {
+      const c = this.events;
+      c.#agent = key;
+      c.#log = (c.options.logger ?? silentLogger).child({ agentId: key.id, agentName: key.name });
+      c.#log.info({}, 'Enrolled with the manager');
+    }
+
+    onError(error: AgentlinkError): void {
+      this.events.emit('error', error);
+    }
+
+    key(): AgentIdentity | undefined {
+      return this.events.#agent;
+    }
+
+    sendBarrier(): void {
+      this.events.#sendKeepalive();
+    }
+
+    resume(): void {
+      const c = this.events;
+      if (c.#sendable()) c.#buffer.resume();
+    }
+
+    sendKeepalive(dueAt: number): void {
+      this.events.#sendKeepalive(dueAt);
+    }
+
+    onServerSilent(silentFor: number): void {
+      const c = this.events;
+      c.#connectionLost(
+        new ConnectionError(
+          `No message from the server for ${silentFor} ms (timeReconnect ${c.options.timeReconnect} ms): server unavailable`,
+          'ERR_SERVER_SILENT',
+          { server: c.#conn ? serverRef(c.#conn.server) : undefined },
+        ),
+      );
+    }
+
+    sendControl(text: string): void {
+      this.events.#sendControl(text);
+    }
+
+    isCurrent(conn: object): boolean {
+      return this.events.#conn === conn;
+    }
+
+    handshake(): Handshake | undefined {
+      return this.events.#handshake;
+    }
+
+    connectionLost(reason: AgentlinkError, forced: boolean): void {
+      this.events.#connectionLost(reason, { forced });
+    }
+
+    touch(): void {
+      this.events.#keepalive.touch();
+    }
+
+    builtInRequest(command: string): string | undefined {
+      const c = this.events;
+      return answerBuiltInRequest(command, { options: c.options, state: c.#state, stats: c.#stats, bufferSize: c.#buffer.size });
+    }
+
+    logger(): Logger {
+      return this.events.#log;
+    }
+  };
+
+  /** The client buffer's `drop`, as the client's (one function for every client: the client is `this`). */
+  static #forwardDrop(this: AgentClient, event: AgentEvent, reason: DropReason): void {
+    this.emit('drop', { event, reason });
+  }
+
+  /** The client buffer's `level`, to the client (one function for every client: the client is `this`). */
+  static #forwardLevel(this: AgentClient, level: BufferLevel, previous: BufferLevel): void {
+    this.#onBufferLevel(level, previous);
+  }
+
+  /**
    * @param options - identity, servers and behaviour; validated at once (throws `ConfigError`).
    * @param runtime - injected transport factory, clock and random source (tests, simulator).
    */
@@ -157,81 +271,25 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     const random = runtime.random ?? Math.random;
     this.#transportFactory = runtime.transport ?? (defaultTransport ??= createDefaultTransportFactory());
     this.#ref = this.options.persistent;
-    this.#enroller = new AgentEnroller({
-      options: this.options,
-      enroll: runtime.enroll ?? enrollWithFallback,
-      clock: this.#clock,
-      onEnrolled: (key) => {
-        this.#agent = key;
-        this.#log = (this.options.logger ?? silentLogger).child({ agentId: key.id, agentName: key.name });
-        this.#log.info({}, 'Enrolled with the manager');
-      },
-      onError: (error) => this.emit('error', error),
-      ref: this.#ref,
-    });
+    const parts = new AgentClient.#Parts(this, random, runtime.enroll ?? enrollWithFallback);
+    this.#enroller = new AgentEnroller(parts);
     this.#agent = this.options.agent;
     this.#pool = new ServerPool(this.options.servers);
     this.#retry = new Wait(this.#clock, this.#ref);
     this.#planner = new ReconnectPlanner(this.options.reconnect, this.options.servers, random);
-    this.#stats = new AgentCounters(this.options.servers.length);
-    this.#sender = new AgentSender({
-      options: this.options,
-      counterStore: this.options.counterStore ?? new MemoryCounterStore(),
-      clock: this.#clock,
-      random,
-      stats: this.#stats,
-      events: this,
-      key: () => this.#agent,
-    });
-    this.#delivery = new Delivery(this.options.delivery, this.options.retransmit, {
-      sender: this.#sender,
-      stats: this.#stats,
-      clock: this.#clock,
-      sendBarrier: () => this.#sendKeepalive(),
-      resume: () => {
-        if (this.#sendable()) this.#buffer.resume();
-      },
-    });
+    this.#stats = parts.stats;
+    this.#sender = parts.sender = new AgentSender(parts);
+    this.#delivery = new Delivery(this.options.delivery, this.options.retransmit, parts);
     const base = this.options.logger ?? silentLogger;
     this.#log = base.child({ agentId: this.#agent?.id, agentName: this.#agent?.name });
     this.#buffer = new ClientBuffer<AgentEvent>(this.options.buffer, {
       send: (event) => this.#dispatchEvent(event),
       clock: this.#clock,
     });
-    this.#buffer.on('drop', (event, reason) => this.emit('drop', { event, reason }));
-    this.#buffer.on('level', (level, previous) => this.#onBufferLevel(level, previous));
-    this.#keepalive = new Keepalive(
-      {
-        sendKeepalive: (dueAt) => this.#sendKeepalive(dueAt),
-        onServerSilent: (silentFor) =>
-          this.#connectionLost(
-            new ConnectionError(
-              `No message from the server for ${silentFor} ms (timeReconnect ${this.options.timeReconnect} ms): server unavailable`,
-              'ERR_SERVER_SILENT',
-              { server: this.#conn ? serverRef(this.#conn.server) : undefined },
-            ),
-          ),
-      },
-      { notifyTime: this.options.notifyTime, timeReconnect: this.options.timeReconnect, clock: this.#clock },
-    );
-    const log = (): Logger => this.#log;
-    this.#commands = new ManagerCommands(
-      {
-        events: this,
-        sendControl: (text) => this.#sendControl(text),
-        isCurrent: (conn) => this.#conn === conn,
-        key: () => this.#agent,
-        handshake: () => this.#handshake,
-        connectionLost: (reason, forced) => this.#connectionLost(reason, { forced }),
-        stats: this.#stats,
-        touch: () => this.#keepalive.touch(),
-        builtInRequest: (command) =>
-          answerBuiltInRequest(command, { options: this.options, state: this.#state, stats: this.#stats, bufferSize: this.#buffer.size }),
-        // a method, not a getter: an object literal with an accessor is kept in slow (dictionary) mode
-        logger: log,
-      },
-      this.#clock,
-    );
+    this.#buffer.on('drop', AgentClient.#forwardDrop, this);
+    this.#buffer.on('level', AgentClient.#forwardLevel, this);
+    this.#keepalive = new Keepalive(parts, { notifyTime: this.options.notifyTime, timeReconnect: this.options.timeReconnect, clock: this.#clock });
+    this.#commands = new ManagerCommands(parts, this.#clock);
     this.#closedPromise = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
