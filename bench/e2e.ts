@@ -47,6 +47,7 @@ import type { AgentKey, MessageCounter } from '../src/protocol/index.js';
 import { startEmbeddedCluster } from '../src/simulator/cluster-host.js';
 import { simulatedIdentities } from '../src/simulator/identities.js';
 import { bareDecode, bareEncodeFrame } from './bare.js';
+import { pythonFloor } from './python.js';
 
 /** Options of {@link benchE2e}; each defaults to its environment variable. */
 export interface BenchE2eOptions {
@@ -72,6 +73,8 @@ const TICK_MS = 10;
 const BURST = (RATE * TICK_MS) / 1000;
 /** Handshakes in flight at once during the connect measurement. */
 const CONNECT_WINDOW = 500;
+/** Connections of the Python floor: the agents of issue 12's goals. */
+const PYTHON_SOCKETS = 50;
 const SEED = 'e2e';
 const LOCATION = '/var/log/auth.log';
 const MESSAGE = 'Jan  1 00:00:00 web01 sshd[31337]: Accepted publickey for deploy from 10.20.30.40 port 52144 ssh2: ED25519 SHA256:Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0'.padEnd(150, '.');
@@ -461,6 +464,8 @@ export async function benchE2e(options: BenchE2eOptions = {}): Promise<Record<st
   const cluster = await startEmbeddedCluster({ nodes: 1, keys, forked: true });
   const port = cluster.servers[0]!.port ?? 1514;
   const out: Record<string, number> = {};
+  /** agentlink's events per agent-CPU-s by `size/level`, for the ratios to the Python floor. */
+  const ourRates = new Map<string, number>();
   try {
     // --- handshakes and RSS ----------------------------------------------------------------------
     // raw first: the floor both sides are compared to (its server is this process: its CPU between
@@ -544,7 +549,22 @@ export async function benchE2e(options: BenchE2eOptions = {}): Promise<Record<st
       out[`events/s sent, ${tag} (agentlink)`] = Math.round(sum(ours.map((r) => r.events)) / sum(ours.map((r) => r.wall)));
       out[`manager events decoded/CPU-s, ${tag}`] = Math.round(mEvents / mCpu);
       note(`${tag}: agentlink ${Math.round(oursRate)}/CPU-s, bare ${Math.round(bareRate)}/CPU-s, manager ${Math.round(mEvents / mCpu)}/CPU-s`);
+      ourRates.set(`${size}/${level}`, oursRate);
       await sleep(300);
+    }
+
+    // --- the Python floor (bench/python.ts), with as many sockets as the issue's 50 agents ---------
+    if (ourRates.size > 0) {
+      const py = await pythonFloor({ key: keys[0]!, plaintext: `1:${LOCATION}:${MESSAGE}`, sockets: PYTHON_SOCKETS, seconds: (rounds * windowMs) / 1000 });
+      if (!py.ok) note(`python floor skipped: ${py.reason}`);
+      else {
+        note(`python floor (${py.interpreter}): ${Math.round(py.eventsPerCpuSec)}/CPU-s (${py.events} events in ${py.cpuSeconds.toFixed(2)} CPU-s)`);
+        out[`events/CPU-s, ${PYTHON_SOCKETS} sockets (python floor)`] = Math.round(py.eventsPerCpuSec);
+        for (const [at, rate] of ourRates) {
+          const [size, level] = at.split('/');
+          out[`ratio agentlink/python floor, ${size} agent${size === '1' ? '' : 's'}, level ${level}`] = Number((rate / py.eventsPerCpuSec).toFixed(3));
+        }
+      }
     }
   } finally {
     await cluster.close();
