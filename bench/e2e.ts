@@ -20,6 +20,10 @@
  * (a keepalive's); no codec, no manager. Its two sides' CPU per connection is what any Node agent and
  * any Node manager pay for sockets alone; the handshake ratios compare agentlink to it.
  *
+ * The Python floor (bench/python.ts) follows the throughput: a Python loop doing per event what
+ * wazuh-qa's agent simulator does at the least, its events per CPU second and agentlink's ratios to it
+ * (`AGENTLINK_BENCH_PYTHON` names the interpreter; skipped with the reason when it has no pycryptodome).
+ *
  * Sizes come from the environment: `AGENTLINK_E2E_SIZES` (default `1,50,1000`; `0` skips the throughput), `AGENTLINK_E2E_MS`
  * (window of one round, default 1000), `AGENTLINK_E2E_ROUNDS` (rounds per side, default 2),
  * `AGENTLINK_E2E_IDLE` (agents of the handshake and RSS measurement, default 10000; 0 skips it; the
