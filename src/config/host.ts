@@ -104,3 +104,34 @@ export function hostUname(): UnameInfo {
 export function defaultAgentName(name: string = hostname()): string {
   return name.replace(/[^A-Za-z0-9._-]/g, '');
 }
+
+/**
+ * This host's uname and default agent name, as `resolveOptions()` fills them in.
+ *
+ * @internal
+ */
+export interface HostFacts {
+  /** {@link hostUname} with the host name read for it; frozen, shared by the clients of one host name. */
+  readonly uname: Readonly<UnameInfo>;
+  /** {@link defaultAgentName} of that host name. */
+  readonly agentName: string;
+}
+
+let hostCache: (HostFacts & { nodename: string }) | undefined;
+
+/**
+ * This host's facts, built once per host name: a fleet resolves thousands of clients in a burst,
+ * and {@link hostUname} is five `node:os` calls. The host name is read at every call (it can change
+ * while a program runs; the kernel fields cannot), the rest only when it changed.
+ *
+ * @internal
+ * @returns the facts of the current host name.
+ */
+export function hostFacts(): HostFacts {
+  const nodename = hostname();
+  if (hostCache === undefined || hostCache.nodename !== nodename) {
+    const uname: Readonly<UnameInfo> = Object.freeze({ ...hostUname(), nodename });
+    hostCache = { nodename, uname, agentName: defaultAgentName(nodename) };
+  }
+  return hostCache;
+}

@@ -4,10 +4,10 @@
  * @module
  */
 import { isIP } from 'node:net';
-import { hostname } from 'node:os';
 import { isValidAgentId, isValidAgentName, isValidKeyIp, parseClientKeys } from '../protocol/keys.js';
 import type { AgentKey } from '../protocol/types.js';
-import { defaultAgentName, hostUname } from './host.js';
+import { hostFacts, type HostFacts } from './host.js';
+import { PartInterner } from './intern.js';
 import {
   DEFAULT_AGENT_VERSION,
   DEFAULT_AUTO_RESTART,
@@ -76,6 +76,16 @@ import {
 } from './validate.js';
 import type { UnameInfo } from '../protocol/uname.js';
 
+/** One interner per resolved part that clients share (see intern.ts). */
+const shared = {
+  servers: new PartInterner(),
+  reconnect: new PartInterner(),
+  buffer: new PartInterner(),
+  enrollment: new PartInterner(),
+  labels: new PartInterner(),
+  retransmit: new PartInterner(),
+};
+
 /** Largest `notifyTime`: three times it (the `timeReconnect` floor) must still fit a timer. */
 const MAX_NOTIFY_TIME = Math.floor(MAX_TIMER_DELAY / 3);
 /** Longest client.keys key Wazuh reads (`KEYSIZE` − 1). */
@@ -83,6 +93,19 @@ const MAX_KEY_LENGTH = 127;
 
 const DURATION = (min: number, max = MAX_TIMER_DELAY): NumberRule => ({ min, max, unit: 'milliseconds' });
 const PORT: NumberRule = { min: 1, max: 65535, integer: true };
+// The rules of every client's options, built once (resolveOptions runs for each of thousands of clients).
+const ANY_DURATION = DURATION(0);
+const NOTIFY_TIME = DURATION(0, MAX_NOTIFY_TIME);
+const HANDSHAKE_TIMEOUT = DURATION(MIN_HANDSHAKE_TIMEOUT, MAX_HANDSHAKE_TIMEOUT);
+const COMPRESSION_LEVEL: NumberRule = { min: 0, max: MAX_COMPRESSION_LEVEL, integer: true };
+const MAX_RETRIES: NumberRule = { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true };
+const RETRY_INTERVAL: NumberRule = { min: 0, max: MAX_TIMER_DELAY, minExclusive: true, unit: 'milliseconds' };
+const FACTOR: NumberRule = { min: 1, max: Number.MAX_SAFE_INTEGER };
+const MAX_ATTEMPTS: NumberRule = { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true };
+const RETRANSMIT_EVENTS: NumberRule = { min: 1, max: MAX_RETRANSMIT_EVENTS, integer: true, unit: 'events' };
+const RETRANSMIT_BYTES: NumberRule = { min: 1024, max: 2 ** 32, integer: true, unit: 'bytes' };
+const EVENTS_PER_SECOND: NumberRule = { min: 1, max: MAX_EVENTS_PER_SECOND, integer: true, unit: 'events per second' };
+const QUEUE_SIZE: NumberRule = { min: 1, max: MAX_QUEUE_SIZE, integer: true, unit: 'events' };
 
 /** Every top-level option, so a misspelled one (`notifytime`) is an error instead of being ignored. */
 const TOP_KEYS: Record<keyof AgentClientOptions, true> = {
@@ -114,6 +137,7 @@ const TOP_KEYS: Record<keyof AgentClientOptions, true> = {
   configProfile: true,
   autoRestart: true,
 };
+const TOP_NAMES = Object.keys(TOP_KEYS);
 const SERVER_KEYS = ['address', 'port', 'protocol', 'maxRetries', 'retryInterval'] as const;
 const AGENT_KEYS = ['id', 'name', 'key', 'ip'] as const;
 const BUFFER_KEYS = ['disabled', 'queueSize', 'eventsPerSecond', 'overflow', 'tolerance'] as const;
@@ -165,14 +189,17 @@ const SECRET_SECTIONS = new Set(['agent', 'enrollment']);
  */
 export function resolveOptions(options: AgentClientOptions): ResolvedAgentClientOptions {
   if (!isPlainObject(options)) throw configError('options', `options must be an object; got ${show(options)}`, safeValue(options));
-  checkKnownKeys(options, Object.keys(TOP_KEYS), '');
+  checkKnownKeys(options, TOP_NAMES, '');
 
   const agent = resolveIdentity(options);
-  const servers = intern(resolveServers(options.servers));
+  // the host name is read at most once per client, when a default needs it (it can change while a program runs)
+  let facts: HostFacts | undefined;
+  const host = (): HostFacts => (facts ??= hostFacts());
+  const servers = shared.servers.intern(resolveServers(options.servers));
 
-  const notifyRaw = optNumber(options.notifyTime, 'notifyTime', DURATION(0, MAX_NOTIFY_TIME), 0);
+  const notifyRaw = optNumber(options.notifyTime, 'notifyTime', NOTIFY_TIME, 0);
   const notifyTime = notifyRaw === 0 ? DEFAULT_NOTIFY_TIME : notifyRaw;
-  const reconnectRaw = optNumber(options.timeReconnect, 'timeReconnect', DURATION(0), 0);
+  const reconnectRaw = optNumber(options.timeReconnect, 'timeReconnect', ANY_DURATION, 0);
   let timeReconnect = reconnectRaw === 0 ? DEFAULT_TIME_RECONNECT : reconnectRaw;
   if (timeReconnect <= notifyTime) timeReconnect = 3 * notifyTime;
 
@@ -184,25 +211,25 @@ export function resolveOptions(options: AgentClientOptions): ResolvedAgentClient
     handshakeTimeout: optNumber(
       options.handshakeTimeout,
       'handshakeTimeout',
-      DURATION(MIN_HANDSHAKE_TIMEOUT, MAX_HANDSHAKE_TIMEOUT),
+      HANDSHAKE_TIMEOUT,
       DEFAULT_HANDSHAKE_TIMEOUT,
     ),
-    connectTimeout: optNumber(options.connectTimeout, 'connectTimeout', DURATION(0), DEFAULT_CONNECT_TIMEOUT),
+    connectTimeout: optNumber(options.connectTimeout, 'connectTimeout', ANY_DURATION, DEFAULT_CONNECT_TIMEOUT),
     cryptoMethod:
       options.cryptoMethod === undefined ? DEFAULT_CRYPTO_METHOD : checkOneOf(options.cryptoMethod, 'cryptoMethod', ['aes', 'blowfish']),
-    compressionLevel: optNumber(options.compressionLevel, 'compressionLevel', { min: 0, max: MAX_COMPRESSION_LEVEL, integer: true }, DEFAULT_COMPRESSION_LEVEL),
-    reconnect: intern(resolveReconnect(options.reconnect)),
+    compressionLevel: optNumber(options.compressionLevel, 'compressionLevel', COMPRESSION_LEVEL, DEFAULT_COMPRESSION_LEVEL),
+    reconnect: shared.reconnect.intern(resolveReconnect(options.reconnect)),
     forceReconnectInterval: optNumber(
       options.forceReconnectInterval,
       'forceReconnectInterval',
-      DURATION(0),
+      ANY_DURATION,
       DEFAULT_FORCE_RECONNECT_INTERVAL,
     ),
-    ipUpdateInterval: optNumber(options.ipUpdateInterval, 'ipUpdateInterval', DURATION(0), DEFAULT_IP_UPDATE_INTERVAL),
-    buffer: intern(resolveBuffer(options.buffer)),
-    enrollment: intern(resolveEnrollment(options.enrollment, agent)),
-    labels: intern(resolveLabels(options.labels)),
-    uname: resolveUname(options.uname),
+    ipUpdateInterval: optNumber(options.ipUpdateInterval, 'ipUpdateInterval', ANY_DURATION, DEFAULT_IP_UPDATE_INTERVAL),
+    buffer: shared.buffer.intern(resolveBuffer(options.buffer)),
+    enrollment: shared.enrollment.intern(resolveEnrollment(options.enrollment, agent, host)),
+    labels: shared.labels.intern(resolveLabels(options.labels)),
+    uname: resolveUname(options.uname, host),
     version: resolveVersion(options.version),
     agentConfigSum: resolveConfigSum(options.agentConfigSum),
     counterStore: checkMethods(options.counterStore, 'counterStore', ['load', 'save']),
@@ -210,62 +237,11 @@ export function resolveOptions(options: AgentClientOptions): ResolvedAgentClient
     signal: resolveSignal(options.signal),
     persistent: optBoolean(options.persistent, 'persistent', DEFAULT_PERSISTENT),
     delivery: resolveDelivery(options.delivery, servers),
-    retransmit: intern(resolveRetransmit(options.retransmit, notifyTime)),
+    retransmit: shared.retransmit.intern(resolveRetransmit(options.retransmit, notifyTime)),
     localAddress: resolveLocalAddress(options.localAddress),
     configProfile: optString(options.configProfile, 'configProfile'),
     autoRestart: optBoolean(options.autoRestart, 'autoRestart', DEFAULT_AUTO_RESTART),
   };
-}
-
-/**
- * Resolved parts shared by the clients that resolve to equal values: a fleet builds thousands of
- * clients from one set of settings, and each held its own copy of every part (about 0.5 KB of heap
- * per idle agent). Shared parts are frozen; only plain data (strings, numbers, booleans, arrays and
- * plain objects of them) is shared, anything else (a Buffer, a function) stays the client's own.
- */
-const INTERN_LIMIT = 256;
-const interned = new Map<string, unknown>();
-
-function intern<T>(value: T): T {
-  const key = plainKey(value, 0);
-  if (key === undefined) return value;
-  const hit = interned.get(key);
-  if (hit !== undefined) return hit as T;
-  if (interned.size >= INTERN_LIMIT) interned.clear();
-  interned.set(key, deepFreeze(value));
-  return value;
-}
-
-/** A string equal for equal plain data (undefined kept apart from absent), or undefined for anything else. */
-function plainKey(v: unknown, depth: number): string | undefined {
-  if (v === undefined) return 'u';
-  if (v === null || typeof v === 'boolean' || typeof v === 'number') return String(v);
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (depth > 4 || typeof v !== 'object') return undefined;
-  const parts: string[] = [];
-  if (Array.isArray(v)) {
-    for (const x of v) {
-      const k = plainKey(x, depth + 1);
-      if (k === undefined) return undefined;
-      parts.push(k);
-    }
-    return `[${parts.join(',')}]`;
-  }
-  if (Object.getPrototypeOf(v) !== Object.prototype) return undefined;
-  for (const [name, x] of Object.entries(v)) {
-    const k = plainKey(x, depth + 1);
-    if (k === undefined) return undefined;
-    parts.push(`${JSON.stringify(name)}:${k}`);
-  }
-  return `{${parts.join(',')}}`;
-}
-
-function deepFreeze<T>(v: T): T {
-  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v)) deepFreeze(x);
-  }
-  return v;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -403,11 +379,11 @@ function resolveServers(servers: unknown): ResolvedServer[] {
       address: checkHost(s.address, `${path}.address`),
       port: optNumber(s.port, `${path}.port`, PORT, DEFAULT_PORT),
       protocol: s.protocol === undefined ? DEFAULT_PROTOCOL : checkOneOf(s.protocol, `${path}.protocol`, ['tcp', 'udp']),
-      maxRetries: optNumber(s.maxRetries, `${path}.maxRetries`, { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true }, DEFAULT_MAX_RETRIES),
+      maxRetries: optNumber(s.maxRetries, `${path}.maxRetries`, MAX_RETRIES, DEFAULT_MAX_RETRIES),
       retryInterval: optNumber(
         s.retryInterval,
         `${path}.retryInterval`,
-        { min: 0, max: MAX_TIMER_DELAY, minExclusive: true, unit: 'milliseconds' },
+        RETRY_INTERVAL,
         DEFAULT_RETRY_INTERVAL,
       ),
     };
@@ -428,7 +404,7 @@ function resolveReconnect(r: unknown): ResolvedReconnect {
     return { strategy, jitter: optNumber(r.jitter, 'reconnect.jitter', JITTER, DEFAULT_JITTER) };
   }
   checkKnownKeys(r, BACKOFF_KEYS, 'reconnect');
-  const initialDelay = optNumber(r.initialDelay, 'reconnect.initialDelay', DURATION(0), DEFAULT_BACKOFF_INITIAL_DELAY);
+  const initialDelay = optNumber(r.initialDelay, 'reconnect.initialDelay', ANY_DURATION, DEFAULT_BACKOFF_INITIAL_DELAY);
   const maxDelay = optNumber(
     r.maxDelay,
     'reconnect.maxDelay',
@@ -439,12 +415,12 @@ function resolveReconnect(r: unknown): ResolvedReconnect {
     strategy,
     initialDelay,
     maxDelay,
-    factor: optNumber(r.factor, 'reconnect.factor', { min: 1, max: Number.MAX_SAFE_INTEGER }, DEFAULT_BACKOFF_FACTOR),
+    factor: optNumber(r.factor, 'reconnect.factor', FACTOR, DEFAULT_BACKOFF_FACTOR),
     jitter: optNumber(r.jitter, 'reconnect.jitter', JITTER, DEFAULT_BACKOFF_JITTER),
     maxAttempts: optNumber(
       r.maxAttempts,
       'reconnect.maxAttempts',
-      { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
+      MAX_ATTEMPTS,
       DEFAULT_BACKOFF_MAX_ATTEMPTS,
     ),
   };
@@ -467,10 +443,10 @@ function resolveRetransmit(r: unknown, notifyTime: number): ResolvedRetransmitOp
   if (r !== undefined && !isPlainObject(r)) throw configError('retransmit', `retransmit must be an object; got ${show(r)}`, safeValue(r));
   const o = (r ?? {}) as Record<string, unknown>;
   checkKnownKeys(o, RETRANSMIT_KEYS, 'retransmit');
-  const barrier = optNumber(o.barrierInterval, 'retransmit.barrierInterval', DURATION(0), 0);
+  const barrier = optNumber(o.barrierInterval, 'retransmit.barrierInterval', ANY_DURATION, 0);
   return {
-    maxEvents: optNumber(o.maxEvents, 'retransmit.maxEvents', { min: 1, max: MAX_RETRANSMIT_EVENTS, integer: true, unit: 'events' }, DEFAULT_RETRANSMIT_MAX_EVENTS),
-    maxBytes: optNumber(o.maxBytes, 'retransmit.maxBytes', { min: 1024, max: 2 ** 32, integer: true, unit: 'bytes' }, DEFAULT_RETRANSMIT_MAX_BYTES),
+    maxEvents: optNumber(o.maxEvents, 'retransmit.maxEvents', RETRANSMIT_EVENTS, DEFAULT_RETRANSMIT_MAX_EVENTS),
+    maxBytes: optNumber(o.maxBytes, 'retransmit.maxBytes', RETRANSMIT_BYTES, DEFAULT_RETRANSMIT_MAX_BYTES),
     barrierInterval: barrier === 0 ? notifyTime : barrier,
   };
 }
@@ -482,19 +458,19 @@ function resolveBuffer(b: unknown): ResolvedBufferOptions {
   const eps = optNumber(
     buf.eventsPerSecond,
     'buffer.eventsPerSecond',
-    { min: 1, max: MAX_EVENTS_PER_SECOND, integer: true, unit: 'events per second' },
+    EVENTS_PER_SECOND,
     DEFAULT_EVENTS_PER_SECOND,
   );
   return {
     disabled: optBoolean(buf.disabled, 'buffer.disabled', false),
-    queueSize: optNumber(buf.queueSize, 'buffer.queueSize', { min: 1, max: MAX_QUEUE_SIZE, integer: true, unit: 'events' }, DEFAULT_QUEUE_SIZE),
+    queueSize: optNumber(buf.queueSize, 'buffer.queueSize', QUEUE_SIZE, DEFAULT_QUEUE_SIZE),
     eventsPerSecond: Math.max(eps, MIN_EVENTS_PER_SECOND),
     overflow: buf.overflow === undefined ? DEFAULT_OVERFLOW : checkOneOf(buf.overflow, 'buffer.overflow', OVERFLOW_POLICIES),
-    tolerance: optNumber(buf.tolerance, 'buffer.tolerance', DURATION(0), DEFAULT_BUFFER_TOLERANCE),
+    tolerance: optNumber(buf.tolerance, 'buffer.tolerance', ANY_DURATION, DEFAULT_BUFFER_TOLERANCE),
   };
 }
 
-function resolveEnrollment(e: unknown, agent: AgentKey | undefined): ResolvedEnrollmentOptions {
+function resolveEnrollment(e: unknown, agent: AgentKey | undefined, host: () => HostFacts): ResolvedEnrollmentOptions {
   if (e !== undefined && !isPlainObject(e)) {
     throw configError('enrollment', `enrollment must be an object; got ${show(e)}`, safeValue(e));
   }
@@ -520,7 +496,7 @@ function resolveEnrollment(e: unknown, agent: AgentKey | undefined): ResolvedEnr
     }
     agentName = en.agentName;
   } else {
-    agentName = cachedHost().agentName;
+    agentName = host().agentName;
     if (enabled && !isValidAgentName(agentName)) {
       throw configError(
         'enrollment.agentName',
@@ -569,11 +545,11 @@ function resolveEnrollment(e: unknown, agent: AgentKey | undefined): ResolvedEnr
     ca: optPem(en.ca, 'enrollment.ca', false),
     cert: optPem(en.cert, 'enrollment.cert', false),
     key: optPem(en.key, 'enrollment.key', true),
-    delayAfterEnrollment: optNumber(en.delayAfterEnrollment, 'enrollment.delayAfterEnrollment', DURATION(0), DEFAULT_DELAY_AFTER_ENROLLMENT),
+    delayAfterEnrollment: optNumber(en.delayAfterEnrollment, 'enrollment.delayAfterEnrollment', ANY_DURATION, DEFAULT_DELAY_AFTER_ENROLLMENT),
     timeout: optNumber(
       en.timeout,
       'enrollment.timeout',
-      DURATION(MIN_HANDSHAKE_TIMEOUT, MAX_HANDSHAKE_TIMEOUT),
+      HANDSHAKE_TIMEOUT,
       DEFAULT_HANDSHAKE_TIMEOUT, // agent.recv_timeout bounds both the handshake and the enrollment TLS reads
     ),
   };
@@ -612,25 +588,8 @@ function resolveLabels(labels: unknown): AgentLabel[] {
   throw configError('labels', `labels must be an array of { key, value, hidden? } or an object of strings; got ${show(labels)}`, labels);
 }
 
-/**
- * This host's uname and default agent name, built once per host name: a fleet resolves thousands
- * of clients in a burst, and `hostUname()` is five `node:os` calls per client. The host name is
- * read for every client (it can change while a program runs; the kernel fields cannot), and the
- * clients of one host name share one frozen uname object.
- */
-let hostCache: { nodename: string; uname: Readonly<UnameInfo>; agentName: string } | undefined;
-
-function cachedHost(): { uname: Readonly<UnameInfo>; agentName: string } {
-  const nodename = hostname();
-  if (hostCache === undefined || hostCache.nodename !== nodename) {
-    const uname = Object.freeze({ ...hostUname(), nodename });
-    hostCache = { nodename, uname, agentName: defaultAgentName(nodename) };
-  }
-  return hostCache;
-}
-
-function resolveUname(u: unknown): UnameInfo | string {
-  if (u === undefined) return cachedHost().uname;
+function resolveUname(u: unknown, host: () => HostFacts): UnameInfo | string {
+  if (u === undefined) return host().uname;
   if (typeof u === 'string') {
     if (u.length === 0 || /[\r\n]/.test(u)) throw configError('uname', `uname must be a non-empty line without line breaks; got ${show(u)}`, u);
     return u;

@@ -6,7 +6,7 @@
  * @internal
  * @module
  */
-import { isIP } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { ConfigError } from '../errors.js';
 import { isValidKeyIp } from '../protocol/keys.js';
 
@@ -169,8 +169,10 @@ export function checkHost(value: unknown, element: string): string {
       value,
     );
   }
-  const bare = value.split('%', 1)[0] ?? '';
-  if (isIP(bare) === 6 || isIP(value) === 4 || HOST_RE.test(value)) return value;
+  // a host name (an IPv4 address is one too) first: one regular expression, no copy
+  if (HOST_RE.test(value) || isIPv4(value)) return value;
+  const scope = value.indexOf('%');
+  if (isIPv6(scope < 0 ? value : value.slice(0, scope))) return value;
   throw configError(element, `${element} must be a host name or IP address (no blanks, no '/'); got ${show(value)}`, value);
 }
 
