@@ -86,6 +86,9 @@ export type {
 
 /** The transport factory of every client given none: one for all (a fleet holds thousands of clients). */
 let defaultTransport: TransportFactory | undefined;
+/** A settled promise every client shares until it has one of its own to wait for; a shared no-op. */
+const DONE = Promise.resolve();
+const NOOP = (): void => {};
 
 /**
  * A Wazuh-compatible agent. Give it an identity (or enrollment settings) and an ordered server
@@ -132,13 +135,14 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
   #startedEventSent = false;
   #closeReason: AgentlinkError | undefined;
   /** The counter-store flush started by the close; `stop()` waits for it so the counter is on disk when it returns. */
-  #flushed: Promise<void> = Promise.resolve();
+  #flushed: Promise<void> = DONE;
   /** Resolves once the socket of the last connection closed is released (`stop()` waits for it). */
-  #released: Promise<void> = Promise.resolve();
+  #released: Promise<void> = DONE;
   #startPromise: Promise<void> | undefined;
   #startSettle: { resolve: () => void; reject: (e: AgentlinkError) => void } | undefined;
-  #closedPromise: Promise<void>;
-  #resolveClosed!: () => void;
+  /** Made when first asked for (`closed`, `stop()`): most agents of a fleet never are. */
+  #closedPromise: Promise<void> | undefined;
+  #resolveClosed: (() => void) | undefined;
   readonly #commands: ManagerCommands;
   /** The wait before the next connection attempt. */
   readonly #retry: Wait;
@@ -282,18 +286,12 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#delivery = new Delivery(this.options.delivery, this.options.retransmit, parts);
     const base = this.options.logger ?? silentLogger;
     this.#log = base.child({ agentId: this.#agent?.id, agentName: this.#agent?.name });
-    this.#buffer = new ClientBuffer<AgentEvent>(this.options.buffer, {
-      send: (event) => this.#dispatchEvent(event),
-      clock: this.#clock,
-    });
+    this.#buffer = new ClientBuffer<AgentEvent>(this.options.buffer, { send: (event) => this.#dispatchEvent(event), clock: this.#clock });
     this.#buffer.on('drop', AgentClient.#forwardDrop, this);
     this.#buffer.on('level', AgentClient.#forwardLevel, this);
     this.#keepalive = new Keepalive(parts, { notifyTime: this.options.notifyTime, timeReconnect: this.options.timeReconnect, clock: this.#clock });
     this.#commands = new ManagerCommands(parts, this.#clock);
-    this.#closedPromise = new Promise((resolve) => {
-      this.#resolveClosed = resolve;
-    });
-    this.#offAbort = onAbort(this.options.signal, () => void this.stop({ drainTimeout: 0 }));
+    this.#offAbort = this.options.signal ? onAbort(this.options.signal, () => void this.stop({ drainTimeout: 0 })) : NOOP;
   }
 
   /**
@@ -331,7 +329,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
 
   /** Resolves when the client is closed. */
   get closed(): Promise<void> {
-    return this.#closedPromise;
+    return (this.#closedPromise ??= this.#state === 'closed' ? DONE : new Promise((resolve) => (this.#resolveClosed = resolve)));
   }
 
   /**
@@ -359,16 +357,18 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#startPromise = new Promise<void>((resolve, reject) => {
       this.#startSettle = { resolve, reject };
     });
-    this.#startPromise.catch(() => {});
+    this.#startPromise.catch(NOOP);
     const signal = options.signal;
-    const off = onAbort(signal, () => {
-      const settle = this.#startSettle;
-      if (!settle) return;
-      this.#startSettle = undefined;
-      settle.reject(new AbortError('start() aborted before a manager acknowledged the agent', { cause: signal?.reason }));
-      void this.stop({ drainTimeout: 0 });
-    });
-    this.#startPromise.then(off, off);
+    if (signal) {
+      const off = onAbort(signal, () => {
+        const settle = this.#startSettle;
+        if (!settle) return;
+        this.#startSettle = undefined;
+        settle.reject(new AbortError('start() aborted before a manager acknowledged the agent', { cause: signal.reason }));
+        void this.stop({ drainTimeout: 0 });
+      });
+      this.#startPromise.then(off, off);
+    }
     void this.#boot();
     return this.#startPromise;
   }
@@ -415,7 +415,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
    */
   async stop(options: StopOptions = {}): Promise<void> {
     if (this.#state === 'closed') return this.#flushed.then(() => this.#released);
-    if (this.#state === 'closing') return this.#closedPromise.then(() => this.#flushed).then(() => this.#released);
+    if (this.#state === 'closing') return this.closed.then(() => this.#flushed).then(() => this.#released);
     const drainTimeout = options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT;
     const wasConnected = this.#state === 'connected';
     this.#transition('closing');
@@ -435,7 +435,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
       }
     }
     this.#finish(undefined);
-    await this.#closedPromise;
+    await this.closed;
     await this.#flushed;
     await this.#released;
   }
@@ -601,10 +601,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     if (!agent) throw new StateError('No agent key: enrollment has not completed', 'ERR_INVALID_STATE');
     this.#pool.recordAttempt(index, this.#clock.now());
     const target: TransportTarget = { address: server.address, port: server.port, protocol: server.protocol };
-    const transport = this.#transportFactory(target, {
-      connectTimeout: this.options.connectTimeout,
-      localAddress: this.options.localAddress,
-    });
+    const transport = this.#transportFactory(target, { connectTimeout: this.options.connectTimeout, localAddress: this.options.localAddress });
     this.#applyRef(transport);
     const conn = new AgentConnection(transport, index, server, this.#delivery.listener);
     transport.on('payload', (payload) => this.#commands.receive(payload, conn));
@@ -767,7 +764,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     settle?.reject(reason ?? new AbortError('Client stopped before it connected'));
     this.#transition('closed');
     this.emit('closed', { reason: this.#closeReason });
-    this.#resolveClosed();
+    this.#resolveClosed?.();
   }
 
   #fail(reason: AgentlinkError): void {

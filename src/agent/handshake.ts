@@ -12,6 +12,18 @@ import type { AgentlinkError } from '../errors.js';
 import type { ManagerMessage } from '../protocol/messages.js';
 import { serverRef } from './connection.js';
 
+/** The settle functions of the promise built last, handed from {@link capture} to its constructor. */
+let capturedResolve: (() => void) | undefined;
+let capturedReject: ((error: AgentlinkError) => void) | undefined;
+
+/** One executor for every handshake's promise (an agent fleet runs thousands a second). */
+function capture(resolve: () => void, reject: (error: AgentlinkError) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+function ignore(): void {}
+
 /**
  * One pending handshake: {@link Handshake.acked} resolves on the ACK and rejects on `#!-err`, any
  * other reply, the deadline, or {@link Handshake.fail}. Owns one unref'd timer, cleared when it settles.
@@ -22,8 +34,8 @@ export class Handshake {
   readonly #server: ResolvedServer;
   readonly #clock: Clock;
   #timer: TimerHandle | undefined;
-  #resolve!: () => void;
-  #reject!: (error: AgentlinkError) => void;
+  readonly #resolve: () => void;
+  readonly #reject: (error: AgentlinkError) => void;
 
   /**
    * @param server - the server the startup went to.
@@ -33,11 +45,11 @@ export class Handshake {
   constructor(server: ResolvedServer, timeoutMs: number, clock: Clock) {
     this.#server = server;
     this.#clock = clock;
-    this.acked = new Promise<void>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    this.acked.catch(() => {}); // a failure before anyone awaits is not an unhandled rejection
+    this.acked = new Promise<void>(capture);
+    this.#resolve = capturedResolve!;
+    this.#reject = capturedReject!;
+    capturedResolve = capturedReject = undefined;
+    this.acked.catch(ignore); // a failure before anyone awaits is not an unhandled rejection
     this.#timer = unrefTimeout(
       clock,
       () => {

@@ -428,8 +428,8 @@ function resolveReconnect(r: unknown): ResolvedReconnect {
 
 function resolveDelivery(d: unknown, servers: readonly ResolvedServer[]): DeliveryMode {
   const mode = d === undefined ? DEFAULT_DELIVERY : checkOneOf(d, 'delivery', DELIVERY_MODES);
-  const udp = servers.findIndex((s) => s.protocol === 'udp');
-  if (mode === 'at-least-once' && udp >= 0) {
+  const udp = mode === 'at-least-once' ? servers.findIndex((s) => s.protocol === 'udp') : -1;
+  if (udp >= 0) {
     throw configError(
       'delivery',
       `delivery 'at-least-once' needs TCP, but servers[${udp}] uses UDP: there an ACKed keepalive does not prove that each earlier datagram arrived. Use protocol 'tcp' or delivery 'at-most-once'.`,

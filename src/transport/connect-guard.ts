@@ -57,43 +57,23 @@ export function guardConnect(
   clock: Clock,
   onSettle: (error: AgentlinkError | undefined) => void,
 ): ConnectGuard {
-  const { signal, connectTimeout } = options;
-  let resolve!: () => void;
-  let reject!: (err: AgentlinkError) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
+  const guard = new PendingConnect(clock, onSettle);
   if (state !== 'idle') {
-    reject(new StateError(`connect() was already called on the ${kind} transport to ${where(target)} (state ${state})`, 'ERR_INVALID_STATE'));
-    return { promise, pending: false, settle: () => undefined };
-  }
-  let timer: TimerHandle | undefined;
-  let pending = true;
-  const onAbort = (): void => guard.settle(new AbortError(`Connect to ${where(target)} aborted`, { cause: signal?.reason }));
-  const guard: ConnectGuard = {
-    promise,
-    get pending() {
-      return pending;
-    },
-    settle(error) {
-      if (!pending) return;
-      pending = false;
-      clock.clearTimeout(timer);
-      timer = undefined;
-      signal?.removeEventListener('abort', onAbort);
-      onSettle(error);
-      if (error === undefined) resolve();
-      else reject(error);
-    },
-  };
-  if (signal?.aborted) {
-    onAbort();
+    guard.refuse(new StateError(`connect() was already called on the ${kind} transport to ${where(target)} (state ${state})`, 'ERR_INVALID_STATE'));
     return guard;
   }
-  signal?.addEventListener('abort', onAbort, { once: true });
+  const signal = options.signal;
+  if (signal) {
+    const onAbort = (): void => guard.settle(new AbortError(`Connect to ${where(target)} aborted`, { cause: signal.reason }));
+    if (signal.aborted) {
+      onAbort();
+      return guard;
+    }
+    guard.listen(signal, onAbort);
+  }
+  const connectTimeout = options.connectTimeout;
   if (connectTimeout > 0) {
-    timer = unrefTimeout(
+    guard.timer = unrefTimeout(
       clock,
       () =>
         guard.settle(
@@ -105,6 +85,63 @@ export function guardConnect(
     );
   }
   return guard;
+}
+
+/** The settle functions of the promise built last, handed from {@link capture} to its constructor. */
+let capturedResolve: (() => void) | undefined;
+let capturedReject: ((err: AgentlinkError) => void) | undefined;
+
+/** One executor for every guard's promise: a transport connects once per attempt, thousands a second. */
+function capture(resolve: () => void, reject: (err: AgentlinkError) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/** The {@link ConnectGuard} of {@link guardConnect}: its state in fields, no closure but the deadline's and the abort listener. */
+class PendingConnect implements ConnectGuard {
+  readonly promise: Promise<void>;
+  pending = true;
+  /** The `connectTimeout` deadline, when there is one. */
+  timer: TimerHandle | undefined = undefined;
+  readonly #resolve: () => void;
+  readonly #reject: (err: AgentlinkError) => void;
+  readonly #clock: Clock;
+  readonly #onSettle: (error: AgentlinkError | undefined) => void;
+  #signal: AbortSignal | undefined = undefined;
+  #onAbort: (() => void) | undefined = undefined;
+
+  constructor(clock: Clock, onSettle: (error: AgentlinkError | undefined) => void) {
+    this.promise = new Promise<void>(capture);
+    this.#resolve = capturedResolve!;
+    this.#reject = capturedReject!;
+    capturedResolve = capturedReject = undefined;
+    this.#clock = clock;
+    this.#onSettle = onSettle;
+  }
+
+  /** Settles on the signal's `abort` (the listener is removed when the connect settles). */
+  listen(signal: AbortSignal, onAbort: () => void): void {
+    this.#signal = signal;
+    this.#onAbort = onAbort;
+    signal.addEventListener('abort', onAbort, { once: true });
+  }
+
+  /** The connect could not start: rejects without running `onSettle`. */
+  refuse(error: AgentlinkError): void {
+    this.pending = false;
+    this.#reject(error);
+  }
+
+  settle(error?: AgentlinkError): void {
+    if (!this.pending) return;
+    this.pending = false;
+    this.#clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.#onAbort) this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#onSettle(error);
+    if (error === undefined) this.#resolve();
+    else this.#reject(error);
+  }
 }
 
 /**

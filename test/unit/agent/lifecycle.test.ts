@@ -183,3 +183,48 @@ describe('stop() drains', () => {
     expect(m.log.filter((l) => l.startsWith('control:')).at(-1)).toBe('control:shutdown');
   });
 });
+
+describe('closed', () => {
+  it('is one promise, asked before start, that resolves when the agent stops', async () => {
+    const { factory, network } = refTracking();
+    await manager(network);
+    const c = agent({}, { transport: factory });
+    const closed = c.closed;
+    expect(c.closed).toBe(closed);
+    let done = false;
+    void closed.then(() => (done = true));
+    await c.start();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(done).toBe(false);
+    await c.stop();
+    expect(done).toBe(true);
+    expect(c.closed).toBe(closed);
+  });
+
+  it('is settled when first asked after the agent closed, also from a closed listener, and stop() again resolves', async () => {
+    const { factory, network } = refTracking();
+    await manager(network);
+    const c = agent({}, { transport: factory });
+    const fromListener: Promise<void>[] = [];
+    c.on('closed', () => fromListener.push(c.closed));
+    await c.start();
+    await c.stop();
+    expect(fromListener).toHaveLength(1);
+    await expect(fromListener[0]).resolves.toBeUndefined();
+    await expect(c.closed).resolves.toBeUndefined();
+    await expect(c.stop()).resolves.toBeUndefined();
+  });
+
+  it('resolves for a stop() made while another stop() drains', async () => {
+    const { factory, network } = refTracking();
+    await manager(network);
+    const c = agent({}, { transport: factory });
+    await c.start();
+    c.send('e', 'app');
+    const first = c.stop({ drainTimeout: 1000 });
+    const second = c.stop();
+    await vi.advanceTimersByTimeAsync(1000);
+    await expect(Promise.all([first, second])).resolves.toEqual([undefined, undefined]);
+    expect(c.state).toBe('closed');
+  });
+});

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { systemClock, ConnectionError } from '../../../src/index.js';
 import { guardConnect } from '../../../src/transport/connect-guard.js';
@@ -67,5 +68,23 @@ describe('guardConnect: one connect attempt, settled once', () => {
     expect(vi.getTimerCount()).toBe(0);
     g.settle();
     await expect(g.promise).resolves.toBeUndefined();
+  });
+
+  it('keeps guards made one after another apart: each settles its own promise and removes its own listener', async () => {
+    const ac = new AbortController();
+    const a = guard({ signal: ac.signal });
+    const b = guard({ signal: ac.signal });
+    const c = guard();
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(2);
+    b.g.settle(new ConnectionError('refused', 'ERR_CONNECT'));
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+    a.g.settle();
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    await expect(a.g.promise).resolves.toBeUndefined();
+    await expect(b.g.promise).rejects.toMatchObject({ code: 'ERR_CONNECT' });
+    expect([a.g.pending, b.g.pending, c.g.pending]).toEqual([false, false, true]);
+    expect([a.settled, b.settled, c.settled]).toEqual([[undefined], ['ERR_CONNECT'], []]);
+    await vi.advanceTimersByTimeAsync(1000);
+    await expect(c.g.promise).rejects.toMatchObject({ code: 'ERR_CONNECT_TIMEOUT' });
   });
 });
