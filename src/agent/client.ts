@@ -89,6 +89,8 @@ let defaultTransport: TransportFactory | undefined;
 /** A settled promise every client shares until it has one of its own to wait for; a shared no-op. */
 const DONE = Promise.resolve();
 const NOOP = (): void => {};
+/** The startup message of the version built last: the clients of a fleet send the same one. */
+let startup = { version: '', text: '' };
 
 /**
  * A Wazuh-compatible agent. Give it an identity (or enrollment settings) and an ordered server
@@ -350,9 +352,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
    */
   start(options: StartOptions = {}): Promise<void> {
     if (this.#startPromise) return this.#startPromise;
-    if (this.#state !== 'idle') {
-      return Promise.reject(new StateError(`start() called in state '${this.#state}'`, 'ERR_INVALID_STATE'));
-    }
+    if (this.#state !== 'idle') return Promise.reject(new StateError(`start() called in state '${this.#state}'`, 'ERR_INVALID_STATE'));
     this.#started = true;
     this.#startPromise = new Promise<void>((resolve, reject) => {
       this.#startSettle = { resolve, reject };
@@ -620,7 +620,9 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     const handshake = new Handshake(server, this.options.handshakeTimeout, this.#clock);
     this.#handshake = handshake;
     try {
-      this.#sendControl(buildStartup(this.options.version), conn);
+      const version = this.options.version;
+      if (startup.version !== version) startup = { version, text: buildStartup(version) };
+      this.#sendControl(startup.text, conn);
       conn.markBarrier();
       await handshake.acked;
     } catch (err) {

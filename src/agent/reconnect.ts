@@ -88,7 +88,8 @@ export class ReconnectPlanner {
   #round = 0;
   #exhaustedCount = 0;
   #exhausted: number | undefined;
-  #failedInRound: boolean[];
+  /** Which servers failed in the current round (`backoff`, `custom`); made at the first failure that counts. */
+  #failedInRound: boolean[] | undefined;
   #failedInRoundCount = 0;
   #policyError: Error | undefined;
 
@@ -105,7 +106,6 @@ export class ReconnectPlanner {
     this.#reconnect = reconnect;
     this.#servers = servers;
     this.#random = random;
-    this.#failedInRound = servers.map(() => false);
   }
 
   /** Attempts planned on the current server in its current stint, counting the latest planned one (0 before `start`). */
@@ -166,7 +166,7 @@ export class ReconnectPlanner {
     this.#round = 0;
     this.#exhaustedCount = 0;
     this.#exhausted = undefined;
-    this.#failedInRound.fill(false);
+    this.#failedInRound?.fill(false);
     this.#failedInRoundCount = 0;
     this.#policyError = undefined;
     let delay = 0;
@@ -250,13 +250,14 @@ export class ReconnectPlanner {
 
   /** Marks a failure on `index` for the backoff/custom round count; returns true when it completed a round. */
   #markFailed(index: number): boolean {
-    if (!this.#failedInRound[index]) {
-      this.#failedInRound[index] = true;
+    const failed = (this.#failedInRound ??= this.#servers.map(() => false));
+    if (!failed[index]) {
+      failed[index] = true;
       this.#failedInRoundCount++;
     }
     if (this.#failedInRoundCount < this.#servers.length) return false;
     this.#round++;
-    this.#failedInRound.fill(false);
+    failed.fill(false);
     this.#failedInRoundCount = 0;
     return true;
   }

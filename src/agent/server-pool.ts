@@ -52,7 +52,8 @@ export class ServerPool {
   #index = 0;
 
   /**
-   * @param servers - the ordered server list; a copy is kept.
+   * @param servers - the ordered server list; a copy is kept unless it is frozen (resolved options
+   *   share one frozen list between the clients of a fleet).
    * @throws `ERR_CONFIG` ({@link ConfigError}) when the list is empty.
    */
   constructor(servers: readonly ResolvedServer[]) {
@@ -62,7 +63,7 @@ export class ServerPool {
         value: servers,
       });
     }
-    this.servers = Object.freeze([...servers]);
+    this.servers = Object.isFrozen(servers) ? servers : Object.freeze([...servers]);
     this.#stats = this.servers.map(() => ({
       attempts: 0,
       failures: 0,

@@ -26,6 +26,29 @@ const interned = new Map<string, unknown>();
 export class PartInterner {
   /** The shared part returned last (frozen plain data), or undefined before the first. */
   #last: object | undefined;
+  /** The part of a left-out option, and the context values it was resolved with. */
+  #absent: unknown;
+  #absentA: unknown;
+  #absentB: unknown;
+
+  /**
+   * The part of an option left out, which depends on the context values only: resolved and interned
+   * once, and again only when a context value changes (compared with `===`), so the clients of a
+   * fleet that leave a section out neither resolve nor compare it.
+   *
+   * @param a - first context value the resolver reads.
+   * @param b - second context value the resolver reads.
+   * @param resolve - resolves the part from the context alone; when it throws nothing is kept.
+   * @returns the shared part.
+   */
+  absent<A, B, T>(a: A, b: B, resolve: (a: A, b: B) => T): T {
+    if (this.#absent !== undefined && this.#absentA === a && this.#absentB === b) return this.#absent as T;
+    const part = this.intern(resolve(a, b));
+    this.#absent = part;
+    this.#absentA = a;
+    this.#absentB = b;
+    return part;
+  }
 
   /**
    * @param value - a freshly resolved part, not yet handed out.

@@ -218,7 +218,7 @@ export function resolveOptions(options: AgentClientOptions): ResolvedAgentClient
     cryptoMethod:
       options.cryptoMethod === undefined ? DEFAULT_CRYPTO_METHOD : checkOneOf(options.cryptoMethod, 'cryptoMethod', ['aes', 'blowfish']),
     compressionLevel: optNumber(options.compressionLevel, 'compressionLevel', COMPRESSION_LEVEL, DEFAULT_COMPRESSION_LEVEL),
-    reconnect: shared.reconnect.intern(resolveReconnect(options.reconnect)),
+    reconnect: options.reconnect === undefined ? shared.reconnect.absent(undefined, undefined, resolveReconnect) : shared.reconnect.intern(resolveReconnect(options.reconnect)),
     forceReconnectInterval: optNumber(
       options.forceReconnectInterval,
       'forceReconnectInterval',
@@ -226,9 +226,12 @@ export function resolveOptions(options: AgentClientOptions): ResolvedAgentClient
       DEFAULT_FORCE_RECONNECT_INTERVAL,
     ),
     ipUpdateInterval: optNumber(options.ipUpdateInterval, 'ipUpdateInterval', ANY_DURATION, DEFAULT_IP_UPDATE_INTERVAL),
-    buffer: shared.buffer.intern(resolveBuffer(options.buffer)),
-    enrollment: shared.enrollment.intern(resolveEnrollment(options.enrollment, agent, host)),
-    labels: shared.labels.intern(resolveLabels(options.labels)),
+    buffer: options.buffer === undefined ? shared.buffer.absent(undefined, undefined, resolveBuffer) : shared.buffer.intern(resolveBuffer(options.buffer)),
+    enrollment:
+      options.enrollment === undefined
+        ? shared.enrollment.absent(agent !== undefined, host(), defaultEnrollment)
+        : shared.enrollment.intern(resolveEnrollment(options.enrollment, agent !== undefined, host)),
+    labels: options.labels === undefined ? shared.labels.absent(undefined, undefined, resolveLabels) : shared.labels.intern(resolveLabels(options.labels)),
     uname: resolveUname(options.uname, host),
     version: resolveVersion(options.version),
     agentConfigSum: resolveConfigSum(options.agentConfigSum),
@@ -237,7 +240,10 @@ export function resolveOptions(options: AgentClientOptions): ResolvedAgentClient
     signal: resolveSignal(options.signal),
     persistent: optBoolean(options.persistent, 'persistent', DEFAULT_PERSISTENT),
     delivery: resolveDelivery(options.delivery, servers),
-    retransmit: shared.retransmit.intern(resolveRetransmit(options.retransmit, notifyTime)),
+    retransmit:
+      options.retransmit === undefined
+        ? shared.retransmit.absent(undefined, notifyTime, resolveRetransmit)
+        : shared.retransmit.intern(resolveRetransmit(options.retransmit, notifyTime)),
     localAddress: resolveLocalAddress(options.localAddress),
     configProfile: optString(options.configProfile, 'configProfile'),
     autoRestart: optBoolean(options.autoRestart, 'autoRestart', DEFAULT_AUTO_RESTART),
@@ -470,14 +476,19 @@ function resolveBuffer(b: unknown): ResolvedBufferOptions {
   };
 }
 
-function resolveEnrollment(e: unknown, agent: AgentKey | undefined, host: () => HostFacts): ResolvedEnrollmentOptions {
+/** The enrollment part of a client that leaves `enrollment` out. */
+function defaultEnrollment(hasAgent: boolean, facts: HostFacts): ResolvedEnrollmentOptions {
+  return resolveEnrollment(undefined, hasAgent, () => facts);
+}
+
+function resolveEnrollment(e: unknown, hasAgent: boolean, host: () => HostFacts): ResolvedEnrollmentOptions {
   if (e !== undefined && !isPlainObject(e)) {
     throw configError('enrollment', `enrollment must be an object; got ${show(e)}`, safeValue(e));
   }
   const en = (e ?? {}) as Record<string, unknown>;
   checkKnownKeys(en, ENROLLMENT_KEYS, 'enrollment');
-  const enabled = optBoolean(en.enabled, 'enrollment.enabled', agent === undefined);
-  if (!enabled && agent === undefined) {
+  const enabled = optBoolean(en.enabled, 'enrollment.enabled', !hasAgent);
+  if (!enabled && !hasAgent) {
     throw configError(
       'enrollment.enabled',
       'No agent key: give agent or keys, or leave enrollment enabled ((4109): Unable to start without auth keys)',

@@ -167,6 +167,18 @@ describe('AgentClient state machine', () => {
     expect(rec.mergedSum).toBe('x');
   });
 
+  it('sends each client its own version in the startup, whichever version the client before it had', async () => {
+    const h = harness();
+    const m = await manager(h, 'm1');
+    for (const version of ['v4.9.0', 'v4.14.7', 'v4.9.0', undefined]) {
+      const c = client(options(['m1'], version === undefined ? {} : { version }), h);
+      await c.start();
+      await c.stop();
+    }
+    const startups = m.controls.filter((c) => c.msg.type === 'startup').map((c) => (c.msg as { version?: string }).version);
+    expect(startups).toEqual(['v4.9.0', 'v4.14.7', 'v4.9.0', 'v4.14.7']);
+  });
+
   it('stop() sends the shutdown message and leaves no timers', async () => {
     const h = harness();
     const m = await manager(h, 'm1');

@@ -40,6 +40,18 @@ describe('ServerPool', () => {
     const pool = new ServerPool(list);
     list.push(server('c'));
     expect(pool.size).toBe(2);
+    expect(Object.isFrozen(pool.servers)).toBe(true);
+  });
+
+  it('shares a frozen list instead of copying it (resolved options share one between clients)', () => {
+    const list = Object.freeze([server('a'), server('b')]);
+    const a = new ServerPool(list);
+    const b = new ServerPool(list);
+    expect(a.servers).toBe(list);
+    b.select(1);
+    b.recordSuccess(1, 5);
+    expect([a.index, b.index]).toEqual([0, 1]);
+    expect(a.stats(1).connects).toBe(0);
   });
 
   it('counts attempts, failures and connects per server and moves the cursor on success only', () => {

@@ -170,6 +170,19 @@ describe('ReconnectPlanner, backoff strategy', () => {
     expect(rows.map(([, , p]) => p.round)).toEqual([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6]);
   });
 
+  it('starts each cycle with no server failed in the round, also before the first failure of the planner', () => {
+    const planner = new ReconnectPlanner(backoff({ jitter: 0 }), three);
+    planner.start(0, 'initial');
+    expect(planner.fail(undefined)).toMatchObject({ server: 1, delay: 0, round: 0 });
+    expect(planner.fail(undefined)).toMatchObject({ server: 2, delay: 0, round: 0 });
+    planner.start(2, 'lost');
+    // s0 and s1 failed in the last cycle: a new cycle needs all three to fail again for a round
+    expect(planner.fail(undefined)).toMatchObject({ server: 0, delay: 0, round: 0 });
+    expect(planner.fail(undefined)).toMatchObject({ server: 1, delay: 0, round: 0 });
+    expect(planner.fail(undefined)).toMatchObject({ server: 2, delay: 1000, round: 1 });
+    expect(new ReconnectPlanner(backoff(), three).start(1, 'initial')).toEqual({ server: 1, delay: 0, attempt: 1, round: 0 });
+  });
+
   it('keeps full-jitter waits inside [0, d] of their round', () => {
     const planner = new ReconnectPlanner(backoff({ jitter: 1 }), three, seeded(3));
     for (let trial = 0; trial < 20; trial++) {

@@ -63,6 +63,34 @@ describe('resolveOptions shares equal parts between clients', () => {
   });
 });
 
+describe('resolveOptions: the parts of options left out', () => {
+  it('follow what they depend on: enrollment on whether an identity is given, retransmit on notifyTime', () => {
+    const runs = [
+      { withAgent: true, notifyTime: 10_000 },
+      { withAgent: false, notifyTime: 10_000 },
+      { withAgent: true, notifyTime: 20_000 },
+      { withAgent: true, notifyTime: 20_000 },
+      { withAgent: false, notifyTime: 10_000 },
+    ];
+    const got = runs.map(({ withAgent, notifyTime }) =>
+      resolveOptions({ servers: [{ address: 'm' }], notifyTime, ...(withAgent ? { agent } : {}) }),
+    );
+    got.forEach((r, i) => {
+      expect(r.enrollment.enabled).toBe(!runs[i]!.withAgent);
+      expect(r.retransmit.barrierInterval).toBe(runs[i]!.notifyTime);
+    });
+    expect(got[2]!.retransmit).toBe(got[3]!.retransmit);
+    expect(got[2]!.enrollment).toBe(got[3]!.enrollment);
+    expect(Object.isFrozen(got[1]!.enrollment)).toBe(true);
+    // a part left out equals the part of the same option given explicitly with its defaults
+    expect(resolveOptions(opts({ reconnect: { strategy: 'wazuh' }, labels: [], buffer: {} }))).toMatchObject({
+      reconnect: got[0]!.reconnect,
+      labels: got[0]!.labels,
+      buffer: got[0]!.buffer,
+    });
+  });
+});
+
 describe('PartInterner', () => {
   it('tells apart what its key tells apart: undefined from absent, 1 from "1", null from undefined, arrays from objects', () => {
     const pairs: Array<[unknown, unknown]> = [
@@ -110,5 +138,23 @@ describe('PartInterner', () => {
       expect(interner.intern(v)).toBe(v);
       expect(Object.isFrozen(v)).toBe(false);
     }
+  });
+
+  it('resolves a left-out part again when a context value changes, and keeps nothing when the resolver throws', () => {
+    const interner = new PartInterner();
+    const calls: number[] = [];
+    const resolve = (a: number, b: string) => {
+      calls.push(a);
+      if (a < 0) throw new Error('bad');
+      return { a, b };
+    };
+    const one = interner.absent(1, 'x', resolve);
+    expect(interner.absent(1, 'x', resolve)).toBe(one);
+    expect(interner.absent(2, 'x', resolve)).toEqual({ a: 2, b: 'x' });
+    expect(interner.absent(2, 'y', resolve)).toEqual({ a: 2, b: 'y' });
+    expect(() => interner.absent(-1, 'y', resolve)).toThrow('bad');
+    expect(() => interner.absent(-1, 'y', resolve)).toThrow('bad');
+    expect(interner.absent(1, 'x', resolve)).toBe(one);
+    expect(calls).toEqual([1, 2, 2, -1, -1, 1]);
   });
 });

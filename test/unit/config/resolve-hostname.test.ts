@@ -66,4 +66,13 @@ describe('resolveOptions default agent name', () => {
     expect([a.enrollment.agentName, b.enrollment.agentName]).toEqual(['web01', 'db02']);
     expect([(a.uname as { nodename: string }).nodename, (b.uname as { nodename: string }).nodename]).toEqual(['web 01', 'db02']);
   });
+
+  it('refuses a bad host name for every client that needs it, also after a client that did not', () => {
+    host.name = 'localhost';
+    expectConfigError(() => resolveOptions({ servers }), 'enrollment.agentName', { value: 'localhost' });
+    expect(resolveOptions({ servers, agent: { id: '001', name: 'agent1', key: 'k' } }).enrollment.agentName).toBe('localhost');
+    expectConfigError(() => resolveOptions({ servers }), 'enrollment.agentName', { value: 'localhost' });
+    host.name = 'web 01';
+    expect(resolveOptions({ servers }).enrollment).toMatchObject({ enabled: true, agentName: 'web01' });
+  });
 });
