@@ -68,6 +68,25 @@ class AesContext {
     return out;
   }
 
+  /**
+   * Frees the OpenSSL state now (about 1.2 KB for both directions) instead of when a garbage
+   * collection reaches the cipher objects: an evicted context has usually lived long enough to be in
+   * V8's old space, collected late, and the native memory of the contexts evicted meanwhile adds up
+   * (10 000 idle agents evict one context pair per keepalive each).
+   */
+  release(): void {
+    // final() frees the native context; with padding off and whole blocks in it returns no bytes and
+    // cannot fail, and a context being dropped has nothing left to report either way
+    try {
+      this.#cipher?.final();
+      this.#decipher?.final();
+    } catch {
+      // nothing pending: the data was whole blocks
+    }
+    this.#cipher = undefined;
+    this.#decipher = undefined;
+  }
+
   /** Decrypts `data` (a positive multiple of 16 bytes), no padding removed. */
   decrypt(data: Uint8Array): Buffer {
     let decipher = this.#decipher;
@@ -86,7 +105,8 @@ class AesContext {
 }
 
 /**
- * Most keys with live contexts. Each holds two OpenSSL contexts (about 0.7 KB with their objects):
+ * Most keys with live contexts. Each holds two OpenSSL contexts (about 2.5 KB of RSS with their
+ * objects, 1.2 KB of it OpenSSL's, freed at eviction):
  * keys that send or receive often keep theirs, and a key beyond the most recent ones (an idle agent
  * of a large fleet, between two keepalives) gets new contexts on its next message, a few
  * microseconds once.
@@ -96,12 +116,16 @@ const MAX_CONTEXTS = 4096;
 const contexts = new Map<Uint8Array, AesContext>();
 
 function contextFor(key: Uint8Array): AesContext {
-  let ctx = contexts.get(key);
-  if (ctx === undefined || !ctx.matches(key)) {
-    ctx = new AesContext(key);
-    if (contexts.size >= MAX_CONTEXTS && !contexts.has(key)) contexts.delete(contexts.keys().next().value!);
-    contexts.set(key, ctx);
+  const found = contexts.get(key);
+  if (found !== undefined && found.matches(key)) return found;
+  const ctx = new AesContext(key);
+  if (found !== undefined) found.release();
+  else if (contexts.size >= MAX_CONTEXTS) {
+    const oldest = contexts.keys().next().value!;
+    contexts.get(oldest)!.release();
+    contexts.delete(oldest);
   }
+  contexts.set(key, ctx);
   return ctx;
 }
 

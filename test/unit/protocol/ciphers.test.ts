@@ -105,18 +105,22 @@ describe('AES', () => {
     }
   });
 
-  it('stays correct for more keys than it keeps contexts for (4096), used in turn', () => {
+  it('stays correct for more keys than it keeps contexts for (4096), used in turn, both directions (evicted contexts are released)', () => {
     const keys = Array.from({ length: 4300 }, (_, i) => {
       const k = Buffer.alloc(32);
       k.writeUInt32LE(i, 0);
       return k;
     });
     const data = Buffer.alloc(48, 9);
-    for (let round = 0; round < 2; round++) {
-      for (let i = 0; i < keys.length; i += round === 0 ? 1 : 7) {
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < keys.length; i += round === 1 ? 7 : 1) {
         const c = createCipheriv('aes-256-cbc', keys[i]!, AES_IV);
         c.setAutoPadding(false);
-        expect(aesEncryptNoPadding(keys[i]!, data).equals(c.update(data))).toBe(true);
+        const sealed = aesEncryptNoPadding(keys[i]!, data);
+        expect(sealed.equals(c.update(data))).toBe(true);
+        // PKCS#7 of 32 bytes is a whole block of 16s: decrypting it gives the 32 bytes back
+        const padded = Buffer.concat([data.subarray(0, 32), Buffer.alloc(16, 16)]);
+        expect(aesDecrypt(keys[i]!, aesEncryptNoPadding(keys[i]!, padded)).equals(data.subarray(0, 32))).toBe(true);
       }
     }
   });
@@ -125,6 +129,7 @@ describe('AES', () => {
     const key = Buffer.alloc(32, 0x61);
     const data = Buffer.alloc(32, 7);
     const first = aesEncryptNoPadding(key, data);
+    expect(aesDecrypt(key, aesEncrypt(key, data)).equals(data)).toBe(true);
     key.fill(0x62);
     const c = createCipheriv('aes-256-cbc', Buffer.alloc(32, 0x62), AES_IV);
     c.setAutoPadding(false);
