@@ -34,6 +34,8 @@ class AesContext {
    * decryption context consumed (16-31); the IV before the first message.
    */
   readonly #chains: Buffer = Buffer.concat([AES_IV, AES_IV]);
+  /** Used since the last sweep of idle contexts (or created since). */
+  used = true;
 
   constructor(key: Uint8Array) {
     this.#key = Buffer.from(key);
@@ -106,20 +108,47 @@ class AesContext {
 
 /**
  * Most keys with live contexts. Each holds two OpenSSL contexts (about 2.5 KB of RSS with their
- * objects, 1.2 KB of it OpenSSL's, freed at eviction):
- * keys that send or receive often keep theirs, and a key beyond the most recent ones (an idle agent
- * of a large fleet, between two keepalives) gets new contexts on its next message, a few
- * microseconds once.
+ * objects, 1.2 KB of it OpenSSL's, freed at release): keys that send or receive often keep theirs,
+ * and a key beyond the most recent ones gets new contexts on its next message, a few microseconds
+ * once.
  */
 const MAX_CONTEXTS = 4096;
+/**
+ * Contexts not used for this long (one to two periods: sweeps run on a miss, at most one a period)
+ * are released. An idle agent uses its key for a keepalive and its ACK every `notify_time` (10 s by
+ * default), so 10 000 of them kept 4 096 context pairs alive (about 10 MB) that none of them used
+ * again before they were evicted; a key in use keeps its context.
+ */
+const IDLE_MS = 250;
 /** Contexts by key buffer (`DerivedKey.aes` is one shared Buffer per key), oldest first. */
 const contexts = new Map<Uint8Array, AesContext>();
+/** `Date.now()` of the last sweep. */
+let sweptAt = 0;
+
+/** Releases the contexts not used since the previous sweep; the others start a new period. */
+function sweep(now: number): void {
+  sweptAt = now;
+  for (const [key, ctx] of contexts) {
+    if (ctx.used) ctx.used = false;
+    else {
+      ctx.release();
+      contexts.delete(key);
+    }
+  }
+}
 
 function contextFor(key: Uint8Array): AesContext {
   const found = contexts.get(key);
-  if (found !== undefined && found.matches(key)) return found;
+  if (found !== undefined && found.matches(key)) {
+    found.used = true;
+    return found;
+  }
+  // a miss: a few microseconds of OpenSSL set-up, so the clock read and the sweep cost little here
+  const now = Date.now();
+  if (now - sweptAt >= IDLE_MS || now < sweptAt) sweep(now);
   const ctx = new AesContext(key);
-  if (found !== undefined) found.release();
+  const stale = contexts.get(key);
+  if (stale !== undefined) stale.release();
   else if (contexts.size >= MAX_CONTEXTS) {
     const oldest = contexts.keys().next().value!;
     contexts.get(oldest)!.release();

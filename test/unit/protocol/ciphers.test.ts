@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DecodeError } from '../../../src/index.js';
 import {
   AES_IV,
@@ -123,6 +123,38 @@ describe('AES', () => {
         expect(aesDecrypt(keys[i]!, aesEncryptNoPadding(keys[i]!, padded)).equals(data.subarray(0, 32))).toBe(true);
       }
     }
+  });
+
+  describe('with idle contexts released (not used for 250-500 ms, swept on a miss)', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('gives the same bytes as a fresh cipher for keys used before and after a release, and after the clock steps back', () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const keys = Array.from({ length: 6 }, (_, i) => Buffer.alloc(32, 0x30 + i));
+      const data = Buffer.alloc(64, 5);
+      const expected = (key: Buffer): Buffer => {
+        const c = createCipheriv('aes-256-cbc', key, AES_IV);
+        c.setAutoPadding(false);
+        return c.update(data);
+      };
+      const check = (i: number): void => {
+        expect(aesEncryptNoPadding(keys[i]!, data).equals(expected(keys[i]!))).toBe(true);
+        expect(aesDecrypt(keys[i]!, aesEncrypt(keys[i]!, data)).equals(data)).toBe(true);
+      };
+      // steps of 300 ms: each miss sweeps; keys 0 and 1 go idle, key 2 stays in use
+      for (let step = 0; step < 8; step++) {
+        vi.setSystemTime(1_000_000 + step * 300);
+        check(2);
+        if (step < 2) check(step);
+        check(3 + (step % 3));
+      }
+      check(0);
+      check(1);
+      vi.setSystemTime(500_000);
+      for (let i = 0; i < keys.length; i++) check(i);
+    });
   });
 
   it('follows a key buffer whose bytes change between calls', () => {
