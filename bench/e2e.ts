@@ -316,7 +316,8 @@ async function childIdle(task: Extract<ChildTask, { mode: 'idle' }>, mark: () =>
     systemCpuShare: Math.round((u.system / (u.user + u.system)) * 100) / 100,
     rssPerAgentKB: kb(m1.rss - m0.rss),
     heapPerAgentKB: kb(m1.heapUsed - m0.heapUsed),
-    externalPerAgentKB: kb(m1.external + m1.arrayBuffers - m0.external - m0.arrayBuffers),
+    // `external` already includes `arrayBuffers` (Node's docs): their sum counted the Buffers twice
+    externalPerAgentKB: kb(m1.external - m0.external),
     held: held.length,
   };
 }

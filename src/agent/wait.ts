@@ -76,6 +76,9 @@ export class Wait {
   }
 }
 
+/** What {@link onAbort} returns for no signal: one function for all (a client keeps it for its lifetime). */
+function nothingToRemove(): void {}
+
 /**
  * Calls `fn` once when `signal` aborts (in a microtask when it already has).
  *
@@ -84,7 +87,7 @@ export class Wait {
  * @returns removes the listener; idempotent.
  */
 export function onAbort(signal: AbortSignal | undefined, fn: () => void): () => void {
-  if (!signal) return () => {};
+  if (!signal) return nothingToRemove;
   if (signal.aborted) {
     let cancelled = false;
     queueMicrotask(() => {
