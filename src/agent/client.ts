@@ -520,7 +520,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
       throw new StateError(`Invalid state transition ${from} -> ${to}`, 'ERR_INVALID_STATE');
     }
     this.#state = to;
-    this.#log.debug({ from, to }, `${from} -> ${to}`);
+    if (this.#log !== silentLogger) this.#log.debug({ from, to }, `${from} -> ${to}`); // no fields to build for a silent fleet
     this.emit('stateChange', { from, to });
   }
 
@@ -644,7 +644,7 @@ export class AgentClient extends EventEmitter<AgentClientEvents> {
     this.#lastConnectedIndex = conn.index;
     this.#transition('connected');
     const elapsed = this.#clock.monotonic() - this.#cycleStartedAt;
-    this.#log.info({ server: `${conn.server.address}:${conn.server.port}` }, 'Connected to the server');
+    if (this.#log !== silentLogger) this.#log.info({ server: `${conn.server.address}:${conn.server.port}` }, 'Connected to the server');
     this.emit('connected', { server: conn.server, serverIndex: conn.index, attempt, elapsed });
     if (previous !== undefined && previous !== conn.index) {
       this.#stats.failovers++;

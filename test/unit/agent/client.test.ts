@@ -167,6 +167,28 @@ describe('AgentClient state machine', () => {
     expect(rec.mergedSum).toBe('x');
   });
 
+  it('logs the state changes and the connect to a logger it is given (and builds nothing for the silent one)', async () => {
+    const h = harness();
+    await manager(h, 'm1');
+    const lines: string[] = [];
+    const logger = {
+      debug: (_o: object | string, msg?: string) => void lines.push(`debug ${msg}`),
+      info: (o: object | string, msg?: string) => void lines.push(`info ${msg} ${JSON.stringify(o)}`),
+      warn: () => {},
+      error: () => {},
+      child: () => logger,
+    };
+    const c = client(options(['m1'], { logger }), h);
+    await c.start();
+    expect(lines).toEqual([
+      'debug idle -> connecting',
+      'debug connecting -> handshaking',
+      'debug handshaking -> connected',
+      'info Connected to the server {"server":"m1:1514"}',
+    ]);
+    await c.stop();
+  });
+
   it('sends each client its own version in the startup, whichever version the client before it had', async () => {
     const h = harness();
     const m = await manager(h, 'm1');
