@@ -81,7 +81,7 @@ export interface ClientBufferDeps<T> {
 const MIN_TICK_MS = 10;
 /** Items sent per tick when the buffer is disabled (no rate limit, but the event loop still breathes). */
 const DISABLED_BATCH = 1000;
-/** Initial ring capacity; it grows by doubling, so an idle agent holds a tiny array. */
+/** Ring capacity at the first item; it grows by doubling. An agent that never queued an item holds an empty array. */
 const INITIAL_RING = 16;
 
 /**
@@ -128,7 +128,7 @@ export class ClientBuffer<T> extends EventEmitter<ClientBufferEvents<T>> {
   readonly #onError: ((error: unknown) => void) | undefined;
   readonly #clock: Clock;
 
-  #ring: (T | undefined)[] = new Array<T | undefined>(INITIAL_RING);
+  #ring: (T | undefined)[] = [];
   #head = 0;
   #size = 0;
   #paused = true;
@@ -425,7 +425,7 @@ export class ClientBuffer<T> extends EventEmitter<ClientBufferEvents<T>> {
 
   #grow(): void {
     const old = this.#ring;
-    const next = new Array<T | undefined>(old.length * 2);
+    const next = new Array<T | undefined>(Math.max(INITIAL_RING, old.length * 2));
     for (let k = 0; k < this.#size; k++) next[k] = old[(this.#head + k) % old.length];
     this.#ring = next;
     this.#head = 0;

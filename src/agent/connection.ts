@@ -83,10 +83,18 @@ export class AgentConnection {
    * @returns the monotonic time the keepalive it answers was due, or undefined (a startup, or none waiting).
    */
   acked(): number | undefined {
-    const dueAt = this.#due.shift();
-    const first = this.#markers[0];
+    const due = this.#due;
+    const dueAt = due.shift();
+    // an empty array keeps the 17 slots its first push made (about 120 B) unless its length is set:
+    // an idle connection waits for no ACK between two keepalives
+    if (due.length === 0) due.length = 0;
+    const markers = this.#markers;
+    const first = markers[0];
     if (!first) return undefined;
-    if (--first[1] === 0) this.#markers.shift();
+    if (--first[1] === 0) {
+      markers.shift();
+      if (markers.length === 0) markers.length = 0;
+    }
     if (first[0] > this.confirmed) {
       const n = first[0] - this.confirmed;
       this.confirmed = first[0];
