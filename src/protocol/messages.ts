@@ -147,6 +147,32 @@ export interface ParsedKeepalive extends KeepaliveInfo {
 
 const AGENT_IP_LABEL = '#"_agent_ip":';
 
+/** A uname line seen before, and its parse. */
+interface UnameEntry {
+  readonly line: string;
+  readonly parsed: ParsedUname;
+}
+
+/** Parsed uname lines by line: the agents of a fleet run from one host send the same few. */
+const unameCache = new Map<string, UnameEntry>();
+/** Most lines kept; past that the cache starts again. */
+const MAX_UNAME_LINES = 256;
+
+/**
+ * A uname line through a cache of the lines seen: its first copy (so that an agent's parsed
+ * keepalive holds no part of its own message text) and its {@link parseUname} result, which the
+ * caller copies (parseUname returns a new object each call).
+ */
+function unameEntry(line: string): UnameEntry {
+  let entry = unameCache.get(line);
+  if (entry === undefined) {
+    entry = { line, parsed: parseUname(line) };
+    if (unameCache.size >= MAX_UNAME_LINES) unameCache.clear();
+    unameCache.set(line, entry);
+  }
+  return entry;
+}
+
 /**
  * Parses a keepalive as remoted does: at least one `\n` is required, everything after the last `\n`
  * is discarded, then each line is a label (`#`, `!` or `"` first), the uname line (contains ` - `),
@@ -194,8 +220,9 @@ export function parseKeepalive(msg: string): ParsedKeepalive {
         out.agentConfigSum = line.slice(slash + 3);
         uname = line.slice(0, slash);
       }
-      out.uname = uname;
-      out.os = parseUname(uname);
+      const entry = unameEntry(uname);
+      out.uname = entry.line;
+      out.os = { ...entry.parsed };
       out.version = out.os.agentVersion;
     }
   }

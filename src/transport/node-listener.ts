@@ -181,6 +181,9 @@ export class TcpAcceptor {
   }
 }
 
+/** A socket error is followed by 'close', which is what the connection acts on. */
+function ignoreError(): void {}
+
 /** The framed TCP connection of a {@link listenNode} listener. */
 class NodeServerConnection extends EventEmitter<ServerConnectionEvents> implements ServerConnection {
   readonly remoteAddress: string;
@@ -205,7 +208,7 @@ class NodeServerConnection extends EventEmitter<ServerConnectionEvents> implemen
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('error', () => undefined);
+    socket.on('error', ignoreError);
     socket.on('close', () => {
       this.#closed = true;
       this.emit('close');

@@ -6,6 +6,8 @@
  */
 import type { EventEmitter } from 'eventemitter3';
 import type { DecodeErrorCode } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { silentLogger } from '../../logger.js';
 import type { Listener } from '../../transport/listener.js';
 import type { ManagerFaults } from '../faults.js';
 import type { KeyStore } from '../keystore.js';
@@ -62,4 +64,18 @@ export interface ManagerContext {
   readonly listener: Listener | undefined;
   /** Whether the manager is running (started, not closing). */
   readonly running: boolean;
+}
+
+/**
+ * Whether a logger writes debug lines, so that the per-connection and per-status debug lines
+ * build their fields only when they are written: false for the silent logger and for a logger
+ * whose `isLevelEnabled('debug')` (pino's) says so; true for any other logger.
+ *
+ * @param logger - the manager's logger.
+ * @returns whether `logger.debug()` may write.
+ */
+export function debugEnabled(logger: Logger): boolean {
+  if (logger === silentLogger) return false;
+  const isLevelEnabled = (logger as { isLevelEnabled?: unknown }).isLevelEnabled;
+  return typeof isLevelEnabled === 'function' ? (isLevelEnabled as (level: string) => boolean).call(logger, 'debug') : true;
 }

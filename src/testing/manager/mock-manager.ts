@@ -18,14 +18,14 @@ import type { FaultsUpdate, ManagerFaults } from '../faults.js';
 import { KeyStore } from '../keystore.js';
 import { RunStateHolder } from '../run-state.js';
 import { DEFAULT_WAIT_TIMEOUT, Waiters } from '../waiters.js';
-import { newCounters } from './context.js';
+import { debugEnabled, newCounters } from './context.js';
 import type { ManagerContext } from './context.js';
 import { EventHistory } from './history.js';
 import { resolveManagerOptions } from './options.js';
 import type { ResolvedManagerOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import { Registry } from './registry.js';
-import type { AgentEntry, Session } from './registry.js';
+import type { AgentEntry, Session, SessionSink } from './registry.js';
 import { Remoted } from './remoted.js';
 import { Requests } from './requests.js';
 import { SharedFiles } from './shared-files.js';
@@ -287,16 +287,21 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
       conn.destroy();
       return;
     }
-    const session = this.#registry.open(conn);
-    conn.on('payload', (payload) => this.#onPayload(session, payload));
-    conn.on('error', (err) => {
-      c.framesTooLarge++;
-      this.#remoted.reject(err, session, session.agent?.key.id);
-    });
-    conn.on('close', () => this.#onClose(session));
-    this.#opts.logger.debug({ conn: conn.id, peer: `${conn.remoteAddress}:${conn.remotePort}` }, 'connection accepted');
-    this.emit('connection', this.#registry.peer(session));
+    const session = this.#registry.open(conn, this.#sink);
+    const logger = this.#opts.logger;
+    if (debugEnabled(logger)) logger.debug({ conn: conn.id, peer: `${conn.remoteAddress}:${conn.remotePort}` }, 'connection accepted');
+    if (this.listenerCount('connection') > 0) this.emit('connection', this.#registry.peer(session));
   }
+
+  /** The connections' events, for every session (their context is the session). */
+  readonly #sink: SessionSink = {
+    onPayload: (session, payload) => this.#onPayload(session, payload),
+    onError: (session, err) => {
+      this.#ctx.counters.framesTooLarge++;
+      this.#remoted.reject(err, session, session.agent?.key.id);
+    },
+    onClose: (session) => this.#onClose(session),
+  };
 
   #onPayload(session: Session, payload: Buffer): void {
     try {
@@ -309,9 +314,10 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
 
   #onClose(session: Session): void {
     this.#registry.closed(session);
-    this.#opts.logger.debug({ conn: session.id, agentId: session.agent?.key.id }, 'connection closed');
+    const logger = this.#opts.logger;
+    if (debugEnabled(logger)) logger.debug({ conn: session.id, agentId: session.agent?.key.id }, 'connection closed');
     const state = this.#run.state;
-    if (state === 'running' || state === 'closing') this.emit('disconnection', this.#registry.peer(session));
+    if ((state === 'running' || state === 'closing') && this.listenerCount('disconnection') > 0) this.emit('disconnection', this.#registry.peer(session));
   }
 
   /**

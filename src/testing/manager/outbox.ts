@@ -15,6 +15,10 @@ export class Outbox {
   readonly #ctx: ManagerContext;
   readonly #registry: Registry;
   #counter: MessageCounter = { global: 0, local: 0 };
+  /** Logs a failed save of the sender counter (one function for every message). */
+  readonly #onSaveError = (err: unknown): void => {
+    this.#ctx.opts.logger.warn({ err: (err as Error).message }, 'the sender counter could not be saved');
+  };
 
   constructor(ctx: ManagerContext, registry: Registry) {
     this.#ctx = ctx;
@@ -35,9 +39,7 @@ export class Outbox {
     }
     const counter = nextCounter(this.#counter);
     this.#counter = counter;
-    this.#ctx.opts.counterStore.save(counter).catch((err: unknown) => {
-      this.#ctx.opts.logger.warn({ err: (err as Error).message }, 'the sender counter could not be saved');
-    });
+    this.#ctx.opts.counterStore.save(counter).catch(this.#onSaveError);
     const payload = encodeSecureMessage(message, { key: agent.key, method: agent.method ?? 'aes', sender: 'manager', counter });
     return this.send(ch, payload);
   }

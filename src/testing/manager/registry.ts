@@ -6,11 +6,23 @@
  * @module
  */
 import { unrefTimeout } from '../../clock.js';
+import type { DecodeError } from '../../errors.js';
 import type { TimerHandle } from '../../clock.js';
 import type { AgentKey, CryptoMethod, MessageCounter, ParsedKeepalive } from '../../protocol/index.js';
 import type { DatagramPeer, ServerConnection } from '../../transport/listener.js';
+import { debugEnabled } from './context.js';
 import type { ManagerContext } from './context.js';
 import type { AgentRecord, AgentStats, AgentStatus, ManagerProtocol, PeerInfo } from './types.js';
+
+/** What a {@link Session}'s connection events go to (the manager): one object for every session. */
+export interface SessionSink {
+  /** A frame payload arrived. */
+  onPayload(session: Session, payload: Buffer): void;
+  /** The connection failed to decode its stream (a frame too large). */
+  onError(session: Session, err: DecodeError): void;
+  /** The connection closed. */
+  onClose(session: Session): void;
+}
 
 /** One accepted TCP connection, as a reply channel. */
 export class Session {
@@ -20,7 +32,19 @@ export class Session {
   /** Valid messages received on this connection. */
   messages = 0;
 
-  constructor(readonly conn: ServerConnection) {}
+  /**
+   * @param conn - the connection.
+   * @param sink - where its events go: registered with this session as their context, so that a
+   *   connection costs no closures.
+   */
+  constructor(
+    readonly conn: ServerConnection,
+    readonly sink: SessionSink,
+  ) {
+    conn.on('payload', sessionPayload, this);
+    conn.on('error', sessionError, this);
+    conn.on('close', sessionClose, this);
+  }
 
   /** Connection number. */
   get id(): number {
@@ -41,6 +65,18 @@ export class Session {
   get closed(): boolean {
     return this.conn.closed;
   }
+}
+
+function sessionPayload(this: Session, payload: Buffer): void {
+  this.sink.onPayload(this, payload);
+}
+
+function sessionError(this: Session, err: DecodeError): void {
+  this.sink.onError(this, err);
+}
+
+function sessionClose(this: Session): void {
+  this.sink.onClose(this);
 }
 
 /** A UDP peer, as a reply channel. */
@@ -157,7 +193,8 @@ export class Registry {
     if (to !== 'never_connected') this.#statusCounts[to]++;
     agent.status = to;
     agent.statusSince = this.#ctx.opts.clock.now();
-    this.#ctx.opts.logger.debug({ agentId: agent.key.id }, `agent ${from} -> ${to}`);
+    const logger = this.#ctx.opts.logger;
+    if (debugEnabled(logger)) logger.debug({ agentId: agent.key.id }, `agent ${from} -> ${to}`);
     this.#ctx.emitter.emit('agentStatus', agent.key.id, to, from);
     this.#onChange();
   }
@@ -207,9 +244,9 @@ export class Registry {
   // -------------------------------------------------------------------------------------------
   // Sessions
 
-  /** A new TCP connection. */
-  open(conn: ServerConnection): Session {
-    const s = new Session(conn);
+  /** A new TCP connection; its events go to `sink`. */
+  open(conn: ServerConnection, sink: SessionSink): Session {
+    const s = new Session(conn, sink);
     this.#sessions.add(s);
     this.#ctx.counters.connectionsTotal++;
     return s;

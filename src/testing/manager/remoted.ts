@@ -234,9 +234,14 @@ export class Remoted {
     }
 
     this.#registry.register(agent, channel);
-    const raw = decoded.message.toString('utf8');
-    if (msg.type === 'keepalive') agent.keepaliveText = raw;
-    this.#ctx.emitter.emit('control', agent.key.id, msg, raw);
+    // the text as received: kept for a keepalive, and given to 'control' listeners when there are any
+    const emitter = this.#ctx.emitter;
+    const listened = emitter.listenerCount('control') > 0;
+    if (msg.type === 'keepalive' || listened) {
+      const raw = decoded.message.toString('utf8');
+      if (msg.type === 'keepalive') agent.keepaliveText = raw;
+      if (listened) emitter.emit('control', agent.key.id, msg, raw);
+    }
     switch (msg.type) {
       case 'startup':
         this.#onStartup(agent, msg, reply, f);

@@ -12,7 +12,7 @@ import { decodeSecureMessage } from '../../../src/protocol/secure.js';
 import type { AgentKey } from '../../../src/index.js';
 import { KeyStore, MockCluster, MockManager } from '../../../src/testing/index.js';
 import type { AgentMessage } from '../../../src/protocol/messages.js';
-import { ACK, KEEPALIVE, RawAgent } from './raw-agent.js';
+import { ACK, KEEPALIVE, RawAgent, STARTUP } from './raw-agent.js';
 
 const closers: (() => unknown)[] = [];
 afterEach(async () => {
@@ -97,16 +97,22 @@ describe('the manager sender counter', () => {
 });
 
 describe('raw control messages', () => {
-  it('the control event carries the decrypted text, and the record keeps the last keepalive as sent', async () => {
+  /** A started manager with one key, and a raw agent connected to it; `onStarted` runs before the agent connects. */
+  async function managerAndAgent(onStarted: (m: MockManager) => void = () => undefined): Promise<{ m: MockManager; key: AgentKey; a: RawAgent }> {
     const keys = new KeyStore();
     const [key] = keys.generate(1);
     const m = new MockManager({ keys });
     closers.push(() => m.close());
     await m.start();
-    const seen: { message: AgentMessage; raw: string }[] = [];
-    m.on('control', (_id, message, raw) => seen.push({ message, raw }));
+    onStarted(m);
     const a = await RawAgent.tcp(key!, m.port);
     closers.push(() => a.close());
+    return { m, key: key!, a };
+  }
+
+  it('the control event carries the decrypted text, and the record keeps the last keepalive as sent', async () => {
+    const seen: { message: AgentMessage; raw: string }[] = [];
+    const { m, key, a } = await managerAndAgent((started) => started.on('control', (_id, message, raw) => seen.push({ message, raw })));
     expect(await a.handshake()).toBe(ACK);
     // a line the parser ignores: neither a label, a sum nor the uname
     const keepalive = KEEPALIVE.replace('x merged.mg\n', 'x merged.mg\nsomething new from a future agent\n');
@@ -114,6 +120,18 @@ describe('raw control messages', () => {
     await m.waitForAgents(1);
     expect(seen.map((s) => s.raw)).toEqual(['#!-agent startup {"version":"v4.14.7"}', keepalive]);
     expect(seen.map((s) => s.message.type)).toEqual(['startup', 'keepalive']);
-    expect(m.agent(key!.id)?.keepaliveText).toBe(keepalive);
+    expect(m.agent(key.id)?.keepaliveText).toBe(keepalive);
+  });
+
+  it('keeps the last keepalive with no control listener, and starts giving the text to one added later', async () => {
+    const { m, key, a } = await managerAndAgent();
+    await a.activate();
+    await m.waitForAgents(1);
+    expect(m.agent(key.id)?.keepaliveText).toBe(KEEPALIVE);
+    const seen: string[] = [];
+    m.on('control', (_id, _message, raw) => seen.push(raw));
+    a.send(STARTUP);
+    expect((await a.next()).text).toBe(ACK);
+    expect(seen).toEqual([STARTUP]);
   });
 });

@@ -218,6 +218,15 @@ export class RawAgent {
     return (await this.next(timeout)).text;
   }
 
+  /** Sends a startup and a keepalive, each answered by an ACK (else throws): the agent is then active. */
+  async activate(timeout = 3000): Promise<void> {
+    for (const text of [STARTUP, KEEPALIVE]) {
+      this.send(text);
+      const reply = (await this.next(timeout)).text;
+      if (reply !== ACK) throw new Error(`expected an ACK, got ${String(reply)}`);
+    }
+  }
+
   waitClosed(timeout = 3000): Promise<boolean> {
     if (this.closed) return Promise.resolve(true);
     return new Promise((resolve) => {

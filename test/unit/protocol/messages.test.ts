@@ -296,6 +296,27 @@ describe('parseKeepalive', () => {
     );
   });
 
+  it('gives each keepalive its own uname fields, equal to parseUname, however often a line repeats', () => {
+    const text = A.keepalive_with_agentconf_md5_no_ip!;
+    const first = parseKeepalive(text);
+    const second = parseKeepalive(text);
+    expect(second.os).toEqual(first.os);
+    expect(second.os).not.toBe(first.os);
+    expect(second.os).toEqual(parseUname(first.uname));
+    // a caller changing one parse changes no other
+    first.os!.osName = 'changed';
+    expect(parseKeepalive(text).os?.osName).toBe(second.os?.osName);
+    // more distinct lines than the cache keeps: each is still read from its own text
+    for (let i = 0; i < 600; i++) {
+      const k = parseKeepalive(`#!-Linux |host${i} |6.1.${i} |#1 SMP |x86_64 [Debian GNU/Linux|debian: 12] - Wazuh v4.${i}\nx merged.mg\n`);
+      expect(k.os?.nodename).toBe(`host${i}`);
+      expect(k.os?.release).toBe(`6.1.${i}`);
+      expect(k.version).toBe(`v4.${i}`);
+      expect(k.uname).toBe(`Linux |host${i} |6.1.${i} |#1 SMP |x86_64 [Debian GNU/Linux|debian: 12] - Wazuh v4.${i}`);
+    }
+    expect(parseKeepalive(text).os).toEqual(second.os);
+  });
+
   it('discards what follows the last newline and rejects a keepalive without one', () => {
     expect(parseKeepalive('#!-a - Wazuh v4\nx merged.mg\nrandom').mergedSum).toBe('x');
     expect(parseKeepalive('#!-a - Wazuh v4\nx merged.mg\nrandom').uname).toBe('a - Wazuh v4');
