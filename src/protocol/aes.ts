@@ -26,19 +26,23 @@ const ALGORITHM = 'aes-256-cbc';
  * `AES-CBC(key, IV, data)`.
  */
 class AesContext {
-  readonly #key: Buffer;
+  /** The key's bytes as a latin1 string: a copy to compare with (a string: one small object, no Buffer). */
+  readonly #key: string;
   #cipher: Cipher | undefined;
   #decipher: Decipher | undefined;
   /**
    * Last ciphertext block the encryption context produced (bytes 0-15), and the last one the
-   * decryption context consumed (16-31); the IV before the first message.
+   * decryption context consumed (16-31); the IV before the first message. A 32-byte array in V8's
+   * heap, only ever read and written from JavaScript (native code would move its bytes out): a slice
+   * of the Buffer pool would keep the pool's whole 8 KB slab alive as long as the context lives.
    */
-  readonly #chains: Buffer = Buffer.concat([AES_IV, AES_IV]);
+  readonly #chains = new Uint8Array(2 * AES_BLOCK_SIZE);
   /** Used since the last sweep of idle contexts (or created since). */
   used = true;
 
   constructor(key: Uint8Array) {
-    this.#key = Buffer.from(key);
+    this.#key = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+    for (let i = 0; i < AES_BLOCK_SIZE; i++) this.#chains[i] = this.#chains[AES_BLOCK_SIZE + i] = AES_IV[i]!;
   }
 
   /** Whether this context was made for `key` (a caller may reuse a key buffer with new bytes). */
@@ -46,7 +50,7 @@ class AesContext {
     // a loop over the 32 bytes: cheaper than Buffer.equals() (a native call) once per message
     const own = this.#key;
     if (own.length !== key.length) return false;
-    for (let i = 0; i < own.length; i++) if (own[i] !== key[i]) return false;
+    for (let i = 0; i < own.length; i++) if (own.charCodeAt(i) !== key[i]) return false;
     return true;
   }
 
@@ -54,7 +58,7 @@ class AesContext {
   encrypt(data: Uint8Array): Buffer {
     let cipher = this.#cipher;
     if (cipher === undefined) {
-      cipher = createCipheriv(ALGORITHM, this.#key, AES_IV);
+      cipher = createCipheriv(ALGORITHM, Buffer.from(this.#key, 'latin1'), AES_IV);
       cipher.setAutoPadding(false);
       this.#cipher = cipher;
     }
@@ -66,7 +70,7 @@ class AesContext {
     } finally {
       for (let i = 0; i < AES_BLOCK_SIZE; i++) data[i]! ^= chain[i]! ^ AES_IV[i]!;
     }
-    out.copy(chain, 0, out.length - AES_BLOCK_SIZE);
+    for (let i = 0, j = out.length - AES_BLOCK_SIZE; i < AES_BLOCK_SIZE; i++) chain[i] = out[j + i]!;
     return out;
   }
 
@@ -93,7 +97,7 @@ class AesContext {
   decrypt(data: Uint8Array): Buffer {
     let decipher = this.#decipher;
     if (decipher === undefined) {
-      decipher = createDecipheriv(ALGORITHM, this.#key, AES_IV);
+      decipher = createDecipheriv(ALGORITHM, Buffer.from(this.#key, 'latin1'), AES_IV);
       decipher.setAutoPadding(false);
       this.#decipher = decipher;
     }
