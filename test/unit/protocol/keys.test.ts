@@ -35,6 +35,13 @@ describe('deriveEncryptionKey', () => {
     expect(b.encryptionKey).not.toBe(a.encryptionKey);
     expect(b.aes.equals(a.aes)).toBe(true); // id and name do not affect the AES key
   });
+
+  it('keeps both derived keys in one buffer of their own, not in the shared Buffer pool', () => {
+    const d = deriveEncryptionKey({ id: '002', name: 'agent-own-buffer', key: KEY });
+    expect(d.aes.buffer).toBe(d.blowfish.buffer);
+    expect(d.aes.buffer.byteLength).toBe(d.aes.length + d.blowfish.length);
+    expect(d.aes.toString('latin1') + d.blowfish.toString('latin1').slice(32)).toBe(d.encryptionKey);
+  });
 });
 
 describe('enrollmentKeyHash', () => {
