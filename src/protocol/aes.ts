@@ -7,7 +7,6 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import type { Cipher, Decipher } from 'node:crypto';
 import { DecodeError } from '../errors.js';
-import { aesCbcEncryptSmall } from './aes-small.js';
 
 /** AES block size, in bytes. */
 export const AES_BLOCK_SIZE = 16;
@@ -16,15 +15,6 @@ export const AES_BLOCK_SIZE = 16;
 export const AES_IV: Readonly<Buffer> = Buffer.from('FEDCBA0987654321', 'latin1');
 
 const ALGORITHM = 'aes-256-cbc';
-/**
- * A key's first this many encryptions of at most {@link SMALL_ENCRYPT_BYTES} bytes run in
- * TypeScript ({@link aesCbcEncryptSmall}); later ones, and longer ones, make the OpenSSL context. A
- * manager answers an agent's startup and keepalive with two ACKs; an agent's own first messages go
- * the same way, then its events use the context.
- */
-const SMALL_ENCRYPTS = 2;
-/** Longest message {@link aesCbcEncryptSmall} takes: 8 blocks (an ACK is 5). */
-const SMALL_ENCRYPT_BYTES = 128;
 
 /**
  * AES-256-CBC with the fixed IV over one long-lived OpenSSL context per key and direction, instead of
@@ -40,8 +30,6 @@ class AesContext {
   readonly #key: string;
   #cipher: Cipher | undefined;
   #decipher: Decipher | undefined;
-  /** Messages encrypted by {@link aesCbcEncryptSmall} before the encryption context was made. */
-  #smallEncrypts = 0;
   /**
    * Last ciphertext block the encryption context produced (bytes 0-15), and the last one the
    * decryption context consumed (16-31); the IV before the first message. A 32-byte array in V8's
@@ -70,11 +58,6 @@ class AesContext {
   encrypt(data: Uint8Array): Buffer {
     let cipher = this.#cipher;
     if (cipher === undefined) {
-      // a key's first few short messages (a manager's ACKs) are encrypted without an OpenSSL context
-      if (this.#smallEncrypts < SMALL_ENCRYPTS && data.length <= SMALL_ENCRYPT_BYTES) {
-        this.#smallEncrypts++;
-        return aesCbcEncryptSmall(this.#key, AES_IV, data);
-      }
       cipher = createCipheriv(ALGORITHM, Buffer.from(this.#key, 'latin1'), AES_IV);
       cipher.setAutoPadding(false);
       this.#cipher = cipher;

@@ -105,42 +105,6 @@ describe('AES', () => {
     }
   });
 
-  it('encrypts the short messages without a context (aes-small) to the bytes of node:crypto, for random keys and every length up to 8 blocks', async () => {
-    const { mulberry32 } = await import('../../helpers/prng.js');
-    const { aesCbcEncryptSmall } = await import('../../../src/protocol/aes-small.js');
-    const rnd = mulberry32(12);
-    const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => Math.floor(rnd() * 256)));
-    for (let t = 0; t < 400; t++) {
-      const key = bytes(32);
-      const data = bytes(16 * (1 + (t % 8)));
-      const c = createCipheriv('aes-256-cbc', key, AES_IV);
-      c.setAutoPadding(false);
-      expect(aesCbcEncryptSmall(key.toString('latin1'), AES_IV, data).equals(c.update(data))).toBe(true);
-    }
-    // the published AES-256 example (FIPS-197 C.3), as one block with a zero IV
-    const fips = aesCbcEncryptSmall(hex('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f').toString('latin1'), Buffer.alloc(16), hex('00112233445566778899aabbccddeeff'));
-    expect(fips.toString('hex')).toBe('8ea2b7ca516745bfeafc49904b496089');
-  });
-
-  it("gives node:crypto's bytes across a key's switch from the small-message path to its context", () => {
-    const key = Buffer.alloc(32, 0x63);
-    // short, short (without a context), short (the context from here), long, short: each a fresh CBC chain
-    for (const n of [80, 32, 80, 256, 16, 144, 48]) {
-      const data = Buffer.alloc(n, n & 0xff);
-      const c = createCipheriv('aes-256-cbc', key, AES_IV);
-      c.setAutoPadding(false);
-      expect(aesEncryptNoPadding(key, data).equals(c.update(data))).toBe(true);
-    }
-    // a long first message makes the context at once
-    const other = Buffer.alloc(32, 0x64);
-    for (const n of [144, 16, 32]) {
-      const data = Buffer.alloc(n, 5);
-      const c = createCipheriv('aes-256-cbc', other, AES_IV);
-      c.setAutoPadding(false);
-      expect(aesEncryptNoPadding(other, data).equals(c.update(data))).toBe(true);
-    }
-  });
-
   it('stays correct for more keys than it keeps contexts for (4096), used in turn, both directions (evicted contexts are released)', () => {
     const keys = Array.from({ length: 4300 }, (_, i) => {
       const k = Buffer.alloc(32);
