@@ -93,6 +93,39 @@ class AesContext {
     this.#decipher = undefined;
   }
 
+  /**
+   * Decrypts several messages, each a positive multiple of 16 bytes, with one call into OpenSSL: they
+   * are copied one after the other and decrypted as one CBC chain, then each message's first block
+   * is adjusted as {@link AesContext.decrypt} adjusts a single message's. No padding removed.
+   *
+   * @returns the plaintexts, views into one new buffer, in order.
+   */
+  decryptMany(cts: readonly Uint8Array[]): Buffer[] {
+    let total = 0;
+    for (const ct of cts) total += ct.length;
+    if (manyScratch.length < total) manyScratch = Buffer.allocUnsafe(Math.max(total, 2 * manyScratch.length));
+    const joined = manyScratch;
+    let off = 0;
+    for (const ct of cts) {
+      joined.set(ct, off);
+      off += ct.length;
+    }
+    const first = this.decrypt(joined.subarray(0, total));
+    const plains: Buffer[] = [];
+    off = 0;
+    for (let k = 0; k < cts.length; k++) {
+      const n = cts[k]!.length;
+      if (k > 0) {
+        // the chain ran on from the previous message's last block: give this one the IV instead
+        const prev = cts[k - 1]!;
+        for (let i = 0, j = prev.length - AES_BLOCK_SIZE; i < AES_BLOCK_SIZE; i++) first[off + i]! ^= prev[j + i]! ^ AES_IV[i]!;
+      }
+      plains.push(first.subarray(off, off + n));
+      off += n;
+    }
+    return plains;
+  }
+
   /** Decrypts `data` (a positive multiple of 16 bytes), no padding removed. */
   decrypt(data: Uint8Array): Buffer {
     let decipher = this.#decipher;
@@ -124,6 +157,8 @@ const MAX_CONTEXTS = 4096;
  * again before they were evicted; a key in use keeps its context.
  */
 const IDLE_MS = 250;
+/** Where {@link AesContext.decryptMany} lays the messages end to end (grown as needed, never shrunk). */
+let manyScratch = Buffer.allocUnsafe(0);
 /** Contexts by key buffer (`DerivedKey.aes` is one shared Buffer per key), oldest first. */
 const contexts = new Map<Uint8Array, AesContext>();
 /** `Date.now()` of the last sweep. */
@@ -206,7 +241,33 @@ export function aesDecrypt(key: Uint8Array, ciphertext: Uint8Array): Buffer {
   if (n === 0 || n % AES_BLOCK_SIZE !== 0) {
     throw new DecodeError(`AES ciphertext of ${n} bytes is not a positive multiple of 16`, 'ERR_DECODE_DECRYPT');
   }
-  const plain = contextFor(key).decrypt(ciphertext);
+  return aesUnpad(contextFor(key).decrypt(ciphertext));
+}
+
+/**
+ * Decrypts several AES-256-CBC messages of one key with one call into OpenSSL (a server decrypting
+ * the frames of one socket read): each comes out as {@link aesDecrypt} would decrypt it on its own,
+ * padding kept; {@link aesUnpad} checks and removes it.
+ *
+ * @param key - 32 bytes.
+ * @param ciphertexts - each a positive multiple of 16 bytes (the caller checks).
+ * @returns the padded plaintexts in order, views into one new buffer.
+ * @internal
+ */
+export function aesDecryptMany(key: Uint8Array, ciphertexts: readonly Uint8Array[]): Buffer[] {
+  return contextFor(key).decryptMany(ciphertexts);
+}
+
+/**
+ * Checks and removes the PKCS#7 padding of a decrypted message.
+ *
+ * @param plain - the decrypted bytes, a positive multiple of 16.
+ * @returns the plaintext, a view of `plain`.
+ * @throws {@link DecodeError} `ERR_DECODE_DECRYPT` on bad padding (wrong key or corrupt data).
+ * @internal
+ */
+export function aesUnpad(plain: Buffer): Buffer {
+  const n = plain.length;
   const pad = plain[n - 1]!;
   let ok = pad >= 1 && pad <= AES_BLOCK_SIZE;
   for (let i = n - pad; ok && i < n - 1; i++) if (plain[i] !== pad) ok = false;

@@ -7,7 +7,7 @@
 import { randomInt } from 'node:crypto';
 import { ConfigError, DecodeError, EncodeError } from '../errors.js';
 import type { DecodeErrorCode } from '../errors.js';
-import { AES_BLOCK_SIZE, aesDecrypt, aesEncryptNoPadding } from './aes.js';
+import { AES_BLOCK_SIZE, aesDecrypt, aesEncryptNoPadding, aesUnpad } from './aes.js';
 import { Blowfish, BLOWFISH_BLOCK_SIZE } from './blowfish.js';
 import { deflateBound, deflateInto } from './deflate.js';
 import { FRAME_HEADER_SIZE, MAX_FRAME_SIZE } from './framing.js';
@@ -459,6 +459,47 @@ export function decodeSecurePayload(payload: Buffer, key: AgentKey, header: Agen
   }
 }
 
+/**
+ * The AES ciphertext of a payload, for a caller that decrypts several payloads at once
+ * ({@link aesDecryptMany}): what follows the `!id!` header and the `#AES:` token, when that is a
+ * positive multiple of 16 bytes.
+ *
+ * @param payload - the payload.
+ * @param header - what {@link peekAgentId} returned for it.
+ * @returns the ciphertext (a view), or undefined when the payload is not such an AES payload (it is
+ *   then decoded the usual way, with the usual verdict).
+ * @internal
+ */
+export function aesCiphertextOf(payload: Buffer, header: AgentIdHeader | undefined): Buffer | undefined {
+  const off = header?.end ?? 0;
+  if (payload[off] !== HASH || payload[off + 1] !== 0x41 || payload[off + 2] !== 0x45 || payload[off + 3] !== 0x53 || payload[off + 4] !== COLON) return undefined;
+  const n = payload.length - off - 5;
+  if (n === 0 || n % AES_BLOCK_SIZE !== 0 || payload.length > MAX_FRAME_SIZE) return undefined;
+  return payload.subarray(off + 5);
+}
+
+/**
+ * {@link decodeSecurePayload} for an AES payload whose ciphertext ({@link aesCiphertextOf}) the
+ * caller has decrypted already ({@link aesDecryptMany}, padding kept): the same result and the same
+ * errors as decoding it whole.
+ *
+ * @param payload - the payload, header included.
+ * @param key - the key that decrypted it.
+ * @param header - what {@link peekAgentId} returned for this payload.
+ * @param padded - its decrypted ciphertext, PKCS#7 padding included.
+ * @returns the message.
+ * @throws {@link DecodeError} as {@link decodeSecurePayload}, with `agentId` set.
+ * @internal
+ */
+export function decodeDecryptedPayload(payload: Buffer, key: AgentKey, header: AgentIdHeader | undefined, padded: Buffer): DecodedSecureMessage {
+  const agentId = header?.id ?? key.id;
+  try {
+    return decodeBody(payload, header?.end ?? 0, key, agentId, undefined, padded);
+  } catch (err) {
+    throw withAgentId(err, agentId);
+  }
+}
+
 /** A {@link DecodeError} that names the agent, whatever was thrown. */
 function withAgentId(err: unknown, agentId: string | undefined): DecodeError {
   if (err instanceof DecodeError) {
@@ -469,7 +510,14 @@ function withAgentId(err: unknown, agentId: string | undefined): DecodeError {
 }
 
 /** Decrypts and checks what follows the header, from `off`. */
-function decodeBody(payload: Buffer, start: number, key: AgentKey, agentId: string | undefined, required: CryptoMethod | undefined): DecodedSecureMessage {
+function decodeBody(
+  payload: Buffer,
+  start: number,
+  key: AgentKey,
+  agentId: string | undefined,
+  required: CryptoMethod | undefined,
+  aesPadded?: Buffer,
+): DecodedSecureMessage {
   let off = start;
   let method: CryptoMethod;
   if (payload[off] === HASH && payload[off + 1] === 0x41 && payload[off + 2] === 0x45 && payload[off + 3] === 0x53) {
@@ -486,12 +534,14 @@ function decodeBody(payload: Buffer, start: number, key: AgentKey, agentId: stri
   }
   off++;
 
-  const ct = payload.subarray(off);
-  const derived = deriveEncryptionKey(key);
   let plain: Buffer;
-  if (method === 'aes') {
-    plain = aesDecrypt(derived.aes, ct);
+  if (aesPadded !== undefined && method === 'aes') {
+    plain = aesUnpad(aesPadded);
+  } else if (method === 'aes') {
+    plain = aesDecrypt(deriveEncryptionKey(key).aes, payload.subarray(off));
   } else {
+    const ct = payload.subarray(off);
+    const derived = deriveEncryptionKey(key);
     if (ct.length === 0 || ct.length % BLOWFISH_BLOCK_SIZE !== 0) {
       throw fail(`Blowfish ciphertext of ${ct.length} bytes is not a positive multiple of 8`, 'ERR_DECODE_DECRYPT', agentId);
     }

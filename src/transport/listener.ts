@@ -94,6 +94,13 @@ export interface ServerConnectionEvents {
   /** A whole payload (a TCP frame body). */
   payload: [payload: Buffer];
   /**
+   * Two or more whole payloads completed by one read from the socket, in order, emitted instead of
+   * one `payload` each when this event has a listener (a single one still comes as `payload`; a
+   * connection that cannot tell its reads apart emits `payload` only). The listener stops handling
+   * them once it closes the connection.
+   */
+  payloads: [payloads: Buffer[]];
+  /**
    * The stream is corrupt (a frame announcing more than 65536 bytes, `ERR_DECODE_FRAME_TOO_LARGE`):
    * nothing more is read. The connection stays open until its owner closes it.
    */

@@ -264,20 +264,32 @@ class NodeServerConnection extends EventEmitter<ServerConnectionEvents> implemen
     resetSocket(this.socket);
   }
 
+  #emitBatch(batch: Buffer[] | undefined): void {
+    if (batch === undefined || batch.length === 0 || this.#closed) return;
+    if (batch.length === 1) this.emit('payload', batch[0]!);
+    else this.emit('payloads', batch);
+  }
+
   #onData(chunk: Buffer): void {
     this.owner.countIn(chunk.length);
     if (this.#closed || this.#corrupt) return;
+    // with a 'payloads' listener, the frames of this read are handed over together (before an error
+    // found after them, as one by one)
+    const batch: Buffer[] | undefined = this.listenerCount('payloads') > 0 ? [] : undefined;
     try {
       this.#decoder.decode(chunk, (payload) => {
         this.#partialSince = 0;
-        if (!this.#closed) this.emit('payload', payload);
+        if (batch !== undefined) batch.push(payload);
+        else if (!this.#closed) this.emit('payload', payload);
       });
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
+      this.#emitBatch(batch);
       this.#corrupt = true;
       this.emit('error', err);
       return;
     }
+    this.#emitBatch(batch);
     const buffered = this.#decoder.buffered;
     this.owner.noteBuffered(buffered);
     if (buffered === 0) this.#partialSince = 0;

@@ -296,6 +296,7 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
   /** The connections' events, for every session (their context is the session). */
   readonly #sink: SessionSink = {
     onPayload: (session, payload) => this.#onPayload(session, payload),
+    onPayloads: (session, payloads) => this.#remoted.receiveMany(session, payloads, (err) => this.#failed(session, err)),
     onError: (session, err) => {
       this.#ctx.counters.framesTooLarge++;
       this.#remoted.reject(err, session, session.agent?.key.id);
@@ -307,9 +308,14 @@ export class MockManager extends EventEmitter<MockManagerEvents> {
     try {
       this.#remoted.receive(session, payload);
     } catch (err) {
-      this.#opts.logger.error({ err: (err as Error).message, conn: session.id }, 'unexpected failure on a TCP connection');
-      this.#registry.closeSession(session);
+      this.#failed(session, err);
     }
+  }
+
+  /** What handling a payload threw, other than a decode error: logged, and the connection closed. */
+  #failed(session: Session, err: unknown): void {
+    this.#opts.logger.error({ err: (err as Error).message, conn: session.id }, 'unexpected failure on a TCP connection');
+    this.#registry.closeSession(session);
   }
 
   #onClose(session: Session): void {

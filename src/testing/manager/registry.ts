@@ -18,6 +18,8 @@ import type { AgentRecord, AgentStats, AgentStatus, ManagerProtocol, PeerInfo } 
 export interface SessionSink {
   /** A frame payload arrived. */
   onPayload(session: Session, payload: Buffer): void;
+  /** The frame payloads of one read arrived. */
+  onPayloads(session: Session, payloads: Buffer[]): void;
   /** The connection failed to decode its stream (a frame too large). */
   onError(session: Session, err: DecodeError): void;
   /** The connection closed. */
@@ -42,6 +44,7 @@ export class Session {
     readonly sink: SessionSink,
   ) {
     conn.on('payload', sessionPayload, this);
+    conn.on('payloads', sessionPayloads, this);
     conn.on('error', sessionError, this);
     conn.on('close', sessionClose, this);
   }
@@ -69,6 +72,10 @@ export class Session {
 
 function sessionPayload(this: Session, payload: Buffer): void {
   this.sink.onPayload(this, payload);
+}
+
+function sessionPayloads(this: Session, payloads: Buffer[]): void {
+  this.sink.onPayloads(this, payloads);
 }
 
 function sessionError(this: Session, err: DecodeError): void {

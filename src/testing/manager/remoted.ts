@@ -15,6 +15,7 @@ import {
   buildRequestAck,
   checkCounter,
   decodeSecurePayload,
+  deriveEncryptionKey,
   isPing,
   keyIpAllows,
   parseAgentMessage,
@@ -22,6 +23,8 @@ import {
   FRAME_HEADER_SIZE,
 } from '../../protocol/index.js';
 import type { AgentIdHeader, AgentKey, AgentMessage, DecodedSecureMessage, MessageCounter, ParsedKeepalive } from '../../protocol/index.js';
+import { aesDecryptMany } from '../../protocol/aes.js';
+import { aesCiphertextOf, decodeDecryptedPayload } from '../../protocol/secure.js';
 import { unrefTimeout } from '../../clock.js';
 import type { TimerHandle } from '../../clock.js';
 import { selects } from '../faults.js';
@@ -30,7 +33,7 @@ import type { ManagerContext } from './context.js';
 import type { EventHistory } from './history.js';
 import { compareVersion, parseVersion } from './options.js';
 import type { Outbox } from './outbox.js';
-import type { AgentEntry, Channel, Registry } from './registry.js';
+import type { AgentEntry, Channel, Registry, Session } from './registry.js';
 import type { Requests } from './requests.js';
 import type { SharedFiles } from './shared-files.js';
 import type { ManagerProtocol } from './types.js';
@@ -66,12 +69,64 @@ export class Remoted {
   }
 
   /**
+   * The payloads of one TCP read, in order, each as {@link Remoted.receive} takes it, until the
+   * connection closes. The AES bodies of those sent with the same `!id!` header are decrypted
+   * together first (one call into OpenSSL for the run, instead of one per frame); a payload whose key
+   * turns out to be another one by the time it is handled is decrypted again on its own.
+   *
+   * @param session - the connection.
+   * @param payloads - its frame bodies.
+   * @param onError - called with what a payload's handling threw (not a decode error: those are rejected).
+   */
+  receiveMany(session: Session, payloads: readonly Buffer[], onError: (err: unknown) => void): void {
+    const n = payloads.length;
+    let decrypted: (Buffer | undefined)[] | undefined;
+    let keys: (AgentKey | undefined)[] | undefined;
+    for (let i = 0; i < n; ) {
+      // a run of AES payloads with the same !id! header and a known key
+      const head = peekQuietly(payloads[i]!);
+      const key = head === undefined ? undefined : this.#ctx.keyStore.get(head.id);
+      let end = i + 1;
+      if (key !== undefined) {
+        while (end < n && sameHeader(payloads[end]!, payloads[i]!, head!.end)) end++;
+      }
+      if (end - i >= 2) {
+        const cts: Buffer[] = [];
+        for (let k = i; k < end && cts.length === k - i; k++) {
+          const ct = aesCiphertextOf(payloads[k]!, head);
+          if (ct !== undefined) cts.push(ct);
+        }
+        if (cts.length >= 2) {
+          const plains = aesDecryptMany(deriveEncryptionKey(key!).aes, cts);
+          decrypted ??= new Array<Buffer | undefined>(n);
+          keys ??= new Array<AgentKey | undefined>(n);
+          for (let k = 0; k < plains.length; k++) {
+            decrypted[i + k] = plains[k];
+            keys[i + k] = key;
+          }
+        }
+      }
+      i = end;
+    }
+    for (let i = 0; i < n; i++) {
+      if (session.closed) return;
+      try {
+        this.receive(session, payloads[i]!, decrypted?.[i], keys?.[i]);
+      } catch (err) {
+        onError(err);
+      }
+    }
+  }
+
+  /**
    * One payload from an agent: a TCP frame body or a UDP datagram.
    *
    * @param channel - where it came from (replies go there).
    * @param payload - the payload.
+   * @param decrypted - its AES body decrypted already ({@link Remoted.receiveMany}), padding kept.
+   * @param decryptedWith - the key that decrypted it: used only if the payload's key is still that one.
    */
-  receive(channel: Channel, payload: Buffer): void {
+  receive(channel: Channel, payload: Buffer, decrypted?: Buffer, decryptedWith?: AgentKey): void {
     const f = this.#ctx.faults;
     if (channel.kind === 'udp' && (!this.#ctx.running || f.refuseConnections)) return;
     if (f.blackhole === true) return;
@@ -91,7 +146,7 @@ export class Remoted {
     if (key === undefined || selects(f.blackhole, key.id)) return;
     const agent = this.#registry.entry(key);
     if (channel.kind === 'tcp' && !this.#claim(agent, channel)) return;
-    const decoded = this.#decode(payload, key, header, agent, channel, f);
+    const decoded = this.#decode(payload, key, header, agent, channel, f, decryptedWith === key ? decrypted : undefined);
     if (decoded === undefined) return;
     let reply = true;
     if (channel.kind === 'tcp') {
@@ -185,10 +240,11 @@ export class Remoted {
     agent: AgentEntry,
     channel: Channel,
     f: ManagerFaults,
+    decrypted: Buffer | undefined,
   ): DecodedSecureMessage | undefined {
     let decoded: DecodedSecureMessage;
     try {
-      decoded = decodeSecurePayload(payload, key, header);
+      decoded = decrypted === undefined ? decodeSecurePayload(payload, key, header) : decodeDecryptedPayload(payload, key, header, decrypted);
     } catch (err) {
       const e = err instanceof DecodeError ? err : new DecodeError(String(err), 'ERR_DECODE_FORMAT', { agentId: key.id, cause: err });
       this.reject(e, channel, key.id);
@@ -385,4 +441,20 @@ export class Remoted {
     }
     this.#outbox.send(ch, payload);
   }
+}
+
+/** The `!id!` header of a payload, or undefined when it has none or a bad one (its own handling reports that). */
+function peekQuietly(payload: Buffer): AgentIdHeader | undefined {
+  try {
+    return peekAgentId(payload);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `payload` starts with the same `len` header bytes as `first`. */
+function sameHeader(payload: Buffer, first: Buffer, len: number): boolean {
+  if (payload.length < len) return false;
+  for (let i = 0; i < len; i++) if (payload[i] !== first[i]) return false;
+  return true;
 }

@@ -105,6 +105,26 @@ describe('AES', () => {
     }
   });
 
+  it('decrypts several messages with one call (aesDecryptMany) to what each decrypts to alone, and keeps the context right for the next', async () => {
+    const { mulberry32 } = await import('../../helpers/prng.js');
+    const { aesDecryptMany, aesUnpad } = await import('../../../src/protocol/aes.js');
+    const rnd = mulberry32(5);
+    const key = Buffer.alloc(32, 0x71);
+    for (let t = 0; t < 50; t++) {
+      const texts = Array.from({ length: 2 + (t % 9) }, (_, i) => Buffer.alloc(1 + Math.floor(rnd() * 300), 0x41 + i));
+      const cts = texts.map((m) => aesEncrypt(key, m));
+      const plains = aesDecryptMany(key, cts);
+      expect(plains.map((p) => aesUnpad(p).toString('hex'))).toEqual(texts.map((m) => m.toString('hex')));
+      // a message decrypted alone afterwards, with the context that ran on
+      const next = Buffer.alloc(40, t);
+      expect(aesDecrypt(key, aesEncrypt(key, next)).equals(next)).toBe(true);
+    }
+    // bad padding is found per message, by aesUnpad, with aesDecrypt's error
+    const bad = aesDecryptMany(key, [aesEncrypt(key, Buffer.alloc(5, 1)), Buffer.alloc(32, 7)]);
+    expect(aesUnpad(bad[0]!).equals(Buffer.alloc(5, 1))).toBe(true);
+    expect(() => aesUnpad(bad[1]!)).toThrow(DecodeError);
+  });
+
   it('stays correct for more keys than it keeps contexts for (4096), used in turn, both directions (evicted contexts are released)', () => {
     const keys = Array.from({ length: 4300 }, (_, i) => {
       const k = Buffer.alloc(32);

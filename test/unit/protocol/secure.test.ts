@@ -477,3 +477,50 @@ describe('peekAgentId', () => {
     expect(peekAgentId(Buffer.from('#AES:x', 'latin1'))).toBeUndefined();
   });
 });
+
+describe('decodeDecryptedPayload (a payload whose AES body was decrypted with others)', () => {
+  it('gives what decodeSecurePayload gives, and the same errors', async () => {
+    const { aesCiphertextOf, decodeDecryptedPayload, decodeSecurePayload } = await import('../../../src/protocol/secure.js');
+    const { aesDecryptMany } = await import('../../../src/protocol/aes.js');
+    const key: AgentKey = { id: '007', name: 'batch-agent', ip: 'any', key: 'b'.repeat(64) };
+    const aes = deriveEncryptionKey(key).aes;
+    const payloads = [1, 2, 3].map((local) => encodeSecureMessage(`1:/var/log/x:event ${local}`, { key, method: 'aes', sender: 'agent', counter: { global: 0, local } }));
+    const headers = payloads.map((p) => peekAgentId(p));
+    const cts = payloads.map((p, i) => aesCiphertextOf(p, headers[i])!);
+    const plains = aesDecryptMany(aes, cts);
+    for (let i = 0; i < payloads.length; i++) {
+      expect(decodeDecryptedPayload(payloads[i]!, key, headers[i], plains[i]!)).toEqual(decodeSecurePayload(payloads[i]!, key, headers[i]));
+    }
+    // a body that does not decrypt to valid padding: the same DecodeError, naming the agent
+    const wrong = Buffer.alloc(cts[0]!.length, 9);
+    const tampered = Buffer.concat([payloads[0]!.subarray(0, payloads[0]!.length - wrong.length), wrong]);
+    const [garbage] = aesDecryptMany(aes, [wrong, wrong]);
+    let alone: unknown;
+    try {
+      decodeSecurePayload(tampered, key, headers[0]);
+    } catch (err) {
+      alone = err;
+    }
+    let batched: unknown;
+    try {
+      decodeDecryptedPayload(tampered, key, headers[0], garbage!);
+    } catch (err) {
+      batched = err;
+    }
+    expect(batched).toBeInstanceOf(DecodeError);
+    expect((batched as DecodeError).code).toBe((alone as DecodeError).code);
+    expect((batched as DecodeError).message).toBe((alone as DecodeError).message);
+    expect((batched as DecodeError).agentId).toBe('007');
+  });
+
+  it('finds the AES body only after an !id! header and #AES:, when it is whole blocks', async () => {
+    const { aesCiphertextOf } = await import('../../../src/protocol/secure.js');
+    const key: AgentKey = { id: '008', name: 'batch-agent2', ip: 'any', key: 'c'.repeat(64) };
+    const p = encodeSecureMessage('hello', { key, method: 'aes', sender: 'agent', counter: { global: 0, local: 1 } });
+    const h = peekAgentId(p);
+    expect(aesCiphertextOf(p, h)?.length).toBe(p.length - h!.end - 5);
+    expect(aesCiphertextOf(p.subarray(0, p.length - 1), h)).toBeUndefined();
+    expect(aesCiphertextOf(Buffer.from('!008!:abcdefgh', 'latin1'), h)).toBeUndefined();
+    expect(aesCiphertextOf(Buffer.from('!008!#AES:', 'latin1'), h)).toBeUndefined();
+  });
+});
