@@ -470,7 +470,7 @@ export async function benchE2e(options: BenchE2eOptions = {}): Promise<Record<st
   const port = cluster.servers[0]!.port ?? 1514;
   const out: Record<string, number> = {};
   /** agentlink's events per agent-CPU-s by `size/level`, for the ratios to the Python floor. */
-  const ourRates = new Map<string, number>();
+  const ourRates: { size: number; level: number; rate: number }[] = [];
   try {
     // --- handshakes and RSS ----------------------------------------------------------------------
     // raw first: the floor both sides are compared to (its server is this process: its CPU between
@@ -556,19 +556,18 @@ export async function benchE2e(options: BenchE2eOptions = {}): Promise<Record<st
       note(`${tag}: agentlink ${Math.round(oursRate)}/CPU-s, bare ${Math.round(bareRate)}/CPU-s, manager ${Math.round(mEvents / mCpu)}/CPU-s`);
       // the floor sends unpaced over 50 sockets: only sizes of at least as many agents compare (one agent's
       // 1000 events a second carry the fixed per-tick costs of a process that is mostly idle)
-      if (size >= PYTHON_SOCKETS) ourRates.set(`${size}/${level}`, oursRate);
+      if (size >= PYTHON_SOCKETS) ourRates.push({ size, level, rate: oursRate });
       await sleep(300);
     }
 
     // --- the Python floor (bench/python.ts), with as many sockets as the issue's 50 agents ---------
-    if (ourRates.size > 0) {
+    if (ourRates.length > 0) {
       const py = await pythonFloor({ key: keys[0]!, plaintext: `1:${LOCATION}:${MESSAGE}`, sockets: PYTHON_SOCKETS, seconds: (rounds * windowMs) / 1000 });
       if (!py.ok) note(`python floor skipped: ${py.reason}`);
       else {
         note(`python floor (${py.interpreter}): ${Math.round(py.eventsPerCpuSec)}/CPU-s (${py.events} events in ${py.cpuSeconds.toFixed(2)} CPU-s)`);
         out[`events/CPU-s, ${PYTHON_SOCKETS} sockets (python floor)`] = Math.round(py.eventsPerCpuSec);
-        for (const [at, rate] of ourRates) {
-          const [size, level] = at.split('/');
+        for (const { size, level, rate } of ourRates) {
           out[`ratio agentlink/python floor, ${size} agents, level ${level}`] = Number((rate / py.eventsPerCpuSec).toFixed(3));
         }
       }
